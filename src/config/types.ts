@@ -1,0 +1,58 @@
+import type { SourceSpec } from '../../common/protocol.js';
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** The VCS group of SPEC §3 (fetchers arrive in a later issue; config already validates it). */
+export interface VcsConfig {
+  readonly provider: 'github' | 'gitlab' | 'bitbucket';
+  readonly repo: string;
+  /** Secret: never logged. */
+  readonly token: string;
+  readonly identity: string;
+  readonly environment: string;
+  readonly ref?: string | undefined;
+  readonly apiUrl?: string | undefined;
+}
+
+/**
+ * Where the age identity comes from. The main thread never parses the key: an inline key is kept
+ * only as opaque bytes to hand to workers, a key file only as a path the workers read.
+ */
+export type AgeKeySource = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'inline'; readonly bytes: Buffer };
+
+/** The validated configuration. Everything here was checked before anything listens. */
+export interface Config {
+  /** The artifact location. For VCS configs this is absent until the VCS fetchers land. */
+  readonly source: SourceSpec;
+  /** For logs: the source with any URL credentials masked. */
+  readonly sourceLabel: string;
+  readonly vcs?: VcsConfig | undefined;
+  readonly ageKey?: AgeKeySource | undefined;
+  readonly port: number;
+  /** Secret: never logged. */
+  readonly token: string;
+  /** Where the token came from, for the start-up log. */
+  readonly tokenOrigin: 'env' | 'file' | 'generated' | 'generated-file';
+  readonly tokenFile?: string | undefined;
+  readonly agentId: string;
+  /** Seconds; 0 means JIT mode. */
+  readonly cacheTtl: number;
+  readonly maxStale: number;
+  /** Seconds between polls (explicit or derived per SPEC §4.1). */
+  readonly pollInterval: number;
+  readonly pollIntervalExplicit: boolean;
+  readonly cachePath?: string | undefined;
+  /** Base64 DER SubjectPublicKeyInfo, already checked to be Ed25519 or EC P-256. */
+  readonly verifyKey?: string | undefined;
+  readonly verifyKeyType?: 'ed25519' | 'p256' | undefined;
+  readonly expectIdentity?: string | undefined;
+  readonly expectEnvironment?: string | undefined;
+  readonly allowHttp: boolean;
+  readonly telemetryUrl?: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly maxArtifactBytes: number;
+  readonly maxConnections: number;
+  readonly workers: number;
+  /** Human-readable notes for the start-up log (e.g. a short token). Never contain secrets. */
+  readonly warnings: readonly string[];
+}
