@@ -1,0 +1,167 @@
+/**
+ * Small typed parsers for environment values. Each returns the parsed value or throws a
+ * ConfigError whose single line follows the fixed format (see errors.ts). None of them is ever
+ * given a secret variable's value: secrets are validated in token.ts / keys.ts / source.ts, which
+ * never quote the value.
+ */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fail } from './errors.js';
+
+export type Env = NodeJS.ProcessEnv;
+
+/** The raw value, or undefined when unset. An empty string counts as set (and is refused). */
+export function read(env: Env, name: string): string | undefined {
+  return env[name];
+}
+
+/**
+ * A value as shown in a message: truncated, then JSON-quoted so control characters and newlines
+ * are escaped and a crafted value cannot forge extra lines in the start-up log.
+ */
+export function quote(value: string, max = 64): string {
+  const shown = value.length > max ? `${value.slice(0, max)}…` : value;
+  return JSON.stringify(shown);
+}
+
+/** The `code` of a Node fs error (`ENOENT`, `EACCES`, …), for messages. */
+export function errno(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'unknown error';
+}
+
+/** C0 controls, DEL and C1 controls (checked by code point: a regex of them trips the linter). */
+export function hasControlChar(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+}
+
+/**
+ * Can travel as a bearer credential in an HTTP header: visible ASCII only (0x21-0x7E). Spaces would
+ * split the `Authorization` value, control characters are illegal in headers, and non-ASCII has no
+ * portable header encoding.
+ */
+export function isHeaderSafe(value: string): boolean {
+  return /^[\x21-\x7e]+$/.test(value);
+}
+
+/** Digits only, so echoing them is safe; a very long run is cut so the line stays readable. */
+export function shownDigits(raw: string): string {
+  return raw.length > 20 ? `${raw.slice(0, 20)}…` : raw;
+}
+
+/**
+ * A decimal integer in [min, max]. Strict on purpose: no sign, spaces, decimals, exponents or hex,
+ * so `5m`, `1e3` or ` 80` are refused instead of silently meaning something else.
+ */
+export function integer(name: string, raw: string, min: number, max: number, expected = `an integer from ${min} to ${max}`): number {
+  if (raw === '') fail(name, 'is empty', expected);
+  const negative = /^-[0-9]+$/.test(raw);
+  if (!negative && !/^[0-9]+$/.test(raw)) fail(name, `${quote(raw)} is not an integer`, expected);
+  const shown = shownDigits(raw);
+  const n = Number(raw);
+  if (negative || n < min) fail(name, `${shown} is below the minimum`, expected);
+  if (n > max) fail(name, `${shown} is above the maximum`, expected);
+  return n;
+}
+
+/** `true`/`false`/`1`/`0`, case-insensitive. Anything else (`yes`, `on`, empty) is refused. */
+export function boolean(name: string, raw: string): boolean {
+  const v = raw.toLowerCase();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  return fail(name, raw === '' ? 'is empty' : `${quote(raw)} is not a boolean`, 'true, false, 1 or 0');
+}
+
+/** One of a fixed set of lowercase words; the input is matched case-insensitively. */
+export function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[], noun: string): T {
+  const v = raw.toLowerCase();
+  const hit = allowed.find((a) => a === v);
+  if (hit !== undefined) return hit;
+  return fail(name, raw === '' ? 'is empty' : `${quote(raw)} is not a valid ${noun}`, `one of ${allowed.join(', ')}`);
+}
+
+/**
+ * A non-empty, non-secret string without control characters, at most `max` characters. Used for
+ * names that end up in logs, telemetry attributes and comparisons.
+ */
+export function text(name: string, raw: string, max: number, expected = `a non-empty string of at most ${max} characters without control characters`): string {
+  if (raw === '') fail(name, 'is empty', expected);
+  if (hasControlChar(raw)) fail(name, `${quote(raw)} contains a control character`, expected);
+  if (raw.length > max) fail(name, `${quote(raw)} is longer than ${max} characters`, expected);
+  return raw;
+}
+
+/**
+ * A filesystem path, resolved against `cwd`. Only the syntax is checked here; callers decide what
+ * must exist. A NUL byte would make every fs call throw, so it is refused up front.
+ */
+export function pathValue(name: string, raw: string, cwd: string, expected: string): string {
+  if (raw === '') fail(name, 'is empty', expected);
+  if (raw.includes('\0')) fail(name, `${quote(raw)} contains a NUL byte`, expected);
+  return resolve(cwd, raw);
+}
+
+/**
+ * A directory path that may not exist yet (its owner creates it later), but if something exists at
+ * the path it must be a directory. Symlinks to directories are fine.
+ */
+export function directoryPath(name: string, raw: string, cwd: string, expected: string): string {
+  const dir = pathValue(name, raw, cwd, expected);
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = errno(err);
+    if (code === 'ENOENT') return dir;
+    return fail(name, `${quote(dir, 200)} cannot be inspected (${code})`, expected);
+  }
+  if (!isDirectory) fail(name, `${quote(dir, 200)} exists and is not a directory`, expected);
+  return dir;
+}
+
+const HTTP_EXPECTED = 'an http:// or https:// URL';
+
+/**
+ * An absolute http(s) URL. An unparsable value is not echoed: it cannot be masked, and URLs often
+ * carry credentials. A parsed one is shown masked (see maskUrl).
+ */
+export function httpUrl(name: string, raw: string, expected = HTTP_EXPECTED): URL {
+  if (raw === '') fail(name, 'is empty', expected);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return fail(name, 'is not a valid URL', expected);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(name, `uses the unsupported scheme ${quote(url.protocol)}`, expected);
+  if (url.hostname === '') fail(name, `${quote(maskUrl(url))} has no host`, expected);
+  return url;
+}
+
+/**
+ * A URL for logs and messages: user and password become `***@`, every query value becomes `***`
+ * (presigned URLs and API tokens travel in the query: `X-Amz-Signature`, `token`, `sig`, …; masking
+ * all values is simpler and safer than guessing names), and the fragment is dropped.
+ */
+export function maskUrl(url: URL): string {
+  const userinfo = url.username !== '' || url.password !== '' ? '***@' : '';
+  const names = [...url.searchParams.keys()];
+  const query = names.length > 0 ? `?${names.map((n) => `${encodeURIComponent(n)}=***`).join('&')}` : '';
+  return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query}`;
+}
+
+/**
+ * Loopback hosts: `localhost`, 127.0.0.0/8, `::1` and IPv4-mapped 127.0.0.0/8. WHATWG URL parsing
+ * has already normalized shorthand forms such as `127.1` or `0x7f.0.0.1` to dotted decimal.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/\.$/, '');
+  if (h === 'localhost') return true;
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return true;
+  if (h === '[::1]') return true;
+  // IPv4-mapped IPv6 is normalized to hex: [::ffff:7f00:1] is 127.0.0.1.
+  return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(h);
+}

@@ -1,0 +1,194 @@
+/**
+ * Where the artifact comes from (SPEC §3): `CLEF_AGENT_SOURCE` or the `CLEF_AGENT_VCS_*` group,
+ * exactly one of them. Nothing is fetched or read here; the first load checks reachability.
+ */
+import { fileURLToPath } from 'node:url';
+import type { SourceSpec } from '../../common/protocol.js';
+import { fail, type Issues } from './errors.js';
+import { httpUrl, isHeaderSafe, isLoopbackHost, maskUrl, oneOf, pathValue, quote, read, text, type Env } from './parse.js';
+import type { VcsConfig } from './types.js';
+
+const SOURCE = 'CLEF_AGENT_SOURCE';
+const SOURCE_EXPECTED = 'a file path or an http(s):// URL';
+
+export const VCS_REQUIRED = [
+  'CLEF_AGENT_VCS_PROVIDER',
+  'CLEF_AGENT_VCS_REPO',
+  'CLEF_AGENT_VCS_TOKEN',
+  'CLEF_AGENT_VCS_IDENTITY',
+  'CLEF_AGENT_VCS_ENVIRONMENT',
+] as const;
+export const VCS_OPTIONAL = ['CLEF_AGENT_VCS_REF', 'CLEF_AGENT_VCS_API_URL'] as const;
+const VCS_ALL: readonly string[] = [...VCS_REQUIRED, ...VCS_OPTIONAL];
+
+export const VCS_UNSUPPORTED = 'CLEF_AGENT_VCS_PROVIDER: VCS sources are not supported yet; set CLEF_AGENT_SOURCE to a file path or an http(s) URL';
+
+export interface SourceResult {
+  /** Absent for a VCS group (its fetchers land later). */
+  readonly source?: SourceSpec | undefined;
+  readonly label?: string | undefined;
+  /** Present only for a complete VCS group whose every value is valid. */
+  readonly vcs?: VcsConfig | undefined;
+  /** URLs subject to the plain-http rule (checked once ALLOW_HTTP and VERIFY_KEY are known). */
+  readonly sourceUrl?: URL | undefined;
+  readonly vcsApiUrl?: URL | undefined;
+}
+
+/**
+ * S3 virtual-hosted (`bucket.s3[.region].amazonaws.com`) and path-style (`s3[.region].amazonaws.com`)
+ * hosts, including the legacy `s3-region`, dualstack and China (`.com.cn`) forms.
+ */
+const S3_HOST = /(^|\.)s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/i;
+
+function s3Unsupported(shown: string): never {
+  return fail(SOURCE, `${quote(shown, 120)} is an S3 location, and S3 sources are not supported yet`, SOURCE_EXPECTED);
+}
+
+/**
+ * Parses CLEF_AGENT_SOURCE. Anything starting with `scheme:` is treated as a URL, so a relative file
+ * whose name contains a colon must be written `./name:with:colons`. `file://` URLs are accepted as
+ * file paths (operators paste them from other tools); only a local one (no host) is meaningful.
+ */
+export function parseSource(raw: string, cwd: string): SourceResult {
+  if (raw === '') fail(SOURCE, 'is empty', SOURCE_EXPECTED);
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(raw)?.[1]?.toLowerCase();
+  if (scheme === undefined) {
+    const path = pathValue(SOURCE, raw, cwd, SOURCE_EXPECTED);
+    return { source: { kind: 'file', path }, label: path };
+  }
+  if (scheme === 'http' || scheme === 'https') {
+    const url = httpUrl(SOURCE, raw, SOURCE_EXPECTED);
+    const label = maskUrl(url);
+    if (S3_HOST.test(url.hostname)) s3Unsupported(label);
+    return { source: { kind: 'http', url: url.href }, label, sourceUrl: url };
+  }
+  if (scheme === 's3') {
+    let shown = 's3://…';
+    try {
+      shown = maskUrl(new URL(raw));
+    } catch {
+      // Unparsable: keep the neutral placeholder rather than echo the raw value.
+    }
+    s3Unsupported(shown);
+  }
+  if (scheme === 'file') {
+    let path: string;
+    try {
+      path = fileURLToPath(new URL(raw));
+    } catch {
+      return fail(SOURCE, 'is not a local file:// URL', 'file:///absolute/path, a file path or an http(s):// URL');
+    }
+    return { source: { kind: 'file', path }, label: path };
+  }
+  return fail(SOURCE, `uses the unsupported scheme ${quote(`${scheme}:`)}`, 'a file path, an http(s):// URL or a file:// URL');
+}
+
+/** Exactly one of CLEF_AGENT_SOURCE or the VCS group. Returns undefined when an issue was recorded. */
+export function resolveSource(env: Env, cwd: string, issues: Issues): SourceResult | undefined {
+  const raw = read(env, SOURCE);
+  const vcsSet = VCS_ALL.filter((n) => read(env, n) !== undefined);
+  if (raw !== undefined && vcsSet.length > 0) {
+    issues.add(SOURCE, `is set together with ${vcsSet.join(', ')}`, 'either CLEF_AGENT_SOURCE or the CLEF_AGENT_VCS_* group, not both');
+    issues.run(() => parseSource(raw, cwd));
+    return undefined;
+  }
+  if (raw !== undefined) return issues.run(() => parseSource(raw, cwd));
+  if (vcsSet.length === 0) {
+    issues.add(SOURCE, 'is not set', `CLEF_AGENT_SOURCE (${SOURCE_EXPECTED}) or the VCS group ${VCS_REQUIRED.join(', ')}`);
+    return undefined;
+  }
+  return resolveVcs(env, issues);
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const NAME_EXPECTED = "a name of letters, digits, '.', '_' and '-' starting with a letter or digit (at most 128 characters)";
+const SEGMENT = /^[A-Za-z0-9_.-]+$/;
+
+/** Identity and environment become path segments (`.clef/packed/<identity>/<environment>.age.json`). */
+function vcsName(name: string, raw: string): string {
+  if (raw === '') fail(name, 'is empty', NAME_EXPECTED);
+  if (!NAME.test(raw)) fail(name, `${quote(raw)} is not a valid name`, NAME_EXPECTED);
+  return raw;
+}
+
+function vcsRepo(raw: string, provider: VcsConfig['provider'] | undefined): string {
+  const name = 'CLEF_AGENT_VCS_REPO';
+  const gitlab = provider === 'gitlab';
+  const expected = gitlab ? 'a GitLab project path such as group/project or group/subgroup/project' : "owner/repo (letters, digits, '.', '_' and '-')";
+  if (raw === '') fail(name, 'is empty', expected);
+  const parts = raw.split('/');
+  const segmentsOk = parts.every((p) => SEGMENT.test(p) && p !== '.' && p !== '..');
+  const countOk = gitlab || provider === undefined ? parts.length >= 2 : parts.length === 2;
+  if (!segmentsOk || !countOk || raw.length > 512) fail(name, `${quote(raw)} is not a valid repository path`, expected);
+  return raw;
+}
+
+function vcsToken(raw: string): string {
+  const name = 'CLEF_AGENT_VCS_TOKEN';
+  const expected = "the provider's API token (visible ASCII characters, no spaces)";
+  // Secret: the value is never quoted.
+  if (raw === '') fail(name, 'is empty', expected);
+  if (!isHeaderSafe(raw)) fail(name, 'contains a space, a control character or a non-ASCII character', expected);
+  return raw;
+}
+
+function vcsRef(raw: string): string {
+  const name = 'CLEF_AGENT_VCS_REF';
+  const expected = 'a branch, tag or commit name (no spaces, not starting with "-", no "..")';
+  text(name, raw, 256, expected);
+  if (!isHeaderSafe(raw) || raw.startsWith('-') || raw.includes('..')) fail(name, `${quote(raw)} is not a valid git ref`, expected);
+  return raw;
+}
+
+/** The VCS group: one line naming every missing variable, then each present value validated. */
+function resolveVcs(env: Env, issues: Issues): SourceResult | undefined {
+  const before = issues.count;
+  const missing = VCS_REQUIRED.filter((n) => read(env, n) === undefined);
+  const [firstMissing] = missing;
+  if (firstMissing !== undefined) {
+    const verb = missing.length === 1 ? 'is not set, but the VCS group needs it' : 'are not set, but the VCS group needs them';
+    issues.addLine(
+      firstMissing,
+      `${missing.join(', ')}: ${verb}; expected ${VCS_REQUIRED.join(', ')} set together (CLEF_AGENT_VCS_REF and CLEF_AGENT_VCS_API_URL are optional)`,
+    );
+  }
+  const value = <T>(name: string, parse: (raw: string) => T): T | undefined => {
+    const raw = read(env, name);
+    return raw === undefined ? undefined : issues.run(() => parse(raw));
+  };
+  const providers = ['github', 'gitlab', 'bitbucket'] as const;
+  const provider = value('CLEF_AGENT_VCS_PROVIDER', (r) => oneOf('CLEF_AGENT_VCS_PROVIDER', r, providers, 'VCS provider'));
+  const repo = value('CLEF_AGENT_VCS_REPO', (r) => vcsRepo(r, provider));
+  const token = value('CLEF_AGENT_VCS_TOKEN', vcsToken);
+  const identity = value('CLEF_AGENT_VCS_IDENTITY', (r) => vcsName('CLEF_AGENT_VCS_IDENTITY', r));
+  const environment = value('CLEF_AGENT_VCS_ENVIRONMENT', (r) => vcsName('CLEF_AGENT_VCS_ENVIRONMENT', r));
+  const ref = value('CLEF_AGENT_VCS_REF', vcsRef);
+  const apiUrl = value('CLEF_AGENT_VCS_API_URL', (r) => httpUrl('CLEF_AGENT_VCS_API_URL', r));
+  if (issues.count !== before) return undefined;
+  if (provider === undefined || repo === undefined || token === undefined || identity === undefined || environment === undefined) return undefined;
+  const vcs: VcsConfig = { provider, repo, token, identity, environment, ref, apiUrl: apiUrl?.href };
+  return { vcs, vcsApiUrl: apiUrl };
+}
+
+/**
+ * The plain-http rule (SPEC §3). A source over http to a non-loopback host is refused unless the
+ * artifact is authenticated by a verify key or the operator opted in with ALLOW_HTTP. The VCS API
+ * URL carries the VCS token, which a verify key does not protect, so only ALLOW_HTTP lifts it there.
+ */
+export function checkPlainHttp(result: SourceResult, allowHttp: boolean, verifyKeySet: boolean, issues: Issues): void {
+  const plain = (u: URL | undefined): u is URL => u !== undefined && u.protocol === 'http:' && !isLoopbackHost(u.hostname);
+  if (plain(result.sourceUrl) && !allowHttp && !verifyKeySet) {
+    issues.add(
+      SOURCE,
+      `${quote(maskUrl(result.sourceUrl), 120)} uses plain http to a non-loopback host`,
+      'an https:// URL, or CLEF_AGENT_VERIFY_KEY set so the artifact is authenticated, or CLEF_AGENT_ALLOW_HTTP=true',
+    );
+  }
+  if (plain(result.vcsApiUrl) && !allowHttp) {
+    issues.add(
+      'CLEF_AGENT_VCS_API_URL',
+      `${quote(maskUrl(result.vcsApiUrl), 120)} uses plain http to a non-loopback host, which would send the VCS token unencrypted`,
+      'an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+    );
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The bearer token (SPEC §3): `CLEF_AGENT_TOKEN`, else the contents of `CLEF_AGENT_TOKEN_FILE`, else
+ * 32 random bytes (hex), written to the token file when one is named. Token values are secrets:
+ * no message here ever contains one.
+ *
+ * Resolution is split in two so start-up has no side effect while any setting is still invalid:
+ * `planToken` validates and reads, `finishToken` creates the file only once everything else passed.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { fail, type Issues } from './errors.js';
+import { errno, isHeaderSafe, pathValue, quote, read, type Env } from './parse.js';
+import type { Config } from './types.js';
+
+const TOKEN = 'CLEF_AGENT_TOKEN';
+const TOKEN_FILE = 'CLEF_AGENT_TOKEN_FILE';
+/** Far above any sane token, far below Node's 16 KiB header cap. */
+export const MAX_TOKEN_LENGTH = 1024;
+const MIN_RECOMMENDED = 32;
+/** A token file bigger than this is not a token file. */
+const MAX_FILE_BYTES = 4096;
+const TOKEN_EXPECTED = `a bearer token of visible ASCII characters without spaces (at least ${MIN_RECOMMENDED} recommended, at most ${MAX_TOKEN_LENGTH})`;
+const FILE_EXPECTED = 'a path to a regular file holding the bearer token, or a path where it can be created';
+
+export const SHORT_TOKEN_WARNING = `CLEF_AGENT_TOKEN is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
+export const SHORT_FILE_TOKEN_WARNING = `the token in CLEF_AGENT_TOKEN_FILE is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
+export const BOTH_SET_WARNING = 'CLEF_AGENT_TOKEN and CLEF_AGENT_TOKEN_FILE are both set; using CLEF_AGENT_TOKEN and ignoring the file';
+
+export type TokenPlan =
+  | {
+      readonly kind: 'ready';
+      readonly token: string;
+      readonly origin: 'env' | 'file';
+      readonly file?: string | undefined;
+      readonly warnings: readonly string[];
+    }
+  /** Generate a token; with `file`, create that file holding it. */
+  | { readonly kind: 'generate'; readonly file?: string | undefined; readonly warnings: readonly string[] };
+
+export type TokenResult = Pick<Config, 'token' | 'tokenOrigin' | 'tokenFile'> & { readonly warnings: readonly string[] };
+
+/** Validates a token value; `name` is the variable the message blames. Never echoes the value. */
+function checkToken(name: string, token: string, what: string): string {
+  if (token === '') fail(name, `${what}is empty`, TOKEN_EXPECTED);
+  if (token.length > MAX_TOKEN_LENGTH) fail(name, `${what}is longer than ${MAX_TOKEN_LENGTH} characters`, TOKEN_EXPECTED);
+  if (!isHeaderSafe(token)) fail(name, `${what}contains a space, a control character or a non-ASCII character`, TOKEN_EXPECTED);
+  return token;
+}
+
+/**
+ * Reads an existing token file. Symbolic links are refused (lstat, then O_NOFOLLOW, which also
+ * closes the race between the two), so the agent cannot be pointed at another file's contents.
+ * O_NONBLOCK keeps a FIFO swapped in after the lstat from hanging start-up.
+ */
+function readTokenFile(file: string): TokenPlan {
+  const shown = quote(file, 200);
+  let st;
+  try {
+    st = lstatSync(file);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return { kind: 'generate', file, warnings: [] };
+    return fail(TOKEN_FILE, `${shown} cannot be inspected (${errno(err)})`, FILE_EXPECTED);
+  }
+  if (st.isSymbolicLink()) fail(TOKEN_FILE, `${shown} is a symbolic link`, `${FILE_EXPECTED} (symbolic links are not followed)`);
+  if (!st.isFile()) fail(TOKEN_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = errno(err);
+    if (code === 'ELOOP') fail(TOKEN_FILE, `${shown} is a symbolic link`, `${FILE_EXPECTED} (symbolic links are not followed)`);
+    return fail(TOKEN_FILE, `${shown} cannot be read (${code})`, FILE_EXPECTED);
+  }
+  let content: string;
+  try {
+    const fst = fstatSync(fd);
+    if (!fst.isFile()) fail(TOKEN_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
+    if (fst.size > MAX_FILE_BYTES) fail(TOKEN_FILE, `${shown} is larger than ${MAX_FILE_BYTES} bytes`, FILE_EXPECTED);
+    content = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+  // Editors and `echo` add a trailing newline; it is never part of the token.
+  const token = checkToken(TOKEN_FILE, content.replace(/\s+$/, ''), `the token in ${shown} `);
+  return { kind: 'ready', token, origin: 'file', file, warnings: token.length < MIN_RECOMMENDED ? [SHORT_FILE_TOKEN_WARNING] : [] };
+}
+
+/** Validates and reads; records issues and returns undefined when anything is wrong. No side effects. */
+export function planToken(env: Env, cwd: string, issues: Issues): TokenPlan | undefined {
+  const raw = read(env, TOKEN);
+  const rawFile = read(env, TOKEN_FILE);
+  const file = rawFile === undefined ? undefined : issues.run(() => pathValue(TOKEN_FILE, rawFile, cwd, FILE_EXPECTED));
+  if (raw !== undefined) {
+    // Env wins over the file (SPEC: the file is created only when "no token is set"); the file is
+    // then neither read nor created, and the start-up log says so.
+    const token = issues.run(() => checkToken(TOKEN, raw, ''));
+    if (token === undefined) return undefined;
+    const warnings: string[] = [];
+    if (rawFile !== undefined) warnings.push(BOTH_SET_WARNING);
+    if (token.length < MIN_RECOMMENDED) warnings.push(SHORT_TOKEN_WARNING);
+    return { kind: 'ready', token, origin: 'env', warnings };
+  }
+  if (rawFile === undefined) return { kind: 'generate', warnings: [] };
+  if (file === undefined) return undefined;
+  return issues.run(() => readTokenFile(file));
+}
+
+export function generateToken(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/**
+ * Creates the token file: exclusive (never overwrites, never follows a symlink planted at the path),
+ * mode 0600 set explicitly so an unusual umask cannot widen or narrow it. Written without a trailing
+ * newline so consumers that read the file verbatim get exactly the token. A partial file is removed.
+ */
+export function createTokenFile(file: string, token: string): void {
+  const shown = quote(file, 200);
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    return fail(TOKEN_FILE, `${shown} cannot be created (${errno(err)})`, `${FILE_EXPECTED}, in an existing directory this process can write to`);
+  }
+  try {
+    fchmodSync(fd, 0o600);
+    const bytes = Buffer.from(token, 'utf8');
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    try {
+      unlinkSync(file);
+    } catch {
+      // Already gone or not removable: the error below is the one worth reporting.
+    }
+    return fail(TOKEN_FILE, `${shown} could not be written (${errno(err)})`, FILE_EXPECTED);
+  }
+  closeSync(fd);
+}
+
+/** Executes a plan; the only step with a side effect (creating the token file). */
+export function finishToken(plan: TokenPlan): TokenResult {
+  if (plan.kind === 'ready') return { token: plan.token, tokenOrigin: plan.origin, tokenFile: plan.file, warnings: plan.warnings };
+  const token = generateToken();
+  if (plan.file === undefined) return { token, tokenOrigin: 'generated', tokenFile: undefined, warnings: plan.warnings };
+  createTokenFile(plan.file, token);
+  return { token, tokenOrigin: 'generated-file', tokenFile: plan.file, warnings: plan.warnings };
+}
