@@ -1,0 +1,80 @@
+/** Shared fixtures for the worker tests: age keys, artifacts, signatures. */
+import { execFileSync } from 'node:child_process';
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { Encrypter, armor } from 'age-encryption';
+import { signingPayload, type PackedArtifact } from '../../common/artifact.js';
+
+export interface AgeKeyPair {
+  readonly identity: string;
+  readonly recipient: string;
+}
+
+/** A key pair from the reference `age-keygen`. */
+export function ageKeygen(): AgeKeyPair {
+  const out = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const identity = /^AGE-SECRET-KEY-1[0-9A-Z]+$/m.exec(out)?.[0];
+  const recipient = /public key: (age1[0-9a-z]+)/.exec(out)?.[1];
+  if (identity === undefined || recipient === undefined) throw new Error('unexpected age-keygen output');
+  return { identity, recipient };
+}
+
+/** Encrypts with the reference `age` CLI (`-a` for ASCII armor). */
+export function ageCliEncrypt(plaintext: string, recipient: string, armored = false): Buffer {
+  const args = armored ? ['-a', '-r', recipient] : ['-r', recipient];
+  return execFileSync('age', args, { input: Buffer.from(plaintext, 'utf8'), stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** In-process encryption, for the many artifacts the property tests need. */
+export async function ageLibEncrypt(plaintext: string, recipient: string, armored = false): Promise<Buffer> {
+  const e = new Encrypter();
+  e.addRecipient(recipient);
+  const bin = await e.encrypt(plaintext);
+  return armored ? Buffer.from(armor.encode(bin), 'utf8') : Buffer.from(bin);
+}
+
+export type SigningKey = { readonly kind: 'ed25519' | 'p256'; readonly privateKey: KeyObject; readonly verifyKey: string };
+
+export function signingKey(kind: 'ed25519' | 'p256'): SigningKey {
+  const { privateKey, publicKey } = kind === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { kind, privateKey, verifyKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64') };
+}
+
+export function signArtifact(a: PackedArtifact, key: SigningKey): string {
+  const payload = signingPayload(a);
+  const sig = key.kind === 'ed25519' ? sign(null, payload, key.privateKey) : sign('sha256', payload, key.privateKey);
+  return sig.toString('base64');
+}
+
+export function sha256Hex(s: string | Uint8Array): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+export const PACKED_AT = '2025-06-01T12:00:00.000Z';
+export const NOW_MS = Date.parse('2025-06-02T00:00:00Z');
+
+/** A well-formed v1 artifact around `ageFile`; `overrides` are applied before signing. */
+export function makeArtifact(ageFile: Uint8Array, overrides: Partial<Record<keyof PackedArtifact, unknown>> = {}, key?: SigningKey): Record<string, unknown> {
+  const ciphertext = Buffer.from(ageFile).toString('base64');
+  const a: Record<string, unknown> = {
+    version: 1,
+    identity: 'api',
+    environment: 'production',
+    packedAt: PACKED_AT,
+    revision: 'rev-1',
+    ciphertextHash: sha256Hex(ciphertext),
+    ciphertext,
+    ...overrides,
+  };
+  if (key !== undefined) {
+    a['signature'] = signArtifact(a as unknown as PackedArtifact, key);
+    a['signatureAlgorithm'] = key.kind === 'ed25519' ? 'Ed25519' : 'ECDSA_SHA256';
+  }
+  return a;
+}
+
+export function bytesOf(v: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(v), 'utf8');
+}
+
+/** fast-check run count: quick by default, thorough with SLOW=1. */
+export const RUNS = process.env['SLOW'] === '1' ? 2000 : 200;

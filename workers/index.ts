@@ -1,0 +1,60 @@
+/**
+ * The piscina entry point. Every task resolves to a tagged result (common/protocol.ts); nothing is
+ * thrown across the pool boundary, because structured clone loses error classes and fields.
+ *
+ * The age key comes from `workerData` (piscina passes its `workerData` option straight to
+ * `new Worker`, so `node:worker_threads` sees it), read once when the module loads.
+ */
+import { workerData } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { CheckKeyResult, LoadResult, Task, WorkerInit } from '../common/protocol.js';
+import type { HttpDeps } from './fetch/http.js';
+import { getDecrypter } from './keys.js';
+import { load } from './load.js';
+import { fail } from './result.js';
+
+const init: WorkerInit = isWorkerInit(workerData) ? workerData : {};
+
+/** Runs one task in-process. Exported for tests; the pool calls the default export. */
+export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDeps): Promise<LoadResult | CheckKeyResult> {
+  try {
+    switch (task.type) {
+      case 'load':
+        return await load(task, workerInit, deps);
+      case 'checkKey': {
+        const d = getDecrypter(workerInit);
+        return 'ok' in d ? d : { ok: true };
+      }
+      default:
+        return fail('internal', `unknown task type ${String((task as { type?: unknown }).type).slice(0, 40)}`);
+    }
+  } catch (err) {
+    // Unexpected: report the class of error only — a message could quote input bytes.
+    const kind = err instanceof Error ? err.name : typeof err;
+    return fail('internal', `unexpected worker error (${kind})`);
+  }
+}
+
+/**
+ * Piscina handler. A loaded snapshot's arena is moved, not copied, to the main thread: the result is
+ * wrapped in a transferable whose only transfer item is the arena's ArrayBuffer (which the arena
+ * owns exactly), and piscina unwraps it before posting.
+ */
+export default async function handler(task: Task): Promise<unknown> {
+  const result = await runTask(task, init);
+  if (result.ok && 'outcome' in result && result.outcome === 'loaded') {
+    const buffer = result.snapshot.arena.buffer;
+    const movable = {
+      [Piscina.transferableSymbol]: buffer,
+      [Piscina.valueSymbol]: result,
+    };
+    // Piscina types its symbols as plain `symbol`, so TS cannot see this satisfies its
+    // Transferable interface; at runtime it is exactly what `isTransferable` checks.
+    return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
+  }
+  return result;
+}
+
+function isWorkerInit(v: unknown): v is WorkerInit {
+  return typeof v === 'object' && v !== null;
+}

@@ -1,0 +1,88 @@
+/**
+ * The age identity, parsed once per worker and reused. Workers get it from `WorkerInit` (piscina
+ * `workerData`): an inline key as opaque UTF-8 bytes, or a key file path that the worker reads
+ * itself, so the main thread never parses or holds a usable key.
+ *
+ * Messages name the variable and the problem; they never quote the key text.
+ */
+import { readFileSync } from 'node:fs';
+import { Decrypter } from 'age-encryption';
+import type { TaskFailure, WorkerInit } from '../common/protocol.js';
+import { errnoCode, fail } from './result.js';
+
+type AgeKeySpec = NonNullable<WorkerInit['ageKey']>;
+
+const EXPECTED = 'expected AGE-SECRET-KEY-1… (X25519)';
+
+/** One-slot cache: a worker only ever serves one key spec; tests swap specs freely. */
+let cached: { readonly spec: AgeKeySpec; readonly decrypter: Decrypter } | undefined;
+
+/**
+ * Forget the parsed key (SPEC §4.3 "drop every copy" on revocation). The next task re-reads it.
+ * The library keeps the scalar inside its own objects, so dropping the reference is all we can do.
+ */
+export function dropKeyCache(): void {
+  cached = undefined;
+}
+
+/** Returns the worker's `Decrypter`, parsing the configured key on first use. */
+export function getDecrypter(init: WorkerInit): Decrypter | TaskFailure {
+  const spec = init.ageKey;
+  if (spec === undefined) {
+    return fail('no_key', 'no age key configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE');
+  }
+  if (cached !== undefined && cached.spec === spec) return cached.decrypter;
+  const parsed = spec.kind === 'file' ? fromFile(spec.path) : fromText(decodeInline(spec.bytes), 'CLEF_AGENT_AGE_KEY is not a valid age secret key');
+  if (parsed instanceof Decrypter) cached = { spec, decrypter: parsed };
+  return parsed;
+}
+
+function decodeInline(bytes: Uint8Array): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+function fromFile(path: string): Decrypter | TaskFailure {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (err) {
+    return fail('key_unreadable', `CLEF_AGENT_AGE_KEY_FILE ${path} cannot be read (${errnoCode(err) ?? 'error'})`);
+  }
+  const text = decodeInline(buf);
+  // The file's bytes are key material: wipe our copy once decoded (the string cannot be wiped).
+  buf.fill(0);
+  return fromText(text, `CLEF_AGENT_AGE_KEY_FILE ${path} does not contain a valid age secret key`);
+}
+
+/**
+ * Parses identity-file text: `#` comments and blank lines are skipped, every other line must be an
+ * X25519 identity. All identities are added, like `age -i` does.
+ */
+function fromText(text: string | null, prefix: string): Decrypter | TaskFailure {
+  if (text === null) return fail('key_invalid', `${prefix}: not UTF-8 text; ${EXPECTED}`);
+  const d = new Decrypter();
+  let count = 0;
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] ?? '').trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const where = lines.length > 1 ? ` (line ${i + 1})` : '';
+    if (line.startsWith('AGE-SECRET-KEY-PQ-1')) {
+      return fail('key_invalid', `${prefix}${where}: post-quantum identities are not supported; ${EXPECTED}`);
+    }
+    if (!line.startsWith('AGE-SECRET-KEY-1')) return fail('key_invalid', `${prefix}${where}: ${EXPECTED}`);
+    try {
+      // Validates the bech32 checksum and the 32-byte scalar.
+      d.addIdentity(line);
+    } catch {
+      return fail('key_invalid', `${prefix}${where}: bad encoding or checksum; ${EXPECTED}`);
+    }
+    count++;
+  }
+  if (count === 0) return fail('key_invalid', `${prefix}: no key found; ${EXPECTED}`);
+  return d;
+}

@@ -1,0 +1,168 @@
+/**
+ * The decrypted payload (SPEC §2.1) and the snapshot built from it.
+ *
+ * Parsing keeps names in `Map`s, never as properties of ordinary objects, so `__proto__` or
+ * `constructor` are just keys. (`JSON.parse` itself defines `__proto__` as an own property, which is
+ * harmless as long as nothing assigns into `{}` — we only read its result with `Object.keys`.)
+ *
+ * Key order is the order `Object.keys` gives on `JSON.parse`'s result: the document order, except
+ * that integer-like keys ("1", "42") come first in ascending order, as everywhere in JavaScript.
+ *
+ * Error messages name keys (names are not secret) but never a value.
+ */
+import { qualifiedName } from '../common/artifact.js';
+import type { SnapshotEntry, SnapshotWire, Span, TaskFailure } from '../common/protocol.js';
+import { fail, quote } from './result.js';
+
+/** `nested`: namespace → key → value; `flat`: key → value. `{}` is an empty flat payload. */
+export type Payload =
+  | { readonly kind: 'flat'; readonly keys: ReadonlyMap<string, string> }
+  | { readonly kind: 'nested'; readonly namespaces: ReadonlyMap<string, ReadonlyMap<string, string>> };
+
+export function parsePayload(plaintext: Uint8Array): Payload | TaskFailure {
+  let root: unknown;
+  try {
+    root = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext)) as unknown;
+  } catch {
+    return invalid('the decrypted payload is not valid UTF-8 JSON');
+  }
+  if (!isPlainObject(root)) return invalid(`the decrypted payload must be a JSON object, not ${typeName(root)}`);
+  const names = Object.keys(root);
+  const firstString = names.find((n) => typeof root[n] === 'string');
+  const firstObject = names.find((n) => isPlainObject(root[n]));
+  if (firstString !== undefined && firstObject !== undefined) {
+    return invalid(`the payload mixes flat keys and namespaces at the top level (${quote(firstString)} is a string, ${quote(firstObject)} is a namespace)`);
+  }
+  return firstObject === undefined ? parseFlat(root, names) : parseNested(root, names);
+}
+
+function parseFlat(root: Record<string, unknown>, names: string[]): Payload | TaskFailure {
+  const keys = new Map<string, string>();
+  for (const n of names) {
+    const v = root[n];
+    if (typeof v !== 'string') return invalid(`key ${quote(n)} holds ${typeName(v)}: expected a string or a namespace object`);
+    keys.set(n, v);
+  }
+  return { kind: 'flat', keys };
+}
+
+function parseNested(root: Record<string, unknown>, names: string[]): Payload | TaskFailure {
+  const namespaces = new Map<string, Map<string, string>>();
+  for (const ns of names) {
+    const obj = root[ns];
+    if (!isPlainObject(obj)) return invalid(`namespace ${quote(ns)} holds ${typeName(obj)}: expected an object of strings`);
+    const keys = new Map<string, string>();
+    for (const k of Object.keys(obj)) {
+      const v = obj[k];
+      if (typeof v !== 'string') {
+        const why = isPlainObject(v) ? 'is nested too deeply (namespaces hold only strings)' : `holds ${typeName(v)}: expected a string`;
+        return invalid(`key ${quote(ns)} / ${quote(k)} ${why}`);
+      }
+      keys.set(k, v);
+    }
+    namespaces.set(ns, keys);
+  }
+  return { kind: 'nested', namespaces };
+}
+
+/**
+ * Lays every secret-bearing body out in one arena (see `SnapshotWire`). Strings are written
+ * straight into the arena, so no other Buffer ever holds the serialized secrets.
+ */
+export function buildSnapshot(payload: Payload): SnapshotWire {
+  const plan = new ArenaPlan();
+  const flat: { ns: string | null; key: string; value: string; json: string }[] = [];
+  const secretsStart = plan.size;
+  plan.add('{');
+  if (payload.kind === 'flat') {
+    writeObject(plan, payload.keys, (key, value, json) => flat.push({ ns: null, key, value, json }));
+  } else {
+    let first = true;
+    for (const [ns, keys] of payload.namespaces) {
+      plan.add(`${first ? '' : ','}${JSON.stringify(ns)}:{`);
+      writeObject(plan, keys, (key, value, json) => flat.push({ ns, key, value, json }));
+      plan.add('}');
+      first = false;
+    }
+  }
+  plan.add('}');
+  const secrets = plan.span(secretsStart);
+
+  // Two entries may share a qualified name (`a__b`/`c` and `a`/`b__c`); both are kept and the
+  // main thread's key index (common/keys.ts) tells them apart by their `ns/KEY` form.
+  const qualified = flat.map((e) => qualifiedName(e.ns, e.key));
+  const keysStart = plan.size;
+  // Default sort compares UTF-16 code units: stable and locale-independent, as the spec's "sorted".
+  plan.add(JSON.stringify([...qualified].sort()));
+  const keys = plan.span(keysStart);
+
+  const entries: SnapshotEntry[] = flat.map((e, i) => {
+    const q = qualified[i] as string;
+    const jsonStart = plan.size;
+    plan.add(`{"key":${JSON.stringify(q)},"value":`);
+    plan.add(e.json);
+    plan.add('}');
+    const json = plan.span(jsonStart);
+    const valueStart = plan.size;
+    plan.add(e.value);
+    return { qualified: q, namespace: e.ns, key: e.key, json, value: plan.span(valueStart) };
+  });
+  return { arena: plan.write(), secrets, keys, entries };
+}
+
+function writeObject(plan: ArenaPlan, keys: ReadonlyMap<string, string>, each: (key: string, value: string, json: string) => void): void {
+  let first = true;
+  for (const [key, value] of keys) {
+    const json = JSON.stringify(value);
+    plan.add(`${first ? '' : ','}${JSON.stringify(key)}:`);
+    plan.add(json);
+    each(key, value, json);
+    first = false;
+  }
+}
+
+/** Collects string pieces and their UTF-8 offsets, then writes them into one exact-size arena. */
+class ArenaPlan {
+  private readonly pieces: string[] = [];
+  size = 0;
+
+  add(s: string): void {
+    this.pieces.push(s);
+    this.size += Buffer.byteLength(s, 'utf8');
+  }
+
+  span(start: number): Span {
+    return { offset: start, length: this.size - start };
+  }
+
+  /**
+   * `new Uint8Array(n)` owns a buffer of exactly `n` bytes (unlike `Buffer.from`/`allocUnsafe`,
+   * which may hand out a slice of a shared pool), so the whole buffer can be transferred and wiped.
+   */
+  write(): Uint8Array {
+    const arena = new Uint8Array(this.size);
+    const enc = new TextEncoder();
+    let off = 0;
+    for (const p of this.pieces) {
+      off += enc.encodeInto(p, arena.subarray(off)).written;
+    }
+    if (off !== this.size) throw new Error('snapshot arena size mismatch');
+    this.pieces.length = 0;
+    return arena;
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+function invalid(message: string): TaskFailure {
+  return fail('invalid_payload', message);
+}
