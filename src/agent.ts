@@ -1,0 +1,92 @@
+import type { LoadResult } from '../common/protocol.js';
+import type { Config } from './config/types.js';
+import { TokenGuard } from './http/auth.js';
+import { startServer } from './http/server.js';
+import type { Logger } from './log.js';
+import { WorkerPool } from './pool.js';
+import { Refresher, type Clock } from './refresh/refresher.js';
+import { STARTUP_ATTEMPTS, startupBackoffMs } from './refresh/schedule.js';
+import { CachedMode } from './serving/cached.js';
+import { StartupError, startupHint } from './startup.js';
+
+export interface AgentHandle {
+  readonly url: string;
+  readonly port: number;
+  /** Resolves once the first artifact is verified and decrypted; rejects with a StartupError. */
+  readonly loaded: Promise<void>;
+  /** Stop polling and accepting, drain, destroy the pool, drop every secret. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface AgentDeps {
+  readonly log: Logger;
+  readonly clock?: Clock;
+}
+
+/**
+ * Wire the agent together. Order matters: the key is proven before anything listens; the server
+ * listens before the first load so probes see `/v1/ready` 503 (SPEC §4.2); polling starts only
+ * after the first successful load.
+ */
+export async function startAgent(config: Config, deps: AgentDeps): Promise<AgentHandle> {
+  const { log } = deps;
+  const clock = deps.clock ?? Date.now;
+  if (config.cacheTtl === 0) throw new StartupError('CLEF_AGENT_CACHE_TTL: 0 (JIT mode) is not supported yet; expected an integer of at least 30 seconds', 2);
+  if (config.vcs) throw new StartupError('CLEF_AGENT_VCS_PROVIDER: VCS sources are not supported yet; set CLEF_AGENT_SOURCE', 2);
+
+  const pool = new WorkerPool({ size: config.workers, init: { ageKey: config.ageKey } });
+  const mode = new CachedMode(config.cacheTtl, clock);
+  const refresher = new Refresher(pool, config, mode, log, clock);
+  mode.attach(refresher);
+
+  if (config.ageKey) {
+    const key = await pool.run({ type: 'checkKey' });
+    if (!key.ok) {
+      await pool.destroy();
+      throw new StartupError(key.message, 2);
+    }
+  }
+
+  let server;
+  try {
+    server = await startServer({ port: config.port, maxConnections: config.maxConnections, mode, guard: new TokenGuard(config.token), log });
+  } catch (err) {
+    await pool.destroy();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new StartupError(`cannot listen on 127.0.0.1:${config.port}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`);
+  }
+  log.info({ event: 'listening', address: '127.0.0.1', port: server.port, url: server.url }, `listening on ${server.url}`);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      refresher.stop();
+      await server.close();
+      await pool.destroy();
+      mode.close();
+    })();
+    return closing;
+  };
+
+  const loaded = firstLoad(refresher, config, log).then(() => {
+    if (!closing) refresher.startPolling();
+  });
+  // The caller decides what a failed first load means (the CLI exits); avoid an unhandled rejection meanwhile.
+  loaded.catch(() => undefined);
+  return { url: server.url, port: server.port, loaded, close };
+}
+
+/** Up to 3 attempts of the whole load with exponential backoff, whatever the failure (SPEC §4.2). */
+async function firstLoad(refresher: Refresher, config: Config, log: Logger): Promise<void> {
+  let last: LoadResult | undefined;
+  for (let attempt = 1; attempt <= STARTUP_ATTEMPTS; attempt++) {
+    const wait = startupBackoffMs(attempt);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    last = await refresher.refresh('startup');
+    if (last.ok && last.outcome === 'loaded') return;
+    const why = last.ok ? `outcome ${last.outcome}` : `${last.code}: ${last.message}`;
+    log.warn({ event: 'startup.attempt_failed', attempt, of: STARTUP_ATTEMPTS, source: config.sourceLabel }, `first load attempt ${attempt}/${STARTUP_ATTEMPTS} failed: ${why}`);
+  }
+  const detail = last && !last.ok ? last.message : 'the artifact is revoked';
+  throw new StartupError(`could not load the artifact from ${config.sourceLabel} after ${STARTUP_ATTEMPTS} attempts: ${detail}. Hint: ${startupHint(last as LoadResult)}`);
+}

@@ -1,0 +1,179 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ApiError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Body, ServingMode } from '../serving/mode.js';
+import { prefersTextPlain } from './accept.js';
+import type { TokenGuard } from './auth.js';
+import { ALLOWED_METHODS, matchRoute, type RouteMatch } from './routes.js';
+
+/** Limits that keep a slow, oversized or flooding client from pinning the server (SPEC §5.1). */
+export const LIMITS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  /** Idle sockets are closed after this long without traffic. */
+  socketIdleMs: 60_000,
+  maxHeaderBytes: 16 * 1024,
+  /** How long a stop waits for in-flight requests before closing their sockets. */
+  drainMs: 5_000,
+} as const;
+
+export interface ServerOptions {
+  readonly port: number;
+  readonly maxConnections: number;
+  readonly mode: ServingMode;
+  readonly guard: TokenGuard;
+  readonly log: Logger;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stop accepting, let in-flight requests finish (bounded), then close every socket. */
+  close(): Promise<void>;
+}
+
+const BASE_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  // Every answer, not only secrets: health and errors have no business in a shared cache either.
+  'Cache-Control': 'no-store',
+} as const;
+
+const CONTENT_TYPES: Record<Body['contentType'], string> = {
+  'application/json': 'application/json; charset=utf-8',
+  'text/plain': 'text/plain; charset=utf-8',
+};
+
+/** Listen on 127.0.0.1 only — never 0.0.0.0 (SPEC §5.1). */
+export const LISTEN_HOST = '127.0.0.1';
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  let open = 0;
+  let port = o.port;
+  const server = http.createServer({
+    maxHeaderSize: LIMITS.maxHeaderBytes,
+    headersTimeout: LIMITS.headersTimeoutMs,
+    requestTimeout: LIMITS.requestTimeoutMs,
+    keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
+  });
+  // Past the cap, requests get 429; far past it, the kernel-level accept is refused outright so
+  // a flood cannot exhaust memory with idle sockets.
+  server.maxConnections = o.maxConnections + Math.max(16, Math.ceil(o.maxConnections / 8));
+  server.on('connection', (socket: Socket) => {
+    open++;
+    socket.setTimeout(LIMITS.socketIdleMs, () => socket.destroy());
+    socket.once('close', () => open--);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res, open, port, o).catch((err: unknown) => {
+      o.log.error({ event: 'request.failed', err: errorSummary(err) }, 'unexpected error while answering a request');
+      if (!res.headersSent) send(req, res, 500, { 'Content-Type': CONTENT_TYPES['application/json'] }, Buffer.from('{"error":"internal error","reason":"internal"}'));
+      else res.destroy();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, LISTEN_HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  port = typeof address === 'object' && address ? address.port : o.port;
+
+  return {
+    port,
+    url: `http://${LISTEN_HOST}:${port}`,
+    close: () => closeServer(server),
+  };
+}
+
+/** The fixed gate order of SPEC §5: connections → proxy → Host → route → method → token → state. */
+async function handle(req: IncomingMessage, res: ServerResponse, open: number, port: number, o: ServerOptions): Promise<void> {
+  if (open > o.maxConnections) return fail(req, res, new ApiError('too_many_connections'), true);
+  if (req.headers['x-forwarded-for'] !== undefined || req.headers['forwarded'] !== undefined) return fail(req, res, new ApiError('proxied_request'));
+  if (!hostAllowed(req.headers.host, port)) return fail(req, res, new ApiError('forbidden_host'));
+  const route = matchRoute(req.url ?? '/');
+  if (!route) return fail(req, res, new ApiError('not_found'));
+  if (req.method !== 'GET' && req.method !== 'HEAD') return fail(req, res, new ApiError('method_not_allowed', { headers: { Allow: ALLOWED_METHODS } }));
+  if (route.auth && !o.guard.check(req.headers.authorization)) return fail(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+  try {
+    await answer(req, res, route, o.mode);
+  } catch (err) {
+    if (err instanceof ApiError) return fail(req, res, err);
+    throw err;
+  }
+}
+
+async function answer(req: IncomingMessage, res: ServerResponse, route: RouteMatch, mode: ServingMode): Promise<void> {
+  switch (route.name) {
+    case 'health':
+      return sendJson(req, res, 200, mode.health());
+    case 'ready': {
+      const r = mode.ready();
+      return sendJson(req, res, r.ready ? 200 : 503, r);
+    }
+    case 'secrets':
+      return sendBody(req, res, await mode.secrets());
+    case 'keys':
+      return sendBody(req, res, await mode.keys());
+    case 'secret':
+      return sendBody(req, res, await mode.secret(route.key ?? '', prefersTextPlain(req.headers.accept)));
+  }
+}
+
+/** `127.0.0.1`, `localhost`, optionally with our port. Anything else may be DNS rebinding. */
+export function hostAllowed(host: string | undefined, port: number): boolean {
+  if (host === undefined) return false;
+  const h = host.toLowerCase();
+  return h === '127.0.0.1' || h === 'localhost' || h === `127.0.0.1:${port}` || h === `localhost:${port}`;
+}
+
+function sendBody(req: IncomingMessage, res: ServerResponse, body: Body): void {
+  if (body.release) {
+    const release = body.release;
+    res.once('finish', release);
+    res.once('close', release);
+  }
+  send(req, res, 200, { 'Content-Type': CONTENT_TYPES[body.contentType] }, body.bytes);
+}
+
+function sendJson(req: IncomingMessage, res: ServerResponse, status: number, value: unknown): void {
+  send(req, res, status, { 'Content-Type': CONTENT_TYPES['application/json'] }, Buffer.from(JSON.stringify(value)));
+}
+
+function fail(req: IncomingMessage, res: ServerResponse, err: ApiError, closeConnection = false): void {
+  const headers: Record<string, string> = { 'Content-Type': CONTENT_TYPES['application/json'], ...err.headers };
+  if (closeConnection) headers['Connection'] = 'close';
+  send(req, res, err.status, headers, Buffer.from(err.body()));
+}
+
+/** HEAD is answered like GET without the body (same Content-Length). */
+function send(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string>, bytes: Buffer): void {
+  res.writeHead(status, { ...BASE_HEADERS, ...headers, 'Content-Length': String(bytes.length) });
+  if (req.method === 'HEAD') res.end();
+  else res.end(bytes);
+}
+
+async function closeServer(server: http.Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), LIMITS.drainMs);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+}
+
+function errorSummary(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}

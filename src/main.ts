@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import inspector from 'node:inspector';
+import { readFileSync } from 'node:fs';
+import { startAgent } from './agent.js';
+import { ConfigError, loadConfig } from './config/index.js';
+import { refuseInspectorSignal, runAsDaemon } from './lifecycle/daemon.js';
+import { createLogger } from './log.js';
+import { StartupError } from './startup.js';
+
+const USAGE = `Usage:
+  clef-agent [serve]          run the agent (configured by CLEF_AGENT_* environment variables)
+  clef-agent pack [options]   build a packed artifact (clef-agent pack --help)
+  clef-agent --version`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve();
+    case 'pack': {
+      // Loaded only for this subcommand: the agent's main thread never imports age-encryption.
+      const { runPack } = await import('../pack/index.js');
+      return runPack(rest, { stdout: process.stdout, stderr: process.stderr });
+    }
+    case '--version':
+    case 'version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      process.stderr.write(`clef-agent: unknown command "${command.slice(0, 40)}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+async function serve(): Promise<number> {
+  // A debugger on a process that holds secrets is a way in: refuse --inspect and NODE_OPTIONS=--inspect.
+  if (inspector.url() !== undefined || process.execArgv.some((a) => a.startsWith('--inspect'))) {
+    inspector.close();
+    process.stderr.write('clef-agent: refusing to run with the inspector enabled (--inspect); remove it from the command line and NODE_OPTIONS\n');
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`clef-agent: invalid configuration:\n${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel, { agentId: config.agentId });
+  refuseInspectorSignal(log);
+  log.info(
+    { event: 'agent.starting', version: version(), source: config.sourceLabel, mode: config.cacheTtl === 0 ? 'jit' : 'cached', cacheTtl: config.cacheTtl, pollInterval: config.pollInterval, workers: config.workers, tokenOrigin: config.tokenOrigin, signed: config.verifyKey !== undefined },
+    'clef-agent starting',
+  );
+  if (config.verifyKey === undefined) {
+    log.warn({ event: 'config.no_verify_key' }, 'CLEF_AGENT_VERIFY_KEY is not set: anyone who can write the artifact location can make the agent serve secrets of their choosing; set a verify key');
+  }
+  for (const w of config.warnings) log.warn({ event: 'config.warning' }, w);
+
+  try {
+    const agent = await startAgent(config, { log });
+    runAsDaemon(agent, log);
+    await agent.loaded;
+    return -1; // keep running; the daemon lifecycle exits
+  } catch (err) {
+    if (err instanceof StartupError) {
+      log.fatal({ event: 'agent.start_failed' }, err.message);
+      log.flush();
+      process.stderr.write(`clef-agent: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+    if (code > 0) setImmediate(() => process.exit(code));
+  },
+  (err: unknown) => {
+    process.stderr.write(`clef-agent: unexpected error: ${err instanceof Error ? err.name : 'error'}\n`);
+    process.exit(70);
+  },
+);

@@ -1,0 +1,240 @@
+import type { ArtifactMeta, LoadResult, LoadTask, SnapshotWire, TaskFailure } from '../../common/protocol.js';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { WorkerPool } from '../pool.js';
+import { nextPollDelayMs } from './schedule.js';
+
+export type Clock = () => number;
+
+/** Receives what a refresh produced. Implemented by the serving mode. */
+export interface RefreshSink {
+  /** A new artifact passed validation: swap it in atomically. */
+  accept(meta: ArtifactMeta, snapshot: SnapshotWire): void;
+  /** Drop every copy now (revocation, expiry, TTL ran out). */
+  drop(): void;
+  /** Whether decrypted data is held (an `unchanged` answer only keeps fresh what is held). */
+  hasData(): boolean;
+}
+
+export interface LastError {
+  readonly code: string;
+  readonly message: string;
+  readonly status?: number | undefined;
+  readonly at: number;
+}
+
+/** What the refresh loop knows; read by the modes for readiness and `/v1/health`. */
+export interface RefreshStatus {
+  meta?: ArtifactMeta | undefined;
+  lastSuccessAt?: number | undefined;
+  lastAttemptAt?: number | undefined;
+  lastError?: LastError | undefined;
+  revokedAt?: string | undefined;
+  expired: boolean;
+}
+
+export type RefreshTrigger = 'startup' | 'poll' | 'request';
+
+/**
+ * Drives fetch → validate → decrypt in the pool and applies the outcome (SPEC §4). Refreshes are
+ * coalesced: a poll and any number of requests that need one share a single worker task.
+ */
+export class Refresher {
+  readonly status: RefreshStatus = { expired: false };
+  private marker: string | undefined;
+  private bytesHash: string | undefined;
+  /**
+   * `packedAt` of the newest artifact ever served. Kept across revocation and wipes (it is not
+   * secret), so replaying an older artifact cannot end a revocation.
+   */
+  private rollbackFloor: string | undefined;
+  private inFlight: Promise<LoadResult> | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly config: Config,
+    private readonly sink: RefreshSink,
+    private readonly log: Logger,
+    private readonly clock: Clock = Date.now,
+  ) {}
+
+  /** One refresh, shared with any already running. */
+  refresh(trigger: RefreshTrigger): Promise<LoadResult> {
+    if (!this.inFlight) {
+      this.inFlight = this.runOnce(trigger).finally(() => {
+        this.inFlight = undefined;
+      });
+    }
+    return this.inFlight;
+  }
+
+  /** Start polling after the first successful load. */
+  startPolling(): void {
+    this.stopped = false;
+    this.schedulePoll();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.pollTimer);
+    clearTimeout(this.expiryTimer);
+  }
+
+  /** Forget every trace of the served artifact (it was wiped): the next fetch is a full load. */
+  forgetServed(): void {
+    this.forgetServedBytes();
+    this.status.meta = undefined;
+    this.status.lastSuccessAt = undefined;
+    clearTimeout(this.expiryTimer);
+  }
+
+  /** The decrypted data was wiped but the artifact stays known: make the next fetch a full load. */
+  forgetServedBytes(): void {
+    this.marker = undefined;
+    this.bytesHash = undefined;
+  }
+
+  private async runOnce(trigger: RefreshTrigger): Promise<LoadResult> {
+    const task: LoadTask = {
+      type: 'load',
+      source: this.config.source,
+      fetch: {
+        timeoutMs: FETCH_TIMEOUT_MS,
+        maxBytes: this.config.maxArtifactBytes,
+        retries: FETCH_RETRIES,
+        allowHttp: this.config.allowHttp || this.config.verifyKey !== undefined,
+      },
+      validation: {
+        verifyKey: this.config.verifyKey,
+        expectIdentity: this.config.expectIdentity,
+        expectEnvironment: this.config.expectEnvironment,
+        servingPackedAt: this.rollbackFloor,
+        nowMs: this.clock(),
+      },
+      marker: this.marker,
+      bytesHash: this.bytesHash,
+    };
+    this.status.lastAttemptAt = this.clock();
+    const result = await this.pool.run(task);
+    this.apply(result, trigger);
+    return result;
+  }
+
+  private apply(r: LoadResult, trigger: RefreshTrigger): void {
+    const now = this.clock();
+    if (!r.ok) {
+      this.reject(r, trigger, now);
+      return;
+    }
+    switch (r.outcome) {
+      case 'unchanged':
+        if (!this.sink.hasData()) {
+          // Nothing held to keep fresh (wiped meanwhile): make the next fetch a full load.
+          this.forgetServedBytes();
+          return;
+        }
+        this.status.lastSuccessAt = now;
+        if (r.marker !== undefined) this.marker = r.marker;
+        this.log.debug({ event: 'artifact.unchanged', trigger }, 'artifact unchanged');
+        return;
+      case 'loaded': {
+        // Only a *later* artifact ends a revocation (SPEC §4.3 step 1): the pre-revocation file
+        // replayed (stale cache, attacker) has the same packedAt, which step 7 alone lets through.
+        if (this.status.revokedAt !== undefined && this.rollbackFloor !== undefined && r.meta.packedAtMs <= Date.parse(this.rollbackFloor)) {
+          r.snapshot.arena.fill(0);
+          const message = `artifact packedAt ${r.meta.packedAt} is not later than the last served artifact's ${this.rollbackFloor}: only a later artifact ends a revocation`;
+          this.reject({ ok: false, code: 'rollback', message }, trigger, now);
+          return;
+        }
+        const previous = this.status.meta?.revision;
+        this.sink.accept(r.meta, r.snapshot);
+        this.status.meta = r.meta;
+        this.status.lastSuccessAt = now;
+        this.status.lastError = undefined;
+        this.status.expired = false;
+        const endedRevocation = this.status.revokedAt !== undefined;
+        this.status.revokedAt = undefined;
+        this.marker = r.marker;
+        this.bytesHash = r.bytesHash;
+        this.rollbackFloor = laterOf(this.rollbackFloor, r.meta.packedAt);
+        this.scheduleExpiry(r.meta, now);
+        this.log.info(
+          { event: 'artifact.refreshed', trigger, revision: r.meta.revision, previousRevision: previous, packedAt: r.meta.packedAt, keys: r.snapshot.entries.length, signed: r.meta.signed, endedRevocation },
+          'artifact loaded',
+        );
+        return;
+      }
+      case 'revoked':
+        this.sink.drop();
+        this.forgetServed();
+        this.status.revokedAt = r.revokedAt;
+        this.status.lastError = { code: 'revoked', message: `artifact revoked at ${r.revokedAt}`, at: now };
+        this.log.warn({ event: 'artifact.revoked', trigger, revokedAt: r.revokedAt }, 'artifact revoked: secrets dropped, serving stopped');
+        return;
+    }
+  }
+
+  private reject(f: TaskFailure, trigger: RefreshTrigger, now: number): void {
+    this.status.lastError = { code: f.code, message: f.message, status: f.status, at: now };
+    if (f.code === 'expired') {
+      this.markExpired('fetched artifact is past its expiresAt');
+      return;
+    }
+    const fetchFailure = FETCH_CODES.has(f.code);
+    this.log.warn(
+      { event: fetchFailure ? 'fetch.failed' : 'artifact.invalid', trigger, code: f.code, status: f.status, source: this.config.sourceLabel },
+      fetchFailure ? `fetch failed: ${f.message}` : `artifact rejected, still serving the last good one if any: ${f.message}`,
+    );
+  }
+
+  /** Expiry (SPEC §4.3 step 4): drop every copy and stop serving. */
+  markExpired(why: string): void {
+    const wasServing = this.status.meta !== undefined;
+    this.sink.drop();
+    this.forgetServed();
+    this.status.expired = true;
+    this.log.warn({ event: 'artifact.expired', wasServing }, `artifact expired: ${why}; secrets dropped, serving stopped`);
+  }
+
+  private scheduleExpiry(meta: ArtifactMeta, now: number): void {
+    clearTimeout(this.expiryTimer);
+    if (meta.expiresAtMs === undefined) return;
+    const delay = Math.max(0, meta.expiresAtMs - now);
+    // setTimeout overflows past 2^31-1 ms (~24.8 days); re-check periodically instead.
+    this.expiryTimer = setTimeout(() => {
+      if (this.status.meta === meta) {
+        if (this.clock() >= (meta.expiresAtMs ?? 0)) this.markExpired('served artifact reached its expiresAt');
+        else this.scheduleExpiry(meta, this.clock());
+      }
+    }, Math.min(delay, MAX_TIMER_MS));
+    this.expiryTimer.unref();
+  }
+
+  private schedulePoll(): void {
+    if (this.stopped) return;
+    clearTimeout(this.pollTimer);
+    const delay = nextPollDelayMs({ nowMs: this.clock(), pollIntervalSeconds: this.config.pollInterval, expiresAtMs: this.status.meta?.expiresAtMs });
+    this.pollTimer = setTimeout(() => {
+      void this.refresh('poll').finally(() => {
+        this.afterPoll?.();
+        this.schedulePoll();
+      });
+    }, delay);
+  }
+
+  /** Hook for the mode: runs after every poll (cached mode wipes a snapshot whose TTL ran out). */
+  afterPoll: (() => void) | undefined;
+}
+
+const FETCH_TIMEOUT_MS = 10_000;
+const FETCH_RETRIES = 2;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const FETCH_CODES: ReadonlySet<string> = new Set(['fetch_failed', 'fetch_status', 'fetch_timeout', 'too_large', 'forbidden_redirect', 'forbidden_address', 'insecure_source', 'source_unreadable']);
+
+function laterOf(a: string | undefined, b: string): string {
+  if (a === undefined) return b;
+  return Date.parse(b) >= Date.parse(a) ? b : a;
+}

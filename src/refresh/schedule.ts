@@ -1,0 +1,69 @@
+/**
+ * The time rules of SPEC §4 as pure functions of an injected clock: when to poll next, and
+ * whether the agent may serve. No timers and no I/O here, so every rule is tested in-process.
+ */
+
+/** Never poll more often than this (SPEC §4.1). */
+export const MIN_POLL_SECONDS = 5;
+
+export interface PollInputs {
+  readonly nowMs: number;
+  /** Configured or derived poll interval, seconds. */
+  readonly pollIntervalSeconds: number;
+  /** Expiry of the artifact being served, if any. */
+  readonly expiresAtMs?: number | undefined;
+}
+
+/**
+ * Milliseconds until the next poll: the poll interval, or sooner — at 80 % of the time left to
+ * `expiresAt` — when that comes first, but never less than 5 s.
+ */
+export function nextPollDelayMs(p: PollInputs): number {
+  let delay = p.pollIntervalSeconds * 1000;
+  if (p.expiresAtMs !== undefined) {
+    const left = p.expiresAtMs - p.nowMs;
+    if (left > 0) delay = Math.min(delay, Math.floor(left * 0.8));
+  }
+  return Math.max(delay, MIN_POLL_SECONDS * 1000);
+}
+
+/** Default poll interval (SPEC §4.1): CACHE_TTL/10, 5 s in JIT mode, never below 5 s. */
+export function derivedPollIntervalSeconds(cacheTtlSeconds: number): number {
+  if (cacheTtlSeconds === 0) return MIN_POLL_SECONDS;
+  return Math.max(MIN_POLL_SECONDS, Math.floor(cacheTtlSeconds / 10));
+}
+
+export type ServingState = 'ok' | 'not_loaded' | 'cache_expired' | 'revoked' | 'expired';
+
+export interface ServingInputs {
+  readonly nowMs: number;
+  readonly loaded: boolean;
+  readonly revoked: boolean;
+  /** The served artifact passed its `expiresAt`, or an expired artifact wiped it. */
+  readonly expiredFlag: boolean;
+  readonly expiresAtMs?: number | undefined;
+  /** Epoch ms of the last successful refresh (SPEC §4.1), undefined before the first. */
+  readonly lastSuccessAtMs?: number | undefined;
+  /** Seconds the agent may serve without a successful refresh. */
+  readonly freshnessSeconds: number;
+}
+
+/**
+ * May the agent serve, and if not, why. Revocation wins over everything (it is the kill
+ * switch), then expiry, then whether anything was ever loaded, then freshness.
+ */
+export function servingState(s: ServingInputs): ServingState {
+  if (s.revoked) return 'revoked';
+  if (s.expiredFlag) return 'expired';
+  if (!s.loaded) return 'not_loaded';
+  if (s.expiresAtMs !== undefined && s.nowMs >= s.expiresAtMs) return 'expired';
+  if (s.lastSuccessAtMs === undefined || s.nowMs - s.lastSuccessAtMs > s.freshnessSeconds * 1000) return 'cache_expired';
+  return 'ok';
+}
+
+/** Start-up backoff (SPEC §4.2): delay before attempt `n` (1-based; attempt 1 has none). */
+export function startupBackoffMs(attempt: number, baseMs = 500): number {
+  return attempt <= 1 ? 0 : baseMs * 2 ** (attempt - 2);
+}
+
+export const STARTUP_ATTEMPTS = 3;

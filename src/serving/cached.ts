@@ -1,0 +1,140 @@
+import type { ArtifactMeta, SnapshotWire } from '../../common/protocol.js';
+import { ApiError } from '../errors.js';
+import type { Clock, Refresher, RefreshSink } from '../refresh/refresher.js';
+import { servingState, type ServingState } from '../refresh/schedule.js';
+import type { Body, Readiness, ServingMode } from './mode.js';
+import { Snapshot } from './snapshot.js';
+import { SnapshotStore } from './store.js';
+
+/** How long a request waits for the one refresh it may trigger after the TTL ran out. */
+const REQUEST_REFRESH_DEADLINE_MS = 3_000;
+
+/**
+ * Cached mode (SPEC §5.2): the decrypted snapshot lives in node-cache on the main thread, with
+ * every response body serialized once by the worker that built it.
+ */
+export class CachedMode implements ServingMode, RefreshSink {
+  readonly name = 'cached' as const;
+  private readonly store = new SnapshotStore();
+  private refresher!: Refresher;
+
+  constructor(
+    private readonly ttlSeconds: number,
+    private readonly clock: Clock = Date.now,
+  ) {}
+
+  /** Wired after construction: the refresher needs this mode as its sink. */
+  attach(refresher: Refresher): void {
+    this.refresher = refresher;
+    refresher.afterPoll = () => this.wipeIfStale();
+  }
+
+  accept(meta: ArtifactMeta, wire: SnapshotWire): void {
+    this.store.swap(new Snapshot(meta, wire));
+  }
+
+  drop(): void {
+    this.store.wipe();
+  }
+
+  hasData(): boolean {
+    return this.store.get() !== undefined;
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  health(): Record<string, unknown> {
+    const s = this.refresher.status;
+    const state = this.state();
+    return {
+      status: 'ok',
+      mode: this.name,
+      revision: s.meta?.revision ?? null,
+      lastRefreshAt: s.lastSuccessAt ?? null,
+      expired: state === 'expired' || state === 'cache_expired',
+      ready: state === 'ok',
+      state,
+      packedAt: s.meta?.packedAt ?? null,
+      expiresAt: s.meta?.expiresAt ?? null,
+      revokedAt: s.revokedAt ?? null,
+      keys: this.store.get()?.keyCount ?? 0,
+      lastAttemptAt: s.lastAttemptAt ?? null,
+      lastError: s.lastError ?? null,
+    };
+  }
+
+  ready(): Readiness {
+    const state = this.state();
+    return state === 'ok' ? { ready: true } : { ready: false, reason: state };
+  }
+
+  async secrets(): Promise<Body> {
+    const snap = await this.snapshotForRequest();
+    return { contentType: 'application/json', bytes: snap.secretsBody, release: this.store.acquire(snap) };
+  }
+
+  async keys(): Promise<Body> {
+    const snap = await this.snapshotForRequest();
+    return { contentType: 'application/json', bytes: snap.keysBody, release: this.store.acquire(snap) };
+  }
+
+  async secret(name: string, plain: boolean): Promise<Body> {
+    const snap = await this.snapshotForRequest();
+    const found = snap.lookup(name);
+    if (found.kind === 'missing') throw new ApiError('not_found');
+    if (found.kind === 'ambiguous') throw new ApiError('ambiguous_key', { extra: { candidates: found.candidates } });
+    const release = this.store.acquire(snap);
+    return plain
+      ? { contentType: 'text/plain', bytes: found.entry.value, release }
+      : { contentType: 'application/json', bytes: found.entry.json, release };
+  }
+
+  private state(): ServingState {
+    const s = this.refresher.status;
+    return servingState({
+      nowMs: this.clock(),
+      // Loaded once and not since revoked or expired: an empty store then means the TTL wiped it.
+      loaded: s.lastSuccessAt !== undefined,
+      revoked: s.revokedAt !== undefined,
+      expiredFlag: s.expired,
+      expiresAtMs: s.meta?.expiresAtMs,
+      lastSuccessAtMs: s.lastSuccessAt,
+      freshnessSeconds: this.ttlSeconds,
+    });
+  }
+
+  /**
+   * The snapshot a request is answered from. Once the TTL ran out, the request first tries one
+   * refresh (shared with concurrent requests, bounded by a deadline), then gives up with 503.
+   */
+  private async snapshotForRequest(): Promise<Snapshot> {
+    let state = this.state();
+    if (state === 'cache_expired') {
+      await withDeadline(this.refresher.refresh('request'), REQUEST_REFRESH_DEADLINE_MS);
+      state = this.state();
+      if (state === 'cache_expired') this.wipeStale();
+    }
+    if (state !== 'ok') throw new ApiError(state);
+    const snap = this.store.get();
+    if (!snap) throw new ApiError('cache_expired');
+    return snap;
+  }
+
+  /** After a failed poll: a snapshot past its TTL is plaintext nobody may read; drop it. */
+  private wipeIfStale(): void {
+    if (this.state() === 'cache_expired' && this.hasData()) this.wipeStale();
+  }
+
+  private wipeStale(): void {
+    this.store.wipe();
+    this.refresher.forgetServedBytes();
+  }
+}
+
+async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,25 @@
+/**
+ * What the HTTP server needs from a serving mode (SPEC §5.2). Cached mode answers from an
+ * in-memory snapshot; JIT mode (a later issue) decrypts per request in the pool. The server owns
+ * the gate order and headers; a mode only produces bodies or throws an ApiError.
+ */
+
+export interface Body {
+  readonly contentType: 'application/json' | 'text/plain';
+  readonly bytes: Buffer;
+  /** Called once the response is finished or aborted (e.g. to release a snapshot reference). */
+  readonly release?: () => void;
+}
+
+export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: 'not_loaded' | 'cache_expired' | 'revoked' | 'expired' };
+
+export interface ServingMode {
+  readonly name: 'cached' | 'jit';
+  /** `/v1/health`: always 200; reports everything an operator needs. */
+  health(): Record<string, unknown>;
+  /** `/v1/ready`. */
+  ready(): Readiness;
+  secrets(): Promise<Body>;
+  secret(name: string, plain: boolean): Promise<Body>;
+  keys(): Promise<Body>;
+}
