@@ -43,7 +43,7 @@ export class WorkerPool {
         code: aborted ? 'fetch_timeout' : 'internal',
         message: aborted ? 'the worker task exceeded its deadline' : `worker failed: ${errorName(err)}`,
       };
-      return failure as TaskResults[T['type']];
+      return failure;
     }
   }
 
