@@ -7,7 +7,7 @@
  * `planToken` validates and reads, `finishToken` creates the file only once everything else passed.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { fail, type Issues } from './errors.js';
 import { errno, isHeaderSafe, pathValue, quote, read, type Env } from './parse.js';
 import type { Config } from './types.js';
@@ -48,9 +48,10 @@ function checkToken(name: string, token: string, what: string): string {
 }
 
 /**
- * Reads an existing token file. Symbolic links are refused (lstat, then O_NOFOLLOW, which also
- * closes the race between the two), so the agent cannot be pointed at another file's contents.
- * O_NONBLOCK keeps a FIFO swapped in after the lstat from hanging start-up.
+ * Reads an existing token file. A symbolic link to a regular file is followed on read (Kubernetes
+ * mounts Secret volumes as symlinks; whoever can plant a link there could write the file itself),
+ * but a dangling link is refused: the token file is never created through a link.
+ * O_NONBLOCK keeps a FIFO swapped in after the stat from hanging start-up.
  */
 function readTokenFile(file: string): TokenPlan {
   const shown = quote(file, 200);
@@ -61,15 +62,19 @@ function readTokenFile(file: string): TokenPlan {
     if (errno(err) === 'ENOENT') return { kind: 'generate', file, warnings: [] };
     return fail(TOKEN_FILE, `${shown} cannot be inspected (${errno(err)})`, FILE_EXPECTED);
   }
-  if (st.isSymbolicLink()) fail(TOKEN_FILE, `${shown} is a symbolic link`, `${FILE_EXPECTED} (symbolic links are not followed)`);
+  if (st.isSymbolicLink()) {
+    try {
+      st = statSync(file);
+    } catch (err) {
+      return fail(TOKEN_FILE, `${shown} is a symbolic link whose target cannot be read (${errno(err)})`, `${FILE_EXPECTED} (the token file is never created through a symbolic link)`);
+    }
+  }
   if (!st.isFile()) fail(TOKEN_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    const code = errno(err);
-    if (code === 'ELOOP') fail(TOKEN_FILE, `${shown} is a symbolic link`, `${FILE_EXPECTED} (symbolic links are not followed)`);
-    return fail(TOKEN_FILE, `${shown} cannot be read (${code})`, FILE_EXPECTED);
+    return fail(TOKEN_FILE, `${shown} cannot be read (${errno(err)})`, FILE_EXPECTED);
   }
   let content: string;
   try {

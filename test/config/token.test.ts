@@ -83,19 +83,19 @@ describe('CLEF_AGENT_TOKEN_FILE', () => {
     ]);
     assert.ok(!err.message.includes('SECRET'));
   });
-  test('CLEF_AGENT_TOKEN_FILE: refuses a symbolic link', () => {
+  test('CLEF_AGENT_TOKEN_FILE: reads through a symbolic link to a regular file (Kubernetes secret volumes)', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'real'), TOKEN);
+    writeFileSync(join(dir, 'real'), `${TOKEN}\n`);
     symlinkSync(join(dir, 'real'), join(dir, 'token'));
-    refuseWith(env({ CLEF_AGENT_TOKEN: undefined, CLEF_AGENT_TOKEN_FILE: join(dir, 'token') }), [
-      `CLEF_AGENT_TOKEN_FILE: "${join(dir, 'token')}" is a symbolic link; ${FILE_EXPECTED} (symbolic links are not followed)`,
-    ]);
+    const c = load(env({ CLEF_AGENT_TOKEN: undefined, CLEF_AGENT_TOKEN_FILE: join(dir, "token") }));
+    assert.equal(c.token, TOKEN);
+    assert.equal(c.tokenOrigin, 'file');
   });
   test('CLEF_AGENT_TOKEN_FILE: refuses a dangling symbolic link and creates nothing through it', () => {
     const dir = tempDir();
     symlinkSync(join(dir, 'target'), join(dir, 'token'));
     refuseWith(env({ CLEF_AGENT_TOKEN: undefined, CLEF_AGENT_TOKEN_FILE: join(dir, 'token') }), [
-      `CLEF_AGENT_TOKEN_FILE: "${join(dir, 'token')}" is a symbolic link; ${FILE_EXPECTED} (symbolic links are not followed)`,
+      `CLEF_AGENT_TOKEN_FILE: "${join(dir, 'token')}" is a symbolic link whose target cannot be read (ENOENT); ${FILE_EXPECTED} (the token file is never created through a symbolic link)`,
     ]);
     assert.equal(existsSync(join(dir, 'target')), false);
   });
