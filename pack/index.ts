@@ -1,0 +1,253 @@
+/**
+ * `clef-agent pack`: encrypt a payload to age recipients and write a packed artifact (SPEC §2).
+ *
+ * Two entries: `runPack` for the command line (src/main.ts imports this module dynamically, so the
+ * agent's main thread never loads age-encryption), and `packArtifact` for tests, benchmarks and the
+ * demo. The plaintext goes only into the age encrypter; nothing here prints or stores it.
+ */
+
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Encrypter, armor as ageArmor } from 'age-encryption';
+import { signingPayload, type PackedArtifact } from '../common/artifact.js';
+import { SHORT_USAGE, USAGE, parseIsoDate, parsePackArgs, type PackCommand } from './args.js';
+import { PackError, fsReason } from './errors.js';
+import { writeFileAtomic, writeText, type TextSink } from './output.js';
+import { checkPayload, decodePayloadBytes, parsePayloadJson, type PackPayload } from './payload.js';
+import { revokeArtifactFile } from './revoke.js';
+import { makeSigner, parseSigningKey, readSigningKeyFile, type Signer } from './sign.js';
+
+export { PackError } from './errors.js';
+export { USAGE } from './args.js';
+export type { PackPayload } from './payload.js';
+export type { TextSink } from './output.js';
+
+export interface PackArtifactOptions {
+  /** The payload (SPEC §2.1): an object, or its JSON text as a string or UTF-8 bytes. */
+  readonly payload: PackPayload | string | Uint8Array;
+  /** age X25519 recipients (`age1…`); at least one. */
+  readonly recipients: readonly string[];
+  readonly identity: string;
+  readonly environment: string;
+  /** Default: `<UTC timestamp>-<8 random hex digits>`. */
+  readonly revision?: string | undefined;
+  /** Default: now. A string must be ISO-8601 with a zone; it is normalised with toISOString(). */
+  readonly packedAt?: Date | string | undefined;
+  /** Sets `expiresAt` = packedAt + ttlSeconds (a positive integer). */
+  readonly ttlSeconds?: number | undefined;
+  /** Ed25519 or P-256 private key: a KeyObject, or PKCS#8 PEM / base64 DER as text or bytes. */
+  readonly signingKey?: KeyObject | string | Uint8Array | undefined;
+  /** ASCII-armor the age file before base64 (SPEC §2 allows both). */
+  readonly armor?: boolean | undefined;
+}
+
+export interface PackResult {
+  readonly artifact: PackedArtifact;
+  /** The exact artifact bytes to write: `JSON.stringify(artifact, null, 2) + "\n"`. */
+  readonly json: string;
+  /** Base64 DER SPKI for `CLEF_AGENT_VERIFY_KEY`, when signed. */
+  readonly verifyKey?: string | undefined;
+}
+
+/** X25519 recipient: `age1` + 58 bech32 characters. Hybrid/plugin recipients are not in the format. */
+const RECIPIENT_RE = /^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$/;
+
+/**
+ * Names end up as lines of the signing payload (§2.2) and in paths and logs: a newline would let
+ * one field pose as the next, so control characters are refused; edge whitespace is a typo.
+ */
+function checkName(value: string, flag: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (value === '' || /[\u0000-\u001f\u007f]/.test(value) || value.trim() !== value) {
+    throw new PackError(`${flag} must be non-empty, without control characters or leading/trailing spaces`);
+  }
+}
+
+/** Never echoes the recipient: a pasted secret key is the classic mistake here. */
+function checkRecipient(value: string, index: number): void {
+  const which = `--recipient #${index + 1}`;
+  if (value.toUpperCase().startsWith('AGE-SECRET-KEY-')) {
+    throw new PackError(`${which} is an age secret key; pass its public recipient (age-keygen -y prints it)`);
+  }
+  if (!RECIPIENT_RE.test(value)) {
+    throw new PackError(`${which} is not an age X25519 recipient ("age1" + 58 lowercase characters, as age-keygen prints)`);
+  }
+}
+
+/** `20250131T120000Z-1a2b3c4d`: sorts by time, and the random part separates same-second packs. */
+function defaultRevision(packedAt: Date): string {
+  const stamp = packedAt
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+function toPlaintext(payload: PackArtifactOptions['payload']): Buffer {
+  if (typeof payload === 'string' || payload instanceof Uint8Array) {
+    const text = typeof payload === 'string' ? payload : decodePayloadBytes(payload);
+    // Re-serialised from the checked object: what was validated is exactly what gets encrypted,
+    // whatever whitespace or duplicate keys the input text had.
+    return Buffer.from(JSON.stringify(parsePayloadJson(text)), 'utf8');
+  }
+  checkPayload(payload);
+  return Buffer.from(JSON.stringify(payload), 'utf8');
+}
+
+function toSigner(key: KeyObject | string | Uint8Array): Signer {
+  if (typeof key === 'string') return makeSigner(parseSigningKey(Buffer.from(key, 'utf8')));
+  return makeSigner(key instanceof Uint8Array ? parseSigningKey(key) : key);
+}
+
+export async function packArtifact(options: PackArtifactOptions): Promise<PackResult> {
+  const { identity, environment, recipients } = options;
+  checkName(identity, '--identity');
+  checkName(environment, '--environment');
+  if (recipients.length === 0) throw new PackError('at least one --recipient is required');
+  recipients.forEach(checkRecipient);
+
+  const packedAt = typeof options.packedAt === 'string' ? parseIsoDate(options.packedAt, '--packed-at') : (options.packedAt ?? new Date());
+  if (Number.isNaN(packedAt.getTime())) throw new PackError('--packed-at is not a valid time');
+  const revision = options.revision ?? defaultRevision(packedAt);
+  checkName(revision, '--revision');
+
+  let expiresAt: string | undefined;
+  if (options.ttlSeconds !== undefined) {
+    const ttl = options.ttlSeconds;
+    if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new PackError('--ttl must be a positive whole number of seconds');
+    const expiry = new Date(packedAt.getTime() + ttl * 1000);
+    if (Number.isNaN(expiry.getTime())) throw new PackError('--ttl puts expiresAt beyond the representable range');
+    expiresAt = expiry.toISOString();
+  }
+
+  // Load the key before encrypting, so a bad key fails fast and before any plaintext is handled.
+  const signer = options.signingKey === undefined ? undefined : toSigner(options.signingKey);
+
+  const encrypter = new Encrypter();
+  recipients.forEach((r, i) => {
+    try {
+      encrypter.addRecipient(r);
+    } catch {
+      throw new PackError(`--recipient #${i + 1} is not a valid age recipient (bad checksum or encoding)`);
+    }
+  });
+  const plaintext = toPlaintext(options.payload);
+  let ageFile: Uint8Array;
+  try {
+    ageFile = await encrypter.encrypt(plaintext);
+  } finally {
+    plaintext.fill(0);
+  }
+  const ciphertext =
+    options.armor === true
+      ? Buffer.from(ageArmor.encode(ageFile), 'utf8').toString('base64')
+      : Buffer.from(ageFile.buffer, ageFile.byteOffset, ageFile.byteLength).toString('base64');
+  // §2: the hash covers the UTF-8 bytes of the base64 text, not the decoded age file.
+  const ciphertextHash = createHash('sha256').update(ciphertext, 'utf8').digest('hex');
+
+  const header = {
+    version: 1 as const,
+    identity,
+    environment,
+    packedAt: packedAt.toISOString(),
+    revision,
+    ciphertextHash,
+    expiresAt,
+  };
+  // Built field by field in SPEC §2 table order: JSON.stringify keeps insertion order, and absent
+  // optional fields must be absent keys, not `undefined` ones.
+  const artifact: PackedArtifact = {
+    version: header.version,
+    identity,
+    environment,
+    packedAt: header.packedAt,
+    revision,
+    ciphertextHash,
+    ciphertext,
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    ...(signer !== undefined ? { signature: signer.sign(signingPayload(header)), signatureAlgorithm: signer.algorithm } : {}),
+  };
+  return { artifact, json: JSON.stringify(artifact, null, 2) + '\n', verifyKey: signer?.verifyKey };
+}
+
+export interface PackIO {
+  readonly stdout: TextSink;
+  readonly stderr: TextSink;
+}
+
+async function readPayloadFile(path: string): Promise<PackPayload> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new PackError(`cannot read --payload file ${path}: ${fsReason(err)}`);
+  }
+  try {
+    return parsePayloadJson(decodePayloadBytes(bytes));
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+async function runPackCommand(cmd: PackCommand, io: PackIO): Promise<void> {
+  const payload = await readPayloadFile(cmd.payloadPath);
+  const signingKey = cmd.signKeyPath === undefined ? undefined : await readSigningKeyFile(cmd.signKeyPath);
+  const { json, verifyKey, artifact } = await packArtifact({
+    payload,
+    recipients: cmd.recipients,
+    identity: cmd.identity,
+    environment: cmd.environment,
+    revision: cmd.revision,
+    packedAt: cmd.packedAt,
+    ttlSeconds: cmd.ttlSeconds,
+    signingKey,
+    armor: cmd.armor,
+  });
+  // The artifact takes stdout unless --out is given; the verify key goes to whichever stream is free.
+  const keyStream = cmd.out === undefined ? io.stderr : io.stdout;
+  if (cmd.out === undefined) {
+    await writeText(io.stdout, json);
+  } else {
+    await writeFileAtomic(cmd.out, json);
+    const what = `${artifact.identity}/${artifact.environment}, revision ${artifact.revision}`;
+    await writeText(io.stderr, `clef-agent pack: wrote ${cmd.out} (${what})\n`);
+  }
+  if (verifyKey !== undefined) {
+    await writeText(keyStream, `CLEF_AGENT_VERIFY_KEY=${verifyKey}\n`);
+  } else {
+    await writeText(
+      io.stderr,
+      'clef-agent pack: note: the artifact is unsigned; sign it with --sign-key and set CLEF_AGENT_VERIFY_KEY on the agent, or anyone who can write the artifact can choose the secrets it serves\n',
+    );
+  }
+}
+
+/** The `clef-agent pack` command. Resolves to the exit code; the caller should set process.exitCode. */
+export async function runPack(argv: readonly string[], io: PackIO): Promise<number> {
+  try {
+    const cmd = parsePackArgs(argv);
+    if (cmd.kind === 'help') {
+      await writeText(io.stdout, USAGE);
+    } else if (cmd.kind === 'revoke') {
+      const json = await revokeArtifactFile(cmd.from, new Date());
+      if (cmd.out === undefined) await writeText(io.stdout, json);
+      else {
+        await writeFileAtomic(cmd.out, json);
+        await writeText(io.stderr, `clef-agent pack: wrote revoked artifact ${cmd.out}\n`);
+      }
+    } else {
+      await runPackCommand(cmd, io);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof PackError) {
+      await writeText(io.stderr, `clef-agent pack: ${err.message}\n${err.showUsage ? `\n${SHORT_USAGE}` : ''}`).catch(() => undefined);
+      return err.exitCode;
+    }
+    // Not ours: print only the class of error. Third-party messages could quote their input.
+    const name = err instanceof Error ? err.name : typeof err;
+    const code = err instanceof Error && 'code' in err ? ` (${String(err.code)})` : '';
+    await writeText(io.stderr, `clef-agent pack: failed: ${name}${code}\n`).catch(() => undefined);
+    return 1;
+  }
+}
