@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { Decrypter } from 'age-encryption';
 import type { TaskFailure, WorkerInit } from '../common/protocol.js';
+import { AgeFastDecrypter } from './decrypt/age-fast.js';
 import { errnoCode, fail } from './result.js';
 
 type AgeKeySpec = NonNullable<WorkerInit['ageKey']>;
@@ -17,12 +18,35 @@ const EXPECTED = 'expected AGE-SECRET-KEY-1… (X25519)';
 /** One-slot cache: a worker only ever serves one key spec; tests swap specs freely. */
 let cached: { readonly spec: AgeKeySpec; readonly decrypter: Decrypter } | undefined;
 
+/** The JIT fast path over the cached `Decrypter` (workers/decrypt/age-fast.ts); one per worker. */
+let fast: AgeFastDecrypter | undefined;
+let fastFor: Decrypter | undefined;
+
 /**
  * Forget the parsed key (SPEC §4.3 "drop every copy" on revocation). The next task re-reads it.
  * The library keeps the scalar inside its own objects, so dropping the reference is all we can do.
  */
 export function dropKeyCache(): void {
   cached = undefined;
+  // The fast path's payload key is wiped; dropping `fastFor` releases the Decrypter it shares.
+  fast?.clear();
+  fast = undefined;
+  fastFor = undefined;
+}
+
+/**
+ * Returns the worker's `AgeFastDecrypter`, built on the same parsed key as `getDecrypter`. When the
+ * key spec changes, the old one's cached payload key is wiped.
+ */
+export function getFastDecrypter(init: WorkerInit): AgeFastDecrypter | TaskFailure {
+  const d = getDecrypter(init);
+  if (!(d instanceof Decrypter)) return d;
+  if (fast === undefined || fastFor !== d) {
+    fast?.clear();
+    fast = new AgeFastDecrypter(d);
+    fastFor = d;
+  }
+  return fast;
 }
 
 /** Returns the worker's `Decrypter`, parsing the configured key on first use. */

@@ -5,8 +5,9 @@
 import { armor } from 'age-encryption';
 import type { PackedArtifact } from '../../common/artifact.js';
 import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
-import { getDecrypter } from '../keys.js';
+import { getDecrypter, getFastDecrypter } from '../keys.js';
 import { fail } from '../result.js';
+import { AgeDecryptError, AgeFastDecrypter } from './age-fast.js';
 
 const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
 
@@ -45,5 +46,30 @@ function ageFileBytes(ciphertextB64: string): Uint8Array | null {
     return armor.decode(raw.toString('utf8'));
   } catch {
     return null;
+  }
+}
+
+/**
+ * JIT mode (SPEC §5.2): like `decryptArtifact`, through the worker's `AgeFastDecrypter`, which
+ * verifies the header once per `ciphertextHash` and then only decrypts the payload. Same failure
+ * codes and wording as `decryptArtifact`. The caller owns and wipes the returned plaintext.
+ */
+export async function decryptArtifactFast(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
+  if (artifact.envelope !== undefined) {
+    return fail('unsupported_encryption', 'KMS envelope artifacts are not supported yet');
+  }
+  const fast = getFastDecrypter(init);
+  if (!(fast instanceof AgeFastDecrypter)) return fast;
+  try {
+    // Armor, if any, is decoded inside (age-encryption's armor.decode).
+    return await fast.decrypt(artifact.ciphertextHash, Buffer.from(artifact.ciphertext, 'base64'));
+  } catch (err) {
+    if (err instanceof AgeDecryptError && err.reason === 'armor') return fail('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
+    return fail(
+      'decrypt_failed',
+      err instanceof AgeDecryptError && err.reason === 'no_identity'
+        ? 'age decryption failed: the configured age key is not a recipient of this artifact'
+        : 'age decryption failed: the ciphertext is corrupted or not an age v1 file',
+    );
   }
 }

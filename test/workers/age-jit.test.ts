@@ -1,0 +1,75 @@
+/**
+ * The worker-side wiring of the fast path: `decryptArtifactFast` (workers/decrypt/age.ts) and
+ * `getFastDecrypter` / `dropKeyCache` (workers/keys.ts). Same answers and failure wording as the
+ * library path `decryptArtifact`; revocation wipes the cached payload key.
+ */
+import assert from 'node:assert/strict';
+import { before, beforeEach, describe, test } from 'node:test';
+import type { PackedArtifact } from '../../common/artifact.js';
+import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
+import { decryptArtifact, decryptArtifactFast } from '../../workers/decrypt/age.js';
+import { AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
+import { dropKeyCache, getFastDecrypter } from '../../workers/keys.js';
+import { ageCliEncrypt, ageKeygen, makeArtifact, type AgeKeyPair } from './helpers.js';
+
+const PAYLOAD = '{"app":{"DATABASE_URL":"postgres://u:SECRET@db/app"}}';
+let pair: AgeKeyPair;
+let other: AgeKeyPair;
+before(() => {
+  pair = ageKeygen();
+  other = ageKeygen();
+});
+beforeEach(() => dropKeyCache());
+
+const inline = (identity: string): WorkerInit => ({ ageKey: { kind: 'inline', bytes: Buffer.from(identity, 'utf8') } });
+const artifactOf = (file: Uint8Array): PackedArtifact => makeArtifact(file) as unknown as PackedArtifact;
+const isFailure = (r: Uint8Array | TaskFailure): r is TaskFailure => !(r instanceof Uint8Array);
+
+describe('decryptArtifactFast', () => {
+  test('binary and armored artifacts: same plaintext as decryptArtifact', async () => {
+    const init = inline(pair.identity);
+    for (const armored of [false, true]) {
+      const a = artifactOf(ageCliEncrypt(PAYLOAD, pair.recipient, armored));
+      const fast = await decryptArtifactFast(a, init);
+      const slow = await decryptArtifact(a, init);
+      assert.ok(!isFailure(fast) && !isFailure(slow));
+      assert.equal(Buffer.from(fast).toString('utf8'), PAYLOAD);
+      assert.ok(Buffer.from(fast).equals(Buffer.from(slow)));
+    }
+  });
+
+  test('failures carry the same code and wording as the library path', async () => {
+    const init = inline(pair.identity);
+    const wrongKey = artifactOf(ageCliEncrypt(PAYLOAD, other.recipient));
+    const corrupt = Buffer.from(ageCliEncrypt(PAYLOAD, pair.recipient));
+    corrupt[corrupt.length - 3]! ^= 1;
+    const badArmor = Buffer.from(ageCliEncrypt(PAYLOAD, pair.recipient, true).toString('utf8').replace('-----END', '-----ENX'));
+    for (const a of [wrongKey, artifactOf(corrupt), artifactOf(badArmor)]) {
+      const fast = await decryptArtifactFast(a, init);
+      const slow = await decryptArtifact(a, init);
+      assert.ok(isFailure(fast) && isFailure(slow));
+      assert.deepEqual(fast, slow);
+      assert.equal(fast.code, 'decrypt_failed');
+      assert.doesNotMatch(fast.message, /SECRET|AGE-SECRET-KEY/);
+    }
+  });
+
+  test('no key configured is reported like the library path', async () => {
+    const a = artifactOf(ageCliEncrypt(PAYLOAD, pair.recipient));
+    assert.deepEqual(await decryptArtifactFast(a, {}), await decryptArtifact(a, {}));
+  });
+
+  test('one fast decrypter per worker; dropKeyCache (revocation) wipes its payload key', async () => {
+    const init = inline(pair.identity);
+    const a = artifactOf(ageCliEncrypt(PAYLOAD, pair.recipient));
+    assert.ok(!isFailure(await decryptArtifactFast(a, init)));
+    const fast = getFastDecrypter(init);
+    assert.ok(fast instanceof AgeFastDecrypter);
+    assert.equal(getFastDecrypter(init), fast);
+    const entry = fast.cacheEntryForTest();
+    assert.equal(entry?.hash, a.ciphertextHash);
+    dropKeyCache();
+    assert.ok(entry.payloadKey.every((b) => b === 0));
+    assert.notEqual(getFastDecrypter(init), fast);
+  });
+});

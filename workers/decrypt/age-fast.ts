@@ -1,0 +1,132 @@
+/**
+ * The JIT fast path for age artifacts (issue 3 "Fast decryption"): a worker verifies an artifact's
+ * header and unwraps its file key once, keeps only the derived payload key, and per request runs
+ * only the symmetric STREAM decryption (age-stream.ts).
+ *
+ * Why this keeps the security meaning of decrypting from scratch:
+ *  - The header is still verified by age-encryption itself (`Decrypter.decryptHeader`: stanza
+ *    parsing, X25519 unwrap, header MAC). Nothing here re-implements it.
+ *  - The cached payload key is a deterministic function of (identity, header, nonce). The worker
+ *    already holds the identity, so caching the key adds no secret the worker could not recompute.
+ *    The plaintext is never cached: every call decrypts and authenticates every chunk again.
+ *  - One entry, keyed by the artifact's `ciphertextHash`: a new artifact replaces (and wipes) the old
+ *    key. A hit also requires the header and nonce bytes to be identical to the cached ones, so even
+ *    a wrong hash can only cost a re-derivation, never a decryption under another file's key: the
+ *    result always equals what `Decrypter.decrypt` returns for the same bytes.
+ *  - `clear()` wipes the key (revocation/expiry). Callers that cannot reach every worker replace
+ *    the workers instead, which drops the cache with them.
+ */
+import { armor, Decrypter } from 'age-encryption';
+import { AgeDecryptError, decryptStream, derivePayloadKey, PAYLOAD_NONCE_SIZE, splitHeader } from './age-stream.js';
+
+export { AgeDecryptError, type AgeFailure } from './age-stream.js';
+
+const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
+
+/** The single cache entry. `prefix` is header || nonce, copied: the caller may wipe or transfer its input. */
+interface Entry {
+  readonly hash: string;
+  readonly payloadKey: Buffer;
+  /** header length + 16: where the STREAM chunks start in the binary file. */
+  readonly payloadOffset: number;
+  readonly prefix: Buffer;
+}
+
+export class AgeFastDecrypter {
+  readonly #decrypter: Decrypter;
+  #entry: Entry | undefined;
+
+  /**
+   * @param identity the worker's configured `Decrypter` (workers/keys.ts), shared, not copied; or an
+   *   `AGE-SECRET-KEY-1…` string for tests and benchmarks.
+   */
+  constructor(identity: Decrypter | string) {
+    if (typeof identity === 'string') {
+      this.#decrypter = new Decrypter();
+      this.#decrypter.addIdentity(identity);
+    } else {
+      this.#decrypter = identity;
+    }
+  }
+
+  /**
+   * Decrypts one age file (binary or ASCII-armored). `hash` is the artifact's `ciphertextHash`.
+   * Returns a fresh Buffer the caller owns and must `fill(0)`. Throws only `AgeDecryptError`.
+   */
+  async decrypt(hash: string, ageFile: Uint8Array): Promise<Buffer> {
+    const file = dearmor(ageFile);
+    let entry = this.#lookup(hash, file);
+    if (entry === undefined) {
+      // A miss means another artifact (or other bytes) now: the old key goes at once, whatever
+      // happens to this one.
+      this.clear();
+      const { header, payload } = splitHeader(file);
+      if (payload.length < PAYLOAD_NONCE_SIZE) throw new AgeDecryptError('malformed');
+      // The only await. Everything after it runs synchronously to the end of the call, so when
+      // several tasks share the worker, no other call can replace (and wipe) `entry` between its
+      // creation and its use.
+      const fileKey = await this.#unwrap(header);
+      entry = this.#store(hash, file, header.length, fileKey);
+    }
+    return decryptStream(entry.payloadKey, file.subarray(entry.payloadOffset));
+  }
+
+  /** Wipes and forgets the cached payload key. */
+  clear(): void {
+    this.#entry?.payloadKey.fill(0);
+    this.#entry = undefined;
+  }
+
+  /** For tests: the cached entry (its key buffer is the live one, to check that it gets wiped). */
+  cacheEntryForTest(): { readonly hash: string; readonly payloadKey: Buffer; readonly payloadOffset: number } | undefined {
+    return this.#entry;
+  }
+
+  /** The cached entry when both the hash and the header+nonce bytes match. */
+  #lookup(hash: string, file: Uint8Array): Entry | undefined {
+    const e = this.#entry;
+    if (e === undefined || e.hash !== hash || file.length < e.payloadOffset) return undefined;
+    return e.prefix.equals(file.subarray(0, e.payloadOffset)) ? e : undefined;
+  }
+
+  /** age-encryption parses the header, unwraps the file key with the identity and checks the MAC. */
+  async #unwrap(header: Uint8Array): Promise<Uint8Array> {
+    try {
+      return await this.#decrypter.decryptHeader(header);
+    } catch (err) {
+      // The library's messages carry no secrets, but only this one distinction is worth keeping.
+      const noMatch = err instanceof Error && /no identity matched/i.test(err.message);
+      throw new AgeDecryptError(noMatch ? 'no_identity' : 'header');
+    }
+  }
+
+  /** Derives the payload key, wipes the file key, and replaces (wiping) any entry stored meanwhile. */
+  #store(hash: string, file: Uint8Array, headerLength: number, fileKey: Uint8Array): Entry {
+    const payloadOffset = headerLength + PAYLOAD_NONCE_SIZE;
+    let payloadKey: Buffer;
+    try {
+      payloadKey = derivePayloadKey(fileKey, file.subarray(headerLength, payloadOffset));
+    } finally {
+      // The file key is needed only for this derivation (and the header MAC, already checked).
+      fileKey.fill(0);
+    }
+    const entry: Entry = { hash, payloadKey, payloadOffset, prefix: Buffer.from(file.subarray(0, payloadOffset)) };
+    this.clear();
+    this.#entry = entry;
+    return entry;
+  }
+}
+
+/**
+ * The binary age file: `bytes` itself, or its armor decoded by age-encryption's `armor.decode`.
+ * Armor is recognised like workers/decrypt/age.ts does (leading whitespace allowed).
+ */
+export function dearmor(bytes: Uint8Array): Uint8Array {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 64)).toString('latin1').trimStart();
+  if (!head.startsWith(ARMOR_BEGIN)) return bytes;
+  try {
+    return armor.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new AgeDecryptError('armor');
+  }
+}
