@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Body, ServingMode } from '../serving/mode.js';
@@ -15,6 +15,11 @@ export const LIMITS = {
   /** Idle sockets are closed after this long without traffic. */
   socketIdleMs: 60_000,
   maxHeaderBytes: 16 * 1024,
+  /**
+   * How often Node enforces the headers/request timeouts. Its default (30 s) would let a slow
+   * client keep its headers open for up to 40 s despite the 10 s headers timeout.
+   */
+  checkIntervalMs: 1_000,
   /** How long a stop waits for in-flight requests before closing their sockets. */
   drainMs: 5_000,
 } as const;
@@ -56,14 +61,22 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     headersTimeout: LIMITS.headersTimeoutMs,
     requestTimeout: LIMITS.requestTimeoutMs,
     keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
+    connectionsCheckingInterval: LIMITS.checkIntervalMs,
   });
+  // Open sockets and how many responses each still owes; a stop waits for those (see closeServer).
+  const sockets = new Map<Socket, number>();
+  const drain = { stopping: false };
   // Past the cap, requests get 429; far past it, the kernel-level accept is refused outright so
   // a flood cannot exhaust memory with idle sockets.
   server.maxConnections = o.maxConnections + Math.max(16, Math.ceil(o.maxConnections / 8));
   server.on('connection', (socket: Socket) => {
     open++;
+    sockets.set(socket, 0);
     socket.setTimeout(LIMITS.socketIdleMs, () => socket.destroy());
-    socket.once('close', () => open--);
+    socket.once('close', () => {
+      open--;
+      sockets.delete(socket);
+    });
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) {
@@ -74,6 +87,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const owed = (sockets.get(socket) ?? 1) - 1;
+      if (sockets.has(socket)) sockets.set(socket, owed);
+      // Stopping: the last owed response is out; the connection is not kept alive.
+      if (drain.stopping && owed === 0) socket.destroySoon();
+    });
+    // Stopping: answer what arrived, but do not keep the connection alive for more.
+    if (drain.stopping) res.shouldKeepAlive = false;
     handle(req, res, open, port, o).catch((err: unknown) => {
       o.log.error({ event: 'request.failed', err: errorSummary(err) }, 'unexpected error while answering a request');
       if (!res.headersSent) send(req, res, 500, { 'Content-Type': CONTENT_TYPES['application/json'] }, Buffer.from('{"error":"internal error","reason":"internal"}'));
@@ -94,7 +117,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   return {
     port,
     url: `http://${LISTEN_HOST}:${port}`,
-    close: () => closeServer(server),
+    close: () => closeServer(server, sockets, drain),
   };
 }
 
@@ -165,9 +188,17 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, headers
   else res.end(bytes);
 }
 
-async function closeServer(server: http.Server): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
+/**
+ * Stop accepting and let in-flight responses finish (bounded by `drainMs`). Not `server.close()`:
+ * on Node ≥ 19 it calls `closeIdleConnections()`, which counts a connection whose response was
+ * `end()`ed but is still being written as idle and destroys it, truncating the response. So: stop
+ * listening at the net level, destroy only sockets that owe no response, and close the others
+ * once their last response is out.
+ */
+async function closeServer(server: http.Server, sockets: Map<Socket, number>, drain: { stopping: boolean }): Promise<void> {
+  drain.stopping = true;
+  const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+  for (const [socket, owed] of sockets) if (owed === 0) socket.destroy();
   const timer = setTimeout(() => server.closeAllConnections(), LIMITS.drainMs);
   timer.unref();
   await closed;

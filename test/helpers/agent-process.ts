@@ -37,9 +37,11 @@ export class AgentProcess {
   private readonly exited: Promise<number | null>;
   private listeners: Array<() => void> = [];
 
-  constructor(env: Record<string, string>, args: string[] = []) {
+  /** `options.cwd`: the agent's working directory (default: the test runner's). */
+  constructor(env: Record<string, string>, args: string[] = [], options: { readonly cwd?: string } = {}) {
     this.token = env['CLEF_AGENT_TOKEN'] ?? '';
     this.child = spawn(process.execPath, [MAIN, ...args], {
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       // A clean environment: only what the test gives, plus PATH.
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CLEF_AGENT_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

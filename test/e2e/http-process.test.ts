@@ -1,0 +1,203 @@
+/**
+ * SPEC §5.1 process-level properties of the HTTP sidecar: no inspector port (SIGUSR1 handled,
+ * `--inspect` refused); and SPEC §6 daemon stop on SIGTERM/SIGINT
+ * while requests are running.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { MAIN } from '../helpers/agent-process.js';
+import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
+import { ROUTES, TOKEN, listeningSockets, parseRawResponse, startFileAgent, tempDir, tryConnect, type FileAgent } from '../helpers/http-fixtures.js';
+import { join } from 'node:path';
+
+/** Run the agent with extra node flags / env until it exits (bounded). */
+function runToExit(
+  nodeArgs: string[],
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...nodeArgs, MAIN], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CLEF_AGENT_PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+describe('§5.1 inspector cannot be opened', { timeout: 60_000 }, () => {
+  let fa: FileAgent;
+  before(async () => {
+    fa = await startFileAgent({ payload: samplePayload('INSPECT') });
+  });
+  after(async () => {
+    await fa?.close();
+  });
+
+  it('§5.1 SIGUSR1 does not open an inspector port: inspector.refused logged, still serving, no new listening socket, nothing on 9229', async () => {
+    const pid = fa.agent.child.pid;
+    assert.ok(pid);
+    fa.agent.child.kill('SIGUSR1');
+    await fa.agent.waitForLog((l) => l.event === 'inspector.refused', 10_000);
+    fa.agent.child.kill('SIGUSR1');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(fa.agent.child.exitCode, null, 'still running');
+    assert.equal((await fa.agent.request('/v1/health')).status, 200);
+    assert.deepEqual((await fa.agent.request('/v1/secrets')).json(), samplePayload('INSPECT'));
+    assert.deepEqual(
+      listeningSockets(pid).map((s) => `${s.address}:${s.port}`),
+      [`127.0.0.1:${fa.agent.port}`],
+    );
+    assert.notEqual(await tryConnect('127.0.0.1', 9229), 'connected', 'no inspector on the default port');
+    assert.ok(!fa.agent.stderr.includes('Debugger listening'), fa.agent.stderr);
+  });
+});
+
+describe('§5.1 --inspect is refused at start-up', { timeout: 60_000 }, () => {
+  let env: Record<string, string>;
+  let dir: string;
+  before(async () => {
+    const key = await ageKeyPair();
+    dir = tempDir();
+    const path = join(dir, 'artifact.json');
+    writeFileSync(path, await artifactJson({ recipient: key.recipient, payload: samplePayload('INSP2') }));
+    env = { CLEF_AGENT_SOURCE: path, CLEF_AGENT_AGE_KEY: key.identity, CLEF_AGENT_TOKEN: TOKEN, CLEF_AGENT_WORKERS: '1' };
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('§5.1 node --inspect=127.0.0.1:0 → refuses to start (non-zero exit, message names --inspect)', async () => {
+    const r = await runToExit(['--inspect=127.0.0.1:0'], env);
+    assert.equal(r.signal, null, 'exited by itself');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /inspect/i);
+    assert.ok(!r.stdout.includes('"event":"listening"'), 'never listened');
+  });
+
+  it('§5.1 NODE_OPTIONS=--inspect=127.0.0.1:0 → refuses to start (non-zero exit, message)', async () => {
+    const r = await runToExit([], { ...env, NODE_OPTIONS: '--inspect=127.0.0.1:0' });
+    assert.equal(r.signal, null);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /inspect/i);
+    assert.ok(!r.stdout.includes('"event":"listening"'));
+  });
+
+  it('§5.1 node --inspect-port=0 --inspect → refuses to start', async () => {
+    const r = await runToExit(['--inspect-port=0', '--inspect'], env);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /inspect/i);
+  });
+});
+
+describe('§6 daemon lifecycle: SIGTERM / SIGINT', { timeout: 90_000 }, () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`§6 ${signal} → exit code 0 and agent.stopped logged`, async () => {
+      const fa = await startFileAgent({ payload: samplePayload('SIG') });
+      try {
+        assert.equal((await fa.agent.request('/v1/secrets')).status, 200);
+        const code = await fa.agent.stop(signal);
+        assert.equal(code, 0, fa.agent.output);
+        assert.ok(
+          fa.agent.logs().some((l) => l.event === 'agent.stopped'),
+          'agent.stopped logged',
+        );
+        assert.notEqual(await tryConnect('127.0.0.1', fa.agent.port), 'connected', 'no longer listening');
+      } finally {
+        await fa.close();
+      }
+    });
+  }
+
+  it('§6 SIGTERM during a burst of requests → every answer complete and correct, exit 0', async () => {
+    const payload = samplePayload('BURST');
+    const fa = await startFileAgent({ payload });
+    try {
+      const expected = JSON.stringify(payload);
+      const results: Array<{ status: number; ok: boolean } | { error: string }> = [];
+      let exited = false;
+      const one = (): Promise<void> =>
+        fa.agent.request(ROUTES[2]).then(
+          (r) => void results.push({ status: r.status, ok: JSON.stringify(r.json()) === expected }),
+          (e: NodeJS.ErrnoException) => void results.push({ error: e.code ?? e.message }),
+        );
+      // 20 request loops running until the process is gone (bounded by an iteration cap).
+      const loops = Array.from({ length: 20 }, async () => {
+        for (let i = 0; i < 500 && !exited; i++) await one();
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const code = await fa.agent.stop('SIGTERM');
+      exited = true;
+      await Promise.all(loops);
+      assert.equal(code, 0, fa.agent.output);
+      assert.ok(fa.agent.logs().some((l) => l.event === 'agent.stopped'));
+      const answered = results.filter((r): r is { status: number; ok: boolean } => 'status' in r);
+      assert.ok(answered.length > 0, 'some requests were answered');
+      for (const a of answered) {
+        assert.equal(a.status, 200, 'no error status while stopping');
+        assert.ok(a.ok, 'every answered body is complete and correct');
+      }
+      const errors = new Set(results.filter((r): r is { error: string } => 'error' in r).map((r) => r.error));
+      for (const e of errors) assert.ok(['ECONNREFUSED', 'ECONNRESET'].includes(e), `only refused/reset connections after the stop, got ${e}`);
+    } finally {
+      await fa.close();
+    }
+  });
+
+  it('§6 SIGTERM while responses are still being written (pipelined, unread) → every response completes, exit 0', async () => {
+    // ~2 MiB of secrets per response, 8 pipelined requests on one connection that is not read:
+    // ~16 MiB outstanding, more than loopback socket buffers hold, so responses are in flight
+    // (being written or queued) when the signal arrives.
+    const payload: Record<string, Record<string, string>> = { big: {} };
+    for (let i = 0; i < 500; i++) payload['big']![`K${i}`] = `INFLIGHT-${i}-${'v'.repeat(4000)}`;
+    const fa = await startFileAgent({ payload });
+    const socket = net.connect({ host: '127.0.0.1', port: fa.agent.port });
+    socket.on('error', () => undefined);
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      const one = `GET /v1/secrets HTTP/1.1\r\nHost: 127.0.0.1:${fa.agent.port}\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
+      const PIPELINED = 8;
+      socket.write(one.repeat(PIPELINED));
+      // Let the server start writing, then signal without reading anything.
+      await new Promise((r) => setTimeout(r, 300));
+      fa.agent.child.kill('SIGTERM');
+      await fa.agent.waitForLog((l) => l.event === 'agent.stopping', 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const stoppedBeforeRead = fa.agent.logs().some((l) => l.event === 'agent.stopped');
+      const chunks: Buffer[] = [];
+      socket.on('data', (d: Buffer) => chunks.push(d));
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      const text = Buffer.concat(chunks).toString('utf8');
+      const expected = JSON.stringify(payload);
+      let rest = text;
+      let complete = 0;
+      for (;;) {
+        const r = parseRawResponse(rest);
+        if (!r) break;
+        assert.equal(r.status, 200);
+        assert.deepEqual(JSON.parse(r.body), payload);
+        complete++;
+        rest = rest.slice(rest.indexOf('\r\n\r\n') + 4 + Buffer.byteLength(r.body));
+      }
+      assert.equal(rest, '', `no truncated response: ${complete} complete, then ${rest.length} bytes of a partial one`);
+      assert.ok(complete >= 1, 'the response being written when the signal arrived was completed');
+      assert.ok(!stoppedBeforeRead, 'the stop waited for the in-flight response');
+      assert.ok(expected.length > 0);
+      assert.equal(await fa.agent.exit(), 0, fa.agent.output);
+    } finally {
+      socket.destroy();
+      await fa.close();
+    }
+  });
+});
