@@ -21,11 +21,14 @@ export function dropVerifyKeyCache(): void {
   keyCache.clear();
 }
 
-const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// A flat character class, not a repeated group: a grouped `(?:….{4})*` backtracks through V8's
+// regex stack and overflows on multi-megabyte ciphertexts.
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Strict standard base64 (Buffer.from would silently skip junk characters). */
 export function decodeBase64Strict(s: string): Buffer | null {
-  return STRICT_BASE64.test(s) ? Buffer.from(s, 'base64') : null;
+  if (s.length % 4 !== 0 || !BASE64_CHARS.test(s)) return null;
+  return Buffer.from(s, 'base64');
 }
 
 /** Parses `CLEF_AGENT_VERIFY_KEY` (base64 DER SubjectPublicKeyInfo) once per worker. */
