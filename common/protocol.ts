@@ -36,9 +36,14 @@ export interface ValidationPolicy {
   readonly nowMs: number;
 }
 
-/** Fetch, validate (§4.3), decrypt, check the payload, and build the cached-mode snapshot. */
+/**
+ * Fetch, validate (§4.3), decrypt and check the payload. Cached mode gets the snapshot back; JIT
+ * mode gets the verified, still-encrypted artifact (the decryption only proved the key and the
+ * payload, and its plaintext was wiped).
+ */
 export interface LoadTask {
   readonly type: 'load';
+  readonly mode: 'cached' | 'jit';
   readonly source: SourceSpec;
   readonly fetch: FetchPolicy;
   readonly validation: ValidationPolicy;
@@ -53,7 +58,31 @@ export interface CheckKeyTask {
   readonly type: 'checkKey';
 }
 
-export type Task = LoadTask | CheckKeyTask;
+/** JIT mode: what a request asks for. */
+export type ServeRequest =
+  | { readonly route: 'secrets' }
+  | { readonly route: 'keys' }
+  | { readonly route: 'secret'; readonly name: string; readonly plain: boolean };
+
+/** JIT mode (SPEC §5.2): decrypt the artifact current when the request arrived and build its body. */
+export interface ServeTask {
+  readonly type: 'serve';
+  readonly artifact: EncryptedArtifact;
+  readonly request: ServeRequest;
+}
+
+export type Task = LoadTask | CheckKeyTask | ServeTask;
+
+/**
+ * A verified artifact as JIT mode holds it: still encrypted. `ageFile` is the binary age file
+ * (base64-decoded and de-armored once, at load) in a SharedArrayBuffer, so per-request tasks pass a
+ * reference instead of copying it.
+ */
+export interface EncryptedArtifact {
+  /** The artifact's `ciphertextHash`: the key of each worker's header cache. */
+  readonly ciphertextHash: string;
+  readonly ageFile: Uint8Array;
+}
 
 /** Data every worker receives once, at creation (piscina `workerData`). */
 export interface WorkerInit {
@@ -116,7 +145,8 @@ export interface SnapshotWire {
  * Validation (SPEC §4.3 order): `invalid_json`, `invalid_shape`, `unsupported_version`,
  * `identity_mismatch`, `expired`, `integrity`, `signature_missing`, `signature_invalid`,
  * `rollback`, `decrypt_failed`, `invalid_payload`, `unsupported_encryption`.
- * Setup: `key_invalid`, `key_unreadable`, `no_key`. Anything unexpected: `internal`.
+ * Setup: `key_invalid`, `key_unreadable`, `no_key`. Pool: `overloaded` (queue full), `task_timeout`
+ * (deadline passed; the worker was replaced). Anything unexpected: `internal`.
  */
 export type FailureCode =
   | 'fetch_failed'
@@ -142,6 +172,8 @@ export type FailureCode =
   | 'key_invalid'
   | 'key_unreadable'
   | 'no_key'
+  | 'overloaded'
+  | 'task_timeout'
   | 'internal';
 
 export interface TaskFailure {
@@ -163,13 +195,30 @@ export type LoadResult =
       readonly marker?: string | undefined;
       readonly bytesHash: string;
     }
+  | {
+      readonly ok: true;
+      readonly outcome: 'verified';
+      readonly meta: ArtifactMeta;
+      readonly artifact: EncryptedArtifact;
+      /** Number of keys found by the proving decryption. */
+      readonly keyCount: number;
+      readonly marker?: string | undefined;
+      readonly bytesHash: string;
+    }
   | { readonly ok: true; readonly outcome: 'revoked'; readonly revokedAt: string }
   | TaskFailure;
 
 export type CheckKeyResult = { readonly ok: true } | TaskFailure;
 
+export type ServeResult =
+  | { readonly ok: true; readonly status: 200; readonly contentType: 'application/json' | 'text/plain'; readonly body: Uint8Array }
+  | { readonly ok: true; readonly status: 404 }
+  | { readonly ok: true; readonly status: 409; readonly candidates: readonly string[] }
+  | TaskFailure;
+
 /** Maps each task to its result type, so the pool wrapper is typed per task kind. */
 export interface TaskResults {
   load: LoadResult;
   checkKey: CheckKeyResult;
+  serve: ServeResult;
 }

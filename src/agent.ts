@@ -7,6 +7,7 @@ import { WorkerPool } from './pool.js';
 import { Refresher, type Clock } from './refresh/refresher.js';
 import { STARTUP_ATTEMPTS, startupBackoffMs } from './refresh/schedule.js';
 import { CachedMode } from './serving/cached.js';
+import { JitMode } from './serving/jit.js';
 import { StartupError, startupHint } from './startup.js';
 
 export interface AgentHandle {
@@ -31,11 +32,11 @@ export interface AgentDeps {
 export async function startAgent(config: Config, deps: AgentDeps): Promise<AgentHandle> {
   const { log } = deps;
   const clock = deps.clock ?? Date.now;
-  if (config.cacheTtl === 0) throw new StartupError('CLEF_AGENT_CACHE_TTL: 0 (JIT mode) is not supported yet; expected an integer of at least 30 seconds', 2);
   if (config.vcs) throw new StartupError('CLEF_AGENT_VCS_PROVIDER: VCS sources are not supported yet; set CLEF_AGENT_SOURCE', 2);
 
-  const pool = new WorkerPool({ size: config.workers, init: { ageKey: config.ageKey } });
-  const mode = new CachedMode(config.cacheTtl, clock);
+  const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
+  const pool = new WorkerPool({ size: config.workers, init: { ageKey }, maxQueue: config.maxQueue });
+  const mode = config.cacheTtl === 0 ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock) : new CachedMode(config.cacheTtl, clock);
   const refresher = new Refresher(pool, config, mode, log, clock);
   mode.attach(refresher);
 
@@ -64,6 +65,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
       await server.close();
       await pool.destroy();
       mode.close();
+      if (config.ageKey?.kind === 'inline') config.ageKey.sealed.wipe();
     })();
     return closing;
   };
@@ -83,7 +85,7 @@ async function firstLoad(refresher: Refresher, config: Config, log: Logger): Pro
     const wait = startupBackoffMs(attempt);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     last = await refresher.refresh('startup');
-    if (last.ok && last.outcome === 'loaded') return;
+    if (last.ok && (last.outcome === 'loaded' || last.outcome === 'verified')) return;
     const why = last.ok ? `outcome ${last.outcome}` : `${last.code}: ${last.message}`;
     log.warn({ event: 'startup.attempt_failed', attempt, of: STARTUP_ATTEMPTS, source: config.sourceLabel }, `first load attempt ${attempt}/${STARTUP_ATTEMPTS} failed: ${why}`);
   }

@@ -54,6 +54,10 @@ async function serve(): Promise<number> {
     }
     throw err;
   }
+  // Parsed now: no child process or later reader of the environment needs the raw secrets.
+  // (CLEF_AGENT_AGE_KEY was already removed by loadConfig.)
+  delete process.env['CLEF_AGENT_TOKEN'];
+  delete process.env['CLEF_AGENT_VCS_TOKEN'];
   const log = createLogger(config.logLevel, { agentId: config.agentId });
   refuseInspectorSignal(log);
   log.info(

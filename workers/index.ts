@@ -7,16 +7,17 @@
  */
 import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { CheckKeyResult, LoadResult, Task, WorkerInit } from '../common/protocol.js';
+import type { CheckKeyResult, LoadResult, ServeResult, Task, WorkerInit } from '../common/protocol.js';
 import type { HttpDeps } from './fetch/http.js';
 import { getDecrypter } from './keys.js';
 import { load } from './load.js';
 import { fail } from './result.js';
+import { serve } from './serve.js';
 
 const init: WorkerInit = isWorkerInit(workerData) ? workerData : {};
 
 /** Runs one task in-process. Exported for tests; the pool calls the default export. */
-export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDeps): Promise<LoadResult | CheckKeyResult> {
+export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDeps): Promise<LoadResult | CheckKeyResult | ServeResult> {
   try {
     switch (task.type) {
       case 'load':
@@ -25,6 +26,8 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
         const d = getDecrypter(workerInit);
         return 'ok' in d ? d : { ok: true };
       }
+      case 'serve':
+        return await serve(task, workerInit);
       default:
         return fail('internal', `unknown task type ${String((task as { type?: unknown }).type).slice(0, 40)}`);
     }
@@ -36,14 +39,14 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
 }
 
 /**
- * Piscina handler. A loaded snapshot's arena is moved, not copied, to the main thread: the result is
- * wrapped in a transferable whose only transfer item is the arena's ArrayBuffer (which the arena
- * owns exactly), and piscina unwraps it before posting.
+ * Piscina handler. A loaded snapshot's arena and a JIT response body are moved, not copied, to the
+ * main thread: the result is wrapped in a transferable whose only transfer item is that ArrayBuffer
+ * (which the arena or body owns exactly), and piscina unwraps it before posting.
  */
 export default async function handler(task: Task): Promise<unknown> {
   const result = await runTask(task, init);
-  if (result.ok && 'outcome' in result && result.outcome === 'loaded') {
-    const buffer = result.snapshot.arena.buffer;
+  const buffer = result.ok && 'outcome' in result && result.outcome === 'loaded' ? result.snapshot.arena.buffer : result.ok && 'body' in result ? result.body.buffer : undefined;
+  if (buffer !== undefined) {
     const movable = {
       [Piscina.transferableSymbol]: buffer,
       [Piscina.valueSymbol]: result,

@@ -71,43 +71,68 @@ function parseNested(root: Record<string, unknown>, names: string[]): Payload | 
  */
 export function buildSnapshot(payload: Payload): SnapshotWire {
   const plan = new ArenaPlan();
-  const flat: { ns: string | null; key: string; value: string; json: string }[] = [];
+  const flat: FlatEntry[] = [];
   const secretsStart = plan.size;
-  plan.add('{');
-  if (payload.kind === 'flat') {
-    writeObject(plan, payload.keys, (key, value, json) => flat.push({ ns: null, key, value, json }));
-  } else {
-    let first = true;
-    for (const [ns, keys] of payload.namespaces) {
-      plan.add(`${first ? '' : ','}${JSON.stringify(ns)}:{`);
-      writeObject(plan, keys, (key, value, json) => flat.push({ ns, key, value, json }));
-      plan.add('}');
-      first = false;
-    }
-  }
-  plan.add('}');
+  writePayload(plan, payload, (e) => flat.push(e));
   const secrets = plan.span(secretsStart);
 
   // Two entries may share a qualified name (`a__b`/`c` and `a`/`b__c`); both are kept and the
   // main thread's key index (common/keys.ts) tells them apart by their `ns/KEY` form.
   const qualified = flat.map((e) => qualifiedName(e.ns, e.key));
   const keysStart = plan.size;
-  // Default sort compares UTF-16 code units: stable and locale-independent, as the spec's "sorted".
-  plan.add(JSON.stringify([...qualified].sort()));
+  plan.add(keysJson(qualified));
   const keys = plan.span(keysStart);
 
   const entries: SnapshotEntry[] = flat.map((e, i) => {
     const q = qualified[i] as string;
     const jsonStart = plan.size;
-    plan.add(`{"key":${JSON.stringify(q)},"value":`);
-    plan.add(e.json);
-    plan.add('}');
+    writeEntryJson(plan, q, e.json);
     const json = plan.span(jsonStart);
     const valueStart = plan.size;
     plan.add(e.value);
     return { qualified: q, namespace: e.ns, key: e.key, json, value: plan.span(valueStart) };
   });
   return { arena: plan.write(), secrets, keys, entries };
+}
+
+/** One secret as the payload walk yields it (`json` is the value already JSON-encoded). */
+export interface FlatEntry {
+  readonly ns: string | null;
+  readonly key: string;
+  readonly value: string;
+  readonly json: string;
+}
+
+/**
+ * The `/v1/secrets` body: compact JSON of the payload in its key order. The one serializer both
+ * modes use, so cached and JIT answers are byte-identical.
+ */
+export function writePayload(plan: ArenaPlan, payload: Payload, each: (e: FlatEntry) => void): void {
+  plan.add('{');
+  if (payload.kind === 'flat') {
+    writeObject(plan, payload.keys, (key, value, json) => each({ ns: null, key, value, json }));
+  } else {
+    let first = true;
+    for (const [ns, keys] of payload.namespaces) {
+      plan.add(`${first ? '' : ','}${JSON.stringify(ns)}:{`);
+      writeObject(plan, keys, (key, value, json) => each({ ns, key, value, json }));
+      plan.add('}');
+      first = false;
+    }
+  }
+  plan.add('}');
+}
+
+/** The `/v1/keys` body. Default sort compares UTF-16 code units: stable and locale-independent. */
+export function keysJson(qualified: readonly string[]): string {
+  return JSON.stringify([...qualified].sort());
+}
+
+/** The `/v1/secrets/:key` JSON body: `{"key":"<qualified>","value":<json>}`. */
+export function writeEntryJson(plan: ArenaPlan, qualified: string, valueJson: string): void {
+  plan.add(`{"key":${JSON.stringify(qualified)},"value":`);
+  plan.add(valueJson);
+  plan.add('}');
 }
 
 function writeObject(plan: ArenaPlan, keys: ReadonlyMap<string, string>, each: (key: string, value: string, json: string) => void): void {
@@ -122,7 +147,7 @@ function writeObject(plan: ArenaPlan, keys: ReadonlyMap<string, string>, each: (
 }
 
 /** Collects string pieces and their UTF-8 offsets, then writes them into one exact-size arena. */
-class ArenaPlan {
+export class ArenaPlan {
   private readonly pieces: string[] = [];
   size = 0;
 

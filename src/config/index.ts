@@ -39,6 +39,12 @@ export const MIN_MAX_ARTIFACT_BYTES = 1024;
 export const MAX_MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
 export const MAX_MAX_CONNECTIONS = 65_535;
+/** JIT backpressure: at ~0.1 ms a task, 256 waiting tasks are a few ms of queueing, not a pile-up. */
+export const DEFAULT_MAX_QUEUE = 256;
+export const MAX_MAX_QUEUE = 100_000;
+export const DEFAULT_DECRYPT_TIMEOUT_MS = 5_000;
+export const MIN_DECRYPT_TIMEOUT_MS = 100;
+export const MAX_DECRYPT_TIMEOUT_MS = 60_000;
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 const AGENT_ID_EXPECTED = '1 to 128 characters: letters, digits and . _ - : @ / + =';
@@ -114,6 +120,23 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     (r) => integer('CLEF_AGENT_MAX_CONNECTIONS', r, 1, MAX_MAX_CONNECTIONS),
     () => DEFAULT_MAX_CONNECTIONS,
   );
+  const maxQueue = setting(
+    'CLEF_AGENT_MAX_QUEUE',
+    (r) => integer('CLEF_AGENT_MAX_QUEUE', r, 1, MAX_MAX_QUEUE, `an integer from 1 to ${MAX_MAX_QUEUE} (tasks waiting for a worker)`),
+    () => DEFAULT_MAX_QUEUE,
+  );
+  const decryptTimeoutMs = setting(
+    'CLEF_AGENT_DECRYPT_TIMEOUT_MS',
+    (r) =>
+      integer(
+        'CLEF_AGENT_DECRYPT_TIMEOUT_MS',
+        r,
+        MIN_DECRYPT_TIMEOUT_MS,
+        MAX_DECRYPT_TIMEOUT_MS,
+        `an integer from ${MIN_DECRYPT_TIMEOUT_MS} to ${MAX_DECRYPT_TIMEOUT_MS} (milliseconds)`,
+      ),
+    () => DEFAULT_DECRYPT_TIMEOUT_MS,
+  );
   const workers = setting(
     'CLEF_AGENT_WORKERS',
     (r) => integer('CLEF_AGENT_WORKERS', r, 1, MAX_WORKERS),
@@ -179,6 +202,8 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     maxArtifactBytes: ok(maxArtifactBytes),
     maxConnections: ok(maxConnections),
     workers: ok(workers),
+    maxQueue: ok(maxQueue),
+    decryptTimeoutMs: ok(decryptTimeoutMs),
     warnings: [...warnings, ...token.warnings],
   };
 }

@@ -6,6 +6,7 @@
  * (which validate its format) and the variable is deleted from the environment, so child processes
  * never inherit it. A key file is only checked to be a readable regular file, never read here.
  */
+import { SealedBytes } from './sealed.js';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { accessSync, constants, statSync } from 'node:fs';
 import { fail, type Issues } from './errors.js';
@@ -54,7 +55,8 @@ export function resolveAgeKey(env: Env, cwd: string, issues: Issues, warnings: s
   if (inline !== undefined) {
     // Secret: the value is never quoted. Its format is the workers' business.
     if (inline === '') return issues.run(() => fail(AGE_KEY, 'is empty', 'an age secret key (AGE-SECRET-KEY-1…)'));
-    return { kind: 'inline', bytes: Buffer.from(inline, 'utf8') };
+    // process.env hands us a string (which cannot be wiped); from here on only sealed bytes remain.
+    return { kind: 'inline', sealed: new SealedBytes(Buffer.from(inline, 'utf8')) };
   }
   if (file !== undefined) return issues.run(() => checkKeyFile(file, cwd, warnings));
   // Neither: allowed. KMS artifacts need no age key; an age artifact without one fails the first load.

@@ -1,4 +1,5 @@
 import type { SourceSpec } from '../../common/protocol.js';
+import type { SealedBytes } from './sealed.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -18,7 +19,7 @@ export interface VcsConfig {
  * Where the age identity comes from. The main thread never parses the key: an inline key is kept
  * only as opaque bytes to hand to workers, a key file only as a path the workers read.
  */
-export type AgeKeySource = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'inline'; readonly bytes: Buffer };
+export type AgeKeySource = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'inline'; readonly sealed: SealedBytes };
 
 /** The validated configuration. Everything here was checked before anything listens. */
 export interface Config {
@@ -53,6 +54,10 @@ export interface Config {
   readonly maxArtifactBytes: number;
   readonly maxConnections: number;
   readonly workers: number;
+  /** JIT mode: tasks that may wait for a worker before requests get 503 `overloaded`. */
+  readonly maxQueue: number;
+  /** Deadline of one worker task serving a request (JIT); past it the worker is replaced. */
+  readonly decryptTimeoutMs: number;
   /** Human-readable notes for the start-up log (e.g. a short token). Never contain secrets. */
   readonly warnings: readonly string[];
 }

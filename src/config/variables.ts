@@ -34,6 +34,8 @@ export const KNOWN_VARIABLES = [
   'CLEF_AGENT_MAX_ARTIFACT_BYTES',
   'CLEF_AGENT_MAX_CONNECTIONS',
   'CLEF_AGENT_WORKERS',
+  'CLEF_AGENT_MAX_QUEUE',
+  'CLEF_AGENT_DECRYPT_TIMEOUT_MS',
 ] as const;
 
 export type KnownVariable = (typeof KNOWN_VARIABLES)[number];

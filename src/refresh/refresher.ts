@@ -1,4 +1,4 @@
-import type { ArtifactMeta, LoadResult, LoadTask, SnapshotWire, TaskFailure } from '../../common/protocol.js';
+import type { ArtifactMeta, EncryptedArtifact, LoadResult, LoadTask, SnapshotWire, TaskFailure } from '../../common/protocol.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { WorkerPool } from '../pool.js';
@@ -6,10 +6,15 @@ import { nextPollDelayMs } from './schedule.js';
 
 export type Clock = () => number;
 
+/** What a successful load hands the mode: a decrypted snapshot (cached) or the encrypted artifact (JIT). */
+export type Loaded = { readonly kind: 'snapshot'; readonly snapshot: SnapshotWire } | { readonly kind: 'artifact'; readonly artifact: EncryptedArtifact; readonly keyCount: number };
+
 /** Receives what a refresh produced. Implemented by the serving mode. */
 export interface RefreshSink {
+  /** Which load the mode needs from the workers. */
+  readonly name: 'cached' | 'jit';
   /** A new artifact passed validation: swap it in atomically. */
-  accept(meta: ArtifactMeta, snapshot: SnapshotWire): void;
+  accept(meta: ArtifactMeta, loaded: Loaded): void;
   /** Drop every copy now (revocation, expiry, TTL ran out). */
   drop(): void;
   /** Whether decrypted data is held (an `unchanged` answer only keeps fresh what is held). */
@@ -100,6 +105,7 @@ export class Refresher {
   private async runOnce(trigger: RefreshTrigger): Promise<LoadResult> {
     const task: LoadTask = {
       type: 'load',
+      mode: this.sink.name,
       source: this.config.source,
       fetch: {
         timeoutMs: FETCH_TIMEOUT_MS,
@@ -118,7 +124,7 @@ export class Refresher {
       bytesHash: this.bytesHash,
     };
     this.status.lastAttemptAt = this.clock();
-    const result = await this.pool.run(task);
+    const result = await this.pool.run(task, { deadlineMs: LOAD_DEADLINE_MS });
     this.apply(result, trigger);
     return result;
   }
@@ -140,17 +146,18 @@ export class Refresher {
         if (r.marker !== undefined) this.marker = r.marker;
         this.log.debug({ event: 'artifact.unchanged', trigger }, 'artifact unchanged');
         return;
-      case 'loaded': {
+      case 'loaded':
+      case 'verified': {
         // Only a *later* artifact ends a revocation (SPEC §4.3 step 1): the pre-revocation file
         // replayed (stale cache, attacker) has the same packedAt, which step 7 alone lets through.
         if (this.status.revokedAt !== undefined && this.rollbackFloor !== undefined && r.meta.packedAtMs <= Date.parse(this.rollbackFloor)) {
-          r.snapshot.arena.fill(0);
+          if (r.outcome === 'loaded') r.snapshot.arena.fill(0);
           const message = `artifact packedAt ${r.meta.packedAt} is not later than the last served artifact's ${this.rollbackFloor}: only a later artifact ends a revocation`;
           this.reject({ ok: false, code: 'rollback', message }, trigger, now);
           return;
         }
         const previous = this.status.meta?.revision;
-        this.sink.accept(r.meta, r.snapshot);
+        this.sink.accept(r.meta, r.outcome === 'loaded' ? { kind: 'snapshot', snapshot: r.snapshot } : { kind: 'artifact', artifact: r.artifact, keyCount: r.keyCount });
         this.status.meta = r.meta;
         this.status.lastSuccessAt = now;
         this.status.lastError = undefined;
@@ -162,14 +169,13 @@ export class Refresher {
         this.rollbackFloor = laterOf(this.rollbackFloor, r.meta.packedAt);
         this.scheduleExpiry(r.meta, now);
         this.log.info(
-          { event: 'artifact.refreshed', trigger, revision: r.meta.revision, previousRevision: previous, packedAt: r.meta.packedAt, keys: r.snapshot.entries.length, signed: r.meta.signed, endedRevocation },
+          { event: 'artifact.refreshed', trigger, revision: r.meta.revision, previousRevision: previous, packedAt: r.meta.packedAt, keys: r.outcome === 'loaded' ? r.snapshot.entries.length : r.keyCount, signed: r.meta.signed, endedRevocation },
           'artifact loaded',
         );
         return;
       }
       case 'revoked':
-        this.sink.drop();
-        this.forgetServed();
+        this.dropEverywhere();
         this.status.revokedAt = r.revokedAt;
         this.status.lastError = { code: 'revoked', message: `artifact revoked at ${r.revokedAt}`, at: now };
         this.log.warn({ event: 'artifact.revoked', trigger, revokedAt: r.revokedAt }, 'artifact revoked: secrets dropped, serving stopped');
@@ -190,11 +196,20 @@ export class Refresher {
     );
   }
 
+  /**
+   * "Drop every copy" (SPEC §4.3): the mode's data, what this loop remembers of the artifact, and
+   * the workers themselves — replaced, so no worker-side key cache survives.
+   */
+  private dropEverywhere(): void {
+    this.sink.drop();
+    this.forgetServed();
+    this.pool.recycle();
+  }
+
   /** Expiry (SPEC §4.3 step 4): drop every copy and stop serving. */
   markExpired(why: string): void {
     const wasServing = this.status.meta !== undefined;
-    this.sink.drop();
-    this.forgetServed();
+    this.dropEverywhere();
     this.status.expired = true;
     this.log.warn({ event: 'artifact.expired', wasServing }, `artifact expired: ${why}; secrets dropped, serving stopped`);
   }
@@ -231,6 +246,8 @@ export class Refresher {
 
 const FETCH_TIMEOUT_MS = 10_000;
 const FETCH_RETRIES = 2;
+/** A whole load: three fetch attempts with their timeouts and backoff, plus decryption. */
+const LOAD_DEADLINE_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const FETCH_CODES: ReadonlySet<string> = new Set(['fetch_failed', 'fetch_status', 'fetch_timeout', 'too_large', 'forbidden_redirect', 'forbidden_address', 'insecure_source', 'source_unreadable']);
 

@@ -1,6 +1,6 @@
-import type { ArtifactMeta, SnapshotWire } from '../../common/protocol.js';
+import type { ArtifactMeta } from '../../common/protocol.js';
 import { ApiError } from '../errors.js';
-import type { Clock, Refresher, RefreshSink } from '../refresh/refresher.js';
+import type { Clock, Loaded, Refresher, RefreshSink } from '../refresh/refresher.js';
 import { servingState, type ServingState } from '../refresh/schedule.js';
 import type { Body, Readiness, ServingMode } from './mode.js';
 import { Snapshot } from './snapshot.js';
@@ -29,8 +29,9 @@ export class CachedMode implements ServingMode, RefreshSink {
     refresher.afterPoll = () => this.wipeIfStale();
   }
 
-  accept(meta: ArtifactMeta, wire: SnapshotWire): void {
-    this.store.swap(new Snapshot(meta, wire));
+  accept(meta: ArtifactMeta, loaded: Loaded): void {
+    if (loaded.kind !== 'snapshot') throw new Error('cached mode needs a decrypted snapshot');
+    this.store.swap(new Snapshot(meta, loaded.snapshot));
   }
 
   drop(): void {

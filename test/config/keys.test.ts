@@ -1,5 +1,6 @@
 /** CLEF_AGENT_AGE_KEY / CLEF_AGENT_AGE_KEY_FILE and CLEF_AGENT_VERIFY_KEY (SPEC §2.2, §3). */
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +23,10 @@ describe('CLEF_AGENT_AGE_KEY', () => {
   test('CLEF_AGENT_AGE_KEY: becomes opaque inline bytes, unparsed', () => {
     const c = load(env({ CLEF_AGENT_AGE_KEY: AGE_KEY }));
     assert.equal(c.ageKey?.kind, 'inline');
-    assert.ok(c.ageKey?.kind === 'inline' && c.ageKey.bytes.equals(Buffer.from(AGE_KEY)));
+    assert.ok(c.ageKey?.kind === 'inline' && Buffer.from(c.ageKey.sealed.unseal()).equals(Buffer.from(AGE_KEY)));
+    // Sealed: neither JSON nor inspection of the config shows the key.
+    assert.ok(!JSON.stringify(c).includes(AGE_KEY));
+    assert.ok(!inspect(c, { depth: 10 }).includes(AGE_KEY));
   });
   test('CLEF_AGENT_AGE_KEY: an invalid-looking key is still accepted (workers validate the format)', () =>
     assert.equal(load(env({ CLEF_AGENT_AGE_KEY: 'not-an-age-key' })).ageKey?.kind, 'inline'));

@@ -197,3 +197,27 @@ describe('CLEF_AGENT_WORKERS', () => {
   test('CLEF_AGENT_WORKERS: rejects a non-integer', () =>
     void refuseWith(env({ CLEF_AGENT_WORKERS: 'auto' }), [`CLEF_AGENT_WORKERS: "auto" is not an integer; ${expected}`]));
 });
+
+describe('CLEF_AGENT_MAX_QUEUE', () => {
+  const expected = 'expected an integer from 1 to 100000 (tasks waiting for a worker)';
+  test('CLEF_AGENT_MAX_QUEUE: defaults to 256', () => assert.equal(load(env()).maxQueue, 256));
+  test('CLEF_AGENT_MAX_QUEUE: accepts a value in range', () => assert.equal(load(env({ CLEF_AGENT_MAX_QUEUE: '16' })).maxQueue, 16));
+  test('CLEF_AGENT_MAX_QUEUE: rejects 0', () => void refuseWith(env({ CLEF_AGENT_MAX_QUEUE: '0' }), [`CLEF_AGENT_MAX_QUEUE: 0 is below the minimum; ${expected}`]));
+  test('CLEF_AGENT_MAX_QUEUE: rejects a value above 100000', () =>
+    void refuseWith(env({ CLEF_AGENT_MAX_QUEUE: '100001' }), [`CLEF_AGENT_MAX_QUEUE: 100001 is above the maximum; ${expected}`]));
+  test('CLEF_AGENT_MAX_QUEUE: rejects a non-integer', () =>
+    void refuseWith(env({ CLEF_AGENT_MAX_QUEUE: 'unbounded' }), [`CLEF_AGENT_MAX_QUEUE: "unbounded" is not an integer; ${expected}`]));
+});
+
+describe('CLEF_AGENT_DECRYPT_TIMEOUT_MS', () => {
+  const expected = 'expected an integer from 100 to 60000 (milliseconds)';
+  test('CLEF_AGENT_DECRYPT_TIMEOUT_MS: defaults to 5000', () => assert.equal(load(env()).decryptTimeoutMs, 5000));
+  test('CLEF_AGENT_DECRYPT_TIMEOUT_MS: accepts a value in range', () =>
+    assert.equal(load(env({ CLEF_AGENT_DECRYPT_TIMEOUT_MS: '250' })).decryptTimeoutMs, 250));
+  test('CLEF_AGENT_DECRYPT_TIMEOUT_MS: rejects a value below 100', () =>
+    void refuseWith(env({ CLEF_AGENT_DECRYPT_TIMEOUT_MS: '99' }), [`CLEF_AGENT_DECRYPT_TIMEOUT_MS: 99 is below the minimum; ${expected}`]));
+  test('CLEF_AGENT_DECRYPT_TIMEOUT_MS: rejects a value above 60000', () =>
+    void refuseWith(env({ CLEF_AGENT_DECRYPT_TIMEOUT_MS: '60001' }), [`CLEF_AGENT_DECRYPT_TIMEOUT_MS: 60001 is above the maximum; ${expected}`]));
+  test('CLEF_AGENT_DECRYPT_TIMEOUT_MS: rejects a unit suffix', () =>
+    void refuseWith(env({ CLEF_AGENT_DECRYPT_TIMEOUT_MS: '5s' }), [`CLEF_AGENT_DECRYPT_TIMEOUT_MS: "5s" is not an integer; ${expected}`]));
+});

@@ -29,6 +29,7 @@ async function loadFile(artifact: unknown, init: WorkerInit, extra: Partial<Load
   writeFileSync(path, typeof artifact === 'string' ? artifact : JSON.stringify(artifact));
   const task: LoadTask = {
     type: 'load',
+    mode: 'cached',
     source: { kind: 'file', path },
     fetch: { timeoutMs: 2000, maxBytes: 1 << 20, retries: 0, allowHttp: false },
     validation: { nowMs: NOW_MS },

@@ -113,7 +113,7 @@ describe('HTTP fetch', () => {
   });
 
   test('the load task loads over HTTP, then reports unchanged on 304', async () => {
-    const task: LoadTask = { type: 'load', source: { kind: 'http', url: `${base}/artifact` }, fetch: policy, validation: { nowMs: NOW_MS } };
+    const task: LoadTask = { type: 'load', mode: 'cached', source: { kind: 'http', url: `${base}/artifact` }, fetch: policy, validation: { nowMs: NOW_MS } };
     const init = { ageKey: { kind: 'inline' as const, bytes: Buffer.from(identity) } };
     const first = await runTask(task, init);
     assert.ok(first.ok && 'outcome' in first && first.outcome === 'loaded', JSON.stringify(first));

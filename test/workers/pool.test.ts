@@ -31,6 +31,7 @@ const text = (arena: Uint8Array, s: Span): string => Buffer.from(arena.buffer, a
 function loadTask(path: string, verifyKey?: string): LoadTask {
   return {
     type: 'load',
+    mode: 'cached',
     source: { kind: 'file', path },
     fetch: { timeoutMs: 2000, maxBytes: 1 << 20, retries: 0, allowHttp: false },
     validation: { nowMs: NOW_MS, verifyKey },

@@ -50,19 +50,27 @@ function ageFileBytes(ciphertextB64: string): Uint8Array | null {
 }
 
 /**
- * JIT mode (SPEC §5.2): like `decryptArtifact`, through the worker's `AgeFastDecrypter`, which
- * verifies the header once per `ciphertextHash` and then only decrypts the payload. Same failure
- * codes and wording as `decryptArtifact`. The caller owns and wipes the returned plaintext.
+ * The age file a JIT artifact is kept as: base64-decoded and de-armored once at load, copied into
+ * shared memory so per-request tasks receive a reference, not a copy.
  */
-export async function decryptArtifactFast(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
-  if (artifact.envelope !== undefined) {
-    return fail('unsupported_encryption', 'KMS envelope artifacts are not supported yet');
-  }
+export function sharedAgeFile(artifact: PackedArtifact): Uint8Array | TaskFailure {
+  const file = ageFileBytes(artifact.ciphertext);
+  if (file === null) return fail('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
+  const shared = new Uint8Array(new SharedArrayBuffer(file.byteLength));
+  shared.set(file);
+  return shared;
+}
+
+/**
+ * JIT mode (SPEC §5.2): decrypt through the worker's `AgeFastDecrypter`, which verifies the header
+ * once per `ciphertextHash` and then only decrypts the payload. Same failure codes and wording as
+ * `decryptArtifact`. The caller owns and wipes the returned plaintext.
+ */
+export async function decryptCiphertextFast(ciphertextHash: string, ageFile: Uint8Array, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
   const fast = getFastDecrypter(init);
   if (!(fast instanceof AgeFastDecrypter)) return fast;
   try {
-    // Armor, if any, is decoded inside (age-encryption's armor.decode).
-    return await fast.decrypt(artifact.ciphertextHash, Buffer.from(artifact.ciphertext, 'base64'));
+    return await fast.decrypt(ciphertextHash, ageFile);
   } catch (err) {
     if (err instanceof AgeDecryptError && err.reason === 'armor') return fail('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
     return fail(
@@ -72,4 +80,12 @@ export async function decryptArtifactFast(artifact: PackedArtifact, init: Worker
         : 'age decryption failed: the ciphertext is corrupted or not an age v1 file',
     );
   }
+}
+
+/** `decryptCiphertextFast` for a whole artifact (armor decoded inside). */
+export async function decryptArtifactFast(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
+  if (artifact.envelope !== undefined) {
+    return fail('unsupported_encryption', 'KMS envelope artifacts are not supported yet');
+  }
+  return decryptCiphertextFast(artifact.ciphertextHash, Buffer.from(artifact.ciphertext, 'base64'), init);
 }

@@ -1,0 +1,119 @@
+import type { ArtifactMeta, EncryptedArtifact, ServeRequest, ServeResult } from '../../common/protocol.js';
+import { ApiError } from '../errors.js';
+import type { WorkerPool } from '../pool.js';
+import type { Clock, Loaded, Refresher, RefreshSink } from '../refresh/refresher.js';
+import { servingState, type ServingState } from '../refresh/schedule.js';
+import { healthBody, readiness } from './health.js';
+import type { Body, Readiness, ServingMode } from './mode.js';
+
+/** What a client is told to wait before retrying an overloaded agent. */
+const RETRY_AFTER_SECONDS = '1';
+
+interface Current {
+  readonly meta: ArtifactMeta;
+  readonly artifact: EncryptedArtifact;
+  readonly keyCount: number;
+}
+
+/**
+ * JIT mode (SPEC §5.2, CACHE_TTL=0): the main thread holds only the verified, still-encrypted
+ * artifact. Every secrets-route request — HEAD and `/v1/keys` included — runs one worker task that
+ * decrypts and returns exactly the response body; the main thread writes it, then zeroes it.
+ * No plaintext is held between requests, and the event loop never decrypts.
+ */
+export class JitMode implements ServingMode, RefreshSink {
+  readonly name = 'jit' as const;
+  private current: Current | undefined;
+  private refresher!: Refresher;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly maxStaleSeconds: number,
+    private readonly decryptTimeoutMs: number,
+    private readonly clock: Clock = Date.now,
+  ) {}
+
+  attach(refresher: Refresher): void {
+    this.refresher = refresher;
+  }
+
+  accept(meta: ArtifactMeta, loaded: Loaded): void {
+    if (loaded.kind !== 'artifact') throw new Error('JIT mode needs the encrypted artifact');
+    this.current = { meta, artifact: loaded.artifact, keyCount: loaded.keyCount };
+  }
+
+  drop(): void {
+    this.current = undefined;
+  }
+
+  hasData(): boolean {
+    return this.current !== undefined;
+  }
+
+  close(): void {
+    this.current = undefined;
+  }
+
+  health(): Record<string, unknown> {
+    return healthBody(this.name, this.refresher.status, this.state(), this.current?.keyCount ?? 0);
+  }
+
+  ready(): Readiness {
+    return readiness(this.state());
+  }
+
+  secrets(): Promise<Body> {
+    return this.serve({ route: 'secrets' });
+  }
+
+  keys(): Promise<Body> {
+    return this.serve({ route: 'keys' });
+  }
+
+  secret(name: string, plain: boolean): Promise<Body> {
+    return this.serve({ route: 'secret', name, plain });
+  }
+
+  private state(): ServingState {
+    const s = this.refresher.status;
+    return servingState({
+      nowMs: this.clock(),
+      loaded: this.current !== undefined,
+      revoked: s.revokedAt !== undefined,
+      expiredFlag: s.expired,
+      expiresAtMs: s.meta?.expiresAtMs,
+      lastSuccessAtMs: s.lastSuccessAt,
+      // age artifacts stop being served after MAX_STALE without a successful refresh (SPEC §4.3).
+      freshnessSeconds: this.maxStaleSeconds,
+    });
+  }
+
+  /** A request is answered from the artifact that was current when it arrived. */
+  private async serve(request: ServeRequest): Promise<Body> {
+    const state = this.state();
+    const current = this.current;
+    if (state !== 'ok' || current === undefined) throw new ApiError(state === 'ok' ? 'not_loaded' : state);
+    const r = await this.pool.run({ type: 'serve', artifact: current.artifact, request }, { deadlineMs: this.decryptTimeoutMs });
+    return toBody(r);
+  }
+}
+
+function toBody(r: ServeResult): Body {
+  if (r.ok) {
+    if (r.status === 404) throw new ApiError('not_found');
+    if (r.status === 409) throw new ApiError('ambiguous_key', { extra: { candidates: r.candidates } });
+    // A view on the transferred buffer: no copy. Zeroed once written (or the client went away).
+    const bytes = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+    return { contentType: r.contentType, bytes, release: () => bytes.fill(0) };
+  }
+  switch (r.code) {
+    case 'overloaded':
+      throw new ApiError('overloaded', { headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
+    case 'task_timeout':
+      throw new ApiError('timeout');
+    default:
+      // decrypt_failed, invalid_payload, a crashed worker (`internal`): the request could not be
+      // decrypted; the agent keeps serving and the next request runs on a fresh worker.
+      throw new ApiError('decrypt_failed');
+  }
+}

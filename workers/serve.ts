@@ -1,0 +1,70 @@
+/**
+ * The JIT `serve` task (SPEC §5.2): decrypt the artifact that was current when the request arrived
+ * and build exactly one response body. The plaintext is wiped before the task returns; the body
+ * is moved to the main thread, which writes it and drops it.
+ */
+import { KeyIndex } from '../common/keys.js';
+import { qualifiedName } from '../common/artifact.js';
+import type { ServeResult, ServeTask, WorkerInit } from '../common/protocol.js';
+import { decryptCiphertextFast } from './decrypt/age.js';
+import { ArenaPlan, keysJson, parsePayload, writeEntryJson, writePayload, type FlatEntry, type Payload } from './payload.js';
+
+export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeResult> {
+  const plaintext = await decryptCiphertextFast(task.artifact.ciphertextHash, task.artifact.ageFile, init);
+  if ('ok' in plaintext) return plaintext;
+  try {
+    const payload = parsePayload(plaintext);
+    if ('ok' in payload) return payload;
+    return respond(payload, task);
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+function respond(payload: Payload, task: ServeTask): ServeResult {
+  const r = task.request;
+  const plan = new ArenaPlan();
+  switch (r.route) {
+    case 'secrets':
+      writePayload(plan, payload, noop);
+      return json(plan);
+    case 'keys': {
+      const names: string[] = [];
+      writeNames(payload, names);
+      plan.add(keysJson(names));
+      return json(plan);
+    }
+    case 'secret': {
+      const entries: (FlatEntry & { qualified: string; namespace: string | null })[] = [];
+      forEachEntry(payload, (e) => entries.push({ ...e, qualified: qualifiedName(e.ns, e.key), namespace: e.ns }));
+      const found = new KeyIndex(entries).lookup(r.name);
+      if (found.kind === 'missing') return { ok: true, status: 404 };
+      if (found.kind === 'ambiguous') return { ok: true, status: 409, candidates: found.candidates };
+      if (r.plain) {
+        plan.add(found.entry.value);
+        return { ok: true, status: 200, contentType: 'text/plain', body: plan.write() };
+      }
+      writeEntryJson(plan, found.entry.qualified, found.entry.json);
+      return json(plan);
+    }
+  }
+}
+
+function json(plan: ArenaPlan): ServeResult {
+  return { ok: true, status: 200, contentType: 'application/json', body: plan.write() };
+}
+
+function writeNames(payload: Payload, out: string[]): void {
+  if (payload.kind === 'flat') for (const k of payload.keys.keys()) out.push(k);
+  else for (const [ns, keys] of payload.namespaces) for (const k of keys.keys()) out.push(qualifiedName(ns, k));
+}
+
+function forEachEntry(payload: Payload, each: (e: FlatEntry) => void): void {
+  if (payload.kind === 'flat') {
+    for (const [key, value] of payload.keys) each({ ns: null, key, value, json: JSON.stringify(value) });
+  } else {
+    for (const [ns, keys] of payload.namespaces) for (const [key, value] of keys) each({ ns, key, value, json: JSON.stringify(value) });
+  }
+}
+
+function noop(): void {}
