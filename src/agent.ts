@@ -17,6 +17,8 @@ export interface AgentHandle {
   readonly loaded: Promise<void>;
   /** Stop polling and accepting, drain, destroy the pool, drop every secret. Idempotent. */
   close(): Promise<void>;
+  /** The worker pool (diagnostics and fault drills; requests never go through it directly). */
+  readonly pool: WorkerPool;
 }
 
 export interface AgentDeps {
@@ -75,7 +77,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   });
   // The caller decides what a failed first load means (the CLI exits); avoid an unhandled rejection meanwhile.
   loaded.catch(() => undefined);
-  return { url: server.url, port: server.port, loaded, close };
+  return { url: server.url, port: server.port, loaded, close, pool };
 }
 
 /** Up to 3 attempts of the whole load with exponential backoff, whatever the failure (SPEC §4.2). */

@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Task, TaskFailure, TaskResults, WorkerInit } from '../common/protocol.js';
 
@@ -29,6 +30,11 @@ export class WorkerPool {
     this.options = options;
     this.size = options.size;
     this.piscina = this.create();
+  }
+
+  /** The live worker threads (diagnostics: resource usage, fault drills). */
+  get threads(): readonly Worker[] {
+    return this.piscina.threads;
   }
 
   /** Tasks waiting for a worker right now. */
