@@ -2,6 +2,7 @@ import type { ArtifactMeta } from '../../common/protocol.js';
 import { ApiError } from '../errors.js';
 import type { Clock, Loaded, Refresher, RefreshSink } from '../refresh/refresher.js';
 import { servingState, type ServingState } from '../refresh/schedule.js';
+import { healthBody, readiness } from './health.js';
 import type { Body, Readiness, ServingMode } from './mode.js';
 import { Snapshot } from './snapshot.js';
 import { SnapshotStore } from './store.js';
@@ -47,28 +48,11 @@ export class CachedMode implements ServingMode, RefreshSink {
   }
 
   health(): Record<string, unknown> {
-    const s = this.refresher.status;
-    const state = this.state();
-    return {
-      status: 'ok',
-      mode: this.name,
-      revision: s.meta?.revision ?? null,
-      lastRefreshAt: s.lastSuccessAt ?? null,
-      expired: state === 'expired' || state === 'cache_expired',
-      ready: state === 'ok',
-      state,
-      packedAt: s.meta?.packedAt ?? null,
-      expiresAt: s.meta?.expiresAt ?? null,
-      revokedAt: s.revokedAt ?? null,
-      keys: this.store.get()?.keyCount ?? 0,
-      lastAttemptAt: s.lastAttemptAt ?? null,
-      lastError: s.lastError ?? null,
-    };
+    return healthBody(this.name, this.refresher.status, this.state(), this.store.get()?.keyCount ?? 0);
   }
 
   ready(): Readiness {
-    const state = this.state();
-    return state === 'ok' ? { ready: true } : { ready: false, reason: state };
+    return readiness(this.state());
   }
 
   async secrets(): Promise<Body> {
