@@ -34,10 +34,10 @@ export class KeyIndex<E extends KeyedEntry> {
   /** `name` is the decoded remainder of the path after `/v1/secrets/`. */
   lookup(name: string): Lookup<E> {
     if (name.length === 0) return MISSING;
-    const slash = name.indexOf('/');
-    if (slash >= 0) {
+    if (name.includes('/')) {
       const e = this.byPath.get(name);
-      return e ? { kind: 'found', entry: e } : MISSING;
+      if (e) return { kind: 'found', entry: e };
+      // Not `ns/KEY`: a key whose own name contains `/` is still found by its name.
     }
     const q = this.byQualified.get(name);
     if (q) {

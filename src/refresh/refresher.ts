@@ -143,6 +143,8 @@ export class Refresher {
           return;
         }
         this.status.lastSuccessAt = now;
+        // A successful refresh (SPEC §4.1), like a load: an earlier failure no longer applies.
+        this.status.lastError = undefined;
         if (r.marker !== undefined) this.marker = r.marker;
         this.log.debug({ event: 'artifact.unchanged', trigger }, 'artifact unchanged');
         return;

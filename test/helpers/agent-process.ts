@@ -35,6 +35,11 @@ export class AgentProcess {
   port = 0;
   readonly token: string;
   private readonly exited: Promise<number | null>;
+  /**
+   * Resolves with the exit code once the process exited AND its stdout/stderr were read to the end
+   * ('close'). 'exit' can come before the last output is read, so read `stderr` after this one.
+   */
+  readonly closed: Promise<number | null>;
   private listeners: Array<() => void> = [];
 
   /** `options.cwd`: the agent's working directory (default: the test runner's). */
@@ -54,6 +59,7 @@ export class AgentProcess {
       this.stderr += d;
       this.notify();
     });
+    this.closed = new Promise((resolve) => this.child.once('close', (code) => resolve(code)));
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
       this.notify();
       resolve(code);

@@ -45,6 +45,11 @@ export interface PolledOptions {
   /** Wait for the first `artifact.refreshed` (default) or only for `listening`. */
   readonly waitReady?: boolean;
   readonly setup?: (server: ArtifactServer) => void;
+  /**
+   * Answer the first fetch with an artifact built at the moment it is requested (later fetches
+   * get `server.body`): e.g. an `expiresAt` relative to the load, however slow the start-up was.
+   */
+  readonly firstFetch?: (key: AgeKeyPair) => Promise<string>;
 }
 
 /** A server serving the first artifact, and an agent polling it (started, ready). */
@@ -52,7 +57,22 @@ export async function startPolled(o: PolledOptions = {}): Promise<Polled> {
   const key = await ageKeyPair();
   const server = await new ArtifactServer().start();
   o.setup?.(server);
-  server.body = o.body ? await o.body(key) : await artifactJson({ ...o.first, recipient: key.recipient, payload: o.payload ?? { app: { API_KEY: 'first-value' } } });
+  const firstFetch = o.firstFetch;
+  if (firstFetch) {
+    server.behaviour = {
+      kind: 'custom',
+      handler: (_req, res) => {
+        server.behaviour = { kind: 'serve' };
+        void firstFetch(key).then((body) => {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(body);
+        });
+      },
+    };
+  }
+  server.body = o.body
+    ? await o.body(key)
+    : await artifactJson({ ...o.first, recipient: key.recipient, payload: o.payload ?? { app: { API_KEY: 'first-value' } } });
   const agent = new AgentProcess({
     CLEF_AGENT_SOURCE: server.url(),
     CLEF_AGENT_AGE_KEY: key.identity,
@@ -67,8 +87,9 @@ export async function startPolled(o: PolledOptions = {}): Promise<Polled> {
     await server.close();
   };
   try {
-    if (o.waitReady === false) await agent.listening();
-    else await agent.ready();
+    // Generous bounds: a loaded CI machine can take several seconds to start a node process.
+    agent.port = (await waitForLogAfter(agent, 0, isEvent('listening'), 30_000))['port'] as number;
+    if (o.waitReady !== false) await waitForLogAfter(agent, 0, refreshed(), 30_000);
   } catch (err) {
     await close();
     throw err;
@@ -106,26 +127,45 @@ export async function waitForLogAfter(agent: AgentProcess, from: number, pred: (
 }
 
 /** Matches the log of a rejected artifact with this reason code. */
-export const invalid = (code: string) => (l: LogLine): boolean => l.event === 'artifact.invalid' && l['code'] === code;
-export const fetchFailed = (code: string) => (l: LogLine): boolean => l.event === 'fetch.failed' && l['code'] === code;
-export const refreshed = (revision?: string) => (l: LogLine): boolean => l.event === 'artifact.refreshed' && (revision === undefined || l['revision'] === revision);
-export const isEvent = (event: string) => (l: LogLine): boolean => l.event === event;
+export const invalid =
+  (code: string) =>
+  (l: LogLine): boolean =>
+    l.event === 'artifact.invalid' && l['code'] === code;
+export const fetchFailed =
+  (code: string) =>
+  (l: LogLine): boolean =>
+    l.event === 'fetch.failed' && l['code'] === code;
+export const refreshed =
+  (revision?: string) =>
+  (l: LogLine): boolean =>
+    l.event === 'artifact.refreshed' && (revision === undefined || l['revision'] === revision);
+export const isEvent =
+  (event: string) =>
+  (l: LogLine): boolean =>
+    l.event === event;
 
-/** SIGTERM, and SIGKILL after 10 s so a hung agent never outlives the suite. */
+/**
+ * SIGTERM, and SIGKILL after 10 s so a hung agent never outlives the suite. Resolves once all of
+ * its output was read, so `agent.stdout`/`stderr` are complete.
+ */
 export async function stopAgent(agent: AgentProcess): Promise<number | null> {
   const kill = setTimeout(() => agent.child.kill('SIGKILL'), 10_000);
   try {
-    return await agent.stop('SIGTERM');
+    await agent.stop('SIGTERM');
+    return await agent.closed;
   } finally {
     clearTimeout(kill);
   }
 }
 
-/** Wait for a start-up that must fail: the exit code, bounded (SIGKILL after `timeoutMs`). */
+/**
+ * Wait for a process that must exit by itself: the exit code once all output was read, bounded
+ * (SIGKILL after `timeoutMs`).
+ */
 export async function exitOf(agent: AgentProcess, timeoutMs = 30_000): Promise<number | null> {
   const kill = setTimeout(() => agent.child.kill('SIGKILL'), timeoutMs);
   try {
-    return await agent.exit();
+    return await agent.closed;
   } finally {
     clearTimeout(kill);
   }
