@@ -56,7 +56,11 @@ export function resolveAgeKey(env: Env, cwd: string, issues: Issues, warnings: s
     // Secret: the value is never quoted. Its format is the workers' business.
     if (inline === '') return issues.run(() => fail(AGE_KEY, 'is empty', 'an age secret key (AGE-SECRET-KEY-1…)'));
     // process.env hands us a string (which cannot be wiped); from here on only sealed bytes remain.
-    return { kind: 'inline', sealed: new SealedBytes(Buffer.from(inline, 'utf8')) };
+    // A dedicated buffer, not `Buffer.from` (which slices Node's shared 8 KiB pool): every new
+    // worker gets a structured clone of the whole backing ArrayBuffer, which must hold the key only.
+    const bytes = Buffer.alloc(Buffer.byteLength(inline, 'utf8'));
+    bytes.write(inline, 'utf8');
+    return { kind: 'inline', sealed: new SealedBytes(bytes) };
   }
   if (file !== undefined) return issues.run(() => checkKeyFile(file, cwd, warnings));
   // Neither: allowed. KMS artifacts need no age key; an age artifact without one fails the first load.

@@ -165,6 +165,12 @@ export function hostAllowed(host: string | undefined, port: number): boolean {
 function sendBody(req: IncomingMessage, res: ServerResponse, body: Body): void {
   if (body.release) {
     const release = body.release;
+    // The client went away while the body was being made (a JIT decryption, a request-triggered
+    // refresh): 'close' has already fired and would never call `release`, leaving the body unwiped.
+    if (res.destroyed) {
+      release();
+      return;
+    }
     res.once('finish', release);
     res.once('close', release);
   }
