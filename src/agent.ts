@@ -72,7 +72,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     return closing;
   };
 
-  const loaded = firstLoad(refresher, config, log).then(() => {
+  const loaded = firstLoad(refresher, config, log, () => closing !== undefined).then(() => {
     if (!closing) refresher.startPolling();
   });
   // The caller decides what a failed first load means (the CLI exits); avoid an unhandled rejection meanwhile.
@@ -81,11 +81,13 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
 }
 
 /** Up to 3 attempts of the whole load with exponential backoff, whatever the failure (SPEC §4.2). */
-async function firstLoad(refresher: Refresher, config: Config, log: Logger): Promise<void> {
+async function firstLoad(refresher: Refresher, config: Config, log: Logger, stopping: () => boolean): Promise<void> {
   let last: LoadResult | undefined;
   for (let attempt = 1; attempt <= STARTUP_ATTEMPTS; attempt++) {
     const wait = startupBackoffMs(attempt);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // Stopped during start-up: no more attempts (the stop itself decides the exit code).
+    if (stopping()) return;
     last = await refresher.refresh('startup');
     if (last.ok && (last.outcome === 'loaded' || last.outcome === 'verified')) return;
     const why = last.ok ? `outcome ${last.outcome}` : `${last.code}: ${last.message}`;
