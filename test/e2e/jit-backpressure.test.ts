@@ -1,0 +1,131 @@
+/**
+ * Issue 3 "Backpressure" and "event loop never blocked" (SPEC §5 reason `overloaded`) against the
+ * real agent process in JIT mode with one worker, a queue of 4, and a 1000-key payload of 1 KiB
+ * values (every request decrypts and serializes ~1 MB): a flood far beyond capacity gets prompt
+ * 503 `overloaded` answers with Retry-After — no timeouts, no resets —, `/v1/health` keeps
+ * answering 200 throughout, normal service resumes afterwards, and the agent's memory stays
+ * bounded across repeated floods. Functional assertions only: no latency thresholds.
+ */
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { AgentProcess } from '../helpers/agent-process.js';
+import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
+import { TOKEN, stopAgent, tempDir } from '../helpers/http-fixtures.js';
+import { largePayload, outcome, rawRequest, rssBytes, tally, type Outcome } from '../helpers/jit-agent.js';
+
+const KEYS = 1000;
+const PAYLOAD = largePayload(KEYS, 1024, 'BP');
+const FLOOD = 300;
+const FLOOD_ROUTES = ['/v1/secrets', '/v1/keys', '/v1/secrets/app__KEY_000500', '/v1/secrets/KEY_000007'];
+const MiB = 1024 * 1024;
+
+describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=4, 1000 keys × 1 KiB)', { timeout: 240_000 }, () => {
+  let dir: string;
+  let agent: AgentProcess | undefined;
+
+  before(async () => {
+    dir = tempDir('clef-jit-bp-');
+    const key = await ageKeyPair();
+    const path = join(dir, 'artifact.json');
+    writeFileSync(path, await artifactJson({ recipient: key.recipient, payload: PAYLOAD }));
+    agent = new AgentProcess({
+      CLEF_AGENT_SOURCE: path,
+      CLEF_AGENT_AGE_KEY: key.identity,
+      CLEF_AGENT_TOKEN: TOKEN,
+      CLEF_AGENT_CACHE_TTL: '0',
+      CLEF_AGENT_WORKERS: '1',
+      CLEF_AGENT_MAX_QUEUE: '4',
+    });
+    await agent.listening();
+    await waitReady(agent);
+  });
+  after(async () => {
+    if (agent) await stopAgent(agent);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** All FLOOD requests at once (one connection each), while health is probed in a loop. */
+  async function flood(a: AgentProcess): Promise<{ secrets: Outcome[]; health: Outcome[] }> {
+    let done = false;
+    const health: Outcome[] = [];
+    const prober = (async () => {
+      while (!done) health.push(await outcome(rawRequest(a.port, '/v1/health', { timeoutMs: 60_000 })));
+    })();
+    const secrets = await Promise.all(
+      Array.from({ length: FLOOD }, (_, i) =>
+        outcome(rawRequest(a.port, FLOOD_ROUTES[i % FLOOD_ROUTES.length] as string, { token: TOKEN, timeoutMs: 60_000 })),
+      ),
+    );
+    done = true;
+    await prober;
+    return { secrets, health };
+  }
+
+  it(
+    'JIT issue 3 a flood beyond capacity gets 200s and prompt 503 {"reason":"overloaded"} with Retry-After — no timeouts or resets — and /v1/health answers 200 throughout',
+    { timeout: 90_000 },
+    async (t) => {
+      const a = agent as AgentProcess;
+      const { secrets, health } = await flood(a);
+      const counts = tally(secrets);
+      t.diagnostic(`flood: ${JSON.stringify(counts)}; health probes during it: ${JSON.stringify(tally(health))}`);
+      assert.deepEqual(Object.keys(counts).sort(), ['200', '503 overloaded'], 'only successes and overloaded refusals');
+      assert.ok((counts['200'] ?? 0) >= 5, 'the worker and the queue were used');
+      assert.ok((counts['503 overloaded'] ?? 0) >= FLOOD / 2, 'most of a 300-request burst is refused, not queued');
+      for (const o of secrets) if (o.status === 503) assert.equal(o.retryAfter, '1', 'Retry-After on every overloaded answer');
+      assert.ok(health.length >= 1, 'health was probed during the flood');
+      assert.deepEqual(tally(health), { '200': health.length }, 'every health probe during the flood got 200');
+      // Afterwards: normal service, sequentially, nothing left in the queue.
+      for (const path of FLOOD_ROUTES) {
+        const r = await rawRequest(a.port, path, { token: TOKEN });
+        assert.equal(r.status, 200, `${path} after the flood: ${r.body.toString().slice(0, 80)}`);
+      }
+      const all = await rawRequest(a.port, '/v1/secrets', { token: TOKEN });
+      assert.deepEqual(all.json(), PAYLOAD);
+    },
+  );
+
+  it(
+    'JIT issue 3 memory stays bounded: agent RSS stays within 128 MiB of its warmed-up level across 10 rounds of (a 300-request flood + 20 sequential 1 MB /v1/secrets answers)',
+    { timeout: 90_000 },
+    async (t) => {
+      const a = agent as AgentProcess;
+      const pid = a.child.pid as number;
+      const round = async (i: number): Promise<void> => {
+        const { secrets } = await flood(a);
+        assert.deepEqual(
+          Object.keys(tally(secrets)).filter((k) => k !== '200' && k !== '503 overloaded'),
+          [],
+          `round ${i}: only 200 and overloaded`,
+        );
+        // Sequential: every one is served, so a retained body (~1 MB each) would add up to 200 MB.
+        for (let j = 0; j < 20; j++) assert.equal((await rawRequest(a.port, '/v1/secrets', { token: TOKEN })).body.length > KEYS * 1024, true);
+      };
+      // Warm-up: heaps and allocator arenas grow to their working size first.
+      await round(0);
+      const base = rssBytes(pid);
+      const samples: number[] = [];
+      for (let i = 1; i <= 10; i++) {
+        await round(i);
+        samples.push(rssBytes(pid));
+      }
+      // Measured on the reference machine: the main thread's V8 heap stays at ~7 MB after each major
+      // GC; RSS moves in a ~50 MB sawtooth driven by the worker's heap (parsing and serializing the
+      // 1 MB payload) between its major GCs. A leak of the bodies alone would exceed the bound.
+      t.diagnostic(`RSS base ${(base / MiB).toFixed(1)} MiB, after each round: ${samples.map((s) => (s / MiB).toFixed(1)).join(', ')} MiB`);
+      assert.ok(Math.max(...samples) - base < 128 * MiB, `RSS grew by ${((Math.max(...samples) - base) / MiB).toFixed(1)} MiB`);
+      assert.equal((await rawRequest(a.port, '/v1/health')).status, 200);
+    },
+  );
+});
+
+/** `/v1/ready` 200 (bounded): the 1 MB payload's first load takes a moment. */
+async function waitReady(a: AgentProcess): Promise<void> {
+  const end = Date.now() + 60_000;
+  while ((await rawRequest(a.port, '/v1/ready')).status !== 200) {
+    if (Date.now() > end) throw new Error(`agent not ready\n${a.output.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
