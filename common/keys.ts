@@ -11,9 +11,7 @@ export interface KeyedEntry {
 }
 
 export type Lookup<E> =
-  | { readonly kind: 'found'; readonly entry: E }
-  | { readonly kind: 'ambiguous'; readonly candidates: readonly string[] }
-  | { readonly kind: 'missing' };
+  { readonly kind: 'found'; readonly entry: E } | { readonly kind: 'ambiguous'; readonly candidates: readonly string[] } | { readonly kind: 'missing' };
 
 const MISSING = { kind: 'missing' } as const;
 

@@ -8,9 +8,7 @@
  */
 
 /** Where the artifact comes from. S3 and VCS sources are added by later work. */
-export type SourceSpec =
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'http'; readonly url: string };
+export type SourceSpec = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'http'; readonly url: string };
 
 /** How a worker fetches (SPEC §4.2, §5.1). */
 export interface FetchPolicy {
@@ -60,9 +58,7 @@ export interface CheckKeyTask {
 
 /** JIT mode: what a request asks for. */
 export type ServeRequest =
-  | { readonly route: 'secrets' }
-  | { readonly route: 'keys' }
-  | { readonly route: 'secret'; readonly name: string; readonly plain: boolean };
+  { readonly route: 'secrets' } | { readonly route: 'keys' } | { readonly route: 'secret'; readonly name: string; readonly plain: boolean };
 
 /** JIT mode (SPEC §5.2): decrypt the artifact current when the request arrived and build its body. */
 export interface ServeTask {

@@ -56,7 +56,9 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   } catch (err) {
     await pool.destroy();
     const code = (err as NodeJS.ErrnoException).code;
-    throw new StartupError(`cannot listen on 127.0.0.1:${config.port}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`);
+    throw new StartupError(
+      `cannot listen on 127.0.0.1:${config.port}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`,
+    );
   }
   log.info({ event: 'listening', address: '127.0.0.1', port: server.port, url: server.url }, `listening on ${server.url}`);
 
@@ -91,8 +93,13 @@ async function firstLoad(refresher: Refresher, config: Config, log: Logger, stop
     last = await refresher.refresh('startup');
     if (last.ok && (last.outcome === 'loaded' || last.outcome === 'verified')) return;
     const why = last.ok ? `outcome ${last.outcome}` : `${last.code}: ${last.message}`;
-    log.warn({ event: 'startup.attempt_failed', attempt, of: STARTUP_ATTEMPTS, source: config.sourceLabel }, `first load attempt ${attempt}/${STARTUP_ATTEMPTS} failed: ${why}`);
+    log.warn(
+      { event: 'startup.attempt_failed', attempt, of: STARTUP_ATTEMPTS, source: config.sourceLabel },
+      `first load attempt ${attempt}/${STARTUP_ATTEMPTS} failed: ${why}`,
+    );
   }
   const detail = last && !last.ok ? last.message : 'the artifact is revoked';
-  throw new StartupError(`could not load the artifact from ${config.sourceLabel} after ${STARTUP_ATTEMPTS} attempts: ${detail}. Hint: ${startupHint(last as LoadResult)}`);
+  throw new StartupError(
+    `could not load the artifact from ${config.sourceLabel} after ${STARTUP_ATTEMPTS} attempts: ${detail}. Hint: ${startupHint(last as LoadResult)}`,
+  );
 }

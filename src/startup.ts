@@ -16,7 +16,8 @@ export function startupHint(r: LoadResult): string {
   switch (r.code) {
     case 'fetch_status':
       if (r.status === 401 || r.status === 403) return 'access denied: check the credentials or token the source needs and that they grant read access';
-      if (r.status === 404) return 'not found: the artifact is not packed yet, or the credentials have no access (some hosts, e.g. GitHub, answer 404 for both)';
+      if (r.status === 404)
+        return 'not found: the artifact is not packed yet, or the credentials have no access (some hosts, e.g. GitHub, answer 404 for both)';
       return 'the source answered an error status; check the source URL and the server';
     case 'fetch_failed':
     case 'fetch_timeout':

@@ -45,7 +45,12 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
  */
 export default async function handler(task: Task): Promise<unknown> {
   const result = await runTask(task, init);
-  const buffer = result.ok && 'outcome' in result && result.outcome === 'loaded' ? result.snapshot.arena.buffer : result.ok && 'body' in result ? result.body.buffer : undefined;
+  const buffer =
+    result.ok && 'outcome' in result && result.outcome === 'loaded'
+      ? result.snapshot.arena.buffer
+      : result.ok && 'body' in result
+        ? result.body.buffer
+        : undefined;
   if (buffer !== undefined) {
     const movable = {
       [Piscina.transferableSymbol]: buffer,

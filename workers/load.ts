@@ -34,11 +34,19 @@ export async function load(task: LoadTask, init: WorkerInit, deps?: HttpDeps): P
     return { ok: true, outcome: 'revoked', revokedAt: v.revokedAt };
   }
 
-  return task.mode === 'jit' ? verifyForJit(v.artifact, v.meta, init, fetched.marker, bytesHash) : decryptForCache(v.artifact, v.meta, init, fetched.marker, bytesHash);
+  return task.mode === 'jit'
+    ? verifyForJit(v.artifact, v.meta, init, fetched.marker, bytesHash)
+    : decryptForCache(v.artifact, v.meta, init, fetched.marker, bytesHash);
 }
 
 /** Cached mode: decrypt, check the payload and lay out every response body in one arena. */
-async function decryptForCache(artifact: PackedArtifact, meta: ArtifactMeta, init: WorkerInit, marker: string | undefined, bytesHash: string): Promise<LoadResult> {
+async function decryptForCache(
+  artifact: PackedArtifact,
+  meta: ArtifactMeta,
+  init: WorkerInit,
+  marker: string | undefined,
+  bytesHash: string,
+): Promise<LoadResult> {
   const plaintext = await decryptArtifact(artifact, init);
   if ('ok' in plaintext) return plaintext;
   try {
@@ -57,7 +65,13 @@ async function decryptForCache(artifact: PackedArtifact, meta: ArtifactMeta, ini
  * never replaces one that can), wipe the plaintext, and hand back the still-encrypted age file.
  * The proving decryption goes through the fast path, which also warms this worker's header cache.
  */
-async function verifyForJit(artifact: PackedArtifact, meta: ArtifactMeta, init: WorkerInit, marker: string | undefined, bytesHash: string): Promise<LoadResult> {
+async function verifyForJit(
+  artifact: PackedArtifact,
+  meta: ArtifactMeta,
+  init: WorkerInit,
+  marker: string | undefined,
+  bytesHash: string,
+): Promise<LoadResult> {
   if (artifact.envelope !== undefined) return fail('unsupported_encryption', 'KMS envelope artifacts are not supported yet');
   const ageFile = sharedAgeFile(artifact);
   if ('ok' in ageFile) return ageFile;

@@ -66,7 +66,11 @@ function readTokenFile(file: string): TokenPlan {
     try {
       st = statSync(file);
     } catch (err) {
-      return fail(TOKEN_FILE, `${shown} is a symbolic link whose target cannot be read (${errno(err)})`, `${FILE_EXPECTED} (the token file is never created through a symbolic link)`);
+      return fail(
+        TOKEN_FILE,
+        `${shown} is a symbolic link whose target cannot be read (${errno(err)})`,
+        `${FILE_EXPECTED} (the token file is never created through a symbolic link)`,
+      );
     }
   }
   if (!st.isFile()) fail(TOKEN_FILE, `${shown} is not a regular file`, FILE_EXPECTED);

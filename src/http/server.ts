@@ -99,7 +99,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (drain.stopping) res.shouldKeepAlive = false;
     handle(req, res, open, port, o).catch((err: unknown) => {
       o.log.error({ event: 'request.failed', err: errorSummary(err) }, 'unexpected error while answering a request');
-      if (!res.headersSent) send(req, res, 500, { 'Content-Type': CONTENT_TYPES['application/json'] }, Buffer.from('{"error":"internal error","reason":"internal"}'));
+      if (!res.headersSent)
+        send(req, res, 500, { 'Content-Type': CONTENT_TYPES['application/json'] }, Buffer.from('{"error":"internal error","reason":"internal"}'));
       else res.destroy();
     });
   });
@@ -129,7 +130,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, open: number, p
   const route = matchRoute(req.url ?? '/');
   if (!route) return fail(req, res, new ApiError('not_found'));
   if (req.method !== 'GET' && req.method !== 'HEAD') return fail(req, res, new ApiError('method_not_allowed', { headers: { Allow: ALLOWED_METHODS } }));
-  if (route.auth && !o.guard.check(req.headers.authorization)) return fail(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+  if (route.auth && !o.guard.check(req.headers.authorization))
+    return fail(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
   try {
     await answer(req, res, route, o.mode);
   } catch (err) {

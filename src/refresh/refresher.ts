@@ -7,7 +7,9 @@ import { nextPollDelayMs } from './schedule.js';
 export type Clock = () => number;
 
 /** What a successful load hands the mode: a decrypted snapshot (cached) or the encrypted artifact (JIT). */
-export type Loaded = { readonly kind: 'snapshot'; readonly snapshot: SnapshotWire } | { readonly kind: 'artifact'; readonly artifact: EncryptedArtifact; readonly keyCount: number };
+export type Loaded =
+  | { readonly kind: 'snapshot'; readonly snapshot: SnapshotWire }
+  | { readonly kind: 'artifact'; readonly artifact: EncryptedArtifact; readonly keyCount: number };
 
 /** Receives what a refresh produced. Implemented by the serving mode. */
 export interface RefreshSink {
@@ -159,7 +161,10 @@ export class Refresher {
           return;
         }
         const previous = this.status.meta?.revision;
-        this.sink.accept(r.meta, r.outcome === 'loaded' ? { kind: 'snapshot', snapshot: r.snapshot } : { kind: 'artifact', artifact: r.artifact, keyCount: r.keyCount });
+        this.sink.accept(
+          r.meta,
+          r.outcome === 'loaded' ? { kind: 'snapshot', snapshot: r.snapshot } : { kind: 'artifact', artifact: r.artifact, keyCount: r.keyCount },
+        );
         this.status.meta = r.meta;
         this.status.lastSuccessAt = now;
         this.status.lastError = undefined;
@@ -171,7 +176,16 @@ export class Refresher {
         this.rollbackFloor = laterOf(this.rollbackFloor, r.meta.packedAt);
         this.scheduleExpiry(r.meta, now);
         this.log.info(
-          { event: 'artifact.refreshed', trigger, revision: r.meta.revision, previousRevision: previous, packedAt: r.meta.packedAt, keys: r.outcome === 'loaded' ? r.snapshot.entries.length : r.keyCount, signed: r.meta.signed, endedRevocation },
+          {
+            event: 'artifact.refreshed',
+            trigger,
+            revision: r.meta.revision,
+            previousRevision: previous,
+            packedAt: r.meta.packedAt,
+            keys: r.outcome === 'loaded' ? r.snapshot.entries.length : r.keyCount,
+            signed: r.meta.signed,
+            endedRevocation,
+          },
           'artifact loaded',
         );
         return;
@@ -221,12 +235,15 @@ export class Refresher {
     if (meta.expiresAtMs === undefined) return;
     const delay = Math.max(0, meta.expiresAtMs - now);
     // setTimeout overflows past 2^31-1 ms (~24.8 days); re-check periodically instead.
-    this.expiryTimer = setTimeout(() => {
-      if (this.status.meta === meta) {
-        if (this.clock() >= (meta.expiresAtMs ?? 0)) this.markExpired('served artifact reached its expiresAt');
-        else this.scheduleExpiry(meta, this.clock());
-      }
-    }, Math.min(delay, MAX_TIMER_MS));
+    this.expiryTimer = setTimeout(
+      () => {
+        if (this.status.meta === meta) {
+          if (this.clock() >= (meta.expiresAtMs ?? 0)) this.markExpired('served artifact reached its expiresAt');
+          else this.scheduleExpiry(meta, this.clock());
+        }
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
     this.expiryTimer.unref();
   }
 
@@ -251,7 +268,16 @@ const FETCH_RETRIES = 2;
 /** A whole load: three fetch attempts with their timeouts and backoff, plus decryption. */
 const LOAD_DEADLINE_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const FETCH_CODES: ReadonlySet<string> = new Set(['fetch_failed', 'fetch_status', 'fetch_timeout', 'too_large', 'forbidden_redirect', 'forbidden_address', 'insecure_source', 'source_unreadable']);
+const FETCH_CODES: ReadonlySet<string> = new Set([
+  'fetch_failed',
+  'fetch_status',
+  'fetch_timeout',
+  'too_large',
+  'forbidden_redirect',
+  'forbidden_address',
+  'insecure_source',
+  'source_unreadable',
+]);
 
 function laterOf(a: string | undefined, b: string): string {
   if (a === undefined) return b;

@@ -71,9 +71,7 @@ export class CachedMode implements ServingMode, RefreshSink {
     if (found.kind === 'missing') throw new ApiError('not_found');
     if (found.kind === 'ambiguous') throw new ApiError('ambiguous_key', { extra: { candidates: found.candidates } });
     const release = this.store.acquire(snap);
-    return plain
-      ? { contentType: 'text/plain', bytes: found.entry.value, release }
-      : { contentType: 'application/json', bytes: found.entry.json, release };
+    return plain ? { contentType: 'text/plain', bytes: found.entry.value, release } : { contentType: 'application/json', bytes: found.entry.json, release };
   }
 
   private state(): ServingState {
@@ -120,6 +118,12 @@ export class CachedMode implements ServingMode, RefreshSink {
 
 async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.then(() => undefined, () => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  await Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
   clearTimeout(timer);
 }

@@ -30,13 +30,15 @@ export class Snapshot {
     this.secretsBody = this.view(wire.secrets);
     this.keysBody = this.view(wire.keys);
     this.keyCount = wire.entries.length;
-    this.index = new KeyIndex(wire.entries.map((e: SnapshotEntry) => ({
-      qualified: e.qualified,
-      namespace: e.namespace,
-      key: e.key,
-      json: this.view(e.json),
-      value: this.view(e.value),
-    })));
+    this.index = new KeyIndex(
+      wire.entries.map((e: SnapshotEntry) => ({
+        qualified: e.qualified,
+        namespace: e.namespace,
+        key: e.key,
+        json: this.view(e.json),
+        value: this.view(e.value),
+      })),
+    );
   }
 
   lookup(name: string): Lookup<EntryView> {

@@ -202,7 +202,8 @@ describe('CLEF_AGENT_MAX_QUEUE', () => {
   const expected = 'expected an integer from 1 to 100000 (tasks waiting for a worker)';
   test('CLEF_AGENT_MAX_QUEUE: defaults to 256', () => assert.equal(load(env()).maxQueue, 256));
   test('CLEF_AGENT_MAX_QUEUE: accepts a value in range', () => assert.equal(load(env({ CLEF_AGENT_MAX_QUEUE: '16' })).maxQueue, 16));
-  test('CLEF_AGENT_MAX_QUEUE: rejects 0', () => void refuseWith(env({ CLEF_AGENT_MAX_QUEUE: '0' }), [`CLEF_AGENT_MAX_QUEUE: 0 is below the minimum; ${expected}`]));
+  test('CLEF_AGENT_MAX_QUEUE: rejects 0', () =>
+    void refuseWith(env({ CLEF_AGENT_MAX_QUEUE: '0' }), [`CLEF_AGENT_MAX_QUEUE: 0 is below the minimum; ${expected}`]));
   test('CLEF_AGENT_MAX_QUEUE: rejects a value above 100000', () =>
     void refuseWith(env({ CLEF_AGENT_MAX_QUEUE: '100001' }), [`CLEF_AGENT_MAX_QUEUE: 100001 is above the maximum; ${expected}`]));
   test('CLEF_AGENT_MAX_QUEUE: rejects a non-integer', () =>

@@ -87,7 +87,7 @@ describe('CLEF_AGENT_TOKEN_FILE', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'real'), `${TOKEN}\n`);
     symlinkSync(join(dir, 'real'), join(dir, 'token'));
-    const c = load(env({ CLEF_AGENT_TOKEN: undefined, CLEF_AGENT_TOKEN_FILE: join(dir, "token") }));
+    const c = load(env({ CLEF_AGENT_TOKEN: undefined, CLEF_AGENT_TOKEN_FILE: join(dir, 'token') }));
     assert.equal(c.token, TOKEN);
     assert.equal(c.tokenOrigin, 'file');
   });

@@ -60,10 +60,12 @@ export class AgentProcess {
       this.notify();
     });
     this.closed = new Promise((resolve) => this.child.once('close', (code) => resolve(code)));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
-      this.notify();
-      resolve(code);
-    }));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code) => {
+        this.notify();
+        resolve(code);
+      }),
+    );
   }
 
   get output(): string {
@@ -154,12 +156,15 @@ export function httpRequest(port: number, path: string, o: RequestOptions = {}):
     } else headers[k.toLowerCase()] = v;
   }
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers, setHost: !omitHost && headers['host'] === undefined, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers, setHost: !omitHost && headers['host'] === undefined, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
