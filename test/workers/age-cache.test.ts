@@ -27,10 +27,10 @@ describe('AgeFastDecrypter cache', () => {
     const fast = new AgeFastDecrypter(pair.identity);
     const fileA = ageCliEncrypt(A, pair.recipient);
     assert.equal(utf8(await fast.decrypt('hashA', fileA)), A);
-    const first = fast.cacheEntryForTest();
+    const first = fast.cachedEntry;
     assert.ok(first !== undefined && first.hash === 'hashA' && !isZero(first.payloadKey));
     assert.equal(utf8(await fast.decrypt('hashA', fileA)), A);
-    assert.equal(fast.cacheEntryForTest(), first, 'a hit must not re-derive');
+    assert.equal(fast.cachedEntry, first, 'a hit must not re-derive');
   });
 
   test('a new artifact (different hash) re-derives and wipes the old key', async () => {
@@ -38,16 +38,16 @@ describe('AgeFastDecrypter cache', () => {
     const fileA = ageCliEncrypt(A, pair.recipient);
     const fileB = ageCliEncrypt(B, pair.recipient);
     await fast.decrypt('hashA', fileA);
-    const oldKey = fast.cacheEntryForTest()?.payloadKey;
+    const oldKey = fast.cachedEntry?.payloadKey;
     assert.ok(oldKey !== undefined);
     assert.equal(utf8(await fast.decrypt('hashB', fileB)), B);
-    const entry = fast.cacheEntryForTest();
+    const entry = fast.cachedEntry;
     assert.equal(entry?.hash, 'hashB');
     assert.ok(isZero(oldKey), 'the replaced payload key must be wiped');
     assert.ok(!entry.payloadKey.equals(oldKey));
     // And back again: A is re-derived, not served from anything left over.
     assert.equal(utf8(await fast.decrypt('hashA', fileA)), A);
-    assert.equal(fast.cacheEntryForTest()?.hash, 'hashA');
+    assert.equal(fast.cachedEntry?.hash, 'hashA');
   });
 
   test('other bytes under the old hash never decrypt with the old key (header+nonce must match too)', async () => {
@@ -57,7 +57,7 @@ describe('AgeFastDecrypter cache', () => {
     const fileA2 = ageCliEncrypt(A, pair.recipient);
     const fileB = ageCliEncrypt(B, pair.recipient);
     await fast.decrypt('hashA', fileA);
-    const oldKey = fast.cacheEntryForTest()?.payloadKey;
+    const oldKey = fast.cachedEntry?.payloadKey;
     assert.equal(utf8(await fast.decrypt('hashA', fileA2)), A);
     assert.equal(utf8(await fast.decrypt('hashA', fileB)), B);
     assert.ok(oldKey !== undefined && isZero(oldKey));
@@ -69,21 +69,21 @@ describe('AgeFastDecrypter cache', () => {
     const fast = new AgeFastDecrypter(pair.identity);
     const fileA = ageCliEncrypt(A, pair.recipient);
     await fast.decrypt('hashA', fileA);
-    const key = fast.cacheEntryForTest()?.payloadKey;
+    const key = fast.cachedEntry?.payloadKey;
     assert.ok(key !== undefined && key.length === 32 && !isZero(key));
     fast.clear();
     assert.ok(isZero(key));
-    assert.equal(fast.cacheEntryForTest(), undefined);
+    assert.equal(fast.cachedEntry, undefined);
     assert.equal(utf8(await fast.decrypt('hashA', fileA)), A);
-    assert.ok(fast.cacheEntryForTest()?.payloadKey !== key);
+    assert.ok(fast.cachedEntry?.payloadKey !== key);
   });
 
   test('a failed new artifact leaves no key behind, not even the previous one', async () => {
     const fast = new AgeFastDecrypter(pair.identity);
     await fast.decrypt('hashA', ageCliEncrypt(A, pair.recipient));
-    const oldKey = fast.cacheEntryForTest()?.payloadKey;
+    const oldKey = fast.cachedEntry?.payloadKey;
     await assert.rejects(fast.decrypt('hashX', ageCliEncrypt(B, other.recipient)), AgeDecryptError);
-    assert.equal(fast.cacheEntryForTest(), undefined);
+    assert.equal(fast.cachedEntry, undefined);
     assert.ok(oldKey !== undefined && isZero(oldKey));
   });
 

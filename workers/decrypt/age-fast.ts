@@ -77,8 +77,8 @@ export class AgeFastDecrypter {
     this.#entry = undefined;
   }
 
-  /** For tests: the cached entry (its key buffer is the live one, to check that it gets wiped). */
-  cacheEntryForTest(): { readonly hash: string; readonly payloadKey: Buffer; readonly payloadOffset: number } | undefined {
+  /** The cached entry, if any (inspection: its key buffer is the live one, so a wipe is observable). */
+  get cachedEntry(): { readonly hash: string; readonly payloadKey: Buffer; readonly payloadOffset: number } | undefined {
     return this.#entry;
   }
 
