@@ -66,7 +66,7 @@ describe('decryptArtifactFast', () => {
     const fast = getFastDecrypter(init);
     assert.ok(fast instanceof AgeFastDecrypter);
     assert.equal(getFastDecrypter(init), fast);
-    const entry = fast.cacheEntryForTest();
+    const entry = fast.cachedEntry;
     assert.equal(entry?.hash, a.ciphertextHash);
     dropKeyCache();
     assert.ok(entry.payloadKey.every((b) => b === 0));
