@@ -8,23 +8,30 @@ import { parseArgs } from 'node:util';
 import { PackError } from './errors.js';
 
 export const USAGE = `Usage: clef-agent pack --payload <file.json> --recipient <age1...> --identity <name> --environment <name> [options]
+       clef-agent pack --payload <file.json> --kms-key-id <key> --identity <name> --environment <name> [options]
        clef-agent pack --revoke-from <artifact.json> [--out <file>]
 
-Encrypts a secrets payload to an age recipient and writes a clef-agent packed artifact (JSON).
+Encrypts a secrets payload to an age recipient, or seals it in an AWS KMS envelope, and writes a
+clef-agent packed artifact (JSON).
 
 Required:
   --payload <file>       payload JSON: {"ns": {"KEY": "value"}, ...} or {"KEY": "value", ...}
   --recipient <age1...>  age X25519 recipient; repeat the flag to encrypt to several
+  --kms-key-id <key>     instead of --recipient: AWS KMS symmetric key (id, ARN or alias) that wraps
+                         a fresh AES-256 data key (GenerateDataKey); uses the AWS SDK's default
+                         credentials and region (AWS_REGION, AWS_ENDPOINT_URL_KMS)
   --identity <name>      service identity name
   --environment <name>   environment name
 
 Options:
   --sign-key <file>      sign with this Ed25519 or ECDSA P-256 private key (PKCS#8, PEM or base64 DER);
                          the matching CLEF_AGENT_VERIFY_KEY is printed
+  --sign-kms-key-id <key> sign with an AWS KMS ECC_NIST_P256 key (Sign, ECDSA_SHA_256); the key's
+                         public half (GetPublicKey) is printed as CLEF_AGENT_VERIFY_KEY
   --ttl <seconds>        set expiresAt = packedAt + seconds (positive integer)
   --revision <id>        revision id (default: <UTC timestamp>-<random hex>)
   --packed-at <iso>      packing time with a zone, e.g. 2025-01-31T12:00:00Z (default: now)
-  --armor                ASCII-armor the age file inside the base64 ciphertext
+  --armor                ASCII-armor the age file inside the base64 ciphertext (age only)
   --out <file>           write the artifact to this file atomically (default: stdout)
   --revoke-from <file>   write a copy of this artifact with revokedAt set to now (a kill signal)
   -h, --help             show this help
@@ -39,6 +46,8 @@ export interface PackCommand {
   readonly kind: 'pack';
   readonly payloadPath: string;
   readonly recipients: readonly string[];
+  readonly kmsKeyId?: string | undefined;
+  readonly signKmsKeyId?: string | undefined;
   readonly identity: string;
   readonly environment: string;
   readonly revision: string | undefined;
@@ -66,6 +75,8 @@ const OPTIONS = {
   'packed-at': { type: 'string' },
   ttl: { type: 'string' },
   'sign-key': { type: 'string' },
+  'kms-key-id': { type: 'string' },
+  'sign-kms-key-id': { type: 'string' },
   armor: { type: 'boolean' },
   out: { type: 'string' },
   'revoke-from': { type: 'string' },
@@ -142,18 +153,29 @@ export function parsePackArgs(argv: readonly string[]): Command {
     return { kind: 'revoke', from: values['revoke-from'], out: values.out };
   }
 
-  const missing = (['payload', 'recipient', 'identity', 'environment'] as const).filter((n) => values[n] === undefined);
+  const kmsKeyId = values['kms-key-id'];
+  if (kmsKeyId !== undefined && values.recipient !== undefined) {
+    throw usageError('--kms-key-id and --recipient are exclusive: an artifact is either a KMS envelope or an age file');
+  }
+  if (values['sign-kms-key-id'] !== undefined && values['sign-key'] !== undefined) throw usageError('--sign-key and --sign-kms-key-id are exclusive');
+  const missing = (['payload', 'recipient', 'identity', 'environment'] as const).filter(
+    (n) => values[n] === undefined && !(n === 'recipient' && kmsKeyId !== undefined),
+  );
   if (missing.length > 0) {
+    // The message keeps the flag names alone; USAGE, printed next, shows --kms-key-id as the alternative.
     throw usageError(`missing required flag${missing.length > 1 ? 's' : ''} ${missing.map((n) => `--${n}`).join(', ')}`);
   }
-  const { payload, recipient, identity, environment } = values;
-  if (payload === undefined || recipient === undefined || identity === undefined || environment === undefined) {
+  const { payload, identity, environment } = values;
+  const recipient = values.recipient ?? [];
+  if (payload === undefined || identity === undefined || environment === undefined) {
     throw new Error('unreachable: required flags were checked above');
   }
   return {
     kind: 'pack',
     payloadPath: payload,
     recipients: recipient,
+    kmsKeyId,
+    signKmsKeyId: values['sign-kms-key-id'],
     identity,
     environment,
     revision: values.revision,

@@ -1,5 +1,6 @@
 /**
- * `clef-agent pack`: encrypt a payload to age recipients and write a packed artifact (SPEC §2).
+ * `clef-agent pack`: encrypt a payload to age recipients, or seal it in an AWS KMS envelope
+ * (pack/kms.ts), and write a packed artifact (SPEC §2).
  *
  * Two entries: `runPack` for the command line (src/main.ts imports this module dynamically, so the
  * agent's main thread never loads age-encryption), and `packArtifact` for tests, benchmarks and the
@@ -9,12 +10,14 @@
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Encrypter, armor as ageArmor } from 'age-encryption';
-import { signingPayload, type PackedArtifact } from '../common/artifact.js';
+import { signingPayload, type Envelope, type PackedArtifact } from '../common/artifact.js';
 import { SHORT_USAGE, USAGE, parseIsoDate, parsePackArgs, type PackCommand } from './args.js';
 import { PackError, fsReason } from './errors.js';
 import { writeFileAtomic, writeText, type TextSink } from './output.js';
 import { checkPayload, decodePayloadBytes, parsePayloadJson, type PackPayload } from './payload.js';
 import { revokeArtifactFile } from './revoke.js';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { PackSigner } from './kms.js';
 import { makeSigner, parseSigningKey, readSigningKeyFile, type Signer } from './sign.js';
 
 export { PackError } from './errors.js';
@@ -25,8 +28,14 @@ export type { TextSink } from './output.js';
 export interface PackArtifactOptions {
   /** The payload (SPEC §2.1): an object, or its JSON text as a string or UTF-8 bytes. */
   readonly payload: PackPayload | string | Uint8Array;
-  /** age X25519 recipients (`age1…`); at least one. */
-  readonly recipients: readonly string[];
+  /** age X25519 recipients (`age1…`); at least one, unless `kmsKeyId` is given instead. */
+  readonly recipients?: readonly string[] | undefined;
+  /** Make a KMS envelope artifact (SPEC §2) under this KMS key instead of an age file. */
+  readonly kmsKeyId?: string | undefined;
+  /** Sign with this KMS ECC_NIST_P256 key (`Sign`, ECDSA_SHA_256) instead of `signingKey`. */
+  readonly signKmsKeyId?: string | undefined;
+  /** The KMS client (tests, custom endpoints); default: the SDK's default chain and region. */
+  readonly kmsClient?: KMSClient | undefined;
   readonly identity: string;
   readonly environment: string;
   /** Default: `<UTC timestamp>-<8 random hex digits>`. */
@@ -100,11 +109,22 @@ function toSigner(key: KeyObject | string | Uint8Array): Signer {
 }
 
 export async function packArtifact(options: PackArtifactOptions): Promise<PackResult> {
-  const { identity, environment, recipients } = options;
+  const { identity, environment, kmsKeyId, signKmsKeyId } = options;
+  const recipients = options.recipients ?? [];
   checkName(identity, '--identity');
   checkName(environment, '--environment');
-  if (recipients.length === 0) throw new PackError('at least one --recipient is required');
-  recipients.forEach(checkRecipient);
+  if (kmsKeyId !== undefined) {
+    if (recipients.length > 0) throw new PackError('--kms-key-id and --recipient are exclusive: an artifact is either a KMS envelope or an age file');
+    if (options.armor === true) throw new PackError('--armor applies to age files only, not to KMS envelope artifacts');
+    checkName(kmsKeyId, '--kms-key-id');
+  } else {
+    if (recipients.length === 0) throw new PackError('at least one --recipient (or --kms-key-id) is required');
+    recipients.forEach(checkRecipient);
+  }
+  if (signKmsKeyId !== undefined) {
+    if (options.signingKey !== undefined) throw new PackError('--sign-key and --sign-kms-key-id are exclusive: sign with one key');
+    checkName(signKmsKeyId, '--sign-kms-key-id');
+  }
 
   const packedAt = typeof options.packedAt === 'string' ? parseIsoDate(options.packedAt, '--packed-at') : (options.packedAt ?? new Date());
   if (Number.isNaN(packedAt.getTime())) throw new PackError('--packed-at is not a valid time');
@@ -120,9 +140,62 @@ export async function packArtifact(options: PackArtifactOptions): Promise<PackRe
     expiresAt = expiry.toISOString();
   }
 
+  // Only KMS packing loads the AWS SDK (pack/kms.ts).
+  const kms = kmsKeyId !== undefined || signKmsKeyId !== undefined ? await import('./kms.js') : undefined;
+  const client = kms === undefined ? undefined : (options.kmsClient ?? kms.defaultKmsClient());
   // Load the key before encrypting, so a bad key fails fast and before any plaintext is handled.
-  const signer = options.signingKey === undefined ? undefined : toSigner(options.signingKey);
+  const signer: PackSigner | undefined =
+    signKmsKeyId !== undefined && kms !== undefined && client !== undefined
+      ? await kms.kmsSigner(client, signKmsKeyId)
+      : options.signingKey === undefined
+        ? undefined
+        : toSigner(options.signingKey);
 
+  let ciphertext: string;
+  let envelope: Envelope | undefined;
+  if (kmsKeyId !== undefined && kms !== undefined && client !== undefined) {
+    const plaintext = toPlaintext(options.payload);
+    try {
+      ({ ciphertext, envelope } = await kms.sealWithKms(client, kmsKeyId, plaintext));
+    } finally {
+      plaintext.fill(0);
+    }
+  } else {
+    ciphertext = await ageCiphertext(recipients, options);
+  }
+  // §2: the hash covers the UTF-8 bytes of the base64 text, not the decoded age file.
+  const ciphertextHash = createHash('sha256').update(ciphertext, 'utf8').digest('hex');
+
+  const header = {
+    version: 1 as const,
+    identity,
+    environment,
+    packedAt: packedAt.toISOString(),
+    revision,
+    ciphertextHash,
+    expiresAt,
+    // The envelope fields are lines of the signing payload (§2.2): a signature covers them.
+    envelope,
+  };
+  // Built field by field in SPEC §2 table order: JSON.stringify keeps insertion order, and absent
+  // optional fields must be absent keys, not `undefined` ones.
+  const artifact: PackedArtifact = {
+    version: header.version,
+    identity,
+    environment,
+    packedAt: header.packedAt,
+    revision,
+    ciphertextHash,
+    ciphertext,
+    ...(envelope !== undefined ? { envelope } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
+    ...(signer !== undefined ? { signature: await signer.sign(signingPayload(header)), signatureAlgorithm: signer.algorithm } : {}),
+  };
+  return { artifact, json: JSON.stringify(artifact, null, 2) + '\n', verifyKey: signer?.verifyKey };
+}
+
+/** The base64 age file (optionally armored) for `recipients`. */
+async function ageCiphertext(recipients: readonly string[], options: PackArtifactOptions): Promise<string> {
   const encrypter = new Encrypter();
   recipients.forEach((r, i) => {
     try {
@@ -138,36 +211,9 @@ export async function packArtifact(options: PackArtifactOptions): Promise<PackRe
   } finally {
     plaintext.fill(0);
   }
-  const ciphertext =
-    options.armor === true
-      ? Buffer.from(ageArmor.encode(ageFile), 'utf8').toString('base64')
-      : Buffer.from(ageFile.buffer, ageFile.byteOffset, ageFile.byteLength).toString('base64');
-  // §2: the hash covers the UTF-8 bytes of the base64 text, not the decoded age file.
-  const ciphertextHash = createHash('sha256').update(ciphertext, 'utf8').digest('hex');
-
-  const header = {
-    version: 1 as const,
-    identity,
-    environment,
-    packedAt: packedAt.toISOString(),
-    revision,
-    ciphertextHash,
-    expiresAt,
-  };
-  // Built field by field in SPEC §2 table order: JSON.stringify keeps insertion order, and absent
-  // optional fields must be absent keys, not `undefined` ones.
-  const artifact: PackedArtifact = {
-    version: header.version,
-    identity,
-    environment,
-    packedAt: header.packedAt,
-    revision,
-    ciphertextHash,
-    ciphertext,
-    ...(expiresAt !== undefined ? { expiresAt } : {}),
-    ...(signer !== undefined ? { signature: signer.sign(signingPayload(header)), signatureAlgorithm: signer.algorithm } : {}),
-  };
-  return { artifact, json: JSON.stringify(artifact, null, 2) + '\n', verifyKey: signer?.verifyKey };
+  return options.armor === true
+    ? Buffer.from(ageArmor.encode(ageFile), 'utf8').toString('base64')
+    : Buffer.from(ageFile.buffer, ageFile.byteOffset, ageFile.byteLength).toString('base64');
 }
 
 export interface PackIO {
@@ -195,6 +241,8 @@ async function runPackCommand(cmd: PackCommand, io: PackIO): Promise<void> {
   const { json, verifyKey, artifact } = await packArtifact({
     payload,
     recipients: cmd.recipients,
+    kmsKeyId: cmd.kmsKeyId,
+    signKmsKeyId: cmd.signKmsKeyId,
     identity: cmd.identity,
     environment: cmd.environment,
     revision: cmd.revision,
@@ -217,7 +265,7 @@ async function runPackCommand(cmd: PackCommand, io: PackIO): Promise<void> {
   } else {
     await writeText(
       io.stderr,
-      'clef-agent pack: note: the artifact is unsigned; sign it with --sign-key and set CLEF_AGENT_VERIFY_KEY on the agent, or anyone who can write the artifact can choose the secrets it serves\n',
+      'clef-agent pack: note: the artifact is unsigned; sign it with --sign-key (or --sign-kms-key-id) and set CLEF_AGENT_VERIFY_KEY on the agent, or anyone who can write the artifact can choose the secrets it serves\n',
     );
   }
 }

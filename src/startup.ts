@@ -24,14 +24,23 @@ export function startupHint(r: LoadResult): string {
       return 'network: the source could not be reached; check the address, DNS, proxy settings (HTTPS_PROXY/NO_PROXY) and firewall';
     case 'source_unreadable':
       return 'the artifact file could not be read; check the path and its permissions';
+    case 'credentials_unavailable':
+      return 'no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a web identity (IRSA) or run with an ECS task role / EC2 instance profile';
     case 'too_large':
       return 'raise CLEF_AGENT_MAX_ARTIFACT_BYTES if the artifact is really this large';
     case 'forbidden_redirect':
     case 'forbidden_address':
     case 'insecure_source':
       return 'the source location is refused by the fetch safety rules; use an https URL on the final host';
-    case 'decrypt_failed':
     case 'no_key':
+      return 'this is an age artifact and no age key is configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE (KMS envelope artifacts need none)';
+    case 'kms_denied':
+      return 'KMS denied the data key: check that the IAM role has kms:Decrypt on the envelope keyId and that the key is enabled';
+    case 'kms_unavailable':
+      return 'KMS could not be reached: check AWS_REGION (or AWS_ENDPOINT_URL_KMS), network access to KMS and the proxy settings';
+    case 'unsupported_encryption':
+      return 'the artifact uses an encryption this agent does not support (KMS envelopes: provider "aws" only)';
+    case 'decrypt_failed':
     case 'key_invalid':
     case 'key_unreadable':
       return 'decryption: check that the age key (CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE) matches the recipient the artifact was packed for';

@@ -7,10 +7,13 @@ import { KeyIndex } from '../common/keys.js';
 import { qualifiedName } from '../common/artifact.js';
 import type { ServeResult, ServeTask, WorkerInit } from '../common/protocol.js';
 import { decryptCiphertextFast } from './decrypt/age.js';
+import { openKms } from './decrypt/kms.js';
 import { ArenaPlan, keysJson, parsePayload, writeEntryJson, writePayload, type FlatEntry, type Payload } from './payload.js';
 
 export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeResult> {
-  const plaintext = await decryptCiphertextFast(task.artifact.ciphertextHash, task.artifact.ageFile, init);
+  // KMS artifacts: a KMS Decrypt on every request, no data key kept between them (SPEC §5.2).
+  const kms = task.artifact.kms;
+  const plaintext = kms !== undefined ? await openKms(kms) : await decryptCiphertextFast(task.artifact.ciphertextHash, task.artifact.ageFile, init);
   if ('ok' in plaintext) return plaintext;
   try {
     const payload = parsePayload(plaintext);

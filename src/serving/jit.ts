@@ -84,7 +84,8 @@ export class JitMode implements ServingMode, RefreshSink {
       expiresAtMs: s.meta?.expiresAtMs,
       lastSuccessAtMs: s.lastSuccessAt,
       // age artifacts stop being served after MAX_STALE without a successful refresh (SPEC §4.3).
-      freshnessSeconds: this.maxStaleSeconds,
+      // KMS artifacts are gated by KMS instead: every request's Decrypt is the freshness proof.
+      freshnessSeconds: this.current?.meta.encryption === 'kms' ? Number.POSITIVE_INFINITY : this.maxStaleSeconds,
     });
   }
 
@@ -111,6 +112,11 @@ function toBody(r: ServeResult): Body {
       throw new ApiError('overloaded', { headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
     case 'task_timeout':
       throw new ApiError('timeout');
+    // KMS envelope artifacts (SPEC §5.2): a denial stops this request, and an outage is told apart.
+    case 'kms_denied':
+      throw new ApiError('kms_denied');
+    case 'kms_unavailable':
+      throw new ApiError('kms_unavailable');
     default:
       // decrypt_failed, invalid_payload, a crashed worker (`internal`): the request could not be
       // decrypted; the agent keeps serving and the next request runs on a fresh worker.

@@ -1,6 +1,6 @@
 /**
  * age decryption (SPEC §2: an age v1 file for an X25519 recipient, binary or ASCII-armored, inside
- * the base64 `ciphertext`). KMS envelopes are recognised and refused until KMS support lands.
+ * the base64 `ciphertext`). KMS envelope artifacts are decrypted by ./kms.ts; these functions refuse them.
  */
 import { armor } from 'age-encryption';
 import type { PackedArtifact } from '../../common/artifact.js';
@@ -17,7 +17,7 @@ const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
  */
 export async function decryptArtifact(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
   if (artifact.envelope !== undefined) {
-    return fail('unsupported_encryption', 'KMS envelope artifacts are not supported yet');
+    return fail('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
   }
   const decrypter = getDecrypter(init);
   if ('ok' in decrypter) return decrypter;
@@ -85,7 +85,7 @@ export async function decryptCiphertextFast(ciphertextHash: string, ageFile: Uin
 /** `decryptCiphertextFast` for a whole artifact (armor decoded inside). */
 export async function decryptArtifactFast(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
   if (artifact.envelope !== undefined) {
-    return fail('unsupported_encryption', 'KMS envelope artifacts are not supported yet');
+    return fail('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
   }
   return decryptCiphertextFast(artifact.ciphertextHash, Buffer.from(artifact.ciphertext, 'base64'), init);
 }

@@ -1,0 +1,156 @@
+/**
+ * `clef-agent pack --kms-key-id` / `--sign-kms-key-id` against the local KMS server, through the
+ * built CLI as a child process (the real SDK, AWS_ENDPOINT_URL_KMS): the artifact's envelope, the
+ * printed verify key (GetPublicKey), the agent's worker decrypting and verifying what pack made,
+ * the flag rules, and KMS failures turned into clear messages and exit codes.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { LoadResult } from '../../common/protocol.js';
+import { runTask } from '../../workers/index.js';
+import { KmsServer } from '../helpers/kms-server.js';
+import { CLI, FIELD_ORDER, SECRET, tempDir } from './helpers.js';
+
+let kms: KmsServer;
+let keyId: string;
+let signKeyId: string;
+
+before(async () => {
+  kms = await new KmsServer().start();
+  // The worker code run in-process below reads the same variables as the CLI child.
+  Object.assign(process.env, kms.env());
+  keyId = kms.createKey();
+  signKeyId = kms.createSigningKey();
+});
+after(() => kms.close());
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The CLI as a child, asynchronously: the KMS server answering it lives in this process. */
+function pack(argv: readonly string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...argv], { env: { PATH: process.env['PATH'] ?? '', ...kms.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function setup(t: { after(fn: () => void): void }): { dir: string; payload: string; base: string[] } {
+  const dir = tempDir(t);
+  const payload = join(dir, 'payload.json');
+  writeFileSync(payload, JSON.stringify({ app: { API_KEY: SECRET } }));
+  return { dir, payload, base: ['--payload', payload, '--identity', 'api', '--environment', 'prod'] };
+}
+
+async function loadWithAgentWorker(dir: string, json: string, verifyKey?: string): Promise<LoadResult> {
+  const path = join(dir, 'artifact.json');
+  writeFileSync(path, json);
+  return (await runTask(
+    {
+      type: 'load',
+      mode: 'cached',
+      source: { kind: 'file', path },
+      fetch: { timeoutMs: 2000, maxBytes: 1 << 20, retries: 0, allowHttp: false },
+      validation: { nowMs: Date.now(), verifyKey },
+    },
+    {},
+  )) as LoadResult;
+}
+
+describe('clef-agent pack with AWS KMS', () => {
+  test('--kms-key-id --sign-kms-key-id: an envelope artifact, the GetPublicKey verify key, and the agent opens and verifies it', async (t) => {
+    const { dir, base } = setup(t);
+    const before = kms.calls.length;
+    const r = await pack([...base, '--kms-key-id', keyId, '--sign-kms-key-id', signKeyId]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      kms.calls.slice(before).map((c) => `${c.op}:${c.outcome}`),
+      ['GetPublicKey:ok', 'GenerateDataKey:ok', 'Sign:ok'],
+    );
+    const a = JSON.parse(r.stdout) as Record<string, unknown> & { envelope: Record<string, string> };
+    assert.deepEqual(Object.keys(a), [...FIELD_ORDER, 'envelope', 'signature', 'signatureAlgorithm']);
+    assert.deepEqual(Object.keys(a.envelope), ['provider', 'keyId', 'wrappedKey', 'algorithm', 'iv', 'authTag']);
+    assert.equal(a.envelope['provider'], 'aws');
+    assert.equal(a.envelope['keyId'], keyId);
+    assert.equal(a.envelope['algorithm'], 'SYMMETRIC_DEFAULT');
+    assert.equal(Buffer.from(a.envelope['iv'] ?? '', 'base64').length, 12);
+    assert.equal(Buffer.from(a.envelope['authTag'] ?? '', 'base64').length, 16);
+    assert.equal(a['signatureAlgorithm'], 'ECDSA_SHA256');
+    const verifyKey = /^CLEF_AGENT_VERIFY_KEY=(\S+)$/m.exec(r.stderr)?.[1];
+    assert.ok(verifyKey !== undefined, r.stderr);
+    assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET));
+
+    const loaded = await loadWithAgentWorker(dir, r.stdout, verifyKey);
+    assert.ok(loaded.ok && loaded.outcome === 'loaded' && loaded.meta.signed && loaded.meta.encryption === 'kms', JSON.stringify(loaded));
+    assert.match(Buffer.from(loaded.snapshot.arena).toString('utf8'), new RegExp(SECRET));
+    // The signature covers the envelope: moving the artifact to another key id is caught.
+    const moved = JSON.stringify({ ...a, envelope: { ...a.envelope, keyId: kms.createKey() } });
+    const refused = await loadWithAgentWorker(dir, moved, verifyKey);
+    assert.ok(!refused.ok && refused.code === 'signature_invalid');
+  });
+
+  test('--out: the artifact goes to the file, the verify key to stdout; unsigned KMS artifacts get the signing note', async (t) => {
+    const { dir, base } = setup(t);
+    const out = join(dir, 'out.json');
+    const signed = await pack([...base, '--kms-key-id', keyId, '--sign-kms-key-id', signKeyId, '--out', out]);
+    assert.equal(signed.code, 0, signed.stderr);
+    assert.match(signed.stdout, /^CLEF_AGENT_VERIFY_KEY=/);
+    const unsigned = await pack([...base, '--kms-key-id', keyId]);
+    assert.equal(unsigned.code, 0, unsigned.stderr);
+    assert.match(unsigned.stderr, /unsigned.*--sign-kms-key-id/);
+    assert.ok((await loadWithAgentWorker(dir, unsigned.stdout)).ok);
+  });
+
+  test('flag rules: --kms-key-id excludes --recipient and --armor; --sign-key excludes --sign-kms-key-id (exit 2, no KMS call)', async (t) => {
+    const { dir, base } = setup(t);
+    const keyFile = join(dir, 'k.pem');
+    writeFileSync(keyFile, 'unused');
+    const n = kms.calls.length;
+    const cases: [string[], RegExp][] = [
+      [['--kms-key-id', keyId, '--recipient', 'age1qqqq'], /--kms-key-id and --recipient are exclusive/],
+      [['--kms-key-id', keyId, '--armor'], /--armor applies to age files only/],
+      [['--kms-key-id', keyId, '--sign-key', keyFile, '--sign-kms-key-id', signKeyId], /--sign-key and --sign-kms-key-id are exclusive/],
+    ];
+    for (const [extra, message] of cases) {
+      const r = await pack([...base, ...extra]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+    }
+    assert.equal(kms.calls.length, n);
+  });
+
+  test('KMS failures: denied is exit 1, an unknown or unusable key is exit 2, each naming the flag and the exception', async (t) => {
+    const { base } = setup(t);
+    kms.deny = true;
+    let r: Run;
+    try {
+      r = await pack([...base, '--kms-key-id', keyId]);
+    } finally {
+      kms.deny = false;
+    }
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /KMS GenerateDataKey failed for --kms-key-id \(AccessDeniedException\)/);
+    r = await pack([...base, '--kms-key-id', 'arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /NotFoundException/);
+    r = await pack([...base, '--kms-key-id', keyId, '--sign-kms-key-id', keyId]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /KMS GetPublicKey failed for --sign-kms-key-id/);
+    assert.ok(!r.stderr.includes(SECRET));
+  });
+});

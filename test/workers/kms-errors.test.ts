@@ -1,0 +1,56 @@
+/**
+ * The KMS error table (workers/decrypt/kms-client.ts): which SDK failures are denials, outages or
+ * bad artifacts. The shapes are what the SDK throws: a named exception with `$metadata`, or a plain
+ * Node/SDK error (network, timeout, missing region) without one.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { classifyKmsError } from '../../workers/decrypt/kms-client.js';
+
+const aws = (name: string, status: number, message = 'm'): unknown => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
+
+describe('classifyKmsError', () => {
+  test('access and key-state errors are kms_denied', () => {
+    for (const name of [
+      'AccessDeniedException',
+      'DisabledException',
+      'KMSInvalidStateException',
+      'NotFoundException',
+      'UnrecognizedClientException',
+      'InvalidSignatureException',
+    ]) {
+      assert.equal(classifyKmsError(aws(name, 400)).code, 'kms_denied', name);
+    }
+    assert.equal(classifyKmsError(Object.assign(new Error('Could not load credentials'), { name: 'CredentialsProviderError' })).code, 'kms_denied');
+    assert.equal(classifyKmsError(aws('SomeNewValidationError', 400)).code, 'kms_denied');
+  });
+
+  test('throttling, KMS faults, 5xx, timeouts and network errors are kms_unavailable', () => {
+    for (const [name, status] of [
+      ['ThrottlingException', 400],
+      ['LimitExceededException', 400],
+      ['KMSInternalException', 500],
+      ['KeyUnavailableException', 500],
+      ['DependencyTimeoutException', 503],
+      ['Whatever', 502],
+    ] as const) {
+      assert.equal(classifyKmsError(aws(name, status)).code, 'kms_unavailable', name);
+    }
+    assert.equal(classifyKmsError(Object.assign(new Error('t'), { name: 'TimeoutError' })).code, 'kms_unavailable');
+    const refused = classifyKmsError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    assert.equal(refused.code, 'kms_unavailable');
+    assert.match(refused.message, /ECONNREFUSED/);
+    assert.match(classifyKmsError(new Error('Region is missing')).message, /AWS_REGION/);
+  });
+
+  test('a bad wrapped key is decrypt_failed, not a denial', () => {
+    assert.equal(classifyKmsError(aws('InvalidCiphertextException', 400)).code, 'decrypt_failed');
+    assert.equal(classifyKmsError(aws('IncorrectKeyException', 400)).code, 'decrypt_failed');
+  });
+
+  test('messages are bounded and single-line; a non-AWS message is never quoted', () => {
+    const long = classifyKmsError(aws('AccessDeniedException', 400, `line1\nline2 ${'x'.repeat(1000)}`)).message;
+    assert.ok(!long.includes('\n') && long.length < 400);
+    assert.ok(!classifyKmsError(new Error('secret-ish detail')).message.includes('secret-ish'));
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * The worker's AWS KMS client and the mapping of KMS failures to the agent's failure codes.
+ *
+ * One client per worker, made on first use: the SDK's default credential chain and region
+ * (`AWS_REGION`, env/web-identity/ECS/IMDS credentials) and its own endpoint resolution, which
+ * honours `AWS_ENDPOINT_URL_KMS` (then `AWS_ENDPOINT_URL`). Every call is bounded so a slow KMS
+ * turns into `kms_unavailable` well inside the JIT request deadline instead of a killed worker.
+ */
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { TaskFailure } from '../../common/protocol.js';
+import { errnoCode, fail } from '../result.js';
+
+/**
+ * Bounds of one KMS call. KMS answers in tens of ms; these only cut off a sick endpoint.
+ * Two attempts × 1.5 s plus the SDK's throttling backoff (≤ 1 s) stays under the whole-call
+ * bound, which stays under the default JIT request deadline (CLEF_AGENT_DECRYPT_TIMEOUT_MS, 5 s).
+ */
+export const KMS_LIMITS = {
+  /** Total attempts (1 retry): transient failures get one more try, and no retry storm. */
+  maxAttempts: 2,
+  connectionTimeoutMs: 1_000,
+  /** Per attempt, headers and body; includes the connection phase. */
+  requestTimeoutMs: 1_500,
+  /** The whole call, retries and backoff included (an AbortSignal). */
+  totalMs: 4_000,
+} as const;
+
+let client: KMSClient | undefined;
+
+export function kmsClient(): KMSClient {
+  client ??= new KMSClient({
+    maxAttempts: KMS_LIMITS.maxAttempts,
+    requestHandler: {
+      connectionTimeout: KMS_LIMITS.connectionTimeoutMs,
+      requestTimeout: KMS_LIMITS.requestTimeoutMs,
+      // Without this the handler only *warns* (on console) when requestTimeout passes.
+      throwOnRequestTimeout: true,
+    },
+  });
+  return client;
+}
+
+/**
+ * KMS refused this caller or this key: retrying cannot help, and the SDK does not retry these
+ * (none is a throttling or transient error), so a denial surfaces on the very call it happened.
+ * Credential problems count: the pod's identity is what KMS judges.
+ */
+const DENIED: ReadonlySet<string> = new Set([
+  'AccessDeniedException',
+  'DisabledException',
+  'KMSInvalidStateException',
+  'NotFoundException',
+  'InvalidKeyUsageException',
+  'InvalidGrantTokenException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'MissingAuthenticationTokenException',
+  'CredentialsProviderError',
+]);
+
+/** The wrapped key itself is wrong (tampered, or wrapped under another key): the artifact is bad. */
+const BAD_CIPHERTEXT: ReadonlySet<string> = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
+
+/** Transient: throttling, KMS-side faults, timeouts. Network errors and 5xx are caught below. */
+const UNAVAILABLE: ReadonlySet<string> = new Set([
+  'ThrottlingException',
+  'LimitExceededException',
+  'KMSInternalException',
+  'DependencyTimeoutException',
+  'KeyUnavailableException',
+  'TimeoutError',
+  'AbortError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ServiceUnavailableException',
+  'InternalFailure',
+]);
+
+interface SdkErrorLike {
+  readonly name?: unknown;
+  readonly message?: unknown;
+  readonly $metadata?: { readonly httpStatusCode?: unknown };
+}
+
+/**
+ * Maps a thrown SDK error to a failure. The message names the exception and quotes a short,
+ * sanitised part of KMS's own message (key and role ARNs help the operator; KMS never echoes the
+ * ciphertext or a key). Non-AWS errors are reported by name/errno only.
+ */
+export function classifyKmsError(err: unknown): TaskFailure {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorLike;
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  const awsMessage = status !== undefined && typeof e.message === 'string' ? `: ${sanitise(e.message)}` : '';
+  const what = `${name}${status !== undefined ? `, HTTP ${status}` : ''}`;
+  if (BAD_CIPHERTEXT.has(name)) {
+    return fail('decrypt_failed', `KMS could not unwrap envelope.wrappedKey (${what})${awsMessage}: the artifact is corrupted or was sealed under another key`);
+  }
+  if (DENIED.has(name)) return fail('kms_denied', `KMS Decrypt denied (${what})${awsMessage}`);
+  if (UNAVAILABLE.has(name) || (status !== undefined && status >= 500)) {
+    return fail('kms_unavailable', `KMS is unavailable (${what})${awsMessage}`);
+  }
+  if (status !== undefined) {
+    // Any other 4xx: KMS refused the request for a reason we do not know to be transient.
+    return fail('kms_denied', `KMS refused the Decrypt request (${what})${awsMessage}`);
+  }
+  if (typeof e.message === 'string' && /region is missing/i.test(e.message)) {
+    return fail('kms_unavailable', 'KMS cannot be called: no AWS region is configured (set AWS_REGION)');
+  }
+  const code = errnoCode(err);
+  return fail('kms_unavailable', `KMS could not be reached (${name}${code !== undefined ? ` ${code}` : ''})`);
+}
+
+function sanitise(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const s = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return s.length > 240 ? `${s.slice(0, 240)}…` : s;
+}
