@@ -6,9 +6,51 @@
  * Results are plain tagged values, never thrown error classes: structured clone drops classes and
  * their fields, so `instanceof` across the boundary cannot work.
  */
+import type { Envelope } from './artifact.js';
 
-/** Where the artifact comes from. S3 and VCS sources are added by later work. */
-export type SourceSpec = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'http'; readonly url: string };
+/** Where the artifact comes from (SPEC §3). */
+export type SourceSpec = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'http'; readonly url: string } | S3SourceSpec | VcsSourceSpec;
+
+/**
+ * An S3 object, fetched with a SigV4-signed GET. `url` is the exact request URL (virtual-hosted for
+ * AWS, path-style for `AWS_ENDPOINT_URL_S3`), built once by the config so workers only sign it.
+ */
+export interface S3SourceSpec {
+  readonly kind: 's3';
+  readonly url: string;
+  readonly region: string;
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** A file in a git host's API (`.clef/packed/<identity>/<environment>.age.json`). */
+export interface VcsSourceSpec {
+  readonly kind: 'vcs';
+  readonly provider: 'github' | 'gitlab' | 'bitbucket';
+  readonly repo: string;
+  /** Secret: sent only as a request header, never in a URL or a message. */
+  readonly token: string;
+  /** Repository path of the artifact. */
+  readonly path: string;
+  /** Branch, tag or sha; absent means the provider's default branch. */
+  readonly ref?: string | undefined;
+  /** API base without a trailing slash (the public API unless CLEF_AGENT_VCS_API_URL is set). */
+  readonly apiUrl: string;
+}
+
+/**
+ * The disk fallback cache (SPEC §4.4): where the still-encrypted artifact is kept and how old it may
+ * be when the source fails.
+ */
+export interface DiskCachePolicy {
+  readonly dir: string;
+  /** File-name stem, derived from the (masked) source label so another source never reads it. */
+  readonly name: string;
+  /** Oldest usable copy: CACHE_TTL (cached mode) or MAX_STALE (JIT), in ms. */
+  readonly maxAgeMs: number;
+  /** JIT mode: KMS artifacts are gated by KMS on every request, so any age is usable. */
+  readonly kmsAnyAge: boolean;
+}
 
 /** How a worker fetches (SPEC §4.2, §5.1). */
 export interface FetchPolicy {
@@ -49,6 +91,8 @@ export interface LoadTask {
   readonly marker?: string | undefined;
   /** SHA-256 hex of the raw bytes being served: identical bytes skip parsing and decryption. */
   readonly bytesHash?: string | undefined;
+  /** Set with CLEF_AGENT_CACHE_PATH. */
+  readonly diskCache?: DiskCachePolicy | undefined;
 }
 
 /** Prove the configured age key parses, before the agent listens. */
@@ -77,7 +121,20 @@ export type Task = LoadTask | CheckKeyTask | ServeTask;
 export interface EncryptedArtifact {
   /** The artifact's `ciphertextHash`: the key of each worker's header cache. */
   readonly ciphertextHash: string;
+  /** The age file; empty for KMS envelope artifacts (see `kms`). */
   readonly ageFile: Uint8Array;
+  /**
+   * Present ⇔ KMS envelope artifact (SPEC §2): the envelope, kept so every request can call KMS
+   * Decrypt (§5.2: KMS is the live gate), and the AES-256-GCM ciphertext (base64-decoded once, at
+   * load) in a SharedArrayBuffer. No data key is ever kept.
+   */
+  readonly kms?: KmsSealed | undefined;
+}
+
+/** A KMS envelope artifact as JIT mode holds it: still sealed (the data key is still wrapped). */
+export interface KmsSealed {
+  readonly envelope: Envelope;
+  readonly ciphertext: Uint8Array;
 }
 
 /** Data every worker receives once, at creation (piscina `workerData`). */
@@ -137,10 +194,14 @@ export interface SnapshotWire {
 /**
  * Why a task failed. Stable strings: logs, `/v1/health` and telemetry report them.
  * Fetch: `fetch_failed` (network), `fetch_status` (HTTP status, see `status`), `fetch_timeout`,
- * `too_large`, `forbidden_redirect`, `forbidden_address`, `insecure_source`, `source_unreadable`.
+ * `too_large`, `forbidden_redirect`, `forbidden_address`, `insecure_source`, `source_unreadable`,
+ * `credentials_unavailable` (the AWS credential chain found nothing).
  * Validation (SPEC §4.3 order): `invalid_json`, `invalid_shape`, `unsupported_version`,
  * `identity_mismatch`, `expired`, `integrity`, `signature_missing`, `signature_invalid`,
  * `rollback`, `decrypt_failed`, `invalid_payload`, `unsupported_encryption`.
+ * KMS (envelope artifacts): `kms_denied` (access or key state: AccessDenied, Disabled, NotFound…),
+ * `kms_unavailable` (throttling, network, timeouts, 5xx); a bad wrapped key or data key is
+ * `decrypt_failed`.
  * Setup: `key_invalid`, `key_unreadable`, `no_key`. Pool: `overloaded` (queue full), `task_timeout`
  * (deadline passed; the worker was replaced). Anything unexpected: `internal`.
  */
@@ -153,6 +214,7 @@ export type FailureCode =
   | 'forbidden_address'
   | 'insecure_source'
   | 'source_unreadable'
+  | 'credentials_unavailable'
   | 'invalid_json'
   | 'invalid_shape'
   | 'unsupported_version'
@@ -165,6 +227,8 @@ export type FailureCode =
   | 'decrypt_failed'
   | 'invalid_payload'
   | 'unsupported_encryption'
+  | 'kms_denied'
+  | 'kms_unavailable'
   | 'key_invalid'
   | 'key_unreadable'
   | 'no_key'
@@ -181,8 +245,16 @@ export interface TaskFailure {
   readonly status?: number | undefined;
 }
 
+/** What the disk cache did during a load (SPEC §4.4); the main thread logs it. */
+export interface DiskCacheReport {
+  /** Warnings (unwritable directory, corrupted or too old copy…); never secret. */
+  readonly warnings?: readonly string[] | undefined;
+  /** Set when the artifact came from the disk cache because the source failed. */
+  readonly fromDisk?: { readonly fetchedAtMs: number; readonly sourceFailure: TaskFailure } | undefined;
+}
+
 export type LoadResult =
-  | { readonly ok: true; readonly outcome: 'unchanged'; readonly marker?: string | undefined }
+  | { readonly ok: true; readonly outcome: 'unchanged'; readonly marker?: string | undefined; readonly cache?: DiskCacheReport | undefined }
   | {
       readonly ok: true;
       readonly outcome: 'loaded';
@@ -190,6 +262,7 @@ export type LoadResult =
       readonly snapshot: SnapshotWire;
       readonly marker?: string | undefined;
       readonly bytesHash: string;
+      readonly cache?: DiskCacheReport | undefined;
     }
   | {
       readonly ok: true;
@@ -200,9 +273,10 @@ export type LoadResult =
       readonly keyCount: number;
       readonly marker?: string | undefined;
       readonly bytesHash: string;
+      readonly cache?: DiskCacheReport | undefined;
     }
-  | { readonly ok: true; readonly outcome: 'revoked'; readonly revokedAt: string }
-  | TaskFailure;
+  | { readonly ok: true; readonly outcome: 'revoked'; readonly revokedAt: string; readonly cache?: DiskCacheReport | undefined }
+  | (TaskFailure & { readonly cache?: DiskCacheReport | undefined });
 
 export type CheckKeyResult = { readonly ok: true } | TaskFailure;
 

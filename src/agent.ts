@@ -34,7 +34,6 @@ export interface AgentDeps {
 export async function startAgent(config: Config, deps: AgentDeps): Promise<AgentHandle> {
   const { log } = deps;
   const clock = deps.clock ?? Date.now;
-  if (config.vcs) throw new StartupError('CLEF_AGENT_VCS_PROVIDER: VCS sources are not supported yet; set CLEF_AGENT_SOURCE', 2);
 
   const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
   const pool = new WorkerPool({ size: config.workers, init: { ageKey }, maxQueue: config.maxQueue });

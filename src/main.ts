@@ -10,6 +10,7 @@ import { StartupError } from './startup.js';
 const USAGE = `Usage:
   clef-agent [serve]          run the agent (configured by CLEF_AGENT_* environment variables)
   clef-agent pack [options]   build a packed artifact (clef-agent pack --help)
+  clef-agent loadtest [opts]  load-test a running agent (clef-agent loadtest --help)
   clef-agent --version`;
 
 async function main(argv: string[]): Promise<number> {
@@ -21,6 +22,10 @@ async function main(argv: string[]): Promise<number> {
       // Loaded only for this subcommand: the agent's main thread never imports age-encryption.
       const { runPack } = await import('../pack/index.js');
       return runPack(rest, { stdout: process.stdout, stderr: process.stderr });
+    }
+    case 'loadtest': {
+      const { runLoadtest } = await import('./loadtest/index.js');
+      return runLoadtest(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
     }
     case '--version':
     case 'version':
@@ -68,6 +73,11 @@ async function serve(): Promise<number> {
     log.warn({ event: 'config.no_verify_key' }, 'CLEF_AGENT_VERIFY_KEY is not set: anyone who can write the artifact location can make the agent serve secrets of their choosing; set a verify key');
   }
   for (const w of config.warnings) log.warn({ event: 'config.warning' }, w);
+  // Accepted and validated so deployments can be written now, but not acted on yet: say so.
+  if (config.telemetryUrl !== undefined) log.warn({ event: 'config.not_supported' }, 'CLEF_AGENT_TELEMETRY_URL is set but telemetry export is not supported yet; ignored');
+  if (process.env['AWS_LAMBDA_RUNTIME_API'] !== undefined) {
+    log.warn({ event: 'config.not_supported' }, 'AWS_LAMBDA_RUNTIME_API is set but the Lambda extension lifecycle is not supported yet; running as a daemon');
+  }
 
   try {
     const agent = await startAgent(config, { log });

@@ -4,18 +4,23 @@
  */
 import { createHash } from 'node:crypto';
 import type { PackedArtifact } from '../common/artifact.js';
-import type { ArtifactMeta, LoadResult, LoadTask, WorkerInit } from '../common/protocol.js';
+import type { ArtifactMeta, EncryptedArtifact, LoadResult, LoadTask, TaskFailure, WorkerInit } from '../common/protocol.js';
 import { decryptArtifact, decryptCiphertextFast, sharedAgeFile } from './decrypt/age.js';
-import { fetchSource } from './fetch/index.js';
-import type { HttpDeps } from './fetch/http.js';
+import { decryptKmsArtifact, openKms, sealKms } from './decrypt/kms.js';
+import { withDiskCache } from './cache/fallback.js';
+import { fetchSource, type FetchDeps } from './fetch/index.js';
 import { dropKeyCache } from './keys.js';
 import { buildSnapshot, parsePayload } from './payload.js';
-import { fail } from './result.js';
 import { dropVerifyKeyCache } from './signature.js';
 import { validateArtifact } from './validate.js';
 
-export async function load(task: LoadTask, init: WorkerInit, deps?: HttpDeps): Promise<LoadResult> {
+export async function load(task: LoadTask, init: WorkerInit, deps?: FetchDeps): Promise<LoadResult> {
   const fetched = await fetchSource(task.source, task.fetch, task.marker, deps);
+  // With CLEF_AGENT_CACHE_PATH: write after validation, fall back on failure, purge on revocation
+  // and expiry (SPEC §4.4). The validation path is the same function either way.
+  if (task.diskCache !== undefined) {
+    return withDiskCache(task, task.diskCache, fetched, (bytes, marker, bytesHash) => loadBytes(task, init, bytes, marker, bytesHash));
+  }
   if ('ok' in fetched) return fetched;
   if (fetched.kind === 'unchanged') return { ok: true, outcome: 'unchanged', marker: fetched.marker };
 
@@ -23,7 +28,12 @@ export async function load(task: LoadTask, init: WorkerInit, deps?: HttpDeps): P
   if (task.bytesHash !== undefined && task.bytesHash === bytesHash) {
     return { ok: true, outcome: 'unchanged', marker: fetched.marker };
   }
+  return loadBytes(task, init, fetched.bytes, fetched.marker, bytesHash);
+}
 
+/** Validate (§4.3 1–7), then decrypt and check the payload: for fetched bytes and disk-cached ones alike. */
+export async function loadBytes(task: LoadTask, init: WorkerInit, bytes: Uint8Array, marker: string | undefined, bytesHash: string): Promise<LoadResult> {
+  const fetched = { bytes, marker };
   const v = validateArtifact(fetched.bytes, task.validation);
   if (!v.ok) return v;
   if (v.kind === 'revoked') {
@@ -47,7 +57,8 @@ async function decryptForCache(
   marker: string | undefined,
   bytesHash: string,
 ): Promise<LoadResult> {
-  const plaintext = await decryptArtifact(artifact, init);
+  // One KMS call per new revision for envelope artifacts; an unchanged one never gets here.
+  const plaintext = artifact.envelope !== undefined ? await decryptKmsArtifact(artifact) : await decryptArtifact(artifact, init);
   if ('ok' in plaintext) return plaintext;
   try {
     const payload = parsePayload(plaintext);
@@ -64,6 +75,8 @@ async function decryptForCache(
  * JIT mode: decrypt once to prove the key and the payload (so an artifact that cannot be served
  * never replaces one that can), wipe the plaintext, and hand back the still-encrypted age file.
  * The proving decryption goes through the fast path, which also warms this worker's header cache.
+ * KMS envelope artifacts: one KMS call proves access; the envelope is kept (the data key is not),
+ * so every request calls KMS again (SPEC §5.2).
  */
 async function verifyForJit(
   artifact: PackedArtifact,
@@ -72,16 +85,25 @@ async function verifyForJit(
   marker: string | undefined,
   bytesHash: string,
 ): Promise<LoadResult> {
-  if (artifact.envelope !== undefined) return fail('unsupported_encryption', 'KMS envelope artifacts are not supported yet');
-  const ageFile = sharedAgeFile(artifact);
-  if ('ok' in ageFile) return ageFile;
-  const plaintext = await decryptCiphertextFast(artifact.ciphertextHash, ageFile, init);
+  let kept: EncryptedArtifact;
+  let plaintext: Uint8Array | TaskFailure;
+  if (artifact.envelope !== undefined) {
+    const kms = sealKms(artifact, true);
+    if ('ok' in kms) return kms;
+    kept = { ciphertextHash: artifact.ciphertextHash, ageFile: new Uint8Array(0), kms };
+    plaintext = await openKms(kms);
+  } else {
+    const ageFile = sharedAgeFile(artifact);
+    if ('ok' in ageFile) return ageFile;
+    kept = { ciphertextHash: artifact.ciphertextHash, ageFile };
+    plaintext = await decryptCiphertextFast(artifact.ciphertextHash, ageFile, init);
+  }
   if ('ok' in plaintext) return plaintext;
   try {
     const payload = parsePayload(plaintext);
     if ('ok' in payload) return payload;
     const keyCount = payload.kind === 'flat' ? payload.keys.size : [...payload.namespaces.values()].reduce((n, m) => n + m.size, 0);
-    return { ok: true, outcome: 'verified', meta, artifact: { ciphertextHash: artifact.ciphertextHash, ageFile }, keyCount, marker, bytesHash };
+    return { ok: true, outcome: 'verified', meta, artifact: kept, keyCount, marker, bytesHash };
   } finally {
     plaintext.fill(0);
   }

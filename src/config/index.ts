@@ -3,7 +3,7 @@
  * anything listens. Every problem is collected and reported at once, one line each, in this fixed
  * order: unknown names, source / VCS group, age key, port, token, id, timing, cache path, verify
  * key, expectations, allow-http, telemetry, log level, limits, workers, then the cross-variable
- * rules (plain http, VCS expectations, "VCS not supported yet").
+ * rules (plain http, VCS expectations).
  *
  * Side effects, both deliberate: CLEF_AGENT_AGE_KEY is deleted from `env` (child processes must
  * never inherit it), and a missing CLEF_AGENT_TOKEN_FILE is created — only once every other
@@ -14,7 +14,7 @@ import { fail, Issues } from './errors.js';
 import { defaultWorkerCount, MAX_WORKERS, type CpuProbe } from './cpus.js';
 import { parseVerifyKey, resolveAgeKey } from './keys.js';
 import { boolean, directoryPath, httpUrl, integer, isLoopbackHost, maskUrl, oneOf, quote, read, text, type Env } from './parse.js';
-import { checkPlainHttp, resolveSource, VCS_UNSUPPORTED } from './source.js';
+import { checkPlainHttp, resolveSource } from './source.js';
 import { resolveTiming } from './timing.js';
 import { finishToken, planToken } from './token.js';
 import type { Config, LogLevel } from './types.js';
@@ -145,9 +145,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
 
   // Cross-variable rules, once each side is known to be valid.
   const verifyKeySet = read(env, 'CLEF_AGENT_VERIFY_KEY') !== undefined;
-  const beforeTransport = issues.count;
   if (source !== undefined && allowHttp !== undefined) checkPlainHttp(source, allowHttp, verifyKeySet, issues);
-  const transportOk = issues.count === beforeTransport;
   const vcs = source?.vcs;
   if (vcs !== undefined) {
     if (expectIdentity !== undefined && expectIdentity !== vcs.identity) {
@@ -164,8 +162,6 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
         'the same environment, or unset',
       );
     }
-    // Validated in full first, so every bad value got its own line; this one remains.
-    if (transportOk) issues.addLine('CLEF_AGENT_VCS_PROVIDER', VCS_UNSUPPORTED);
   }
   if (telemetry !== undefined && telemetry.protocol === 'http:' && !isLoopbackHost(telemetry.hostname)) {
     warnings.push(

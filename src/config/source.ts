@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 import type { SourceSpec } from '../../common/protocol.js';
 import { fail, type Issues } from './errors.js';
 import { httpUrl, isHeaderSafe, isLoopbackHost, maskUrl, oneOf, pathValue, quote, read, text, type Env } from './parse.js';
+import { isPresigned, parseS3Https, parseS3Url, S3_HOST } from './s3.js';
 import type { VcsConfig } from './types.js';
 
 const SOURCE = 'CLEF_AGENT_SOURCE';
-const SOURCE_EXPECTED = 'a file path or an http(s):// URL';
+const SOURCE_EXPECTED = 'a file path, an http(s):// URL or an S3 URL (s3://bucket/key)';
 
 export const VCS_REQUIRED = [
   'CLEF_AGENT_VCS_PROVIDER',
@@ -21,10 +22,14 @@ export const VCS_REQUIRED = [
 export const VCS_OPTIONAL = ['CLEF_AGENT_VCS_REF', 'CLEF_AGENT_VCS_API_URL'] as const;
 const VCS_ALL: readonly string[] = [...VCS_REQUIRED, ...VCS_OPTIONAL];
 
-export const VCS_UNSUPPORTED = 'CLEF_AGENT_VCS_PROVIDER: VCS sources are not supported yet; set CLEF_AGENT_SOURCE to a file path or an http(s) URL';
+/** Public API bases, used unless CLEF_AGENT_VCS_API_URL names a self-hosted instance. */
+export const VCS_DEFAULT_API = {
+  github: 'https://api.github.com',
+  gitlab: 'https://gitlab.com/api/v4',
+  bitbucket: 'https://api.bitbucket.org/2.0',
+} as const;
 
 export interface SourceResult {
-  /** Absent for a VCS group (its fetchers land later). */
   readonly source?: SourceSpec | undefined;
   readonly label?: string | undefined;
   /** Present only for a complete VCS group whose every value is valid. */
@@ -32,16 +37,8 @@ export interface SourceResult {
   /** URLs subject to the plain-http rule (checked once ALLOW_HTTP and VERIFY_KEY are known). */
   readonly sourceUrl?: URL | undefined;
   readonly vcsApiUrl?: URL | undefined;
-}
-
-/**
- * S3 virtual-hosted (`bucket.s3[.region].amazonaws.com`) and path-style (`s3[.region].amazonaws.com`)
- * hosts, including the legacy `s3-region`, dualstack and China (`.com.cn`) forms.
- */
-const S3_HOST = /(^|\.)s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/i;
-
-function s3Unsupported(shown: string): never {
-  return fail(SOURCE, `${quote(shown, 120)} is an S3 location, and S3 sources are not supported yet`, SOURCE_EXPECTED);
+  /** AWS_ENDPOINT_URL_S3: plain http only to loopback or with ALLOW_HTTP (it carries the session token). */
+  readonly s3EndpointUrl?: URL | undefined;
 }
 
 /**
@@ -49,7 +46,7 @@ function s3Unsupported(shown: string): never {
  * whose name contains a colon must be written `./name:with:colons`. `file://` URLs are accepted as
  * file paths (operators paste them from other tools); only a local one (no host) is meaningful.
  */
-export function parseSource(raw: string, cwd: string): SourceResult {
+export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResult {
   if (raw === '') fail(SOURCE, 'is empty', SOURCE_EXPECTED);
   const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(raw)?.[1]?.toLowerCase();
   if (scheme === undefined) {
@@ -59,17 +56,22 @@ export function parseSource(raw: string, cwd: string): SourceResult {
   if (scheme === 'http' || scheme === 'https') {
     const url = httpUrl(SOURCE, raw, SOURCE_EXPECTED);
     const label = maskUrl(url);
-    if (S3_HOST.test(url.hostname)) s3Unsupported(label);
+    if (S3_HOST.test(url.hostname) && !isPresigned(url) && url.username === '' && url.password === '') {
+      const s3 = parseS3Https(url, env);
+      return { source: s3.source, label: s3.label, s3EndpointUrl: s3.endpointUrl };
+    }
     return { source: { kind: 'http', url: url.href }, label, sourceUrl: url };
   }
   if (scheme === 's3') {
-    let shown = 's3://…';
+    let url: URL;
     try {
-      shown = maskUrl(new URL(raw));
+      url = new URL(raw);
     } catch {
-      // Unparsable: keep the neutral placeholder rather than echo the raw value.
+      // Unparsable: not echoed (it cannot be masked).
+      return fail(SOURCE, 'is not a valid s3:// URL', 's3://bucket/key');
     }
-    s3Unsupported(shown);
+    const s3 = parseS3Url(url, env);
+    return { source: s3.source, label: s3.label, s3EndpointUrl: s3.endpointUrl };
   }
   if (scheme === 'file') {
     let path: string;
@@ -80,7 +82,7 @@ export function parseSource(raw: string, cwd: string): SourceResult {
     }
     return { source: { kind: 'file', path }, label: path };
   }
-  return fail(SOURCE, `uses the unsupported scheme ${quote(`${scheme}:`)}`, 'a file path, an http(s):// URL or a file:// URL');
+  return fail(SOURCE, `uses the unsupported scheme ${quote(`${scheme}:`)}`, 'a file path, an http(s):// URL, an s3:// URL or a file:// URL');
 }
 
 /** Exactly one of CLEF_AGENT_SOURCE or the VCS group. Returns undefined when an issue was recorded. */
@@ -89,10 +91,10 @@ export function resolveSource(env: Env, cwd: string, issues: Issues): SourceResu
   const vcsSet = VCS_ALL.filter((n) => read(env, n) !== undefined);
   if (raw !== undefined && vcsSet.length > 0) {
     issues.add(SOURCE, `is set together with ${vcsSet.join(', ')}`, 'either CLEF_AGENT_SOURCE or the CLEF_AGENT_VCS_* group, not both');
-    issues.run(() => parseSource(raw, cwd));
+    issues.run(() => parseSource(raw, cwd, env));
     return undefined;
   }
-  if (raw !== undefined) return issues.run(() => parseSource(raw, cwd));
+  if (raw !== undefined) return issues.run(() => parseSource(raw, cwd, env));
   if (vcsSet.length === 0) {
     issues.add(SOURCE, 'is not set', `CLEF_AGENT_SOURCE (${SOURCE_EXPECTED}) or the VCS group ${VCS_REQUIRED.join(', ')}`);
     return undefined;
@@ -167,7 +169,11 @@ function resolveVcs(env: Env, issues: Issues): SourceResult | undefined {
   if (issues.count !== before) return undefined;
   if (provider === undefined || repo === undefined || token === undefined || identity === undefined || environment === undefined) return undefined;
   const vcs: VcsConfig = { provider, repo, token, identity, environment, ref, apiUrl: apiUrl?.href };
-  return { vcs, vcsApiUrl: apiUrl };
+  // Query and userinfo are not part of an API base; fetchers append paths to origin + path.
+  const api = apiUrl === undefined ? VCS_DEFAULT_API[provider] : `${apiUrl.origin}${apiUrl.pathname.replace(/\/+$/, '')}`;
+  const path = `.clef/packed/${identity}/${environment}.age.json`;
+  const label = `${provider}:${repo}/${path}@${ref ?? 'default branch'}${apiUrl === undefined ? '' : ` via ${maskUrl(apiUrl)}`}`;
+  return { vcs, vcsApiUrl: apiUrl, label, source: { kind: 'vcs', provider, repo, token, path, ref, apiUrl: api } };
 }
 
 /**
@@ -182,6 +188,13 @@ export function checkPlainHttp(result: SourceResult, allowHttp: boolean, verifyK
       SOURCE,
       `${quote(maskUrl(result.sourceUrl), 120)} uses plain http to a non-loopback host`,
       'an https:// URL, or CLEF_AGENT_VERIFY_KEY set so the artifact is authenticated, or CLEF_AGENT_ALLOW_HTTP=true',
+    );
+  }
+  if (plain(result.s3EndpointUrl) && !allowHttp) {
+    issues.add(
+      'AWS_ENDPOINT_URL_S3',
+      `${quote(maskUrl(result.s3EndpointUrl), 120)} uses plain http to a non-loopback host, which would send the AWS session token unencrypted`,
+      'an https:// URL, a loopback http:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
     );
   }
   if (plain(result.vcsApiUrl) && !allowHttp) {

@@ -3,7 +3,7 @@ import type { SealedBytes } from './sealed.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
-/** The VCS group of SPEC §3 (fetchers arrive in a later issue; config already validates it). */
+/** The VCS group of SPEC §3, as configured (the fetch itself uses `Config.source`, kind `vcs`). */
 export interface VcsConfig {
   readonly provider: 'github' | 'gitlab' | 'bitbucket';
   readonly repo: string;
@@ -23,7 +23,7 @@ export type AgeKeySource = { readonly kind: 'file'; readonly path: string } | { 
 
 /** The validated configuration. Everything here was checked before anything listens. */
 export interface Config {
-  /** The artifact location. For VCS configs this is absent until the VCS fetchers land. */
+  /** The artifact location (for a VCS group: kind `vcs`, token included — never logged). */
   readonly source: SourceSpec;
   /** For logs: the source with any URL credentials masked. */
   readonly sourceLabel: string;

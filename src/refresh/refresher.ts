@@ -1,4 +1,6 @@
-import type { ArtifactMeta, EncryptedArtifact, LoadResult, LoadTask, SnapshotWire, TaskFailure } from '../../common/protocol.js';
+import { createHash } from 'node:crypto';
+import type { ArtifactMeta, DiskCachePolicy, EncryptedArtifact, LoadResult, LoadTask, SnapshotWire, TaskFailure } from '../../common/protocol.js';
+import { purgeCache } from '../../workers/cache/disk.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { WorkerPool } from '../pool.js';
@@ -59,6 +61,10 @@ export class Refresher {
   private pollTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** SPEC §4.4, set with CLEF_AGENT_CACHE_PATH. */
+  private readonly diskCache: DiskCachePolicy | undefined;
+  /** The last disk-cache warning logged at warn level (repeats go to debug, not every poll). */
+  private lastCacheWarning: string | undefined;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -66,7 +72,9 @@ export class Refresher {
     private readonly sink: RefreshSink,
     private readonly log: Logger,
     private readonly clock: Clock = Date.now,
-  ) {}
+  ) {
+    this.diskCache = diskCachePolicy(config, sink.name);
+  }
 
   /** One refresh, shared with any already running. */
   refresh(trigger: RefreshTrigger): Promise<LoadResult> {
@@ -124,6 +132,7 @@ export class Refresher {
       },
       marker: this.marker,
       bytesHash: this.bytesHash,
+      diskCache: this.diskCache,
     };
     this.status.lastAttemptAt = this.clock();
     const result = await this.pool.run(task, { deadlineMs: LOAD_DEADLINE_MS });
@@ -133,6 +142,7 @@ export class Refresher {
 
   private apply(r: LoadResult, trigger: RefreshTrigger): void {
     const now = this.clock();
+    this.logCacheWarnings(r);
     if (!r.ok) {
       this.reject(r, trigger, now);
       return;
@@ -156,18 +166,31 @@ export class Refresher {
         // replayed (stale cache, attacker) has the same packedAt, which step 7 alone lets through.
         if (this.status.revokedAt !== undefined && this.rollbackFloor !== undefined && r.meta.packedAtMs <= Date.parse(this.rollbackFloor)) {
           if (r.outcome === 'loaded') r.snapshot.arena.fill(0);
+          // The worker cached it as valid; a restart must not serve it from disk either.
+          this.purgeDisk();
           const message = `artifact packedAt ${r.meta.packedAt} is not later than the last served artifact's ${this.rollbackFloor}: only a later artifact ends a revocation`;
           this.reject({ ok: false, code: 'rollback', message }, trigger, now);
           return;
         }
         const previous = this.status.meta?.revision;
+        const fromDisk = r.cache?.fromDisk;
+        if (fromDisk !== undefined) {
+          const f = fromDisk.sourceFailure;
+          this.log.warn(
+            { event: 'fetch.failed', trigger, code: f.code, status: f.status, source: this.config.sourceLabel, fallback: 'disk_cache' },
+            `fetch failed: ${f.message}; loading the disk cache copy fetched at ${new Date(fromDisk.fetchedAtMs).toISOString()}`,
+          );
+        }
         this.sink.accept(
           r.meta,
           r.outcome === 'loaded' ? { kind: 'snapshot', snapshot: r.snapshot } : { kind: 'artifact', artifact: r.artifact, keyCount: r.keyCount },
         );
         this.status.meta = r.meta;
-        this.status.lastSuccessAt = now;
-        this.status.lastError = undefined;
+        // A disk copy is not a successful refresh: the TTL keeps counting from when it was fetched
+        // (JIT KMS artifacts excepted: KMS gates each request, SPEC §4.4).
+        this.status.lastSuccessAt = fromDisk === undefined || (this.sink.name === 'jit' && r.meta.encryption === 'kms') ? now : fromDisk.fetchedAtMs;
+        const sf = fromDisk?.sourceFailure;
+        this.status.lastError = sf === undefined ? undefined : { code: sf.code, message: sf.message, status: sf.status, at: now };
         this.status.expired = false;
         const endedRevocation = this.status.revokedAt !== undefined;
         this.status.revokedAt = undefined;
@@ -185,6 +208,7 @@ export class Refresher {
             keys: r.outcome === 'loaded' ? r.snapshot.entries.length : r.keyCount,
             signed: r.meta.signed,
             endedRevocation,
+            from: fromDisk === undefined ? 'source' : 'disk_cache',
           },
           'artifact loaded',
         );
@@ -226,6 +250,9 @@ export class Refresher {
   markExpired(why: string): void {
     const wasServing = this.status.meta !== undefined;
     this.dropEverywhere();
+    // The worker purges the disk copy when it sees an expired artifact; a served one that reaches
+    // its expiresAt is only noticed here.
+    this.purgeDisk();
     this.status.expired = true;
     this.log.warn({ event: 'artifact.expired', wasServing }, `artifact expired: ${why}; secrets dropped, serving stopped`);
   }
@@ -259,6 +286,23 @@ export class Refresher {
     }, delay);
   }
 
+  private purgeDisk(): void {
+    const dc = this.diskCache;
+    if (dc === undefined) return;
+    purgeCache(dc.dir, dc.name).catch((err: unknown) =>
+      this.log.warn({ event: 'cache.warning' }, `disk cache could not be purged (${(err as NodeJS.ErrnoException).code ?? 'error'})`),
+    );
+  }
+
+  private logCacheWarnings(r: LoadResult): void {
+    for (const w of r.cache?.warnings ?? []) {
+      const repeat = w === this.lastCacheWarning;
+      this.lastCacheWarning = w;
+      if (repeat) this.log.debug({ event: 'cache.warning' }, w);
+      else this.log.warn({ event: 'cache.warning' }, w);
+    }
+  }
+
   /** Hook for the mode: runs after every poll (cached mode wipes a snapshot whose TTL ran out). */
   afterPoll: (() => void) | undefined;
 }
@@ -277,7 +321,19 @@ const FETCH_CODES: ReadonlySet<string> = new Set([
   'forbidden_address',
   'insecure_source',
   'source_unreadable',
+  'credentials_unavailable',
 ]);
+
+/**
+ * The disk cache policy (SPEC §4.4). The file name derives from the masked source label, so a
+ * changed source never loads another source's copy and no credential shapes the name.
+ */
+function diskCachePolicy(config: Config, mode: 'cached' | 'jit'): DiskCachePolicy | undefined {
+  if (config.cachePath === undefined) return undefined;
+  const name = `clef-${createHash('sha256').update(config.sourceLabel).digest('hex').slice(0, 24)}`;
+  const maxAgeMs = (mode === 'jit' ? config.maxStale : config.cacheTtl) * 1000;
+  return { dir: config.cachePath, name, maxAgeMs, kmsAnyAge: mode === 'jit' };
+}
 
 function laterOf(a: string | undefined, b: string): string {
   if (a === undefined) return b;

@@ -2,12 +2,11 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import { VCS_UNSUPPORTED } from '../../src/config/source.js';
 import { cleanup, env, load, refuse, refuseWith, type Env } from './helpers.js';
 
 after(cleanup);
 
-const SOURCE_EXPECTED = 'expected a file path or an http(s):// URL';
+const SOURCE_EXPECTED = 'expected a file path, an http(s):// URL or an S3 URL (s3://bucket/key)';
 
 describe('CLEF_AGENT_SOURCE', () => {
   test('CLEF_AGENT_SOURCE: accepts an absolute file path, not read at config time', () => {
@@ -43,25 +42,74 @@ describe('CLEF_AGENT_SOURCE', () => {
     void refuseWith(env({ CLEF_AGENT_SOURCE: 'https://user:pa ss@exa mple.com/a' }), [`CLEF_AGENT_SOURCE: is not a valid URL; ${SOURCE_EXPECTED}`]));
   test('CLEF_AGENT_SOURCE: rejects other schemes, listing the accepted forms', () =>
     void refuseWith(env({ CLEF_AGENT_SOURCE: 'ftp://files.example.com/a.json' }), [
-      'CLEF_AGENT_SOURCE: uses the unsupported scheme "ftp:"; expected a file path, an http(s):// URL or a file:// URL',
+      'CLEF_AGENT_SOURCE: uses the unsupported scheme "ftp:"; expected a file path, an http(s):// URL, an s3:// URL or a file:// URL',
     ]));
-  for (const url of [
-    's3://my-bucket/clef/app.json',
-    'https://my-bucket.s3.amazonaws.com/clef/app.json',
-    'https://my-bucket.s3.eu-west-1.amazonaws.com/clef/app.json',
-    'https://s3.amazonaws.com/my-bucket/clef/app.json',
-    'https://s3.us-east-2.amazonaws.com/my-bucket/clef/app.json',
-    'https://my-bucket.s3-us-west-2.amazonaws.com/clef/app.json',
-  ]) {
-    test(`CLEF_AGENT_SOURCE: rejects S3 URLs as not supported yet (${url})`, () =>
-      void refuseWith(env({ CLEF_AGENT_SOURCE: url }), [
-        `CLEF_AGENT_SOURCE: "${url}" is an S3 location, and S3 sources are not supported yet; ${SOURCE_EXPECTED}`,
-      ]));
+  const s3 = (url: string, region: string, bucket: string, key: string, requestUrl = url) => ({ kind: 's3', url: requestUrl, region, bucket, key });
+  for (const [raw, expected] of [
+    ['https://my-bucket.s3.amazonaws.com/clef/app.json', s3('https://my-bucket.s3.amazonaws.com/clef/app.json', 'us-east-1', 'my-bucket', 'clef/app.json')],
+    [
+      'https://my-bucket.s3.eu-west-1.amazonaws.com/clef/app.json',
+      s3('https://my-bucket.s3.eu-west-1.amazonaws.com/clef/app.json', 'eu-west-1', 'my-bucket', 'clef/app.json'),
+    ],
+    ['https://s3.amazonaws.com/my-bucket/clef/app.json', s3('https://s3.amazonaws.com/my-bucket/clef/app.json', 'us-east-1', 'my-bucket', 'clef/app.json')],
+    [
+      'https://s3.us-east-2.amazonaws.com/my-bucket/clef/app.json',
+      s3('https://s3.us-east-2.amazonaws.com/my-bucket/clef/app.json', 'us-east-2', 'my-bucket', 'clef/app.json'),
+    ],
+    [
+      'https://my-bucket.s3-us-west-2.amazonaws.com/clef/app.json',
+      s3('https://my-bucket.s3-us-west-2.amazonaws.com/clef/app.json', 'us-west-2', 'my-bucket', 'clef/app.json'),
+    ],
+    [
+      'https://my.dotted.bucket.s3.dualstack.ap-south-1.amazonaws.com/a%20b.json',
+      s3('https://my.dotted.bucket.s3.dualstack.ap-south-1.amazonaws.com/a%20b.json', 'ap-south-1', 'my.dotted.bucket', 'a b.json'),
+    ],
+    ['https://b1.s3.cn-north-1.amazonaws.com.cn/k.json', s3('https://b1.s3.cn-north-1.amazonaws.com.cn/k.json', 'cn-north-1', 'b1', 'k.json')],
+  ] as const) {
+    test(`CLEF_AGENT_SOURCE: an https S3 URL is an S3 source with the region from the host (${raw})`, () => {
+      const c = load(env({ CLEF_AGENT_SOURCE: raw }));
+      assert.deepEqual(c.source, expected);
+      assert.equal(c.sourceLabel, raw);
+    });
   }
-  test('CLEF_AGENT_SOURCE: masks a presigned S3 URL in the not-supported message', () =>
-    void refuseWith(env({ CLEF_AGENT_SOURCE: 'https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef' }), [
-      `CLEF_AGENT_SOURCE: "https://b.s3.amazonaws.com/k?X-Amz-Signature=***" is an S3 location, and S3 sources are not supported yet; ${SOURCE_EXPECTED}`,
+  test('CLEF_AGENT_SOURCE: s3:// takes the region from AWS_REGION and builds the virtual-hosted URL', () => {
+    const c = load(env({ CLEF_AGENT_SOURCE: 's3://my-bucket/clef/api (1).json', AWS_REGION: 'eu-central-1' }));
+    assert.deepEqual(c.source, s3('https://my-bucket.s3.eu-central-1.amazonaws.com/clef/api%20%281%29.json', 'eu-central-1', 'my-bucket', 'clef/api (1).json'));
+    assert.equal(c.sourceLabel, 's3://my-bucket/clef/api (1).json');
+  });
+  test('CLEF_AGENT_SOURCE: s3:// falls back to AWS_DEFAULT_REGION; a dotted bucket uses path style', () =>
+    assert.deepEqual(
+      load(env({ CLEF_AGENT_SOURCE: 's3://my.bucket/k.json', AWS_DEFAULT_REGION: 'us-west-1' })).source,
+      s3('https://s3.us-west-1.amazonaws.com/my.bucket/k.json', 'us-west-1', 'my.bucket', 'k.json'),
+    ));
+  test('CLEF_AGENT_SOURCE: s3:// without AWS_REGION or AWS_DEFAULT_REGION is refused with a clear remedy', () =>
+    void refuseWith(env({ CLEF_AGENT_SOURCE: 's3://my-bucket/clef/app.json' }), [
+      'CLEF_AGENT_SOURCE: "s3://my-bucket/clef/app.json" does not say its region, and neither AWS_REGION nor AWS_DEFAULT_REGION is set; expected AWS_REGION (e.g. eu-west-1) set for an s3:// source, or the https://bucket.s3.<region>.amazonaws.com/key form',
     ]));
+  test('CLEF_AGENT_SOURCE: s3:// without a key is refused', () =>
+    void refuseWith(env({ CLEF_AGENT_SOURCE: 's3://my-bucket/', AWS_REGION: 'eu-west-1' }), [
+      'CLEF_AGENT_SOURCE: "s3://my-bucket/" names no object key; expected s3://bucket/key, https://bucket.s3.<region>.amazonaws.com/key or https://s3.<region>.amazonaws.com/bucket/key',
+    ]));
+  test('AWS_ENDPOINT_URL_S3: every S3 form becomes path style under the endpoint', () => {
+    const e = { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000/', AWS_REGION: 'us-east-1' };
+    const c = load(env({ CLEF_AGENT_SOURCE: 's3://bkt/dir/a.json', ...e }));
+    assert.deepEqual(c.source, s3('http://127.0.0.1:9000/bkt/dir/a.json', 'us-east-1', 'bkt', 'dir/a.json'));
+    assert.equal(c.sourceLabel, 's3://bkt/dir/a.json via http://127.0.0.1:9000/');
+    const h = load(env({ CLEF_AGENT_SOURCE: 'https://bkt.s3.eu-west-3.amazonaws.com/a.json', ...e }));
+    assert.equal(h.source.kind === 's3' ? h.source.url : '', 'http://127.0.0.1:9000/bkt/a.json');
+  });
+  test('AWS_ENDPOINT_URL_S3: plain http to a non-loopback endpoint needs CLEF_AGENT_ALLOW_HTTP (session token)', () => {
+    const e = { CLEF_AGENT_SOURCE: 's3://bkt/a.json', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_S3: 'http://minio.internal:9000' };
+    refuseWith(env(e), [
+      'AWS_ENDPOINT_URL_S3: "http://minio.internal:9000/" uses plain http to a non-loopback host, which would send the AWS session token unencrypted; expected an https:// URL, a loopback http:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+    ]);
+    assert.equal(load(env({ ...e, CLEF_AGENT_ALLOW_HTTP: 'true' })).source.kind, 's3');
+  });
+  test('CLEF_AGENT_SOURCE: a presigned S3 URL is a plain https source, its query masked in the label', () => {
+    const c = load(env({ CLEF_AGENT_SOURCE: 'https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef' }));
+    assert.equal(c.source.kind, 'http');
+    assert.equal(c.sourceLabel, 'https://b.s3.amazonaws.com/k?X-Amz-Signature=***');
+  });
   test('CLEF_AGENT_SOURCE: does not mistake a look-alike host for S3', () =>
     assert.equal(load(env({ CLEF_AGENT_SOURCE: 'https://s3.amazonaws.com.evil.example/a.json' })).source.kind, 'http'));
 });
@@ -69,7 +117,7 @@ describe('CLEF_AGENT_SOURCE', () => {
 describe('exactly one of CLEF_AGENT_SOURCE or the VCS group', () => {
   test('CLEF_AGENT_SOURCE: neither set names both options', () =>
     void refuseWith(env({ CLEF_AGENT_SOURCE: undefined }), [
-      'CLEF_AGENT_SOURCE: is not set; expected CLEF_AGENT_SOURCE (a file path or an http(s):// URL) or the VCS group CLEF_AGENT_VCS_PROVIDER, CLEF_AGENT_VCS_REPO, CLEF_AGENT_VCS_TOKEN, CLEF_AGENT_VCS_IDENTITY, CLEF_AGENT_VCS_ENVIRONMENT',
+      'CLEF_AGENT_SOURCE: is not set; expected CLEF_AGENT_SOURCE (a file path, an http(s):// URL or an S3 URL (s3://bucket/key)) or the VCS group CLEF_AGENT_VCS_PROVIDER, CLEF_AGENT_VCS_REPO, CLEF_AGENT_VCS_TOKEN, CLEF_AGENT_VCS_IDENTITY, CLEF_AGENT_VCS_ENVIRONMENT',
     ]));
   test('CLEF_AGENT_SOURCE: both set is refused, naming the VCS variables found', () =>
     void refuseWith(env({ CLEF_AGENT_VCS_PROVIDER: 'github', CLEF_AGENT_VCS_REPO: 'acme/secrets' }), [
@@ -95,11 +143,31 @@ const REQUIRED =
 const NAME_EXPECTED = "expected a name of letters, digits, '.', '_' and '-' starting with a letter or digit (at most 128 characters)";
 
 describe('the VCS group', () => {
-  test('CLEF_AGENT_VCS_PROVIDER: a complete, valid group is refused as not supported yet', () => {
-    const err = refuseWith(vcs({ CLEF_AGENT_VCS_REF: 'main', CLEF_AGENT_VCS_API_URL: 'https://github.example.com/api/v3' }), [VCS_UNSUPPORTED]);
-    assert.equal(err.variable, 'CLEF_AGENT_VCS_PROVIDER');
-    assert.equal(VCS_UNSUPPORTED, 'CLEF_AGENT_VCS_PROVIDER: VCS sources are not supported yet; set CLEF_AGENT_SOURCE to a file path or an http(s) URL');
+  test('CLEF_AGENT_VCS_PROVIDER: a complete, valid group is a vcs source; the label never shows the token', () => {
+    const c = load(vcs({ CLEF_AGENT_VCS_REF: 'main', CLEF_AGENT_VCS_API_URL: 'https://github.example.com/api/v3/' }));
+    assert.deepEqual(c.source, {
+      kind: 'vcs',
+      provider: 'github',
+      repo: 'acme/secrets',
+      token: 'ghp_0123456789abcdefghijklmnopqrstuvwxyz',
+      path: '.clef/packed/api-gateway/production.age.json',
+      ref: 'main',
+      apiUrl: 'https://github.example.com/api/v3',
+    });
+    assert.equal(c.sourceLabel, 'github:acme/secrets/.clef/packed/api-gateway/production.age.json@main via https://github.example.com/api/v3/');
+    assert.equal(c.expectIdentity, 'api-gateway');
   });
+  for (const [provider, api] of [
+    ['github', 'https://api.github.com'],
+    ['gitlab', 'https://gitlab.com/api/v4'],
+    ['bitbucket', 'https://api.bitbucket.org/2.0'],
+  ] as const) {
+    test(`CLEF_AGENT_VCS_API_URL: defaults to the public ${provider} API`, () => {
+      const c = load(vcs({ CLEF_AGENT_VCS_PROVIDER: provider }));
+      assert.equal(c.source.kind === 'vcs' ? c.source.apiUrl : '', api);
+      assert.equal(c.sourceLabel, `${provider}:acme/secrets/.clef/packed/api-gateway/production.age.json@default branch`);
+    });
+  }
   test('CLEF_AGENT_VCS_*: a partial group is one error naming every missing variable', () => {
     const err = refuseWith(vcs({ CLEF_AGENT_VCS_TOKEN: undefined, CLEF_AGENT_VCS_IDENTITY: undefined, CLEF_AGENT_VCS_ENVIRONMENT: undefined }), [
       `CLEF_AGENT_VCS_TOKEN, CLEF_AGENT_VCS_IDENTITY, CLEF_AGENT_VCS_ENVIRONMENT: are not set, but the VCS group needs them; ${REQUIRED}`,
@@ -118,7 +186,7 @@ describe('the VCS group', () => {
       'CLEF_AGENT_VCS_PROVIDER: "svn" is not a valid VCS provider; expected one of github, gitlab, bitbucket',
     ]));
   for (const provider of ['github', 'gitlab', 'bitbucket', 'GitHub']) {
-    test(`CLEF_AGENT_VCS_PROVIDER: accepts ${provider}`, () => void refuseWith(vcs({ CLEF_AGENT_VCS_PROVIDER: provider }), [VCS_UNSUPPORTED]));
+    test(`CLEF_AGENT_VCS_PROVIDER: accepts ${provider}`, () => assert.equal(load(vcs({ CLEF_AGENT_VCS_PROVIDER: provider })).source.kind, 'vcs'));
   }
   test('CLEF_AGENT_VCS_PROVIDER: rejects an unknown provider', () =>
     void refuseWith(vcs({ CLEF_AGENT_VCS_PROVIDER: 'svn' }), [
@@ -133,7 +201,7 @@ describe('the VCS group', () => {
       `CLEF_AGENT_VCS_REPO: "acme/team/secrets" is not a valid repository path; expected owner/repo (letters, digits, '.', '_' and '-')`,
     ]));
   test('CLEF_AGENT_VCS_REPO: accepts a nested project path for GitLab', () =>
-    void refuseWith(vcs({ CLEF_AGENT_VCS_PROVIDER: 'gitlab', CLEF_AGENT_VCS_REPO: 'acme/platform/secrets' }), [VCS_UNSUPPORTED]));
+    assert.equal(load(vcs({ CLEF_AGENT_VCS_PROVIDER: 'gitlab', CLEF_AGENT_VCS_REPO: 'acme/platform/secrets' })).vcs?.repo, 'acme/platform/secrets'));
   test('CLEF_AGENT_VCS_REPO: rejects a single segment for GitLab', () =>
     void refuseWith(vcs({ CLEF_AGENT_VCS_PROVIDER: 'gitlab', CLEF_AGENT_VCS_REPO: 'secrets' }), [
       'CLEF_AGENT_VCS_REPO: "secrets" is not a valid repository path; expected a GitLab project path such as group/project or group/subgroup/project',
@@ -160,7 +228,7 @@ describe('the VCS group', () => {
     void refuseWith(vcs({ CLEF_AGENT_VCS_ENVIRONMENT: 'prod/eu' }), [`CLEF_AGENT_VCS_ENVIRONMENT: "prod/eu" is not a valid name; ${NAME_EXPECTED}`]));
   test('CLEF_AGENT_VCS_REF: accepts a branch, tag or sha', () => {
     for (const ref of ['main', 'release/2.1', 'v1.2.3', '3f786850e387550fdab836ed7e6dc881de23001b'])
-      refuseWith(vcs({ CLEF_AGENT_VCS_REF: ref }), [VCS_UNSUPPORTED]);
+      assert.equal(load(vcs({ CLEF_AGENT_VCS_REF: ref })).vcs?.ref, ref);
   });
   test('CLEF_AGENT_VCS_REF: rejects an option-like ref', () =>
     void refuseWith(vcs({ CLEF_AGENT_VCS_REF: '--upload-pack=x' }), [
@@ -179,16 +247,14 @@ describe('the VCS group', () => {
       'CLEF_AGENT_VCS_API_URL: "http://git.internal/api/v4" uses plain http to a non-loopback host, which would send the VCS token unencrypted; expected an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
     ]));
   test('CLEF_AGENT_VCS_API_URL: plain http is allowed with CLEF_AGENT_ALLOW_HTTP=true', () =>
-    void refuseWith(vcs({ CLEF_AGENT_VCS_API_URL: 'http://git.internal/api/v4', CLEF_AGENT_ALLOW_HTTP: 'true' }), [VCS_UNSUPPORTED]));
+    assert.equal(load(vcs({ CLEF_AGENT_VCS_API_URL: 'http://git.internal/api/v4', CLEF_AGENT_ALLOW_HTTP: 'true' })).source.kind, 'vcs'));
   test('CLEF_AGENT_EXPECT_IDENTITY: must agree with CLEF_AGENT_VCS_IDENTITY', () =>
     void refuseWith(vcs({ CLEF_AGENT_EXPECT_IDENTITY: 'web', CLEF_AGENT_EXPECT_ENVIRONMENT: 'production' }), [
       'CLEF_AGENT_EXPECT_IDENTITY: "web" differs from CLEF_AGENT_VCS_IDENTITY ("api-gateway"); expected the same identity, or unset',
-      VCS_UNSUPPORTED,
     ]));
   test('CLEF_AGENT_EXPECT_ENVIRONMENT: must agree with CLEF_AGENT_VCS_ENVIRONMENT', () =>
     void refuseWith(vcs({ CLEF_AGENT_EXPECT_ENVIRONMENT: 'staging' }), [
       'CLEF_AGENT_EXPECT_ENVIRONMENT: "staging" differs from CLEF_AGENT_VCS_ENVIRONMENT ("production"); expected the same environment, or unset',
-      VCS_UNSUPPORTED,
     ]));
 });
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { assertRefused, baseEnv, runCli, tempDir, type TempDir } from '../helpers/config-cli.js';
 
 const VCS_REQUIRED = 'CLEF_AGENT_VCS_PROVIDER, CLEF_AGENT_VCS_REPO, CLEF_AGENT_VCS_TOKEN, CLEF_AGENT_VCS_IDENTITY, CLEF_AGENT_VCS_ENVIRONMENT';
-const SOURCE_EXPECTED = 'a file path or an http(s):// URL';
+const SOURCE_EXPECTED = 'a file path, an http(s):// URL or an S3 URL (s3://bucket/key)';
 const NAME_EXPECTED = "a name of letters, digits, '.', '_' and '-' starting with a letter or digit (at most 128 characters)";
 const VCS_TOKEN_SECRET = 'ghp_VcsTokenSecret123';
 
@@ -42,23 +42,38 @@ describe('§3 config: CLEF_AGENT_SOURCE and the VCS group', { concurrency: 6 }, 
 
   it('§3 CLEF_AGENT_SOURCE: an unsupported scheme (ftp://) → refused, exit 2', { timeout: 30_000 }, async () => {
     assertRefused(await runCli(base, { CLEF_AGENT_SOURCE: 'ftp://files.example.com/a.json' }), [
-      'CLEF_AGENT_SOURCE: uses the unsupported scheme "ftp:"; expected a file path, an http(s):// URL or a file:// URL',
+      'CLEF_AGENT_SOURCE: uses the unsupported scheme "ftp:"; expected a file path, an http(s):// URL, an s3:// URL or a file:// URL',
     ]);
   });
 
-  it('§3 CLEF_AGENT_SOURCE: an s3:// URL (not supported yet) → refused, exit 2, credentials masked', { timeout: 30_000 }, async () => {
+  it('§3 CLEF_AGENT_SOURCE: an s3:// URL without AWS_REGION/AWS_DEFAULT_REGION → refused with the remedy, exit 2', { timeout: 30_000 }, async () => {
     assertRefused(await runCli(base, { CLEF_AGENT_SOURCE: 's3://artifacts-bucket/api/production.age.json' }), [
-      'CLEF_AGENT_SOURCE: "s3://artifacts-bucket/api/production.age.json" is an S3 location, and S3 sources are not supported yet; expected a file path or an http(s):// URL',
+      'CLEF_AGENT_SOURCE: "s3://artifacts-bucket/api/production.age.json" does not say its region, and neither AWS_REGION nor AWS_DEFAULT_REGION is set; expected AWS_REGION (e.g. eu-west-1) set for an s3:// source, or the https://bucket.s3.<region>.amazonaws.com/key form',
     ]);
   });
 
-  it('§3 CLEF_AGENT_SOURCE: an https S3 URL (path style) → refused as S3, exit 2, query values masked', { timeout: 30_000 }, async () => {
+  it('§3 CLEF_AGENT_SOURCE: an https S3 URL (path style) without a bucket → refused, exit 2, query values masked', { timeout: 30_000 }, async () => {
     assertRefused(
-      await runCli(base, { CLEF_AGENT_SOURCE: 'https://s3.eu-west-1.amazonaws.com/bucket/key.json?X-Amz-Signature=PresignedSecret42' }),
+      await runCli(base, { CLEF_AGENT_SOURCE: 'https://s3.eu-west-1.amazonaws.com/?versionId=QuerySecret42' }),
       [
-        'CLEF_AGENT_SOURCE: "https://s3.eu-west-1.amazonaws.com/bucket/key.json?X-Amz-Signature=***" is an S3 location, and S3 sources are not supported yet; expected a file path or an http(s):// URL',
+        'CLEF_AGENT_SOURCE: "https://s3.eu-west-1.amazonaws.com/?versionId=***" does not name a valid bucket; expected s3://bucket/key, https://bucket.s3.<region>.amazonaws.com/key or https://s3.<region>.amazonaws.com/bucket/key',
       ],
-      ['PresignedSecret42'],
+      ['QuerySecret42'],
+    );
+  });
+
+  it('§3 AWS_ENDPOINT_URL_S3: plain http to a non-loopback endpoint → refused (it would carry the session token), exit 2', { timeout: 30_000 }, async () => {
+    assertRefused(
+      await runCli(base, {
+        CLEF_AGENT_SOURCE: 's3://artifacts-bucket/a.json',
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_S3: 'http://minio.example.com:9000',
+        AWS_SECRET_ACCESS_KEY: 'AwsSecretKey1234',
+      }),
+      [
+        'AWS_ENDPOINT_URL_S3: "http://minio.example.com:9000/" uses plain http to a non-loopback host, which would send the AWS session token unencrypted; expected an https:// URL, a loopback http:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+      ],
+      ['AwsSecretKey1234'],
     );
   });
 
@@ -153,15 +168,6 @@ describe('§3 config: CLEF_AGENT_SOURCE and the VCS group', { concurrency: 6 }, 
   it('§3: CLEF_AGENT_EXPECT_IDENTITY differing from CLEF_AGENT_VCS_IDENTITY → refused, exit 2', { timeout: 30_000 }, async () => {
     assertRefused(await runCli(base, { ...VCS, CLEF_AGENT_EXPECT_IDENTITY: 'billing' }), [
       'CLEF_AGENT_EXPECT_IDENTITY: "billing" differs from CLEF_AGENT_VCS_IDENTITY ("api"); expected the same identity, or unset',
-      'CLEF_AGENT_VCS_PROVIDER: VCS sources are not supported yet; set CLEF_AGENT_SOURCE to a file path or an http(s) URL',
     ]);
-  });
-
-  it('§3: a complete, valid VCS group is refused as not supported yet (exit 2), without echoing the token', { timeout: 30_000 }, async () => {
-    assertRefused(
-      await runCli(base, { ...VCS }),
-      ['CLEF_AGENT_VCS_PROVIDER: VCS sources are not supported yet; set CLEF_AGENT_SOURCE to a file path or an http(s) URL'],
-      [VCS_TOKEN_SECRET],
-    );
   });
 });

@@ -1,0 +1,68 @@
+/**
+ * A forward proxy for tests: HTTP CONNECT tunnels and plain absolute-form requests. Whatever host
+ * a client asks for, the proxy connects to 127.0.0.1 on the requested port, so names that do not
+ * resolve (`s3.test`, `github.test`) prove the request went through the proxy. `seen` lists every
+ * request (`CONNECT host:port` or `GET http://…`).
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+
+export class ForwardProxy {
+  readonly seen: string[] = [];
+  private readonly sockets = new Set<Socket>();
+  private readonly server = http.createServer((req, res) => this.forward(req, res));
+
+  async start(): Promise<this> {
+    this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => this.tunnel(req, socket, head));
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return this;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private tunnel(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.seen.push(`CONNECT ${req.url ?? ''}`);
+    const port = Number(/:(\d+)$/.exec(req.url ?? '')?.[1] ?? '443');
+    const up = connect(port, '127.0.0.1', () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    this.sockets.add(up);
+    up.on('close', () => this.sockets.delete(up));
+    up.on('error', () => socket.destroy());
+    socket.on('error', () => up.destroy());
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse): void {
+    this.seen.push(`${req.method ?? 'GET'} ${req.url ?? ''}`);
+    let target: URL;
+    try {
+      target = new URL(req.url ?? '');
+    } catch {
+      return void res.writeHead(400).end();
+    }
+    const up = http.request(
+      { host: '127.0.0.1', port: Number(target.port || '80'), path: `${target.pathname}${target.search}`, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.writeHead(502).end());
+    req.pipe(up);
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The disk fallback cache (SPEC §4.4). Only the fetched, still-encrypted artifact bytes are written
+ * — plaintext never reaches this module. Two files per source, in a 0700 directory, each 0600:
+ *
+ *   <name>.artifact    the artifact bytes exactly as fetched
+ *   <name>.meta.json   {"v":1,"fetchedAtMs","marker","sha256","size"}
+ *
+ * Each is written atomically (temp file, fsync, rename, then fsync of the directory). The meta
+ * file names the artifact's SHA-256, so a torn pair (crash between the two renames), a truncated or
+ * edited artifact file is detected and ignored. Every failure here is a warning, never an error:
+ * the cache is an optimisation, and serving must not depend on it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DiskCachePolicy } from '../../common/protocol.js';
+import { errnoCode } from '../result.js';
+
+export interface CachedCopy {
+  readonly bytes: Uint8Array;
+  readonly marker?: string | undefined;
+  readonly fetchedAtMs: number;
+  readonly sha256: string;
+}
+
+interface Meta {
+  readonly v: 1;
+  readonly fetchedAtMs: number;
+  readonly marker?: string | undefined;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+const META_MAX_BYTES = 16 * 1024;
+/** A fetch time further in the future than this is not a clock skew but a bad file. */
+const FUTURE_SKEW_MS = 5 * 60_000;
+
+export function cacheFiles(dir: string, name: string): { readonly artifact: string; readonly meta: string } {
+  return { artifact: join(dir, `${name}.artifact`), meta: join(dir, `${name}.meta.json`) };
+}
+
+/**
+ * Creates the directory 0700 when missing. An existing one that group or others can access is
+ * tightened to 0700 when this process owns it (with a warning), and refused otherwise: another
+ * user's writable directory could be used to plant or swap files under us.
+ */
+export async function prepareDir(dir: string, warnings: string[]): Promise<boolean> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const st = await stat(dir);
+    if (!st.isDirectory()) {
+      warnings.push(`disk cache ${dir} is not a directory; not used`);
+      return false;
+    }
+    if ((st.mode & 0o077) !== 0) {
+      const uid = process.getuid?.();
+      if (uid !== undefined && st.uid !== uid) {
+        warnings.push(`disk cache ${dir} is accessible to group/others and owned by another user; not used`);
+        return false;
+      }
+      await chmod(dir, 0o700);
+      warnings.push(`disk cache ${dir} was accessible to group/others; its mode was set to 0700`);
+    }
+    return true;
+  } catch (err) {
+    warnings.push(`disk cache ${dir} cannot be prepared (${errnoCode(err) ?? 'error'}); continuing without it`);
+    return false;
+  }
+}
+
+/** Writes the artifact and its meta atomically. Failures become warnings. */
+export async function writeCache(p: DiskCachePolicy, bytes: Uint8Array, marker: string | undefined, nowMs: number, warnings: string[]): Promise<void> {
+  if (!(await prepareDir(p.dir, warnings))) return;
+  const files = cacheFiles(p.dir, p.name);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const meta: Meta = { v: 1, fetchedAtMs: nowMs, marker, sha256, size: bytes.byteLength };
+  try {
+    await atomicWrite(files.artifact, bytes);
+    await atomicWrite(files.meta, Buffer.from(JSON.stringify(meta), 'utf8'));
+    await syncDir(p.dir);
+  } catch (err) {
+    warnings.push(`disk cache ${p.dir} is not writable (${errnoCode(err) ?? 'error'}); serving continues without a fresh disk copy`);
+  }
+}
+
+/**
+ * The source confirmed the cached artifact is current (304 or identical bytes): record the new
+ * fetch time, so after a restart the copy's age is the time since the last successful refresh.
+ * Only when the cache holds exactly `sha256`, and at most every tenth of the allowed age (a poll
+ * every few seconds must not mean an fsync every few seconds).
+ */
+export async function touchCache(p: DiskCachePolicy, sha256: string, marker: string | undefined, nowMs: number, warnings: string[]): Promise<void> {
+  const files = cacheFiles(p.dir, p.name);
+  const meta = await readMeta(files.meta).catch(() => undefined);
+  if (meta === undefined || meta.sha256 !== sha256) return;
+  if (nowMs - meta.fetchedAtMs < p.maxAgeMs / 10 && meta.marker === marker) return;
+  try {
+    await atomicWrite(files.meta, Buffer.from(JSON.stringify({ ...meta, fetchedAtMs: nowMs, marker: marker ?? meta.marker }), 'utf8'));
+    await syncDir(p.dir);
+  } catch (err) {
+    warnings.push(`disk cache ${p.dir} is not writable (${errnoCode(err) ?? 'error'}); its fetch time was not updated`);
+  }
+}
+
+export type ReadOutcome = { readonly copy: CachedCopy } | { readonly none: true };
+
+/**
+ * The cached copy when there is a usable one. Missing → none, silently. Unreadable, torn or
+ * malformed → none with a warning (the files are left for inspection; the next good load replaces
+ * them). Age is judged by the caller, which knows whether the artifact is a KMS one.
+ */
+export async function readCache(p: DiskCachePolicy, maxBytes: number, nowMs: number, warnings: string[]): Promise<ReadOutcome> {
+  const files = cacheFiles(p.dir, p.name);
+  let meta: Meta;
+  try {
+    meta = await readMeta(files.meta);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') warnings.push(`disk cache ${files.meta} is unreadable or corrupted (${describe(err)}); ignored`);
+    return { none: true };
+  }
+  if (meta.fetchedAtMs > nowMs + FUTURE_SKEW_MS) {
+    warnings.push(`disk cache ${files.meta} has a fetch time in the future; ignored`);
+    return { none: true };
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readRegular(files.artifact, Math.min(maxBytes, meta.size));
+  } catch (err) {
+    warnings.push(`disk cache ${files.artifact} is unreadable (${describe(err)}); ignored`);
+    return { none: true };
+  }
+  if (bytes.byteLength !== meta.size || createHash('sha256').update(bytes).digest('hex') !== meta.sha256) {
+    warnings.push(`disk cache ${files.artifact} is truncated or corrupted (it does not match its recorded SHA-256); ignored`);
+    return { none: true };
+  }
+  return { copy: { bytes, marker: meta.marker, fetchedAtMs: meta.fetchedAtMs, sha256: meta.sha256 } };
+}
+
+/** Removes both files (revocation, expiry, too old). Missing files are fine. */
+export async function purgeCache(dir: string, name: string): Promise<void> {
+  const files = cacheFiles(dir, name);
+  await Promise.all([rm(files.artifact, { force: true }), rm(files.meta, { force: true })]);
+  await syncDir(dir).catch(() => undefined);
+}
+
+async function readMeta(path: string): Promise<Meta> {
+  const raw = Buffer.from(await readRegular(path, META_MAX_BYTES)).toString('utf8');
+  const m = JSON.parse(raw) as Partial<Meta> | null;
+  const ok =
+    m !== null &&
+    typeof m === 'object' &&
+    m.v === 1 &&
+    typeof m.fetchedAtMs === 'number' &&
+    Number.isFinite(m.fetchedAtMs) &&
+    typeof m.sha256 === 'string' &&
+    /^[0-9a-f]{64}$/.test(m.sha256) &&
+    typeof m.size === 'number' &&
+    Number.isInteger(m.size) &&
+    m.size >= 0 &&
+    (m.marker === undefined || typeof m.marker === 'string');
+  if (!ok) throw Object.assign(new Error('malformed meta'), { code: 'EBADMETA' });
+  return m as Meta;
+}
+
+/** Reads a regular file (no symlink followed), refusing more than `cap` bytes. */
+async function readRegular(path: string, cap: number): Promise<Uint8Array> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    if (st.size > cap) throw Object.assign(new Error('larger than expected'), { code: 'ETOOBIG' });
+    const buf = Buffer.alloc(st.size);
+    let total = 0;
+    while (total < st.size) {
+      const { bytesRead } = await fh.read(buf, total, st.size - total, total);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+    }
+    return buf.subarray(0, total);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  // 'wx': exclusive create, so a planted file or symlink at the temp name is never written through.
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** fsync of the directory makes the renames themselves durable. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+function describe(err: unknown): string {
+  return errnoCode(err) ?? (err instanceof SyntaxError ? 'invalid JSON' : 'error');
+}

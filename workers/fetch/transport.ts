@@ -1,0 +1,118 @@
+/**
+ * The transport under every remote source (http, S3, VCS): ky over undici with one connection pool
+ * per worker and kind, the link-local guard on every resolved address, HTTPS_PROXY/HTTP_PROXY/
+ * NO_PROXY through undici's EnvHttpProxyAgent, same-host https-only redirects and a size cap
+ * counted on the decoded body. policy.ts drives attempts, retries and deadlines on top of it.
+ */
+import type { Options } from 'ky';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { TaskFailure } from '../../common/protocol.js';
+import { fail, maskUrl } from '../result.js';
+import { guardedLookup, type Resolver } from './address.js';
+
+export const MAX_REDIRECTS = 5;
+
+export function kyOptions(headers: Record<string, string>, signal: AbortSignal, dispatcher: Dispatcher): Options {
+  return {
+    method: 'get',
+    headers,
+    signal,
+    redirect: 'manual',
+    cache: 'no-store',
+    retry: 0,
+    timeout: false,
+    throwHttpErrors: false,
+    // ky forwards unknown options to fetch. The global fetch accepts an undici 7 dispatcher even
+    // though its bundled typings name a different undici version, hence the cast.
+    dispatcher: dispatcher as unknown as RequestInit['dispatcher'],
+  } as Options;
+}
+
+/** Validates one redirect hop: https only, same host (and port), no userinfo, at most 5 hops. */
+export function redirectTarget(origin: URL, current: URL, res: Response, hop: number): URL | TaskFailure {
+  const shown = maskUrl(current);
+  if (hop >= MAX_REDIRECTS) return fail('forbidden_redirect', `${shown}: more than ${MAX_REDIRECTS} redirects`);
+  const location = res.headers.get('location');
+  if (location === null) return fail('fetch_status', `${shown} answered HTTP ${res.status} without a Location`, res.status);
+  let next: URL;
+  try {
+    next = new URL(location, current);
+  } catch {
+    return fail('forbidden_redirect', `${shown}: redirect to an unparseable location`);
+  }
+  // `host` omits default ports, so http://h/ → https://h/ counts as the same host and port.
+  // Credentials (Authorization, PRIVATE-TOKEN, SigV4 headers) therefore never reach another host.
+  if (next.protocol !== 'https:' || next.host !== origin.host || next.username !== '' || next.password !== '') {
+    return fail('forbidden_redirect', `${shown}: redirect to ${maskUrl(next)} refused (only https on the same host is followed)`);
+  }
+  next.hash = '';
+  return next;
+}
+
+/** The body, or null past the cap. Counting the decoded stream is what defeats gzip bombs. */
+export async function readCapped(res: Response, cap: number): Promise<Uint8Array | null> {
+  const encoding = (res.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  if (encoding === 'identity' && declared > cap) {
+    await res.body?.cancel().catch(() => undefined);
+    return null;
+  }
+  if (res.body === null) return new Uint8Array(0);
+  // The global Response's typings leave the chunk type open; fetch bodies are byte streams.
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > cap) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Walks `err.cause` (fetch wraps socket errors in a TypeError) looking for a code. */
+export function hasCode(err: unknown, code: string): boolean {
+  for (let e = err, i = 0; e !== null && typeof e === 'object' && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
+}
+
+export function describe(err: unknown): string {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e !== null && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const cause = (e as { cause?: unknown }).cause;
+    if (cause === undefined) break;
+    e = cause;
+  }
+  return e instanceof Error ? e.message.slice(0, 120) : 'unknown error';
+}
+
+// One connection pool per worker and kind. Loopback never goes through a proxy: a proxy cannot
+// reach the sidecar's own loopback, and local test servers / S3-compatible endpoints on 127.0.0.1
+// are meant to be reached directly (NO_PROXY semantics for loopback, as most tools apply).
+let direct: Dispatcher | undefined;
+let proxied: Dispatcher | undefined;
+
+export function proxyConfigured(): boolean {
+  return ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => (process.env[k] ?? '') !== '');
+}
+
+export function sharedDispatcher(loopback: boolean): Dispatcher {
+  if (!loopback && proxyConfigured()) return (proxied ??= makeDispatcher(true));
+  return (direct ??= makeDispatcher(false));
+}
+
+export function makeDispatcher(proxy: boolean, resolve?: Resolver): Dispatcher {
+  const connect = { lookup: guardedLookup(resolve) };
+  // EnvHttpProxyAgent reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Behind a proxy the proxy resolves
+  // the target, so only literal-IP refusal (checked before connecting) still applies there.
+  return proxy ? new EnvHttpProxyAgent({ connect }) : new Agent({ connect });
+}
