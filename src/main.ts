@@ -66,15 +66,29 @@ async function serve(): Promise<number> {
   const log = createLogger(config.logLevel, { agentId: config.agentId });
   refuseInspectorSignal(log);
   log.info(
-    { event: 'agent.starting', version: version(), source: config.sourceLabel, mode: config.cacheTtl === 0 ? 'jit' : 'cached', cacheTtl: config.cacheTtl, pollInterval: config.pollInterval, workers: config.workers, tokenOrigin: config.tokenOrigin, signed: config.verifyKey !== undefined },
+    {
+      event: 'agent.starting',
+      version: version(),
+      source: config.sourceLabel,
+      mode: config.cacheTtl === 0 ? 'jit' : 'cached',
+      cacheTtl: config.cacheTtl,
+      pollInterval: config.pollInterval,
+      workers: config.workers,
+      tokenOrigin: config.tokenOrigin,
+      signed: config.verifyKey !== undefined,
+    },
     'clef-agent starting',
   );
   if (config.verifyKey === undefined) {
-    log.warn({ event: 'config.no_verify_key' }, 'CLEF_AGENT_VERIFY_KEY is not set: anyone who can write the artifact location can make the agent serve secrets of their choosing; set a verify key');
+    log.warn(
+      { event: 'config.no_verify_key' },
+      'CLEF_AGENT_VERIFY_KEY is not set: anyone who can write the artifact location can make the agent serve secrets of their choosing; set a verify key',
+    );
   }
   for (const w of config.warnings) log.warn({ event: 'config.warning' }, w);
   // Accepted and validated so deployments can be written now, but not acted on yet: say so.
-  if (config.telemetryUrl !== undefined) log.warn({ event: 'config.not_supported' }, 'CLEF_AGENT_TELEMETRY_URL is set but telemetry export is not supported yet; ignored');
+  if (config.telemetryUrl !== undefined)
+    log.warn({ event: 'config.not_supported' }, 'CLEF_AGENT_TELEMETRY_URL is set but telemetry export is not supported yet; ignored');
   if (process.env['AWS_LAMBDA_RUNTIME_API'] !== undefined) {
     log.warn({ event: 'config.not_supported' }, 'AWS_LAMBDA_RUNTIME_API is set but the Lambda extension lifecycle is not supported yet; running as a daemon');
   }
