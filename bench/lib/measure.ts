@@ -1,0 +1,156 @@
+/**
+ * The measuring processes and one repetition of each kind of measurement. The suite interleaves
+ * repetitions (cached, HTTP limit, JIT, decryption limit, then again), so load drifting on a shared
+ * machine hits a scenario and its limit alike, and the ratios survive it.
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { ProbeStats } from '../agent-probe.js';
+import type { DecryptLimitArgs, DecryptLimitSummary } from '../decrypt-limit.js';
+import type { HealthProbeRun } from '../health-probe.js';
+import type { LoadgenRun, LoadgenSummary } from '../loadgen.js';
+import type { LoadRun } from '../../src/loadtest/engine.js';
+import type { BenchAgent } from './agent.js';
+import type { Profile } from './options.js';
+import { distFile, nextMessage, spawnNode, stopChild, type SpawnOptions } from './proc.js';
+
+export interface Rep {
+  readonly load: LoadgenSummary | DecryptLimitSummary;
+  readonly health?: LoadRun | undefined;
+  readonly probe?: ProbeStats | undefined;
+}
+
+/** A long-lived measuring child driven over IPC: `{ cmd: 'run', id, ... }` → `{ id, summary | error }`. */
+export class RunnerProcess<Req extends { readonly seconds: number }, Res> {
+  protected readonly child: ChildProcess;
+  private nextId = 1;
+
+  constructor(
+    script: string,
+    private readonly what: string,
+    options: SpawnOptions,
+    args: readonly string[] = [],
+  ) {
+    this.child = spawnNode(distFile(script), args, options);
+  }
+
+  async run(o: Req): Promise<Res> {
+    const id = this.nextId++;
+    this.child.send({ cmd: 'run', id, ...o });
+    const pick = (m: unknown): { summary?: Res; error?: string } | undefined =>
+      typeof m === 'object' && m !== null && 'id' in m && m.id === id ? (m as { summary?: Res; error?: string }) : undefined;
+    const reply = await nextMessage(this.child, pick, (o.seconds + 30) * 1000, this.what);
+    if (reply.summary === undefined) throw new Error(`${this.what}: ${reply.error ?? 'no result'}`);
+    return reply.summary;
+  }
+
+  close(): Promise<void> {
+    if (this.child.connected) this.child.disconnect();
+    return stopChild(this.child);
+  }
+}
+
+/** The autocannon process, started once per bench run on the load side's CPUs. */
+export class Loadgen extends RunnerProcess<Omit<LoadgenRun, 'cmd' | 'id'>, LoadgenSummary> {
+  constructor(cpus: string | undefined) {
+    super('bench/loadgen.js', 'load generator', { cpus });
+  }
+}
+
+/** The `/v1/health` client, on the load side's CPUs at a raised priority where permitted. */
+export class HealthProbe extends RunnerProcess<Omit<HealthProbeRun, 'cmd' | 'id'>, LoadRun> {
+  constructor(cpus: string | undefined, nice: number | undefined) {
+    super('bench/health-probe.js', 'health probe', { cpus, nice });
+  }
+}
+
+/** The decryption limit (bench/decrypt-limit.ts) on the agent's CPUs; `ready()` once its pool is warm. */
+export class DecryptLimit extends RunnerProcess<{ readonly seconds: number }, DecryptLimitSummary> {
+  constructor(args: DecryptLimitArgs, cpus: string | undefined) {
+    super('bench/decrypt-limit.js', 'decryption limit', { cpus }, [JSON.stringify(args)]);
+  }
+
+  async ready(): Promise<void> {
+    const m = await nextMessage(
+      this.child,
+      (x) => (typeof x === 'object' && x !== null && 'ready' in x ? (x as { ready: boolean; error?: string }) : undefined),
+      30_000,
+      'decryption limit',
+    );
+    if (!m.ready) throw new Error(`decryption limit: ${m.error ?? 'failed to start'}`);
+  }
+}
+
+/** The bare node:http server (bench/http-limit.ts) on the agent's CPUs. */
+export async function startHttpLimit(
+  bodyFile: string,
+  headers: Readonly<Record<string, string>>,
+  cpus: string | undefined,
+): Promise<{ port: number; stop(): Promise<void> }> {
+  const child = spawnNode(distFile('bench/http-limit.js'), [JSON.stringify({ bodyFile, headers })], { cpus });
+  try {
+    const port = await nextMessage(
+      child,
+      (m) => (typeof m === 'object' && m !== null && 'port' in m && typeof m.port === 'number' ? m.port : undefined),
+      10_000,
+      'HTTP-limit server',
+    );
+    return { port, stop: () => stopChild(child) };
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+}
+
+export interface Target {
+  readonly port: number;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** One HTTP repetition; with an agent, the health client runs beside it and the probe covers it. */
+export async function httpRep(
+  loadgen: Loadgen,
+  target: Target,
+  profile: Profile,
+  seconds: number,
+  agent?: { readonly agent: BenchAgent; readonly health: HealthProbe },
+): Promise<Rep> {
+  const url = `http://127.0.0.1:${target.port}${target.path}`;
+  agent?.agent.resetProbe();
+  const health = agent?.health.run({ url: `http://127.0.0.1:${target.port}/v1/health`, rate: profile.healthRate, seconds });
+  const [load, h] = await Promise.all([loadgen.run({ url, headers: target.headers, connections: profile.connections, seconds }), health]);
+  const probe = await agent?.agent.readProbe();
+  return { load, health: h, probe };
+}
+
+export interface MicroRow {
+  readonly keys: number;
+  readonly plaintextBytes: number;
+  readonly naiveUs: number;
+  readonly reusedUs: number;
+  readonly fastUs: number;
+  readonly fastOverNaive: number;
+}
+
+/** bench/decrypt-micro.ts as it stands (naive vs reused vs fast), on the agent's CPUs. */
+export async function runMicro(cpus: string | undefined, seconds: number): Promise<MicroRow[]> {
+  const child = spawnNode(distFile('bench/decrypt-micro.js'), [], { cpus, pipe: true, env: { ...stringEnv(), BENCH_SECONDS: String(seconds) } });
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr?.resume();
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (code !== 0 || line === undefined) throw new Error(`decrypt-micro failed (exit ${code ?? 'signal'})`);
+  return (JSON.parse(line.slice('RESULT '.length)) as { rows: MicroRow[] }).rows;
+}
+
+function stringEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+export function median(xs: readonly number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}

@@ -1,0 +1,117 @@
+/** `npm run bench -- [options]`: profiles and flags. */
+
+export const BENCH_USAGE = `Usage: npm run bench -- [options]
+
+  (default)            quick profile: per measurement 1 s warm-up + 3 × 5 s, median of 3 (~2.5 min)
+  --full               the issue's profile: 2 s warm-up + 3 × 10 s, median of 3 (~5 min)
+  --seconds N          measured seconds per repetition (1-60)
+  --reps N             repetitions per measurement, median reported (1-9)
+  --warmup N           unmeasured seconds before the repetitions (0-30)
+  --no-pin             do not pin processes with taskset
+  --no-build           do not rebuild dist/ first (scripts/bench.mjs)
+  --out DIR            results directory (default bench/results)
+  --baseline           also refresh the committed baseline: bench/results/baseline.md and
+                       bench/baseline.svg
+  --soak MINUTES       soak mode instead (1-120): steady load, RSS and event-loop delay over time
+  --soak-mode MODE     jit (default) or cached
+  --rate N             soak only: total requests/s (default: closed loop, 32 connections)
+`;
+
+export interface Profile {
+  readonly name: 'quick' | 'full' | 'custom';
+  readonly warmupSeconds: number;
+  readonly seconds: number;
+  readonly reps: number;
+  /** Fixed by the issue so runs compare. */
+  readonly connections: number;
+  /** Requests/s of the low-rate `/v1/health` client that runs beside the load. */
+  readonly healthRate: number;
+}
+
+export interface BenchOptions {
+  readonly profile: Profile;
+  readonly pin: boolean;
+  readonly baseline: boolean;
+  readonly out?: string | undefined;
+  readonly soak?: { readonly minutes: number; readonly mode: 'jit' | 'cached'; readonly rate?: number | undefined } | undefined;
+}
+
+export const PROFILES = {
+  quick: { name: 'quick', warmupSeconds: 1, seconds: 5, reps: 3, connections: 32, healthRate: 50 },
+  full: { name: 'full', warmupSeconds: 2, seconds: 10, reps: 3, connections: 32, healthRate: 50 },
+} as const satisfies Record<string, Profile>;
+
+export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
+  let profile: Profile = PROFILES.quick;
+  let pin = true;
+  let baseline = false;
+  let out: string | undefined;
+  let soakMinutes: number | undefined;
+  let soakMode: 'jit' | 'cached' = 'jit';
+  let rate: number | undefined;
+  const custom: { -readonly [K in 'seconds' | 'reps' | 'warmupSeconds']?: number } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    switch (arg) {
+      case '--help':
+      case '-h':
+        return 'help';
+      case '--full':
+        profile = PROFILES.full;
+        break;
+      case '--no-pin':
+        pin = false;
+        break;
+      case '--baseline':
+        baseline = true;
+        break;
+      case '--no-build':
+        break; // handled by scripts/bench.mjs
+      case '--seconds':
+        custom.seconds = num(arg, value(), 1, 60);
+        break;
+      case '--reps':
+        custom.reps = num(arg, value(), 1, 9, true);
+        break;
+      case '--warmup':
+        custom.warmupSeconds = num(arg, value(), 0, 30);
+        break;
+      case '--out':
+        out = value();
+        break;
+      case '--soak':
+        soakMinutes = num(arg, value(), 1, 120);
+        break;
+      case '--soak-mode': {
+        const m = value();
+        if (m !== 'jit' && m !== 'cached') throw new Error('--soak-mode must be jit or cached');
+        soakMode = m;
+        break;
+      }
+      case '--rate':
+        rate = num(arg, value(), 1, 1_000_000);
+        break;
+      default:
+        throw new Error(`unknown option ${JSON.stringify(arg.slice(0, 40))}`);
+    }
+  }
+  if (Object.keys(custom).length > 0) profile = { ...profile, ...custom, name: 'custom' };
+  return { profile, pin, baseline, out, soak: soakMinutes === undefined ? undefined : { minutes: soakMinutes, mode: soakMode, rate } };
+}
+
+function num(flag: string, raw: string, min: number, max: number, integer = false): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new Error(`${flag} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+  }
+  return n;
+}
+
+export function profileLine(p: Profile): string {
+  return `${p.name} profile: ${p.connections} connections, ${p.warmupSeconds} s warm-up + ${p.reps} × ${p.seconds} s per measurement, median of ${p.reps}; /v1/health probed at ${p.healthRate} req/s beside the load`;
+}

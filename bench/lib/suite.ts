@@ -1,0 +1,181 @@
+/**
+ * The scenario matrix: for each encryption kind and payload size, the agent in cached mode and in
+ * JIT mode, the HTTP limit (same bytes) and the decryption limit (same task, same pool size). All
+ * four are started first (idle processes on the agent's CPUs cost nothing: the agent probe's timer
+ * is off between windows), warmed up, then measured in interleaved rounds.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TableRow } from '../../src/loadtest/table.js';
+import { startBenchAgent, type BenchAgent } from './agent.js';
+import { KINDS, type EncryptionKind, type Fixtures, type KindFixture } from './fixtures.js';
+import type { Pinning } from './machine.js';
+import { DecryptLimit, HealthProbe, Loadgen, httpRep, median, runMicro, startHttpLimit, type MicroRow, type Rep } from './measure.js';
+import type { Profile } from './options.js';
+import { get } from './proc.js';
+
+export const SIZES = [10, 1000] as const;
+export type Mode = 'cached' | 'jit';
+type What = Mode | 'http-limit' | 'decrypt-limit';
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly what: What;
+  readonly kind: EncryptionKind;
+  readonly keys: number;
+  readonly row: TableRow;
+  readonly reps: readonly Rep[];
+  readonly readyMsSamples?: readonly number[] | undefined;
+  /** Median CPU use of the autocannon process (1 = one core busy): near 1 means generator-bound. */
+  readonly generatorCpu?: number | undefined;
+  /** Median CPU use of the agent process, all threads (1 = one core busy). */
+  readonly agentCpu?: number | undefined;
+  readonly bodyBytes: number;
+}
+
+export interface SuiteResult {
+  readonly scenarios: readonly ScenarioResult[];
+  readonly micro: readonly MicroRow[];
+  readonly workers: number;
+  readonly notes: readonly string[];
+}
+
+const STARTS = 3;
+const ORDER: readonly What[] = ['cached', 'http-limit', 'jit', 'decrypt-limit'];
+const LABEL: Record<What, string> = { cached: 'cached', jit: 'JIT', 'http-limit': 'HTTP limit', 'decrypt-limit': 'decrypt limit' };
+
+interface Started {
+  readonly agent: BenchAgent;
+  readonly readyMs: number[];
+}
+
+/** Starts the agent STARTS times (start-to-ready samples) and keeps the last one running. */
+async function startAgentTimed(f: KindFixture, mode: Mode, cpus: string | undefined): Promise<Started> {
+  const env = { ...f.env, CLEF_AGENT_CACHE_TTL: mode === 'jit' ? '0' : '300' };
+  const readyMs: number[] = [];
+  for (let i = 1; i < STARTS; i++) {
+    const a = await startBenchAgent(env, cpus);
+    readyMs.push(a.readyMs);
+    await a.stop();
+  }
+  const agent = await startBenchAgent(env, cpus);
+  readyMs.push(agent.readyMs);
+  return { agent, readyMs };
+}
+
+export async function runSuite(profile: Profile, pinning: Pinning, fx: Fixtures, log: (line: string) => void): Promise<SuiteResult> {
+  const notes: string[] = [];
+  log('micro-benchmark (bench/decrypt-micro.ts): naive vs reused vs fast decryption');
+  const micro = await runMicro(pinning.agentCpus, profile.name === 'full' ? 2 : 1.5);
+  const loadgen = new Loadgen(pinning.loadCpus);
+  const health = new HealthProbe(pinning.loadCpus, pinning.probeNice);
+  const scenarios: ScenarioResult[] = [];
+  let workers = 0;
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    for (const kind of KINDS) {
+      for (const keys of SIZES) {
+        const f = fx.get(kind, keys);
+        const auth = { authorization: `Bearer ${fx.token}` };
+        log(`${kind} ${keys} keys: starting the cached and JIT agents (${STARTS} starts each), the HTTP limit and the decryption limit`);
+        const cached = await startAgentTimed(f, 'cached', pinning.agentCpus);
+        stops.push(() => cached.agent.stop());
+        const jit = await startAgentTimed(f, 'jit', pinning.agentCpus);
+        stops.push(() => jit.agent.stop());
+        workers = jit.agent.workers;
+        const body = await get(cached.agent.port, '/v1/secrets', auth);
+        const jitBody = await get(jit.agent.port, '/v1/secrets', auth);
+        if (body.status !== 200 || jitBody.status !== 200) throw new Error(`/v1/secrets answered ${body.status} (cached), ${jitBody.status} (JIT)`);
+        if (!body.body.equals(jitBody.body)) notes.push(`${kind} ${keys} keys: the JIT body differs from the cached body`);
+        const bodyFile = join(fx.dir, `body-${kind}-${keys}.json`);
+        await writeFile(bodyFile, body.body, { mode: 0o600 });
+        const limit = await startHttpLimit(bodyFile, pickHeaders(body.headers), pinning.agentCpus);
+        stops.push(() => limit.stop());
+        const decrypt = new DecryptLimit(
+          { artifactPath: f.artifactPath, ageKeyFile: fx.ageKeyFile, workers, concurrency: profile.connections },
+          pinning.agentCpus,
+        );
+        stops.push(() => decrypt.close());
+        await decrypt.ready();
+
+        const targets = { cached: cached.agent.port, jit: jit.agent.port, 'http-limit': limit.port };
+        const rep = (what: What, seconds: number): Promise<Rep> => {
+          if (what === 'decrypt-limit') return decrypt.run({ seconds }).then((load) => ({ load }));
+          const probed = what === 'cached' ? cached.agent : what === 'jit' ? jit.agent : undefined;
+          return httpRep(loadgen, { port: targets[what], path: '/v1/secrets', headers: auth }, profile, seconds, probed && { agent: probed, health });
+        };
+        if (profile.warmupSeconds > 0) for (const what of ORDER) await rep(what, profile.warmupSeconds);
+        const reps: Record<What, Rep[]> = { cached: [], jit: [], 'http-limit': [], 'decrypt-limit': [] };
+        for (let i = 1; i <= profile.reps; i++) {
+          log(`  round ${i}/${profile.reps}: ${ORDER.map((w) => LABEL[w]).join(', ')}`);
+          for (const what of ORDER) reps[what].push(await rep(what, profile.seconds));
+        }
+        const healthBad = [...reps.cached, ...reps.jit].reduce((n, r) => n + (r.health ? r.health.errors + r.health.non2xx : 0), 0);
+        if (healthBad > 0) notes.push(`${kind} ${keys} keys: ${healthBad} /v1/health probes failed or were not 200`);
+        for (const what of ORDER) {
+          const ready = what === 'cached' ? cached.readyMs : what === 'jit' ? jit.readyMs : undefined;
+          const s = summarise(`${what}/${kind}/${keys}`, what, kind, keys, reps[what], body.body.length, ready);
+          scenarios.push(s);
+          log(`  ${s.row.label}: ${s.row.rps.toFixed(0)} req/s, p99 ${s.row.p99Ms.toFixed(2)} ms, errors ${s.row.errors}, non-2xx ${s.row.non2xx}`);
+        }
+        await Promise.all(stops.splice(0).map((stop) => stop()));
+      }
+    }
+  } finally {
+    await Promise.all([...stops.map((stop) => stop()), loadgen.close(), health.close()]);
+  }
+  const order = (s: ScenarioResult): number => ['cached', 'jit', 'http-limit', 'decrypt-limit'].indexOf(s.what);
+  scenarios.sort((a, b) => a.kind.localeCompare(b.kind) || a.keys - b.keys || order(a) - order(b));
+  return { scenarios, micro, workers, notes };
+}
+
+function pickHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['content-type', 'cache-control', 'x-content-type-options']) {
+    const v = h[name];
+    if (typeof v === 'string') out[name] = v;
+  }
+  return out;
+}
+
+/** Medians over repetitions (max: the largest; counts: summed; peak RSS: the largest). */
+function summarise(
+  id: string,
+  what: What,
+  kind: EncryptionKind,
+  keys: number,
+  reps: readonly Rep[],
+  bodyBytes: number,
+  readyMsSamples?: number[],
+): ScenarioResult {
+  const of = (f: (r: Rep) => number | undefined): number[] => reps.map(f).filter((x): x is number => x !== undefined);
+  const probed = reps.some((r) => r.probe !== undefined);
+  const row: TableRow = {
+    label: `${LABEL[what]} ${what === 'cached' || what === 'jit' ? `${kind} ` : ''}${keys} keys`,
+    rps: median(of((r) => r.load.rps)),
+    p50Ms: median(of((r) => r.load.p50Ms)),
+    p99Ms: median(of((r) => r.load.p99Ms)),
+    maxMs: Math.max(...of((r) => r.load.maxMs)),
+    requests: of((r) => r.load.requests).reduce((a, b) => a + b, 0),
+    errors: of((r) => r.load.errors).reduce((a, b) => a + b, 0),
+    non2xx: of((r) => r.load.non2xx).reduce((a, b) => a + b, 0),
+    healthP99Ms: probed ? median(of((r) => r.health?.p99Ms)) : undefined,
+    eventLoopP99Ms: probed ? median(of((r) => r.probe?.loopP99Ms)) : undefined,
+    peakRssMiB: probed ? Math.max(...of((r) => r.probe?.peakRssMiB)) : undefined,
+    readyMs: readyMsSamples === undefined ? undefined : median(readyMsSamples),
+  };
+  const cpu = of((r) => ('generatorCpu' in r.load ? r.load.generatorCpu : undefined));
+  const agentCpu = of((r) => r.probe?.cpuCores);
+  return {
+    id,
+    what,
+    kind,
+    keys,
+    row,
+    reps,
+    readyMsSamples,
+    generatorCpu: cpu.length > 0 ? median(cpu) : undefined,
+    agentCpu: agentCpu.length > 0 ? median(agentCpu) : undefined,
+    bodyBytes,
+  };
+}
