@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { Body, ServingMode } from '../serving/mode.js';
 import { prefersTextPlain } from './accept.js';
 import type { TokenGuard } from './auth.js';
-import { ALLOWED_METHODS, matchRoute, type RouteMatch } from './routes.js';
+import { ALLOWED_METHODS, matchRoute } from './routes.js';
 
 /** Limits that keep a slow, oversized or flooding client from pinning the server (SPEC §5.1). */
 export const LIMITS = {
@@ -39,11 +39,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const BASE_HEADERS = {
-  'X-Content-Type-Options': 'nosniff',
+const BASE_HEADERS = [
+  'X-Content-Type-Options',
+  'nosniff',
   // Every answer, not only secrets: health and errors have no business in a shared cache either.
-  'Cache-Control': 'no-store',
-} as const;
+  'Cache-Control',
+  'no-store',
+] as const;
 
 const CONTENT_TYPES: Record<Body['contentType'], string> = {
   'application/json': 'application/json; charset=utf-8',
@@ -97,12 +99,17 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
     // Stopping: answer what arrived, but do not keep the connection alive for more.
     if (drain.stopping) res.shouldKeepAlive = false;
-    handle(req, res, open, port, o).catch((err: unknown) => {
+    const internal = (err: unknown): void => {
       o.log.error({ event: 'request.failed', err: errorSummary(err) }, 'unexpected error while answering a request');
-      if (!res.headersSent)
-        send(req, res, 500, { 'Content-Type': CONTENT_TYPES['application/json'] }, Buffer.from('{"error":"internal error","reason":"internal"}'));
+      if (!res.headersSent) send(req, res, 500, 'application/json', Buffer.from('{"error":"internal error","reason":"internal"}'));
       else res.destroy();
-    });
+    };
+    try {
+      const pending = handle(req, res, open, port, o);
+      if (pending) pending.catch(internal);
+    } catch (err) {
+      internal(err);
+    }
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -122,8 +129,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   };
 }
 
-/** The fixed gate order of SPEC §5: connections → proxy → Host → route → method → token → state. */
-async function handle(req: IncomingMessage, res: ServerResponse, open: number, port: number, o: ServerOptions): Promise<void> {
+/**
+ * The fixed gate order of SPEC §5: connections → proxy → Host → route → method → token → state.
+ * Synchronous unless the mode must wait, so a cached answer costs no promise.
+ */
+function handle(req: IncomingMessage, res: ServerResponse, open: number, port: number, o: ServerOptions): void | Promise<void> {
   if (open > o.maxConnections) return fail(req, res, new ApiError('too_many_connections'), true);
   if (req.headers['x-forwarded-for'] !== undefined || req.headers['forwarded'] !== undefined) return fail(req, res, new ApiError('proxied_request'));
   if (!hostAllowed(req.headers.host, port)) return fail(req, res, new ApiError('forbidden_host'));
@@ -132,29 +142,41 @@ async function handle(req: IncomingMessage, res: ServerResponse, open: number, p
   if (req.method !== 'GET' && req.method !== 'HEAD') return fail(req, res, new ApiError('method_not_allowed', { headers: { Allow: ALLOWED_METHODS } }));
   if (route.auth && !o.guard.check(req.headers.authorization))
     return fail(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+  let body: Body | Promise<Body>;
   try {
-    await answer(req, res, route, o.mode);
+    switch (route.name) {
+      case 'health':
+        return sendJson(req, res, 200, o.mode.health());
+      case 'ready': {
+        const r = o.mode.ready();
+        return sendJson(req, res, r.ready ? 200 : 503, r);
+      }
+      case 'secrets':
+        body = o.mode.secrets();
+        break;
+      case 'keys':
+        body = o.mode.keys();
+        break;
+      case 'secret':
+        body = o.mode.secret(route.key ?? '', prefersTextPlain(req.headers.accept));
+        break;
+    }
   } catch (err) {
-    if (err instanceof ApiError) return fail(req, res, err);
-    throw err;
+    return failOrThrow(req, res, err);
   }
+  if (body instanceof Promise) {
+    return body.then(
+      (b) => sendBody(req, res, b),
+      (err: unknown) => failOrThrow(req, res, err),
+    );
+  }
+  return sendBody(req, res, body);
 }
 
-async function answer(req: IncomingMessage, res: ServerResponse, route: RouteMatch, mode: ServingMode): Promise<void> {
-  switch (route.name) {
-    case 'health':
-      return sendJson(req, res, 200, mode.health());
-    case 'ready': {
-      const r = mode.ready();
-      return sendJson(req, res, r.ready ? 200 : 503, r);
-    }
-    case 'secrets':
-      return sendBody(req, res, await mode.secrets());
-    case 'keys':
-      return sendBody(req, res, await mode.keys());
-    case 'secret':
-      return sendBody(req, res, await mode.secret(route.key ?? '', prefersTextPlain(req.headers.accept)));
-  }
+/** An ApiError is an answer; anything else is a bug for the request handler to report. */
+function failOrThrow(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  if (err instanceof ApiError) return fail(req, res, err);
+  throw err;
 }
 
 /** `127.0.0.1`, `localhost`, optionally with our port. Anything else may be DNS rebinding. */
@@ -173,25 +195,31 @@ function sendBody(req: IncomingMessage, res: ServerResponse, body: Body): void {
       release();
       return;
     }
-    res.once('finish', release);
+    // 'close' follows 'finish' for a completed response and also fires for an aborted one.
     res.once('close', release);
   }
-  send(req, res, 200, { 'Content-Type': CONTENT_TYPES[body.contentType] }, body.bytes);
+  send(req, res, 200, body.contentType, body.bytes);
 }
 
 function sendJson(req: IncomingMessage, res: ServerResponse, status: number, value: unknown): void {
-  send(req, res, status, { 'Content-Type': CONTENT_TYPES['application/json'] }, Buffer.from(JSON.stringify(value)));
+  send(req, res, status, 'application/json', Buffer.from(JSON.stringify(value)));
 }
 
 function fail(req: IncomingMessage, res: ServerResponse, err: ApiError, closeConnection = false): void {
-  const headers: Record<string, string> = { 'Content-Type': CONTENT_TYPES['application/json'], ...err.headers };
-  if (closeConnection) headers['Connection'] = 'close';
-  send(req, res, err.status, headers, Buffer.from(err.body()));
+  const extra: string[] = [];
+  for (const [k, v] of Object.entries(err.headers ?? {})) extra.push(k, v);
+  if (closeConnection) extra.push('Connection', 'close');
+  send(req, res, err.status, 'application/json', Buffer.from(err.body()), extra);
 }
 
-/** HEAD is answered like GET without the body (same Content-Length). */
-function send(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string>, bytes: Buffer): void {
-  res.writeHead(status, { ...BASE_HEADERS, ...headers, 'Content-Length': String(bytes.length) });
+/**
+ * HEAD is answered like GET without the body (same Content-Length). Headers go in Node's flat
+ * array form: no per-request header objects to build and spread on the hot path.
+ */
+function send(req: IncomingMessage, res: ServerResponse, status: number, type: Body['contentType'], bytes: Buffer, extra?: readonly string[]): void {
+  const headers = [...BASE_HEADERS, 'Content-Type', CONTENT_TYPES[type], 'Content-Length', String(bytes.length)];
+  if (extra) headers.push(...extra);
+  res.writeHead(status, headers);
   if (req.method === 'HEAD') res.end();
   else res.end(bytes);
 }

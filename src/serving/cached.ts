@@ -55,23 +55,31 @@ export class CachedMode implements ServingMode, RefreshSink {
     return readiness(this.state());
   }
 
-  async secrets(): Promise<Body> {
-    const snap = await this.snapshotForRequest();
-    return { contentType: 'application/json', bytes: snap.secretsBody, release: this.store.acquire(snap) };
+  secrets(): Body | Promise<Body> {
+    return this.withSnapshot((snap) => ({ contentType: 'application/json', bytes: snap.secretsBody, release: this.store.acquire(snap) }));
   }
 
-  async keys(): Promise<Body> {
-    const snap = await this.snapshotForRequest();
-    return { contentType: 'application/json', bytes: snap.keysBody, release: this.store.acquire(snap) };
+  keys(): Body | Promise<Body> {
+    return this.withSnapshot((snap) => ({ contentType: 'application/json', bytes: snap.keysBody, release: this.store.acquire(snap) }));
   }
 
-  async secret(name: string, plain: boolean): Promise<Body> {
-    const snap = await this.snapshotForRequest();
-    const found = snap.lookup(name);
-    if (found.kind === 'missing') throw new ApiError('not_found');
-    if (found.kind === 'ambiguous') throw new ApiError('ambiguous_key', { extra: { candidates: found.candidates } });
-    const release = this.store.acquire(snap);
-    return plain ? { contentType: 'text/plain', bytes: found.entry.value, release } : { contentType: 'application/json', bytes: found.entry.json, release };
+  secret(name: string, plain: boolean): Body | Promise<Body> {
+    return this.withSnapshot((snap) => {
+      const found = snap.lookup(name);
+      if (found.kind === 'missing') throw new ApiError('not_found');
+      if (found.kind === 'ambiguous') throw new ApiError('ambiguous_key', { extra: { candidates: found.candidates } });
+      const release = this.store.acquire(snap);
+      return plain ? { contentType: 'text/plain', bytes: found.entry.value, release } : { contentType: 'application/json', bytes: found.entry.json, release };
+    });
+  }
+
+  /** Answer from the current snapshot: synchronously when it is fresh, after one refresh when not. */
+  private withSnapshot(answer: (snap: Snapshot) => Body): Body | Promise<Body> {
+    if (this.state() === 'ok') {
+      const snap = this.store.get();
+      if (snap) return answer(snap);
+    }
+    return this.snapshotForRequest().then(answer);
   }
 
   private state(): ServingState {

@@ -19,7 +19,12 @@ export interface ServingMode {
   health(): Record<string, unknown>;
   /** `/v1/ready`. */
   ready(): Readiness;
-  secrets(): Promise<Body>;
-  secret(name: string, plain: boolean): Promise<Body>;
-  keys(): Promise<Body>;
+  /**
+   * The secrets routes. A mode answers synchronously when it can (cached mode, fresh snapshot:
+   * no promise on the hot path) and asynchronously when it must wait (JIT decryption, a refresh).
+   * May throw an ApiError synchronously or reject with one.
+   */
+  secrets(): Body | Promise<Body>;
+  secret(name: string, plain: boolean): Body | Promise<Body>;
+  keys(): Body | Promise<Body>;
 }

@@ -68,7 +68,7 @@ describe('§5.1 TokenGuard (src/http/auth.ts)', () => {
     new auth.TokenGuard(TOKEN).check(`Bearer ${TOKEN}`);
     new auth.TokenGuard(TOKEN).check(`Bearer ${TOKEN}`);
     assert.equal(calls.length, 2);
-    assert.ok(!calls[0]?.[1].equals(calls[1]?.[1] ?? Buffer.alloc(0)), 'a per-process HMAC key, not a bare hash');
+    assert.ok(!calls[0]?.[1].equals(calls[1]?.[1] ?? Buffer.alloc(0)), 'a per-process salt, not a bare hash');
   });
 
   it('§5.1 property: check(`Bearer s`) is true exactly when s is the token (random strings)', () => {
