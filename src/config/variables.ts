@@ -59,7 +59,7 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The closest known name, case-insensitively, if it is close enough to be a plausible typo: at most
- * 3 edits, and at most half the length of the known name's suffix (so `CLEF_AGENT_XY` is not
+ * 3 edits, and at most half the length of the known name's suffix (so a two-letter name is not
  * "corrected" to `CLEF_AGENT_ID`).
  */
 export function suggest(name: string): string | undefined {
