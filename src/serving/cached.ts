@@ -1,8 +1,8 @@
 import type { ArtifactMeta } from '../../common/protocol.js';
 import { ApiError } from '../errors.js';
 import type { Clock, Loaded, Refresher, RefreshSink } from '../refresh/refresher.js';
-import { servingState, type ServingState } from '../refresh/schedule.js';
-import { healthBody, readiness } from './health.js';
+import type { ServingState } from '../refresh/schedule.js';
+import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, ServingMode } from './mode.js';
 import { Snapshot } from './snapshot.js';
 import { SnapshotStore } from './store.js';
@@ -83,17 +83,9 @@ export class CachedMode implements ServingMode, RefreshSink {
   }
 
   private state(): ServingState {
+    // Loaded once and not since revoked or expired: an empty store then means the TTL wiped it.
     const s = this.refresher.status;
-    return servingState({
-      nowMs: this.clock(),
-      // Loaded once and not since revoked or expired: an empty store then means the TTL wiped it.
-      loaded: s.lastSuccessAt !== undefined,
-      revoked: s.revokedAt !== undefined,
-      expiredFlag: s.expired,
-      expiresAtMs: s.meta?.expiresAtMs,
-      lastSuccessAtMs: s.lastSuccessAt,
-      freshnessSeconds: this.ttlSeconds,
-    });
+    return stateOf(s, this.clock(), s.lastSuccessAt !== undefined, this.ttlSeconds);
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { RefreshStatus } from '../refresh/refresher.js';
-import type { ServingState } from '../refresh/schedule.js';
+import { servingState, type ServingState } from '../refresh/schedule.js';
 import type { Readiness } from './mode.js';
 
 /** The `/v1/health` body, the same for both modes: everything an operator needs at a glance. */
@@ -23,4 +23,17 @@ export function healthBody(mode: 'cached' | 'jit', s: RefreshStatus, state: Serv
 
 export function readiness(state: ServingState): Readiness {
   return state === 'ok' ? { ready: true } : { ready: false, reason: state };
+}
+
+/** The serving state of either mode: the refresh status read through the pure rules of schedule.ts. */
+export function stateOf(s: RefreshStatus, nowMs: number, loaded: boolean, freshnessSeconds: number): ServingState {
+  return servingState({
+    nowMs,
+    loaded,
+    revoked: s.revokedAt !== undefined,
+    expiredFlag: s.expired,
+    expiresAtMs: s.meta?.expiresAtMs,
+    lastSuccessAtMs: s.lastSuccessAt,
+    freshnessSeconds,
+  });
 }

@@ -2,8 +2,8 @@ import type { ArtifactMeta, EncryptedArtifact, ServeRequest, ServeResult } from 
 import { ApiError } from '../errors.js';
 import type { WorkerPool } from '../pool.js';
 import type { Clock, Loaded, Refresher, RefreshSink } from '../refresh/refresher.js';
-import { servingState, type ServingState } from '../refresh/schedule.js';
-import { healthBody, readiness } from './health.js';
+import type { ServingState } from '../refresh/schedule.js';
+import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, ServingMode } from './mode.js';
 
 /** What a client is told to wait before retrying an overloaded agent. */
@@ -75,18 +75,10 @@ export class JitMode implements ServingMode, RefreshSink {
   }
 
   private state(): ServingState {
-    const s = this.refresher.status;
-    return servingState({
-      nowMs: this.clock(),
-      loaded: this.current !== undefined,
-      revoked: s.revokedAt !== undefined,
-      expiredFlag: s.expired,
-      expiresAtMs: s.meta?.expiresAtMs,
-      lastSuccessAtMs: s.lastSuccessAt,
-      // age artifacts stop being served after MAX_STALE without a successful refresh (SPEC §4.3).
-      // KMS artifacts are gated by KMS instead: every request's Decrypt is the freshness proof.
-      freshnessSeconds: this.current?.meta.encryption === 'kms' ? Number.POSITIVE_INFINITY : this.maxStaleSeconds,
-    });
+    // age artifacts stop being served after MAX_STALE without a successful refresh (SPEC §4.3).
+    // KMS artifacts are gated by KMS instead: every request's Decrypt is the freshness proof.
+    const freshness = this.current?.meta.encryption === 'kms' ? Number.POSITIVE_INFINITY : this.maxStaleSeconds;
+    return stateOf(this.refresher.status, this.clock(), this.current !== undefined, freshness);
   }
 
   /** A request is answered from the artifact that was current when it arrived. */
