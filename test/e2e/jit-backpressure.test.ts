@@ -7,13 +7,10 @@
  * bounded across repeated floods. Functional assertions only: no latency thresholds.
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
-import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { TOKEN, stopAgent, tempDir } from '../helpers/http-fixtures.js';
-import { largePayload, outcome, rawRequest, rssBytes, tally, type Outcome } from '../helpers/jit-agent.js';
+import type { AgentProcess } from '../helpers/agent-process.js';
+import { TOKEN } from '../helpers/http-fixtures.js';
+import { largePayload, outcome, rawRequest, rssBytes, tally, type Outcome, startJitFileAgent, stopJitFileAgent, type FileAgent } from '../helpers/jit-agent.js';
 
 const KEYS = 1000;
 const PAYLOAD = largePayload(KEYS, 1024, 'BP');
@@ -22,29 +19,15 @@ const FLOOD_ROUTES = ['/v1/secrets', '/v1/keys', '/v1/secrets/app__KEY_000500', 
 const MiB = 1024 * 1024;
 
 describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=4, 1000 keys × 1 KiB)', { timeout: 240_000 }, () => {
-  let dir: string;
+  let fa: FileAgent | undefined;
   let agent: AgentProcess | undefined;
 
   before(async () => {
-    dir = tempDir('clef-jit-bp-');
-    const key = await ageKeyPair();
-    const path = join(dir, 'artifact.json');
-    writeFileSync(path, await artifactJson({ recipient: key.recipient, payload: PAYLOAD }));
-    agent = new AgentProcess({
-      CLEF_AGENT_SOURCE: path,
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: TOKEN,
-      CLEF_AGENT_CACHE_TTL: '0',
-      CLEF_AGENT_WORKERS: '1',
-      CLEF_AGENT_MAX_QUEUE: '4',
-    });
-    await agent.listening();
-    await waitReady(agent);
+    fa = await startJitFileAgent('clef-jit-bp-', PAYLOAD, { CLEF_AGENT_WORKERS: '1', CLEF_AGENT_MAX_QUEUE: '4' });
+    agent = fa.agent;
+    await waitReady(fa.agent);
   });
-  after(async () => {
-    if (agent) await stopAgent(agent);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopJitFileAgent(fa));
 
   /** All FLOOD requests at once (one connection each), while health is probed in a loop. */
   async function flood(a: AgentProcess): Promise<{ secrets: Outcome[]; health: Outcome[] }> {

@@ -6,40 +6,25 @@
  * complete with 200. Completions are counted; no wall-clock thresholds.
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
-import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { TOKEN, stopAgent, tempDir } from '../helpers/http-fixtures.js';
-import { bounded, largePayload, outcome, rawRequest, tally, type Outcome } from '../helpers/jit-agent.js';
+import type { AgentProcess } from '../helpers/agent-process.js';
+import { TOKEN } from '../helpers/http-fixtures.js';
+import { bounded, largePayload, outcome, rawRequest, tally, type Outcome, startJitFileAgent, stopJitFileAgent, type FileAgent } from '../helpers/jit-agent.js';
 
 const PAYLOAD = largePayload(1000, 1024, 'EL');
 const CLIENTS = 16;
 const PROBES = 150;
 
 describe('issue 3 event loop: JIT secrets saturated, health and ready keep answering (WORKERS=2, 1000 keys × 1 KiB)', { timeout: 120_000 }, () => {
-  let dir: string;
+  let fa: FileAgent | undefined;
   let agent: AgentProcess | undefined;
 
   before(async () => {
-    dir = tempDir('clef-jit-el-');
-    const key = await ageKeyPair();
-    const path = join(dir, 'artifact.json');
-    writeFileSync(path, await artifactJson({ recipient: key.recipient, payload: PAYLOAD }));
-    agent = new AgentProcess({
-      CLEF_AGENT_SOURCE: path,
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: TOKEN,
-      CLEF_AGENT_CACHE_TTL: '0',
-      CLEF_AGENT_WORKERS: '2',
-    });
-    await agent.ready(60_000);
+    fa = await startJitFileAgent('clef-jit-el-', PAYLOAD, { CLEF_AGENT_WORKERS: '2' });
+    agent = fa.agent;
+    await fa.agent.ready(60_000);
   });
-  after(async () => {
-    if (agent) await stopAgent(agent);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopJitFileAgent(fa));
 
   it(
     'JIT issue 3 while /v1/secrets is saturated, every one of 150 sequential /v1/health and /v1/ready probes completes with 200',

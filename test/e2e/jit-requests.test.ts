@@ -18,9 +18,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ServeRequest, Task } from '../../common/protocol.js';
-import { AgentProcess } from '../helpers/agent-process.js';
+import type { AgentProcess } from '../helpers/agent-process.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { TOKEN, stopAgent, tempDir } from '../helpers/http-fixtures.js';
+import { TOKEN, tempDir } from '../helpers/http-fixtures.js';
 import {
   largePayload,
   openConnections,
@@ -33,6 +33,9 @@ import {
   type InProcessAgent,
   type Outcome,
   type RawOptions,
+  startJitFileAgent,
+  stopJitFileAgent,
+  type FileAgent,
 } from '../helpers/jit-agent.js';
 
 const PAYLOAD = largePayload(1000, 1024, 'REQ');
@@ -178,29 +181,15 @@ describe('JIT §5.2 per-request decryption, body wiping and client disconnects (
 });
 
 describe('issue 3 client disconnect storm against the agent process (WORKERS=1, MAX_QUEUE=4)', { timeout: 180_000 }, () => {
-  let dir: string;
+  let fa: FileAgent | undefined;
   let agent: AgentProcess | undefined;
 
   before(async () => {
-    dir = tempDir('clef-jit-disc-');
-    const key = await ageKeyPair();
-    const path = join(dir, 'artifact.json');
-    writeFileSync(path, await artifactJson({ recipient: key.recipient, payload: PAYLOAD }));
-    agent = new AgentProcess({
-      CLEF_AGENT_SOURCE: path,
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: TOKEN,
-      CLEF_AGENT_CACHE_TTL: '0',
-      CLEF_AGENT_WORKERS: '1',
-      CLEF_AGENT_MAX_QUEUE: '4',
-      CLEF_AGENT_LOG_LEVEL: 'debug',
-    });
-    await agent.ready(60_000);
+    fa = await startJitFileAgent('clef-jit-disc-', PAYLOAD, { CLEF_AGENT_WORKERS: '1', CLEF_AGENT_MAX_QUEUE: '4', CLEF_AGENT_LOG_LEVEL: 'debug' });
+    agent = fa.agent;
+    await fa.agent.ready(60_000);
   });
-  after(async () => {
-    if (agent) await stopAgent(agent);
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopJitFileAgent(fa));
 
   it(
     'JIT issue 3 1 600 clients that send a request and vanish leave no connection open, no task queued, no error logged, and RSS bounded',

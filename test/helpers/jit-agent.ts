@@ -4,11 +4,15 @@
  * requests, bounded bursts, and /proc views (RSS, the agent's TCP connections) for leak checks.
  */
 import http from 'node:http';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startAgent, type AgentHandle } from '../../src/agent.js';
 import { loadConfig } from '../../src/config/index.js';
+import { AgentProcess } from './agent-process.js';
+import { ageKeyPair, artifactJson } from './artifacts.js';
+import { TOKEN, stopAgent, tempDir } from './http-fixtures.js';
 
 export interface LogEntry {
   readonly event?: string;
@@ -217,4 +221,33 @@ export async function waitFor<T>(get: () => T | undefined | Promise<T | undefine
     if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+/** A JIT agent process serving `payload` from an artifact file in a fresh temp directory. */
+export interface FileAgent {
+  readonly agent: AgentProcess;
+  readonly dir: string;
+}
+
+/** Start it (listening, not yet loaded: callers wait for readiness their own way). */
+export async function startJitFileAgent(prefix: string, payload: unknown, env: Record<string, string>): Promise<FileAgent> {
+  const dir = tempDir(prefix);
+  const key = await ageKeyPair();
+  const path = join(dir, 'artifact.json');
+  writeFileSync(path, await artifactJson({ recipient: key.recipient, payload }));
+  const agent = new AgentProcess({
+    CLEF_AGENT_SOURCE: path,
+    CLEF_AGENT_AGE_KEY: key.identity,
+    CLEF_AGENT_TOKEN: TOKEN,
+    CLEF_AGENT_CACHE_TTL: '0',
+    ...env,
+  });
+  await agent.listening();
+  return { agent, dir };
+}
+
+export async function stopJitFileAgent(fa: FileAgent | undefined): Promise<void> {
+  if (!fa) return;
+  await stopAgent(fa.agent);
+  rmSync(fa.dir, { recursive: true, force: true });
 }
