@@ -6,6 +6,7 @@
 import { KeyIndex } from '../common/keys.js';
 import { qualifiedName } from '../common/artifact.js';
 import type { ServeResult, ServeTask, WorkerInit } from '../common/protocol.js';
+import { knownCanonical, rememberCanonical } from './canonical.js';
 import { decryptCiphertextFast } from './decrypt/age.js';
 import { openKms } from './decrypt/kms.js';
 import { ArenaPlan, keysJson, parsePayload, writeEntryJson, writePayload, type FlatEntry, type Payload } from './payload.js';
@@ -15,13 +16,30 @@ export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeRes
   const kms = task.artifact.kms;
   const plaintext = kms !== undefined ? await openKms(kms) : await decryptCiphertextFast(task.artifact.ciphertextHash, task.artifact.ageFile, init);
   if ('ok' in plaintext) return plaintext;
+  // The plaintext is proven to be the `/v1/secrets` body already (canonical.ts): it becomes the
+  // body, moved to the main thread, which wipes it once written.
+  if (task.request.route === 'secrets' && knownCanonical(task.artifact) === true) return json(ownedBody(plaintext));
   try {
     const payload = parsePayload(plaintext);
     if ('ok' in payload) return payload;
-    return respond(payload, task);
+    const result = respond(payload, task);
+    if (task.request.route === 'secrets' && result.ok && result.status === 200) rememberCanonical(task.artifact, plaintext, result.body);
+    return result;
   } finally {
     plaintext.fill(0);
   }
+}
+
+/**
+ * A body must own its whole ArrayBuffer: that buffer is transferred, and wiped, as a unit. The age
+ * path allocates it so; anything else (e.g. a slice of a pooled Buffer) is copied and wiped.
+ */
+function ownedBody(plaintext: Uint8Array): Uint8Array {
+  const b = plaintext.buffer;
+  if (b instanceof ArrayBuffer && plaintext.byteOffset === 0 && b.byteLength === plaintext.byteLength) return plaintext;
+  const copy = new Uint8Array(plaintext);
+  plaintext.fill(0);
+  return copy;
 }
 
 function respond(payload: Payload, task: ServeTask): ServeResult {
@@ -53,8 +71,8 @@ function respond(payload: Payload, task: ServeTask): ServeResult {
   }
 }
 
-function json(plan: ArenaPlan): ServeResult {
-  return { ok: true, status: 200, contentType: 'application/json', body: plan.write() };
+function json(body: ArenaPlan | Uint8Array): ServeResult {
+  return { ok: true, status: 200, contentType: 'application/json', body: body instanceof ArenaPlan ? body.write() : body };
 }
 
 function writeNames(payload: Payload, out: string[]): void {
