@@ -3,6 +3,8 @@
  * back to back in the agent's own pool class (src/pool.ts: piscina on dist/workers/index.js, the
  * same size, queue bound and per-task deadline as the agent), with no HTTP at all. `concurrency`
  * tasks are kept in flight, like the HTTP connections; each body is wiped as the agent does.
+ * KMS envelope artifacts are held as JIT mode holds them (workers/decrypt/kms.ts `sealKms`), so
+ * every task makes one KMS Decrypt call; this process gets the agent's AWS_* variables for that.
  *
  * Started by the bench (pinned to the agent's cores) as `node decrypt-limit.js <json>` with an IPC
  * channel; says `{ ready: true }`, then answers `{ cmd: 'run', id, seconds }` with `{ id, summary }`
@@ -15,11 +17,13 @@ import type { EncryptedArtifact } from '../common/protocol.js';
 import { DEFAULT_DECRYPT_TIMEOUT_MS, DEFAULT_MAX_QUEUE } from '../src/config/index.js';
 import { WorkerPool } from '../src/pool.js';
 import { sharedAgeFile } from '../workers/decrypt/age.js';
+import { sealKms } from '../workers/decrypt/kms.js';
 import type { LoadSummary } from '../src/loadtest/table.js';
 
 export interface DecryptLimitArgs {
   readonly artifactPath: string;
-  readonly ageKeyFile: string;
+  /** age artifacts only; a KMS envelope artifact needs no age key. */
+  readonly ageKeyFile?: string | undefined;
   readonly workers: number;
   readonly concurrency: number;
 }
@@ -65,6 +69,18 @@ async function measure(pool: WorkerPool, artifact: EncryptedArtifact, concurrenc
   };
 }
 
+/** The artifact as the agent's JIT load keeps it (workers/load.ts `verifyForJit`). */
+function encrypted(packed: PackedArtifact): EncryptedArtifact {
+  if (packed.envelope !== undefined) {
+    const kms = sealKms(packed, true);
+    if ('ok' in kms) throw new Error(kms.message);
+    return { ciphertextHash: packed.ciphertextHash, ageFile: new Uint8Array(0), kms };
+  }
+  const ageFile = sharedAgeFile(packed);
+  if ('ok' in ageFile) throw new Error(ageFile.message);
+  return { ciphertextHash: packed.ciphertextHash, ageFile };
+}
+
 function isRun(m: unknown): m is DecryptLimitRun {
   return typeof m === 'object' && m !== null && 'cmd' in m && m.cmd === 'run';
 }
@@ -72,10 +88,9 @@ function isRun(m: unknown): m is DecryptLimitRun {
 async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2] ?? '{}') as DecryptLimitArgs;
   const packed = JSON.parse(await readFile(a.artifactPath, 'utf8')) as PackedArtifact;
-  const ageFile = sharedAgeFile(packed);
-  if ('ok' in ageFile) throw new Error(ageFile.message);
-  const artifact: EncryptedArtifact = { ciphertextHash: packed.ciphertextHash, ageFile };
-  const pool = new WorkerPool({ size: a.workers, init: { ageKey: { kind: 'file', path: a.ageKeyFile } }, maxQueue: DEFAULT_MAX_QUEUE });
+  const artifact = encrypted(packed);
+  const init = a.ageKeyFile === undefined ? {} : { ageKey: { kind: 'file' as const, path: a.ageKeyFile } };
+  const pool = new WorkerPool({ size: a.workers, init, maxQueue: DEFAULT_MAX_QUEUE });
   // One task first, as the agent's first load does: the worker is up and its header cache warm.
   const first = await pool.run({ type: 'serve', artifact, request: { route: 'secrets' } });
   if (!first.ok) throw new Error(first.message);

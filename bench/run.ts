@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: the benchmark suite (issue 4). scripts/bench.mjs builds dist/ if needed and runs
- * this file. Makes its own keys and artifacts, measures the agent in cached and JIT mode against
- * the HTTP and decryption limits of this machine, and writes a table (stdout), a JSON file, a
- * markdown report and an SVG chart to bench/results/. `--soak <minutes>` runs soak mode instead.
+ * this file. Makes its own keys and artifacts (age, and KMS envelopes through a local KMS server),
+ * measures the agent in cached and JIT mode against the HTTP and decryption limits of this
+ * machine, and writes a table (stdout), a JSON file, a markdown report and an SVG chart to
+ * bench/results/. `--soak <minutes>` runs soak mode instead.
  * Exit: 0 when the run completed (targets are reported, not enforced), 1 on a failed run or a
  * failed soak, 2 on a usage error.
  */
@@ -11,13 +12,13 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatTable } from '../src/loadtest/table.js';
 import { renderChart } from './lib/chart.js';
-import { makeFixtures } from './lib/fixtures.js';
+import { KINDS, makeFixtures } from './lib/fixtures.js';
 import { describeMachine, foreignCpu, isBusy, machineLine, pinSelf, planPinning } from './lib/machine.js';
 import { BENCH_USAGE, parseBenchArgs, profileLine, type BenchOptions } from './lib/options.js';
 import { ROOT } from './lib/proc.js';
 import { checkTargets, computeRatios, renderMarkdown, targetLines, type BenchResults } from './lib/report.js';
 import { runSoak } from './lib/soak.js';
-import { SIZES, runSuite } from './lib/suite.js';
+import { SIZES, measurementCount, runSuite } from './lib/suite.js';
 
 /** Above this share of the machine used by other processes, the report flags the run. */
 const FOREIGN_WARN = 0.03;
@@ -51,10 +52,11 @@ async function main(argv: readonly string[]): Promise<number> {
   log(pinning.note);
   if (isBusy(machine)) log(`warning: ${Math.round((machine.busyAtStart ?? 0) * 100)} % of the CPUs were busy before the run; numbers will be noisy`);
 
-  const fx = await makeFixtures(SIZES);
+  // Soak mode runs the 10-key age agent only: no KMS server.
+  const fx = await makeFixtures(SIZES, { kinds: opts.soak ? ['age'] : KINDS, kmsCpus: pinning.loadCpus });
   // Bounded: a stuck run ends by itself (children are killed on exit).
   const p = opts.profile;
-  const budgetSeconds = opts.soak ? opts.soak.minutes * 60 + 120 : 8 * (p.warmupSeconds + p.reps * p.seconds) * 2 + 180;
+  const budgetSeconds = opts.soak ? opts.soak.minutes * 60 + 120 : measurementCount() * (p.warmupSeconds + p.reps * p.seconds) * 2 + 180;
   const watchdog = setTimeout(() => {
     log(`run exceeded its ${budgetSeconds} s budget; stopping`);
     process.exit(1);
@@ -65,6 +67,8 @@ async function main(argv: readonly string[]): Promise<number> {
     log(profileLine(p));
     const others = foreignCpu(machine.cores);
     const suite = await runSuite(p, pinning, fx, log);
+    // The KMS server is the bench's child: once it has exited its CPU counts as the bench's own.
+    await fx.stopServers();
     const foreignCpuShare = others.done();
     const ratios = computeRatios(suite);
     const results: BenchResults = {

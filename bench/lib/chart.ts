@@ -1,13 +1,16 @@
 /**
- * A hand-written SVG (no dependency): left, requests/s per agent scenario with its limit drawn in
- * as a dashed line (HTTP limit over cached bars, decryption limit over JIT bars); right, p99 of the
- * secrets route and of `/v1/health` under that load. One group per encryption kind and size.
+ * A hand-written SVG (no dependency): on top, requests/s per agent scenario with its limit drawn in
+ * as a dashed line (HTTP limit over cached bars, decryption limit over JIT bars); below, p99 of the
+ * secrets route and of `/v1/health` under that load. One group per encryption kind and size; the
+ * panels are stacked, full width, so four groups (two kinds × two sizes) keep readable bars.
  */
 import type { ScenarioResult } from './suite.js';
 
 const W = 960;
-const H = 490;
-const PANEL = { top: 100, bottom: 390, width: 430 };
+/** Each panel: title, plot area of this height, bar and group labels below it. */
+const PANEL = { height: 230, width: W - 40, below: 60 };
+const TOP = [90, 90 + 30 + PANEL.height + PANEL.below + 40] as const;
+const H = TOP[1] + PANEL.height + PANEL.below + 40;
 const COLORS = { cached: '#2b6cb0', jit: '#c05621', limit: '#1a202c', health: '#718096' };
 
 function esc(s: string): string {
@@ -34,22 +37,23 @@ interface Bar {
   readonly valueLabel: string;
 }
 
-function panel(x0: number, title: string, unit: string, groups: readonly { name: string; bars: readonly Bar[] }[], log = false): string {
+function panel(x0: number, top: number, title: string, unit: string, groups: readonly { name: string; bars: readonly Bar[] }[], log = false): string {
   const all = groups.flatMap((g) => g.bars.flatMap((b) => [b.value, b.limit ?? Number.NaN])).filter((v) => Number.isFinite(v) && v > 0);
-  const height = PANEL.bottom - PANEL.top;
+  const height = PANEL.height;
+  const bottom = top + height;
   // Log scale (for latencies, which span three orders of magnitude): one tick per power of ten.
   const lo = log ? 10 ** Math.floor(Math.log10(Math.min(...all, 1))) : 0;
   const max = log ? 10 ** Math.ceil(Math.log10(Math.max(...all, 1))) : niceMax(Math.max(...all, 0));
   const y = (v: number): number =>
-    log ? PANEL.bottom - (Math.log10(Math.min(Math.max(v, lo), max) / lo) / Math.log10(max / lo)) * height : PANEL.bottom - (Math.min(v, max) / max) * height;
+    log ? bottom - (Math.log10(Math.min(Math.max(v, lo), max) / lo) / Math.log10(max / lo)) * height : bottom - (Math.min(v, max) / max) * height;
   const ticks = log ? Array.from({ length: Math.round(Math.log10(max / lo)) + 1 }, (_, i) => lo * 10 ** i) : [0, 1, 2, 3, 4].map((i) => (max * i) / 4);
-  const out: string[] = [`<text x="${x0}" y="${PANEL.top - 22}" font-size="15" font-weight="bold">${esc(title)}</text>`];
+  const out: string[] = [`<text x="${x0}" y="${top - 22}" font-size="15" font-weight="bold">${esc(title)}</text>`];
   for (const v of ticks) {
     out.push(`<line x1="${x0 + 50}" x2="${x0 + PANEL.width}" y1="${y(v)}" y2="${y(v)}" stroke="#e2e8f0"/>`);
     out.push(`<text x="${x0 + 44}" y="${y(v) + 4}" font-size="11" text-anchor="end">${v === 0 ? '0' : num(v, v < 1 ? 1 : 0)}</text>`);
   }
   out.push(
-    `<text x="${x0 + 10}" y="${(PANEL.top + PANEL.bottom) / 2}" font-size="11" transform="rotate(-90 ${x0 + 10} ${(PANEL.top + PANEL.bottom) / 2})" text-anchor="middle">${esc(unit)}</text>`,
+    `<text x="${x0 + 10}" y="${(top + bottom) / 2}" font-size="11" transform="rotate(-90 ${x0 + 10} ${(top + bottom) / 2})" text-anchor="middle">${esc(unit)}</text>`,
   );
   const groupWidth = (PANEL.width - 60) / Math.max(1, groups.length);
   groups.forEach((g, gi) => {
@@ -57,13 +61,13 @@ function panel(x0: number, title: string, unit: string, groups: readonly { name:
     const barWidth = Math.min(48, (groupWidth - 20) / Math.max(1, g.bars.length));
     g.bars.forEach((b, bi) => {
       const bx = gx + 10 + bi * barWidth;
-      const top = Number.isFinite(b.value) ? y(b.value) : PANEL.bottom;
+      const barTop = Number.isFinite(b.value) ? y(b.value) : bottom;
       out.push(
-        `<rect x="${bx}" y="${top}" width="${barWidth - 6}" height="${PANEL.bottom - top}" fill="${b.color}"><title>${esc(`${b.label}: ${b.valueLabel}`)}</title></rect>`,
+        `<rect x="${bx}" y="${barTop}" width="${barWidth - 6}" height="${bottom - barTop}" fill="${b.color}"><title>${esc(`${b.label}: ${b.valueLabel}`)}</title></rect>`,
       );
       // Above the bar; above the limit line instead when that line sits just over the bar.
       const limitY = b.limit !== undefined && Number.isFinite(b.limit) ? y(b.limit) : Number.NaN;
-      const labelY = (top - limitY >= 0 && top - limitY < 14 ? limitY : top) - 4;
+      const labelY = (barTop - limitY >= 0 && barTop - limitY < 14 ? limitY : barTop) - 4;
       out.push(`<text x="${bx + (barWidth - 6) / 2}" y="${labelY}" font-size="10" text-anchor="middle">${esc(b.valueLabel)}</text>`);
       if (b.limit !== undefined && Number.isFinite(b.limit)) {
         const ly = y(b.limit);
@@ -71,16 +75,14 @@ function panel(x0: number, title: string, unit: string, groups: readonly { name:
           `<line x1="${bx - 3}" x2="${bx + barWidth - 3}" y1="${ly}" y2="${ly}" stroke="${COLORS.limit}" stroke-width="2" stroke-dasharray="4 3"><title>limit ${num(b.limit)}</title></line>`,
         );
       }
-      out.push(`<text x="${bx + (barWidth - 6) / 2}" y="${PANEL.bottom + 14}" font-size="10" text-anchor="middle">${esc(b.label)}</text>`);
+      out.push(`<text x="${bx + (barWidth - 6) / 2}" y="${bottom + 14}" font-size="10" text-anchor="middle">${esc(b.label)}</text>`);
       if (b.limit !== undefined && Number.isFinite(b.limit)) {
-        out.push(
-          `<text x="${bx + (barWidth - 6) / 2}" y="${PANEL.bottom + 26}" font-size="9" fill="#4a5568" text-anchor="middle">limit ${num(b.limit)}</text>`,
-        );
+        out.push(`<text x="${bx + (barWidth - 6) / 2}" y="${bottom + 26}" font-size="9" fill="#4a5568" text-anchor="middle">limit ${num(b.limit)}</text>`);
       }
     });
-    out.push(`<text x="${gx + 10 + (g.bars.length * barWidth) / 2}" y="${PANEL.bottom + 44}" font-size="12" text-anchor="middle">${esc(g.name)}</text>`);
+    out.push(`<text x="${gx + 10 + (g.bars.length * barWidth) / 2}" y="${bottom + 44}" font-size="12" text-anchor="middle">${esc(g.name)}</text>`);
   });
-  out.push(`<line x1="${x0 + 50}" x2="${x0 + PANEL.width}" y1="${PANEL.bottom}" y2="${PANEL.bottom}" stroke="#4a5568"/>`);
+  out.push(`<line x1="${x0 + 50}" x2="${x0 + PANEL.width}" y1="${bottom}" y2="${bottom}" stroke="#4a5568"/>`);
   return out.join('\n');
 }
 
@@ -91,6 +93,8 @@ export function renderChart(scenarios: readonly ScenarioResult[], title: string,
     const [kind = '', keysText = '0'] = k.split('/');
     return { kind, keys: Number(keysText) };
   });
+  // One HTTP limit per size (the same bytes for every kind), found whichever kind's block measured it.
+  const httpLimit = (keys: number): number | undefined => scenarios.find((s) => s.what === 'http-limit' && s.keys === keys)?.row.rps;
   const rate = groups.map(({ kind, keys }) => {
     const c = find('cached', kind, keys);
     const j = find('jit', kind, keys);
@@ -101,7 +105,7 @@ export function renderChart(scenarios: readonly ScenarioResult[], title: string,
           label: 'cached',
           value: c?.row.rps ?? Number.NaN,
           color: COLORS.cached,
-          limit: find('http-limit', kind, keys)?.row.rps,
+          limit: httpLimit(keys),
           valueLabel: num(c?.row.rps ?? Number.NaN),
         },
         {
@@ -139,8 +143,8 @@ export function renderChart(scenarios: readonly ScenarioResult[], title: string,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
     `<text x="20" y="24" font-size="16" font-weight="bold">${esc(title)}</text>`,
     `<text x="20" y="42" font-size="11" fill="#4a5568">${esc(subtitle)}</text>`,
-    panel(20, 'requests/s (higher is better)', 'req/s', rate),
-    panel(500, 'p99 latency, log scale (lower is better)', 'ms', latency, true),
+    panel(20, TOP[0], 'requests/s (higher is better)', 'req/s', rate),
+    panel(20, TOP[1], 'p99 latency, log scale (lower is better)', 'ms', latency, true),
     ...legend,
     '</svg>',
     '',

@@ -1,11 +1,14 @@
 /**
  * Everything the bench needs, made fresh in a temp directory each run: an age identity (key file,
  * 0600), an Ed25519 signing key (the recommended set-up: the agent verifies every artifact), and
- * one signed artifact per payload size, built with `packArtifact` as `clef-agent pack` would.
+ * one signed artifact per encryption kind and payload size, built with `packArtifact` as
+ * `clef-agent pack` would. Both kinds of a size carry the same payload, so their bodies are the
+ * same bytes (one HTTP limit per size serves both).
  *
- * Encryption kinds: `age` now. KMS artifacts (SPEC §2 `envelope`) land with the KMS issue; their
- * fixture will start a local KMS server on 127.0.0.1, pack with an envelope, and point the agent at
- * it with AWS_ENDPOINT_URL_KMS. Adding it here is the only change the scenario matrix needs:
+ * Encryption kinds: `age` (key file) and `kms` (SPEC §2 `envelope`): for KMS a local KMS server
+ * (bench/kms-server.ts, the test suite's server in its own process, pinned with the load
+ * generator) makes a symmetric key, the artifact is packed through it (GenerateDataKey, as
+ * `clef-agent pack --kms-key-id` does), and the agent reaches it through AWS_ENDPOINT_URL_KMS.
  * `KINDS` lists what runs, and every report column is per kind.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -15,17 +18,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { packArtifact } from '../../pack/index.js';
+import { BenchKms } from './kms.js';
 
-/** Encryption kinds the bench knows how to set up. Add 'kms' with the KMS issue. */
-export type EncryptionKind = 'age';
-export const KINDS: readonly EncryptionKind[] = ['age'];
+/** Encryption kinds the bench knows how to set up. */
+export type EncryptionKind = 'age' | 'kms';
+export const KINDS: readonly EncryptionKind[] = ['age', 'kms'];
 
 export interface KindFixture {
   readonly kind: EncryptionKind;
   readonly keys: number;
   readonly artifactPath: string;
-  /** CLEF_AGENT_* variables that select this artifact and its key (plus the verify key). */
+  /** The agent's variables: CLEF_AGENT_* (artifact, key, verify key, token) and `workerEnv`. */
   readonly env: Readonly<Record<string, string>>;
+  /** What the pool's workers read from the environment themselves (KMS: the AWS_* variables); the decryption limit needs it too. */
+  readonly workerEnv: Readonly<Record<string, string>>;
   readonly plaintextBytes: number;
 }
 
@@ -34,8 +40,18 @@ export interface Fixtures {
   /** Bearer token of every bench agent (random per run). */
   readonly token: string;
   readonly ageKeyFile: string;
+  /** The local KMS server, when `kms` is among the kinds. */
+  readonly kms: BenchKms | undefined;
   get(kind: EncryptionKind, keys: number): KindFixture;
+  /** Stops the KMS server (idempotent); `remove()` does it too. */
+  stopServers(): Promise<void>;
   remove(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  readonly kinds: readonly EncryptionKind[];
+  /** `taskset -c` CPU list for the KMS server: the load generator's. */
+  readonly kmsCpus: string | undefined;
 }
 
 /** `n` namespaced keys with random values, the same shape as bench/decrypt-micro.ts uses. */
@@ -45,7 +61,7 @@ export function benchPayload(n: number): { app: Record<string, string> } {
   return { app };
 }
 
-export async function makeFixtures(sizes: readonly number[]): Promise<Fixtures> {
+export async function makeFixtures(sizes: readonly number[], o: FixtureOptions): Promise<Fixtures> {
   const dir = await mkdtemp(join(tmpdir(), 'clef-bench-'));
   // Even when a run is cut short (watchdog, Ctrl-C), the throwaway key does not outlive it.
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -55,35 +71,63 @@ export async function makeFixtures(sizes: readonly number[]): Promise<Fixtures> 
   await writeFile(ageKeyFile, `# clef-agent bench identity (throwaway)\n${identity}\n`, { mode: 0o600 });
   const { privateKey } = generateKeyPairSync('ed25519');
   const token = randomBytes(32).toString('hex');
+  const kms = o.kinds.includes('kms') ? await BenchKms.start(o.kmsCpus) : undefined;
+  const kmsClient = kms?.client();
 
   const all = new Map<string, KindFixture>();
-  for (const keys of sizes) {
-    const payload = benchPayload(keys);
-    const packed = await packArtifact({ payload, recipients: [recipient], identity: 'bench', environment: 'bench', signingKey: privateKey });
-    const artifactPath = join(dir, `age-${keys}.json`);
-    await writeFile(artifactPath, packed.json, { mode: 0o600 });
-    all.set(`age/${keys}`, {
-      kind: 'age',
-      keys,
-      artifactPath,
-      env: {
-        CLEF_AGENT_SOURCE: artifactPath,
-        CLEF_AGENT_AGE_KEY_FILE: ageKeyFile,
-        CLEF_AGENT_VERIFY_KEY: packed.verifyKey ?? '',
-        CLEF_AGENT_TOKEN: token,
-      },
-      plaintextBytes: Buffer.byteLength(JSON.stringify(payload)),
-    });
+  try {
+    for (const keys of sizes) {
+      const payload = benchPayload(keys);
+      for (const kind of o.kinds) {
+        const packed = await packArtifact({
+          payload,
+          ...(kind === 'kms' ? { kmsKeyId: kms?.keyId, kmsClient } : { recipients: [recipient] }),
+          identity: 'bench',
+          environment: 'bench',
+          signingKey: privateKey,
+        });
+        const artifactPath = join(dir, `${kind}-${keys}.json`);
+        await writeFile(artifactPath, packed.json, { mode: 0o600 });
+        const workerEnv = kind === 'kms' ? (kms?.env ?? {}) : {};
+        all.set(`${kind}/${keys}`, {
+          kind,
+          keys,
+          artifactPath,
+          env: {
+            CLEF_AGENT_SOURCE: artifactPath,
+            ...(kind === 'age' ? { CLEF_AGENT_AGE_KEY_FILE: ageKeyFile } : {}),
+            CLEF_AGENT_VERIFY_KEY: packed.verifyKey ?? '',
+            CLEF_AGENT_TOKEN: token,
+            ...workerEnv,
+          },
+          workerEnv,
+          plaintextBytes: Buffer.byteLength(JSON.stringify(payload)),
+        });
+      }
+    }
+  } catch (err) {
+    await kms?.stop();
+    throw err;
+  } finally {
+    kmsClient?.destroy();
   }
+  const stopServers = async (): Promise<void> => {
+    await kms?.stop();
+  };
   return {
     dir,
     token,
     ageKeyFile,
+    kms,
     get: (kind, keys) => {
       const f = all.get(`${kind}/${keys}`);
       if (f === undefined) throw new Error(`no fixture for ${kind}/${keys}`);
       return f;
     },
-    remove: () => rm(dir, { recursive: true, force: true }),
+    stopServers,
+    remove: async () => {
+      await stopServers();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }

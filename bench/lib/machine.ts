@@ -18,7 +18,7 @@ export interface Machine {
 }
 
 export interface Pinning {
-  /** `taskset -c` list for the bench itself, the load generator and the health prober. */
+  /** `taskset -c` list for the bench itself, the load generator, the health prober and the KMS server. */
   readonly loadCpus?: string | undefined;
   /** `taskset -c` list for the agent, the HTTP-limit server, the decryption limit and the micro-benchmark. */
   readonly agentCpus?: string | undefined;

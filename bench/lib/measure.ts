@@ -10,6 +10,7 @@ import type { HealthProbeRun } from '../health-probe.js';
 import type { LoadgenRun, LoadgenSummary } from '../loadgen.js';
 import type { LoadRun } from '../../src/loadtest/engine.js';
 import type { BenchAgent } from './agent.js';
+import type { KmsUse } from './kms.js';
 import type { Profile } from './options.js';
 import { distFile, nextMessage, spawnNode, stopChild, type SpawnOptions } from './proc.js';
 
@@ -17,6 +18,8 @@ export interface Rep {
   readonly load: LoadgenSummary | DecryptLimitSummary;
   readonly health?: LoadRun | undefined;
   readonly probe?: ProbeStats | undefined;
+  /** KMS scenarios: what the local KMS server did during the repetition. */
+  readonly kms?: KmsUse | undefined;
 }
 
 /** A long-lived measuring child driven over IPC: `{ cmd: 'run', id, ... }` → `{ id, summary | error }`. */
@@ -63,10 +66,15 @@ export class HealthProbe extends RunnerProcess<Omit<HealthProbeRun, 'cmd' | 'id'
   }
 }
 
-/** The decryption limit (bench/decrypt-limit.ts) on the agent's CPUs; `ready()` once its pool is warm. */
+/**
+ * The decryption limit (bench/decrypt-limit.ts) on the agent's CPUs; `ready()` once its pool is
+ * warm. Its environment is the agent's (bench/lib/agent.ts): PATH and `env`, what the workers read
+ * themselves (KMS: the AWS_* variables), so a proxy or AWS variable of the bench's own shell
+ * cannot send its KMS calls another way than the agent's.
+ */
 export class DecryptLimit extends RunnerProcess<{ readonly seconds: number }, DecryptLimitSummary> {
-  constructor(args: DecryptLimitArgs, cpus: string | undefined) {
-    super('bench/decrypt-limit.js', 'decryption limit', { cpus }, [JSON.stringify(args)]);
+  constructor(args: DecryptLimitArgs, cpus: string | undefined, env: Readonly<Record<string, string>> = {}) {
+    super('bench/decrypt-limit.js', 'decryption limit', { cpus, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env } }, [JSON.stringify(args)]);
   }
 
   async ready(): Promise<void> {

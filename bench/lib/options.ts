@@ -2,8 +2,8 @@
 
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
-  (default)            quick profile: per measurement 1 s warm-up + 3 × 5 s, median of 3 (~2.5 min)
-  --full               the issue's profile: 2 s warm-up + 3 × 10 s, median of 3 (~5 min)
+  (default)            quick profile: per measurement 1 s warm-up + 3 × 5 s, median of 3 (~4.5 min)
+  --full               the issue's profile: 2 s warm-up + 3 × 10 s, median of 3 (~8.5 min)
   --seconds N          measured seconds per repetition (1-60)
   --reps N             repetitions per measurement, median reported (1-9)
   --warmup N           unmeasured seconds before the repetitions (0-30)

@@ -43,17 +43,20 @@ const TOLERANCE = 1.1;
 
 export function computeRatios(suite: SuiteResult): Ratios[] {
   const out: Ratios[] = [];
-  for (const kind of KINDS) {
+  for (const kind of KINDS.filter((k) => suite.scenarios.some((x) => x.kind === k))) {
     for (const keys of SIZES) {
       const s = (what: ScenarioResult['what']): ScenarioResult | undefined =>
         suite.scenarios.find((x) => x.what === what && x.kind === kind && x.keys === keys);
+      // One HTTP limit per size, measured in the first kind's block: the same bytes for every kind.
+      const httpLimit = suite.scenarios.find((x) => x.what === 'http-limit' && x.keys === keys)?.row;
       const cached = s('cached')?.row;
       const jit = s('jit')?.row;
-      const micro = suite.micro.find((m: MicroRow) => m.keys === keys);
+      // The naive/fast micro-benchmark is of age decryption; a KMS request has no such variants.
+      const micro = kind === 'age' ? suite.micro.find((m: MicroRow) => m.keys === keys) : undefined;
       out.push({
         kind,
         keys,
-        cachedOverHttpLimit: (cached?.rps ?? Number.NaN) / (s('http-limit')?.row.rps ?? Number.NaN),
+        cachedOverHttpLimit: (cached?.rps ?? Number.NaN) / (httpLimit?.rps ?? Number.NaN),
         jitOverDecryptLimit: (jit?.rps ?? Number.NaN) / (s('decrypt-limit')?.row.rps ?? Number.NaN),
         fastOverNaive: micro === undefined ? Number.NaN : micro.fastUs / micro.naiveUs,
         healthP99JitOverCached: (jit?.healthP99Ms ?? Number.NaN) / (cached?.healthP99Ms ?? Number.NaN),
@@ -64,48 +67,71 @@ export function computeRatios(suite: SuiteResult): Ratios[] {
   return out;
 }
 
+/**
+ * The issues' targets are for age artifacts. KMS rows are reported for information (`pass: null`):
+ * no issue sets a KMS target, and JIT KMS against a local server says little about a real KMS.
+ */
 export function checkTargets(ratios: readonly Ratios[]): TargetCheck[] {
   const out: TargetCheck[] = [];
   for (const r of ratios) {
-    const ten = r.keys === 10;
-    const at = `${r.kind}, ${r.keys} keys`;
-    out.push({
+    if (r.kind === 'age') out.push(...ageTargets(r));
+    else out.push(...infoRows(r));
+  }
+  return out;
+}
+
+function ageTargets(r: Ratios): TargetCheck[] {
+  const ten = r.keys === 10;
+  const at = `${r.kind}, ${r.keys} keys`;
+  return [
+    {
       target: `cached req/s ÷ HTTP limit (${at})`,
       source: ten ? 'issue 4' : 'info',
       measured: r.cachedOverHttpLimit,
       threshold: '≥ 0.75',
       pass: ten ? r.cachedOverHttpLimit >= 0.75 : null,
-    });
-    out.push({
+    },
+    {
       target: `JIT req/s ÷ decryption limit (${at})`,
       source: ten ? 'issues 3, 4' : 'issue 3',
       measured: r.jitOverDecryptLimit,
       threshold: '≥ 0.80',
       pass: r.jitOverDecryptLimit >= 0.8,
-    });
-    out.push({
+    },
+    {
       target: `one fast decryption ÷ naive (${at})`,
       source: ten ? 'issues 3, 4' : 'info',
       measured: r.fastOverNaive,
       threshold: '≤ 0.333',
       pass: ten ? r.fastOverNaive <= 1 / 3 : null,
-    });
-    out.push({
+    },
+    {
       target: `JIT ÷ cached /v1/health p99 under load (${at})`,
       source: ten ? 'issues 3, 4' : 'issue 3',
       measured: r.healthP99JitOverCached,
       threshold: '≤ 1.10',
       pass: r.healthP99JitOverCached <= TOLERANCE,
-    });
-    out.push({
+    },
+    {
       target: `JIT ÷ cached event-loop delay p99 (${at})`,
       source: 'issue 3',
       measured: r.loopP99JitOverCached,
       threshold: '≤ 1.10',
       pass: r.loopP99JitOverCached <= TOLERANCE,
-    });
-  }
-  return out;
+    },
+  ];
+}
+
+/** The age rows' ratios (all but the age-only micro-benchmark) for another kind, for information. */
+function infoRows(r: Ratios): TargetCheck[] {
+  const at = `${r.kind}, ${r.keys} keys`;
+  const row = (target: string, measured: number): TargetCheck => ({ target: `${target} (${at})`, source: 'info', measured, threshold: 'none', pass: null });
+  return [
+    row('cached req/s ÷ HTTP limit', r.cachedOverHttpLimit),
+    row('JIT req/s ÷ decryption limit', r.jitOverDecryptLimit),
+    row('JIT ÷ cached /v1/health p99 under load', r.healthP99JitOverCached),
+    row('JIT ÷ cached event-loop delay p99', r.loopP99JitOverCached),
+  ];
 }
 
 export const verdict = (t: TargetCheck): string => (t.pass === null ? 'info' : t.pass ? 'PASS' : 'MISS');
@@ -117,14 +143,29 @@ export function targetLines(targets: readonly TargetCheck[]): string {
   return targets.map((t) => `${verdict(t).padEnd(4)}  ${t.target}: ${f4(t.measured)} (target ${t.threshold}; ${t.source})`).join('\n') + '\n';
 }
 
+const KMS_NOTE =
+  "KMS: envelope artifacts packed with `GenerateDataKey`, served by the test suite's local KMS server (test/helpers/kms-server.ts: the AWS JSON 1.1 protocol, SigV4 checked on every request as real KMS does) in its own process (pinned with the load generator, off the agent's CPU), reached by the agent's real SDK through `AWS_ENDPOINT_URL_KMS`. Cached mode calls KMS once per load; JIT calls it on every request. Over loopback there is no network round trip and no request quota, so the JIT KMS figures are the agent's own ceiling, not what a real KMS would allow.";
+
+function cpuLine(s: ScenarioResult): string {
+  const parts = [
+    s.generatorCpu === undefined ? undefined : `autocannon ${pct(s.generatorCpu)} of a core`,
+    s.agentCpu === undefined ? undefined : `agent process (all threads) ${pct(s.agentCpu)}`,
+    s.kmsCpu === undefined ? undefined : `KMS server ${pct(s.kmsCpu)}`,
+    s.kmsDecryptsPerRequest === undefined ? undefined : `${s.kmsDecryptsPerRequest.toFixed(2)} KMS Decrypt calls per request`,
+  ];
+  return `- ${s.row.label}: ${parts.filter((x) => x !== undefined).join('; ')}`;
+}
+
 export function renderMarkdown(r: BenchResults, chartFile: string): string {
   const p = r.profile;
   const reduced =
     p.name === 'full'
       ? ''
-      : ` The issue's profile is ${PROFILES.full.reps} × ${PROFILES.full.seconds} s after a warm-up (\`npm run bench -- --full\`, ~5 min); the default is reduced to fit the 4-minute budget on 2 cores.`;
+      : ` The issue's profile is ${PROFILES.full.reps} × ${PROFILES.full.seconds} s after a warm-up (\`npm run bench -- --full\`, ~8.5 min with both kinds); the default is reduced to keep a run of both kinds under 5 minutes on 2 cores (~4.5 min; age alone took ~2.5).`;
   const misses = r.targets.filter((t) => t.pass === false);
-  const genBound = r.suite.scenarios.filter((s) => (s.generatorCpu ?? 0) >= 0.9).map((s) => s.row.label);
+  // With pinning, autocannon and the KMS server share the load side's CPU.
+  const genBound = r.suite.scenarios.filter((s) => (s.generatorCpu ?? 0) + (s.kmsCpu ?? 0) >= 0.9).map((s) => s.row.label);
+  const kms = r.suite.scenarios.some((s) => s.kind === 'kms');
   const busy = isBusy(r.machine);
   const lines = [
     '# clef-agent benchmark report',
@@ -133,13 +174,13 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     `- **Run:** ${r.startedAt}, commit ${r.machine.commit}, ${r.wallSeconds.toFixed(0)} s wall time; CPUs busy in the second before the run: ${r.machine.busyAtStart === null ? 'unknown' : `${Math.round(r.machine.busyAtStart * 100)} %`}; other processes during the measurements: ${r.foreignCpuShare === null ? 'unknown' : `${(r.foreignCpuShare * 100).toFixed(1)} % of the machine`}${busy || (r.foreignCpuShare ?? 0) > 0.03 ? ' (**something else was running: treat the numbers with suspicion**)' : ''}`,
     `- **What was run:** ${profileLine(p)}.${reduced}`,
     `- **Pinning:** ${r.pinning.note}. Agent pool: ${r.suite.workers} worker(s) (the agent's default for the CPUs it may use).`,
-    `- **Encryption kinds:** ${KINDS.join(', ')} (KMS joins the matrix when the KMS issue lands).`,
-    '- **Method:** the real agent (`node dist/src/main.js`, signed artifact, key file) in its own process; autocannon in another. Per payload size the cached agent, the HTTP limit, the JIT agent and the decryption limit run side by side (idle when not measured) and are measured in interleaved rounds, so drift on a shared machine hits a scenario and its limit alike; medians over the rounds (max: the largest). Event-loop delay and RSS come from a probe preloaded into the agent process (`--import bench/agent-probe`, `monitorEventLoopDelay` at 1 ms resolution, values include that interval); nothing was added to production code.',
+    `- **Encryption kinds:** ${KINDS.filter((k) => r.suite.scenarios.some((s) => s.kind === k)).join(', ')}.${kms ? ` ${KMS_NOTE}` : ''}`,
+    '- **Method:** the real agent (`node dist/src/main.js`, signed artifact, age key file or KMS) in its own process; autocannon in another. Per kind and payload size the cached agent, the JIT agent and the decryption limit (and, once per size, the HTTP limit) run side by side (idle when not measured) and are measured in interleaved rounds, so drift on a shared machine hits a scenario and its limit alike; medians over the rounds (max: the largest). Event-loop delay and RSS come from a probe preloaded into the agent process (`--import bench/agent-probe`, `monitorEventLoopDelay` at 1 ms resolution, values include that interval); nothing was added to production code.',
     '',
     '## Results',
     '',
     markdownTable(r.suite.scenarios.map((s) => s.row)),
-    'HTTP limit: a bare `node:http` server answering the same bytes and headers. Decrypt limit: the same JIT `serve` task back to back in the agent\'s pool class, same size, no HTTP (its "p99" is the task latency with 32 in flight).',
+    `HTTP limit: a bare \`node:http\` server answering the same bytes and headers (one per size: every kind packs the same payload, so the bodies are identical). Decrypt limit: the same JIT \`serve\` task back to back in the agent's pool class, same size, no HTTP (its "p99" is the task latency with ${p.connections} in flight)${kms ? '; for KMS every task includes its KMS Decrypt call' : ''}.`,
     '',
     '## Ratios',
     '',
@@ -150,7 +191,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
         `| ${x.kind} | ${x.keys} | ${f3(x.cachedOverHttpLimit)} | ${f3(x.jitOverDecryptLimit)} | ${f3(x.fastOverNaive)} | ${f3(x.healthP99JitOverCached)} | ${f3(x.loopP99JitOverCached)} |`,
     ),
     '',
-    `Core count: ${r.machine.cores}. Same connection count (${p.connections}) in cached and JIT.`,
+    `Core count: ${r.machine.cores}. Same connection count (${p.connections}) in cached and JIT.${kms ? ' fast ÷ naive is for age only ("-" for KMS). KMS ratios are information, not targets; KMS cached ÷ HTTP limit divides by the HTTP limit measured in the age rounds of that size, not interleaved with the KMS agent, so drift between the two blocks shows in it.' : ''}`,
     '',
     '## Targets',
     '',
@@ -162,8 +203,9 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
       ? 'Every target passed in this run.'
       : `Missed in this run: ${misses.map((t) => t.target).join('; ')}. See "Why" in the README's Performance section.`,
     '',
-    '## Decryption micro-benchmark (bench/decrypt-micro.ts)',
+    '## Decryption micro-benchmark (bench/decrypt-micro.ts, age only)',
     '',
+    ...(kms ? ['Not run for KMS: a KMS request is one KMS Decrypt call and one AES-256-GCM open, with no naive/fast variants to compare.', ''] : []),
     '| keys | plaintext B | naive µs | reused µs | fast µs | fast ÷ naive |',
     '|---:|---:|---:|---:|---:|---:|',
     ...r.suite.micro.map(
@@ -174,13 +216,10 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '',
     '## CPU use (median over repetitions)',
     '',
-    ...r.suite.scenarios
-      .filter((s) => s.generatorCpu !== undefined)
-      .map(
-        (s) =>
-          `- ${s.row.label}: autocannon ${pct(s.generatorCpu)} of a core${s.agentCpu === undefined ? '' : `; agent process (all threads) ${pct(s.agentCpu)}`}`,
-      ),
-    genBound.length > 0 ? `\nNear 100 %, the generator itself may be the limit: ${genBound.join(', ')}.` : '',
+    ...r.suite.scenarios.filter((s) => s.generatorCpu !== undefined || s.kmsCpu !== undefined).map(cpuLine),
+    genBound.length > 0
+      ? `\nNear 100 %, the generator itself may be the limit${kms ? ' (autocannon and the KMS server together: they share a core when pinned)' : ''}: ${genBound.join(', ')}.`
+      : '',
     ...r.suite.notes.map((n) => `- note: ${n}`),
     '',
     `![requests/s and p99 per scenario](${chartFile})`,

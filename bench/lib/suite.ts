@@ -1,14 +1,16 @@
 /**
  * The scenario matrix: for each encryption kind and payload size, the agent in cached mode and in
- * JIT mode, the HTTP limit (same bytes) and the decryption limit (same task, same pool size). All
- * four are started first (idle processes on the agent's CPUs cost nothing: the agent probe's timer
- * is off between windows), warmed up, then measured in interleaved rounds.
+ * JIT mode and the decryption limit (same task, same pool size); per size, once, the HTTP limit
+ * (same bytes: every kind of a size carries the same payload, so the bodies are identical). All of
+ * a block are started first (idle processes on the agent's CPUs cost nothing: the agent probe's
+ * timer is off between windows), warmed up, then measured in interleaved rounds.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TableRow } from '../../src/loadtest/table.js';
 import { startBenchAgent, type BenchAgent } from './agent.js';
 import { KINDS, type EncryptionKind, type Fixtures, type KindFixture } from './fixtures.js';
+import type { KmsUse } from './kms.js';
 import type { Pinning } from './machine.js';
 import { DecryptLimit, HealthProbe, Loadgen, httpRep, median, runMicro, startHttpLimit, type MicroRow, type Rep } from './measure.js';
 import type { Profile } from './options.js';
@@ -16,11 +18,12 @@ import { get } from './proc.js';
 
 export const SIZES = [10, 1000] as const;
 export type Mode = 'cached' | 'jit';
-type What = Mode | 'http-limit' | 'decrypt-limit';
+export type What = Mode | 'http-limit' | 'decrypt-limit';
 
 export interface ScenarioResult {
   readonly id: string;
   readonly what: What;
+  /** For the HTTP limit: the kind whose block measured it (the bytes are every kind's). */
   readonly kind: EncryptionKind;
   readonly keys: number;
   readonly row: TableRow;
@@ -30,6 +33,10 @@ export interface ScenarioResult {
   readonly generatorCpu?: number | undefined;
   /** Median CPU use of the agent process, all threads (1 = one core busy). */
   readonly agentCpu?: number | undefined;
+  /** KMS scenarios: median CPU use of the local KMS server process (1 = one core busy). */
+  readonly kmsCpu?: number | undefined;
+  /** KMS scenarios: KMS Decrypt calls ÷ answered requests, over all repetitions (JIT: 1 by design). */
+  readonly kmsDecryptsPerRequest?: number | undefined;
   readonly bodyBytes: number;
 }
 
@@ -41,8 +48,22 @@ export interface SuiteResult {
 }
 
 const STARTS = 3;
-const ORDER: readonly What[] = ['cached', 'http-limit', 'jit', 'decrypt-limit'];
 const LABEL: Record<What, string> = { cached: 'cached', jit: 'JIT', 'http-limit': 'HTTP limit', 'decrypt-limit': 'decrypt limit' };
+
+/** One round of a kind's block, in order. The HTTP limit runs once per size, in the first kind's block. */
+export function roundOrder(kind: EncryptionKind): readonly What[] {
+  return kind === KINDS[0] ? ['cached', 'http-limit', 'jit', 'decrypt-limit'] : ['cached', 'jit', 'decrypt-limit'];
+}
+
+/** Measurements (each a warm-up and the repetitions) in a whole run: for the watchdog's budget. */
+export function measurementCount(): number {
+  return SIZES.length * KINDS.reduce((n, kind) => n + roundOrder(kind).length, 0);
+}
+
+/** "cached age 10 keys", "decrypt limit kms 1000 keys"; the HTTP limit has no kind ("HTTP limit 10 keys"). */
+export function scenarioLabel(what: What, kind: string, keys: number): string {
+  return `${LABEL[what]} ${what === 'http-limit' ? '' : `${kind} `}${keys} keys`;
+}
 
 interface Started {
   readonly agent: BenchAgent;
@@ -65,19 +86,26 @@ async function startAgentTimed(f: KindFixture, mode: Mode, cpus: string | undefi
 
 export async function runSuite(profile: Profile, pinning: Pinning, fx: Fixtures, log: (line: string) => void): Promise<SuiteResult> {
   const notes: string[] = [];
-  log('micro-benchmark (bench/decrypt-micro.ts): naive vs reused vs fast decryption');
+  log('micro-benchmark (bench/decrypt-micro.ts): naive vs reused vs fast age decryption');
   const micro = await runMicro(pinning.agentCpus, profile.name === 'full' ? 2 : 1.5);
   const loadgen = new Loadgen(pinning.loadCpus);
   const health = new HealthProbe(pinning.loadCpus, pinning.probeNice);
   const scenarios: ScenarioResult[] = [];
+  /** The first kind's body per size: every other kind must answer the same bytes (its HTTP limit). */
+  const bodies = new Map<number, Buffer>();
   let workers = 0;
   const stops: (() => Promise<void>)[] = [];
   try {
     for (const kind of KINDS) {
+      const order = roundOrder(kind);
+      const kms = kind === 'kms' ? fx.kms : undefined;
+      if (kind === 'kms' && kms === undefined) throw new Error('the KMS fixtures were not set up');
       for (const keys of SIZES) {
         const f = fx.get(kind, keys);
         const auth = { authorization: `Bearer ${fx.token}` };
-        log(`${kind} ${keys} keys: starting the cached and JIT agents (${STARTS} starts each), the HTTP limit and the decryption limit`);
+        log(
+          `${kind} ${keys} keys: starting the cached and JIT agents (${STARTS} starts each)${order.includes('http-limit') ? ', the HTTP limit' : ''} and the decryption limit`,
+        );
         const cached = await startAgentTimed(f, 'cached', pinning.agentCpus);
         stops.push(() => cached.agent.stop());
         const jit = await startAgentTimed(f, 'jit', pinning.agentCpus);
@@ -87,36 +115,56 @@ export async function runSuite(profile: Profile, pinning: Pinning, fx: Fixtures,
         const jitBody = await get(jit.agent.port, '/v1/secrets', auth);
         if (body.status !== 200 || jitBody.status !== 200) throw new Error(`/v1/secrets answered ${body.status} (cached), ${jitBody.status} (JIT)`);
         if (!body.body.equals(jitBody.body)) notes.push(`${kind} ${keys} keys: the JIT body differs from the cached body`);
-        const bodyFile = join(fx.dir, `body-${kind}-${keys}.json`);
-        await writeFile(bodyFile, body.body, { mode: 0o600 });
-        const limit = await startHttpLimit(bodyFile, pickHeaders(body.headers), pinning.agentCpus);
-        stops.push(() => limit.stop());
+        const first = bodies.get(keys);
+        if (first === undefined) bodies.set(keys, body.body);
+        else if (!first.equals(body.body))
+          notes.push(`${kind} ${keys} keys: the body differs from the ${KINDS[0]} body, so the HTTP limit of that size is not its limit`);
+        let limitPort = 0;
+        if (order.includes('http-limit')) {
+          const bodyFile = join(fx.dir, `body-${keys}.json`);
+          await writeFile(bodyFile, body.body, { mode: 0o600 });
+          const limit = await startHttpLimit(bodyFile, pickHeaders(body.headers), pinning.agentCpus);
+          stops.push(() => limit.stop());
+          limitPort = limit.port;
+        }
         const decrypt = new DecryptLimit(
-          { artifactPath: f.artifactPath, ageKeyFile: fx.ageKeyFile, workers, concurrency: profile.connections },
+          { artifactPath: f.artifactPath, ageKeyFile: kind === 'age' ? fx.ageKeyFile : undefined, workers, concurrency: profile.connections },
           pinning.agentCpus,
+          f.workerEnv,
         );
         stops.push(() => decrypt.close());
         await decrypt.ready();
 
-        const targets = { cached: cached.agent.port, jit: jit.agent.port, 'http-limit': limit.port };
-        const rep = (what: What, seconds: number): Promise<Rep> => {
+        const targets = { cached: cached.agent.port, jit: jit.agent.port, 'http-limit': limitPort };
+        const measure = (what: What, seconds: number): Promise<Rep> => {
           if (what === 'decrypt-limit') return decrypt.run({ seconds }).then((load) => ({ load }));
           const probed = what === 'cached' ? cached.agent : what === 'jit' ? jit.agent : undefined;
           return httpRep(loadgen, { port: targets[what], path: '/v1/secrets', headers: auth }, profile, seconds, probed && { agent: probed, health });
         };
-        if (profile.warmupSeconds > 0) for (const what of ORDER) await rep(what, profile.warmupSeconds);
+        const rep = async (what: What, seconds: number): Promise<Rep> => {
+          if (kms === undefined) return measure(what, seconds);
+          const { result, kms: use } = await kms.around(() => measure(what, seconds));
+          return { ...result, kms: use };
+        };
+        if (profile.warmupSeconds > 0) for (const what of order) await rep(what, profile.warmupSeconds);
         const reps: Record<What, Rep[]> = { cached: [], jit: [], 'http-limit': [], 'decrypt-limit': [] };
         for (let i = 1; i <= profile.reps; i++) {
-          log(`  round ${i}/${profile.reps}: ${ORDER.map((w) => LABEL[w]).join(', ')}`);
-          for (const what of ORDER) reps[what].push(await rep(what, profile.seconds));
+          log(`  round ${i}/${profile.reps}: ${order.map((w) => LABEL[w]).join(', ')}`);
+          for (const what of order) reps[what].push(await rep(what, profile.seconds));
         }
         const healthBad = [...reps.cached, ...reps.jit].reduce((n, r) => n + (r.health ? r.health.errors + r.health.non2xx : 0), 0);
         if (healthBad > 0) notes.push(`${kind} ${keys} keys: ${healthBad} /v1/health probes failed or were not 200`);
-        for (const what of ORDER) {
+        const kmsFailures = order.flatMap((w) => reps[w]).reduce((n, r) => n + (r.kms?.failures ?? 0), 0);
+        if (kmsFailures > 0) notes.push(`${kind} ${keys} keys: the KMS server answered ${kmsFailures} calls with an error`);
+        for (const what of order) {
           const ready = what === 'cached' ? cached.readyMs : what === 'jit' ? jit.readyMs : undefined;
-          const s = summarise(`${what}/${kind}/${keys}`, what, kind, keys, reps[what], body.body.length, ready);
+          const s = summarise(what, kind, keys, reps[what], body.body.length, ready);
           scenarios.push(s);
-          log(`  ${s.row.label}: ${s.row.rps.toFixed(0)} req/s, p99 ${s.row.p99Ms.toFixed(2)} ms, errors ${s.row.errors}, non-2xx ${s.row.non2xx}`);
+          const calls = s.kmsDecryptsPerRequest === undefined ? '' : `, ${s.kmsDecryptsPerRequest.toFixed(2)} KMS Decrypt per request`;
+          log(`  ${s.row.label}: ${s.row.rps.toFixed(0)} req/s, p99 ${s.row.p99Ms.toFixed(2)} ms, errors ${s.row.errors}, non-2xx ${s.row.non2xx}${calls}`);
+          if (kms !== undefined && what !== 'cached' && (s.kmsDecryptsPerRequest ?? 0) < 0.95) {
+            notes.push(`${s.row.label}: ${(s.kmsDecryptsPerRequest ?? 0).toFixed(2)} KMS Decrypt calls per request, where every request should make one`);
+          }
         }
         await Promise.all(stops.splice(0).map((stop) => stop()));
       }
@@ -124,8 +172,8 @@ export async function runSuite(profile: Profile, pinning: Pinning, fx: Fixtures,
   } finally {
     await Promise.all([...stops.map((stop) => stop()), loadgen.close(), health.close()]);
   }
-  const order = (s: ScenarioResult): number => ['cached', 'jit', 'http-limit', 'decrypt-limit'].indexOf(s.what);
-  scenarios.sort((a, b) => a.kind.localeCompare(b.kind) || a.keys - b.keys || order(a) - order(b));
+  const rank = (s: ScenarioResult): number => ['cached', 'jit', 'http-limit', 'decrypt-limit'].indexOf(s.what);
+  scenarios.sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || a.keys - b.keys || rank(a) - rank(b));
   return { scenarios, micro, workers, notes };
 }
 
@@ -139,19 +187,11 @@ function pickHeaders(h: Record<string, string | string[] | undefined>): Record<s
 }
 
 /** Medians over repetitions (max: the largest; counts: summed; peak RSS: the largest). */
-function summarise(
-  id: string,
-  what: What,
-  kind: EncryptionKind,
-  keys: number,
-  reps: readonly Rep[],
-  bodyBytes: number,
-  readyMsSamples?: number[],
-): ScenarioResult {
+function summarise(what: What, kind: EncryptionKind, keys: number, reps: readonly Rep[], bodyBytes: number, readyMsSamples?: number[]): ScenarioResult {
   const of = (f: (r: Rep) => number | undefined): number[] => reps.map(f).filter((x): x is number => x !== undefined);
   const probed = reps.some((r) => r.probe !== undefined);
   const row: TableRow = {
-    label: `${LABEL[what]} ${what === 'cached' || what === 'jit' ? `${kind} ` : ''}${keys} keys`,
+    label: scenarioLabel(what, kind, keys),
     rps: median(of((r) => r.load.rps)),
     p50Ms: median(of((r) => r.load.p50Ms)),
     p99Ms: median(of((r) => r.load.p99Ms)),
@@ -166,8 +206,9 @@ function summarise(
   };
   const cpu = of((r) => ('generatorCpu' in r.load ? r.load.generatorCpu : undefined));
   const agentCpu = of((r) => r.probe?.cpuCores);
+  const kms = reps.map((r) => r.kms).filter((k): k is KmsUse => k !== undefined);
   return {
-    id,
+    id: `${what}/${kind}/${keys}`,
     what,
     kind,
     keys,
@@ -176,6 +217,8 @@ function summarise(
     readyMsSamples,
     generatorCpu: cpu.length > 0 ? median(cpu) : undefined,
     agentCpu: agentCpu.length > 0 ? median(agentCpu) : undefined,
+    kmsCpu: kms.length > 0 ? median(kms.map((k) => k.cpuCores)) : undefined,
+    kmsDecryptsPerRequest: kms.length > 0 ? kms.reduce((n, k) => n + k.decrypts, 0) / Math.max(1, row.requests) : undefined,
     bodyBytes,
   };
 }

@@ -1,0 +1,170 @@
+/**
+ * The bench's report logic on a made-up suite of both encryption kinds (no processes, no load):
+ * the ratios, which rows are targets and which are information, the markdown and the chart.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { renderChart } from '../../bench/lib/chart.js';
+import { KINDS } from '../../bench/lib/fixtures.js';
+import type { MicroRow } from '../../bench/lib/measure.js';
+import { PROFILES } from '../../bench/lib/options.js';
+import { checkTargets, computeRatios, renderMarkdown, type BenchResults } from '../../bench/lib/report.js';
+import { SIZES, measurementCount, roundOrder, scenarioLabel, type ScenarioResult, type SuiteResult, type What } from '../../bench/lib/suite.js';
+import type { EncryptionKind } from '../../bench/lib/fixtures.js';
+
+function scenario(what: What, kind: EncryptionKind, keys: number, rps: number, extra: Partial<ScenarioResult> = {}): ScenarioResult {
+  const agent = what === 'cached' || what === 'jit';
+  return {
+    id: `${what}/${kind}/${keys}`,
+    what,
+    kind,
+    keys,
+    row: {
+      label: scenarioLabel(what, kind, keys),
+      rps,
+      p50Ms: 1,
+      p99Ms: 2,
+      maxMs: 3,
+      requests: rps * 5,
+      errors: 0,
+      non2xx: 0,
+      healthP99Ms: agent ? (what === 'jit' ? 4.4 : 4) : undefined,
+      eventLoopP99Ms: agent ? (what === 'jit' ? 2.2 : 2) : undefined,
+    },
+    reps: [],
+    bodyBytes: 100,
+    ...extra,
+  };
+}
+
+const micro: MicroRow[] = [
+  { keys: 10, plaintextBytes: 700, naiveUs: 1600, reusedUs: 800, fastUs: 8, fastOverNaive: 0.005 },
+  { keys: 1000, plaintextBytes: 70_000, naiveUs: 2000, reusedUs: 1500, fastUs: 180, fastOverNaive: 0.09 },
+];
+
+/** The matrix as runSuite lays it out: the HTTP limit measured once per size, in the age block. */
+function suite(): SuiteResult {
+  const scenarios: ScenarioResult[] = [];
+  for (const keys of SIZES) {
+    scenarios.push(scenario('cached', 'age', keys, 40_000), scenario('jit', 'age', keys, 8_000));
+    scenarios.push(scenario('http-limit', 'age', keys, 50_000), scenario('decrypt-limit', 'age', keys, 10_000));
+  }
+  for (const keys of SIZES) {
+    scenarios.push(scenario('cached', 'kms', keys, 30_000), scenario('jit', 'kms', keys, 150, { generatorCpu: 0.05, kmsCpu: 0.2, kmsDecryptsPerRequest: 1 }));
+    scenarios.push(scenario('decrypt-limit', 'kms', keys, 200, { kmsCpu: 0.3, kmsDecryptsPerRequest: 1 }));
+  }
+  return { scenarios, micro, workers: 1, notes: [] };
+}
+
+function results(s: SuiteResult): BenchResults {
+  const ratios = computeRatios(s);
+  return {
+    tool: 'clef-agent bench',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    wallSeconds: 200,
+    machine: { cpu: 'test cpu', cores: 2, node: 'v20', platform: 'linux/x64', loadAvgAtStart: 0, busyAtStart: 0, commit: 'abc1234' },
+    profile: PROFILES.quick,
+    pinning: { loadCpus: '0', agentCpus: '1', note: 'taskset: test' },
+    suite: s,
+    ratios,
+    targets: checkTargets(ratios),
+    foreignCpuShare: 0,
+  };
+}
+
+describe('bench matrix', () => {
+  it('runs the HTTP limit once per size, in the first kind’s block', () => {
+    assert.deepEqual(KINDS, ['age', 'kms']);
+    assert.deepEqual(roundOrder('age'), ['cached', 'http-limit', 'jit', 'decrypt-limit']);
+    assert.deepEqual(roundOrder('kms'), ['cached', 'jit', 'decrypt-limit']);
+    assert.equal(measurementCount(), SIZES.length * 7);
+  });
+
+  it('labels scenarios with their kind, except the kind-free HTTP limit', () => {
+    assert.equal(scenarioLabel('cached', 'kms', 10), 'cached kms 10 keys');
+    assert.equal(scenarioLabel('jit', 'age', 1000), 'JIT age 1000 keys');
+    assert.equal(scenarioLabel('decrypt-limit', 'kms', 10), 'decrypt limit kms 10 keys');
+    assert.equal(scenarioLabel('http-limit', 'age', 10), 'HTTP limit 10 keys');
+  });
+});
+
+describe('bench ratios and targets', () => {
+  it('computes KMS ratios against the size’s HTTP limit and the KMS decryption limit; no fast ÷ naive for KMS', () => {
+    const ratios = computeRatios(suite());
+    assert.deepEqual(
+      ratios.map((r) => `${r.kind}/${r.keys}`),
+      ['age/10', 'age/1000', 'kms/10', 'kms/1000'],
+    );
+    const kms10 = ratios.find((r) => r.kind === 'kms' && r.keys === 10);
+    assert.ok(kms10);
+    assert.equal(kms10.cachedOverHttpLimit, 30_000 / 50_000);
+    assert.equal(kms10.jitOverDecryptLimit, 150 / 200);
+    assert.ok(Number.isNaN(kms10.fastOverNaive));
+    assert.equal(kms10.healthP99JitOverCached, 4.4 / 4);
+    const age10 = ratios.find((r) => r.kind === 'age' && r.keys === 10);
+    assert.equal(age10?.fastOverNaive, 8 / 1600);
+  });
+
+  it('keeps the age targets as they were and reports KMS rows as information only', () => {
+    const targets = checkTargets(computeRatios(suite()));
+    const age = targets.filter((t) => t.target.includes('(age, '));
+    assert.equal(age.length, 10);
+    assert.deepEqual(
+      age.filter((t) => t.target.includes('10 keys)')).map((t) => [t.target, t.source, t.threshold]),
+      [
+        ['cached req/s ÷ HTTP limit (age, 10 keys)', 'issue 4', '≥ 0.75'],
+        ['JIT req/s ÷ decryption limit (age, 10 keys)', 'issues 3, 4', '≥ 0.80'],
+        ['one fast decryption ÷ naive (age, 10 keys)', 'issues 3, 4', '≤ 0.333'],
+        ['JIT ÷ cached /v1/health p99 under load (age, 10 keys)', 'issues 3, 4', '≤ 1.10'],
+        ['JIT ÷ cached event-loop delay p99 (age, 10 keys)', 'issue 3', '≤ 1.10'],
+      ],
+    );
+    assert.equal(age.find((t) => t.target.startsWith('JIT req/s'))?.pass, true);
+    const kms = targets.filter((t) => t.target.includes('(kms, '));
+    assert.equal(kms.length, 8);
+    for (const t of kms) {
+      assert.equal(t.pass, null, t.target);
+      assert.equal(t.source, 'info', t.target);
+    }
+    assert.ok(!kms.some((t) => t.target.includes('naive')), 'no micro-benchmark row for KMS');
+    // A KMS ratio far below any age threshold is still no MISS.
+    assert.ok(!targets.some((t) => t.pass === false));
+  });
+});
+
+describe('bench report', () => {
+  it('puts the KMS rows next to the age rows in Results and Ratios, and says the micro-benchmark is age only', () => {
+    const md = renderMarkdown(results(suite()), 'chart.svg');
+    for (const label of ['cached kms 10 keys', 'JIT kms 1000 keys', 'decrypt limit kms 10 keys', 'cached age 10 keys', 'HTTP limit 1000 keys']) {
+      assert.match(md, new RegExp(`\\| ${label} +\\|`), label);
+    }
+    assert.match(md, /\| kms \| 10 \| 0\.600 \| 0\.750 \| - \| 1\.100 \| 1\.100 \|/);
+    assert.match(md, /\| \*\*info\*\* \| JIT req\/s ÷ decryption limit \(kms, 10 keys\) \| 0\.7500 \| none \| info \|/);
+    assert.match(md, /\*\*Encryption kinds:\*\* age, kms\. KMS:/);
+    assert.doesNotMatch(md, /when the KMS issue lands/);
+    assert.match(md, /## Decryption micro-benchmark \(bench\/decrypt-micro\.ts, age only\)\n\nNot run for KMS/);
+    assert.match(md, /- JIT kms 10 keys: autocannon 5 % of a core; KMS server 20 %; 1\.00 KMS Decrypt calls per request/);
+    assert.match(md, /- decrypt limit kms 10 keys: KMS server 30 %; 1\.00 KMS Decrypt calls per request/);
+  });
+
+  it('leaves the KMS notes out of an age-only report', () => {
+    const s = suite();
+    const md = renderMarkdown(results({ ...s, scenarios: s.scenarios.filter((x) => x.kind === 'age') }), 'chart.svg');
+    assert.match(md, /\*\*Encryption kinds:\*\* age\.\n/);
+    assert.doesNotMatch(md, /kms|KMS server|KMS Decrypt|Not run for KMS/);
+  });
+});
+
+describe('bench chart', () => {
+  it('draws one group per kind and size, with the size’s HTTP limit over the KMS cached bar', () => {
+    const svg = renderChart(suite().scenarios, 'title', 'subtitle');
+    assert.ok(svg.startsWith('<svg ') && svg.trimEnd().endsWith('</svg>'));
+    for (const g of ['age, 10 keys', 'age, 1000 keys', 'kms, 10 keys', 'kms, 1000 keys']) assert.equal(svg.split(`>${g}</text>`).length - 1, 2, g);
+    // Cached bars of both kinds carry the 50k HTTP limit; JIT bars their kind's decryption limit.
+    assert.equal(svg.split('<title>limit 50.0k</title>').length - 1, 4);
+    assert.equal(svg.split('<title>limit 200</title>').length - 1, 2);
+    assert.doesNotMatch(svg, /NaN|undefined/);
+    const h = /height="(\d+)" viewBox/.exec(svg)?.[1];
+    for (const y of svg.matchAll(/ y="([\d.-]+)"/g)) assert.ok(Number(y[1]) <= Number(h), `y=${y[1]} inside the ${h} px canvas`);
+  });
+});
