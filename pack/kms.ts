@@ -10,8 +10,12 @@
 import { createCipheriv, createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { GenerateDataKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import type { Envelope } from '../common/artifact.js';
+import { ProxyConfigError, proxyAgents, type NodeProxyAgents } from '../workers/fetch/proxy-rules.js';
 import { PackError } from './errors.js';
 import type { SignatureAlgorithm } from './sign.js';
+
+/** Bounds reaching a proxy and its answer to CONNECT, so a stalled proxy fails the run instead of hanging it. */
+const PROXY_CONNECT_TIMEOUT_MS = 10_000;
 
 /** The algorithm the agent passes back to KMS Decrypt: data keys are wrapped by a symmetric key. */
 const WRAP_ALGORITHM = 'SYMMETRIC_DEFAULT';
@@ -24,9 +28,20 @@ export interface PackSigner {
   sign(payload: Buffer): string | Promise<string>;
 }
 
-/** The SDK client pack uses: default credential chain and region, `AWS_ENDPOINT_URL_KMS` honoured. */
+/**
+ * The SDK client pack uses: default credential chain and region, `AWS_ENDPOINT_URL_KMS` honoured,
+ * and `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` by the agent's rules (workers/fetch/proxy-rules.ts).
+ */
 export function defaultKmsClient(): KMSClient {
-  return new KMSClient({ maxAttempts: 3 });
+  let agents: NodeProxyAgents;
+  try {
+    agents = proxyAgents(PROXY_CONNECT_TIMEOUT_MS);
+  } catch (err) {
+    // Its message names the variable, never the value (which may hold proxy credentials).
+    if (err instanceof ProxyConfigError) throw new PackError(err.message);
+    throw err;
+  }
+  return new KMSClient({ maxAttempts: 3, ...(Object.keys(agents).length === 0 ? {} : { requestHandler: agents }) });
 }
 
 /** Seals `plaintext` (not modified; the caller wipes it) in a KMS envelope under `keyId`. */
@@ -99,8 +114,10 @@ async function call<T>(op: string, flag: string, run: () => Promise<T>): Promise
   } catch (err) {
     const e = err as { name?: unknown; message?: unknown; $metadata?: { httpStatusCode?: unknown } };
     const name = typeof e.name === 'string' ? e.name : 'Error';
-    // KMS messages name keys and roles, never key material; other errors (network) are named only.
-    const detail = typeof e.$metadata?.httpStatusCode === 'number' && typeof e.message === 'string' ? `: ${e.message.slice(0, 300)}` : '';
+    // KMS messages name keys and roles, never key material; other errors (network) are named only,
+    // but for a refused proxy tunnel, whose message (proxy-rules.ts) is a host and a status.
+    const detail =
+      (typeof e.$metadata?.httpStatusCode === 'number' || name === 'ProxyTunnelError') && typeof e.message === 'string' ? `: ${e.message.slice(0, 300)}` : '';
     throw new PackError(`KMS ${op} failed for ${flag} (${name})${detail}`, { exitCode: BAD_INPUT.has(name) ? 2 : 1 });
   }
 }

@@ -4,6 +4,7 @@
  * key, so both ways of wrapping are exercised). Talks to the local KMS server through the real SDK.
  */
 import { createCipheriv, createHash, randomBytes, sign } from 'node:crypto';
+import https from 'node:https';
 import { EncryptCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { signingPayload, type Envelope } from '../../common/artifact.js';
 import type { SigningKey } from './artifacts.js';
@@ -24,9 +25,16 @@ export interface KmsBuildOptions {
   readonly mutate?: (a: Record<string, unknown> & { envelope: Record<string, string> }) => void;
 }
 
-/** An SDK client aimed at `server` explicitly (the test process's env is left alone). */
+/** An SDK client aimed at `server` explicitly (the test process's env is left alone; an https server's CA is trusted). */
 export function testKmsClient(server: KmsServer): KMSClient {
-  return new KMSClient({ endpoint: server.endpoint, region: KMS_TEST_REGION, credentials: KMS_TEST_CREDENTIALS, maxAttempts: 1 });
+  const tls = server.options.tls;
+  return new KMSClient({
+    endpoint: server.endpoint,
+    region: KMS_TEST_REGION,
+    credentials: KMS_TEST_CREDENTIALS,
+    maxAttempts: 1,
+    ...(tls === undefined ? {} : { requestHandler: { httpsAgent: new https.Agent({ ca: tls.caPem }) } }),
+  });
 }
 
 export async function kmsArtifact(server: KmsServer, o: KmsBuildOptions): Promise<Record<string, unknown> & { envelope: Record<string, string> }> {

@@ -7,13 +7,16 @@
  * Keys are real: symmetric keys are 32 random bytes that wrap with AES-256-GCM into an opaque
  * CiphertextBlob; signing keys are ECC_NIST_P256 (node:crypto). Tests flip switches to make it deny,
  * disable a key, throttle, stall, drop connections, refuse connections or hand out a bad data key.
+ * Given `tls` (test-tls.ts), it speaks https instead, as real KMS does.
  */
 import { createCipheriv, createDecipheriv, createHash, generateKeyPairSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { privateScalar, signDigest } from './kms-ecdsa.js';
+import type { TestTls } from './test-tls.js';
 
 export const KMS_TEST_CREDENTIALS = { accessKeyId: 'AKIAKMSTESTLOCAL0001', secretAccessKey: 'kms-test-secret-not-a-real-one-0123456789' } as const;
 export const KMS_TEST_REGION = 'eu-west-1';
@@ -51,8 +54,8 @@ export class KmsServer {
   readonly disabled = new Set<string>();
   /** Decrypt/GenerateDataKey hand out a data key of this many bytes instead of the real one. */
   wrongKeyLength: number | undefined;
-  /** Every request that passed the signature check: its operation and outcome. */
-  readonly calls: { readonly op: string; readonly outcome: string }[] = [];
+  /** Every request that passed the signature check: its operation, outcome and (signed) Host header. */
+  readonly calls: { readonly op: string; readonly outcome: string; readonly host?: string }[] = [];
   /** Requests refused before any operation ran (bad signature, bad target…). */
   readonly refused: string[] = [];
   /** Copies of every data key handed out, so log scans can look for them. */
@@ -60,9 +63,14 @@ export class KmsServer {
   private readonly keys = new Map<string, Key>();
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private server = this.newServer();
+  private server: http.Server;
   private boundPort = 0;
   private readonly signer = new SignatureV4({ credentials: KMS_TEST_CREDENTIALS, region: KMS_TEST_REGION, service: 'kms', sha256: Hash.bind(null, 'sha256') });
+
+  /** `tls`: serve https with this certificate (clients trust `tls.caPem`). */
+  constructor(readonly options: { readonly tls?: TestTls } = {}) {
+    this.server = this.newServer();
+  }
 
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(this.boundPort, '127.0.0.1', resolve));
@@ -75,7 +83,7 @@ export class KmsServer {
   }
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.boundPort}`;
+    return `${this.options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.boundPort}`;
   }
 
   /** What the agent (or pack) needs in its environment to reach this server through the real SDK. */
@@ -113,7 +121,9 @@ export class KmsServer {
   }
 
   private newServer(): http.Server {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const tls = this.options.tls;
+    const server = tls === undefined ? http.createServer(handler) : https.createServer({ key: tls.keyPem, cert: tls.certPem }, handler);
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -151,7 +161,7 @@ export class KmsServer {
       op = await this.authenticate(req, body);
       if (fault?.kind === 'error') throw new AwsError(fault.type, fault.message ?? `${fault.type} (injected by the test)`, fault.status);
       const out = this.run(op, JSON.parse(body.toString('utf8') || '{}') as Json);
-      this.calls.push({ op, outcome: 'ok' });
+      this.calls.push({ op, outcome: 'ok', host: header(req, 'host') ?? '' });
       this.send(res, 200, out);
     } catch (err) {
       const e = err instanceof AwsError ? err : new AwsError('KMSInternalException', 'internal error in the test server', 500);

@@ -2,13 +2,18 @@
  * A forward proxy for tests: HTTP CONNECT tunnels and plain absolute-form requests. Whatever host
  * a client asks for, the proxy connects to 127.0.0.1 on the requested port, so names that do not
  * resolve (`s3.test`, `github.test`) prove the request went through the proxy. `seen` lists every
- * request (`CONNECT host:port` or `GET http://…`).
+ * request (`CONNECT host:port` or `GET http://…`). With `stall` set, CONNECTs are recorded and
+ * never answered (`stalledOpen` counts those the client has not closed yet); with `refuse` set,
+ * they are answered with that status and an HTML page, as a proxy denying access does.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 
 export class ForwardProxy {
   readonly seen: string[] = [];
+  stall = false;
+  stalledOpen = 0;
+  refuse: number | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly server = http.createServer((req, res) => this.forward(req, res));
 
@@ -32,10 +37,30 @@ export class ForwardProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Closes every open connection (pooled tunnels included); the proxy keeps listening. */
+  dropAll(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
   private tunnel(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.seen.push(`CONNECT ${req.url ?? ''}`);
+    if (this.refuse !== undefined) {
+      const page = '<html><body>Access denied by the test proxy</body></html>';
+      socket.end(`HTTP/1.1 ${this.refuse} Refused\r\nContent-Type: text/html\r\nContent-Length: ${page.length}\r\n\r\n${page}`);
+      return;
+    }
+    if (this.stall) {
+      this.stalledOpen++;
+      socket.on('close', () => this.stalledOpen--);
+      socket.on('error', () => undefined);
+      // The http server leaves a detached socket half-open when the client ends it.
+      socket.on('end', () => socket.destroy());
+      return;
+    }
     const port = Number(/:(\d+)$/.exec(req.url ?? '')?.[1] ?? '443');
+    let established = false;
     const up = connect(port, '127.0.0.1', () => {
+      established = true;
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       up.write(head);
       up.pipe(socket);
@@ -43,7 +68,9 @@ export class ForwardProxy {
     });
     this.sockets.add(up);
     up.on('close', () => this.sockets.delete(up));
-    up.on('error', () => socket.destroy());
+    // Like a real proxy, answer when the target cannot be reached (undici reconnects at once, without
+    // end, to a proxy that just closes a CONNECT).
+    up.on('error', () => (established ? socket.destroy() : socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n')));
     socket.on('error', () => up.destroy());
   }
 

@@ -5,9 +5,11 @@
  * (`AWS_REGION`, env/web-identity/ECS/IMDS credentials) and its own endpoint resolution, which
  * honours `AWS_ENDPOINT_URL_KMS` (then `AWS_ENDPOINT_URL`). Every call is bounded so a slow KMS
  * turns into `kms_unavailable` well inside the JIT request deadline instead of a killed worker.
+ * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` apply by the fetch path's rules (fetch/proxy-rules.ts).
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { TaskFailure } from '../../common/protocol.js';
+import { proxyAgents } from '../fetch/proxy-rules.js';
 import { errnoCode, fail } from '../result.js';
 
 /**
@@ -18,8 +20,9 @@ import { errnoCode, fail } from '../result.js';
 export const KMS_LIMITS = {
   /** Total attempts (1 retry): transient failures get one more try, and no retry storm. */
   maxAttempts: 2,
+  /** To connect; through a proxy, to reach it and get its answer to CONNECT (the tunnel is closed past it). */
   connectionTimeoutMs: 1_000,
-  /** Per attempt, headers and body; includes the connection phase. */
+  /** Per attempt, headers and body; includes the connection phase (and the TLS handshake in a tunnel). */
   requestTimeoutMs: 1_500,
   /** The whole call, retries and backoff included (an AbortSignal). */
   totalMs: 4_000,
@@ -35,6 +38,8 @@ export function kmsClient(): KMSClient {
       requestTimeout: KMS_LIMITS.requestTimeoutMs,
       // Without this the handler only *warns* (on console) when requestTimeout passes.
       throwOnRequestTimeout: true,
+      // Tunnelling agents when a proxy variable is set; otherwise the SDK's own agents.
+      ...proxyAgents(KMS_LIMITS.connectionTimeoutMs),
     },
   });
   return client;
@@ -107,6 +112,9 @@ export function classifyKmsError(err: unknown): TaskFailure {
     // Any other 4xx: KMS refused the request for a reason we do not know to be transient.
     return fail('kms_denied', `KMS refused the Decrypt request (${what})${awsMessage}`);
   }
+  // Composed by fetch/proxy-rules.ts from a variable name, or a host and a status.
+  if (name === 'ProxyConfigError' && typeof e.message === 'string') return fail('kms_unavailable', `KMS cannot be called: ${e.message}`);
+  if (name === 'ProxyTunnelError' && typeof e.message === 'string') return fail('kms_unavailable', `KMS could not be reached: ${e.message}`);
   if (typeof e.message === 'string' && /region is missing/i.test(e.message)) {
     return fail('kms_unavailable', 'KMS cannot be called: no AWS region is configured (set AWS_REGION)');
   }
