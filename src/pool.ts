@@ -5,6 +5,15 @@ import type { Task, TaskFailure, TaskResults, WorkerInit } from '../common/proto
 /** The compiled worker entry: dist/workers/index.js, next to dist/src/. */
 const WORKER_FILE = new URL('../workers/index.js', import.meta.url);
 
+/**
+ * Tasks a worker may hold at once. Tasks that wait on the network — a KMS Decrypt per JIT request,
+ * a poll's fetch — overlap instead of idling the worker: with one task per worker, JIT KMS
+ * throughput was one KMS round trip at a time, and a slow poll held up every JIT request behind it.
+ * Decryption itself stays one at a time (a worker's CPU work is synchronous). Kept small so a
+ * stuck task strands few others; those are re-run on the replacement workers (see `attempt`).
+ */
+export const TASKS_PER_WORKER = 4;
+
 export interface PoolOptions {
   readonly size: number;
   readonly init: WorkerInit;
@@ -132,6 +141,7 @@ export class WorkerPool {
       stricterFIFO: true,
       // Per-task timing histograms cost time on every task and nothing reads them.
       recordTiming: false,
+      concurrentTasksPerWorker: TASKS_PER_WORKER,
     });
   }
 }
