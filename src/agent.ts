@@ -7,6 +7,7 @@ import { WorkerPool } from './pool.js';
 import { Refresher, type Clock } from './refresh/refresher.js';
 import { STARTUP_ATTEMPTS, startupBackoffMs } from './refresh/schedule.js';
 import { CachedMode } from './serving/cached.js';
+import { FailureLog } from './serving/failure-log.js';
 import { JitMode } from './serving/jit.js';
 import { StartupError, startupHint } from './startup.js';
 
@@ -37,7 +38,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
 
   const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
   const pool = new WorkerPool({ size: config.workers, init: { ageKey }, maxQueue: config.maxQueue });
-  const mode = config.cacheTtl === 0 ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock) : new CachedMode(config.cacheTtl, clock);
+  const mode =
+    config.cacheTtl === 0 ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock, new FailureLog(log)) : new CachedMode(config.cacheTtl, clock);
   const refresher = new Refresher(pool, config, mode, log, clock);
   mode.attach(refresher);
 

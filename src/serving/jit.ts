@@ -1,8 +1,9 @@
-import type { ArtifactMeta, EncryptedArtifact, ServeRequest, ServeResult } from '../../common/protocol.js';
+import type { ArtifactMeta, EncryptedArtifact, ServeRequest, ServeResult, TaskFailure } from '../../common/protocol.js';
 import { ApiError } from '../errors.js';
 import type { WorkerPool } from '../pool.js';
 import type { Clock, Loaded, Refresher, RefreshSink } from '../refresh/refresher.js';
 import type { ServingState } from '../refresh/schedule.js';
+import type { FailureLog } from './failure-log.js';
 import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, ServingMode } from './mode.js';
 
@@ -31,6 +32,8 @@ export class JitMode implements ServingMode, RefreshSink {
     private readonly maxStaleSeconds: number,
     private readonly decryptTimeoutMs: number,
     private readonly clock: Clock = Date.now,
+    /** Where failed requests are told to the operator (rate-limited); none in unit tests. */
+    private readonly failures?: FailureLog,
   ) {}
 
   attach(refresher: Refresher): void {
@@ -52,6 +55,7 @@ export class JitMode implements ServingMode, RefreshSink {
 
   close(): void {
     this.current = undefined;
+    this.failures?.flush();
   }
 
   health(): Record<string, unknown> {
@@ -87,31 +91,38 @@ export class JitMode implements ServingMode, RefreshSink {
     const current = this.current;
     if (state !== 'ok' || current === undefined) throw new ApiError(state === 'ok' ? 'not_loaded' : state);
     const r = await this.pool.run({ type: 'serve', artifact: current.artifact, request }, { deadlineMs: this.decryptTimeoutMs });
+    if (!r.ok) {
+      const err = failureError(r);
+      this.failures?.failed(err.reason, r.message);
+      throw err;
+    }
+    this.failures?.succeeded();
     return toBody(r);
   }
 }
 
-function toBody(r: ServeResult): Body {
-  if (r.ok) {
-    if (r.status === 404) throw new ApiError('not_found');
-    if (r.status === 409) throw new ApiError('ambiguous_key', { extra: { candidates: r.candidates } });
-    // A view on the transferred buffer: no copy. Zeroed once written (or the client went away).
-    const bytes = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
-    return { contentType: r.contentType, bytes, release: () => bytes.fill(0) };
-  }
+function toBody(r: Exclude<ServeResult, TaskFailure>): Body {
+  if (r.status === 404) throw new ApiError('not_found');
+  if (r.status === 409) throw new ApiError('ambiguous_key', { extra: { candidates: r.candidates } });
+  // A view on the transferred buffer: no copy. Zeroed once written (or the client went away).
+  const bytes = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+  return { contentType: r.contentType, bytes, release: () => bytes.fill(0) };
+}
+
+function failureError(r: TaskFailure): ApiError {
   switch (r.code) {
     case 'overloaded':
-      throw new ApiError('overloaded', { headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
+      return new ApiError('overloaded', { headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
     case 'task_timeout':
-      throw new ApiError('timeout');
+      return new ApiError('timeout');
     // KMS envelope artifacts (SPEC §5.2): a denial stops this request, and an outage is told apart.
     case 'kms_denied':
-      throw new ApiError('kms_denied');
+      return new ApiError('kms_denied');
     case 'kms_unavailable':
-      throw new ApiError('kms_unavailable');
+      return new ApiError('kms_unavailable');
     default:
       // decrypt_failed, invalid_payload, a crashed worker (`internal`): the request could not be
       // decrypted; the agent keeps serving and the next request runs on a fresh worker.
-      throw new ApiError('decrypt_failed');
+      return new ApiError('decrypt_failed');
   }
 }

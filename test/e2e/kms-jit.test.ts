@@ -73,6 +73,10 @@ describe('KMS envelope artifacts in JIT mode (real agent process)', () => {
       kms.disabled.clear();
     }
     assert.equal((await agent.request('/v1/keys')).status, 200);
+    // The operator is told: the denial with KMS's reason, and when requests succeed again.
+    const denied = await agent.waitForLog((l) => l['event'] === 'jit.failed' && l['reason'] === 'kms_denied');
+    assert.match(String(denied['msg']), /AccessDeniedException/);
+    await agent.waitForLog((l) => l['event'] === 'jit.recovered');
   });
 
   it('throttling, a KMS 500, a dropped connection and a stalled KMS are 503 kms_unavailable, bounded', { timeout: 60_000 }, async () => {
