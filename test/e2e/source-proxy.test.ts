@@ -100,6 +100,8 @@ describe('proxies for every source kind', { concurrency: 1 }, () => {
   });
 
   it('NO_PROXY is honoured: a listed host is fetched directly (and here cannot resolve)', { timeout: 60_000 }, async () => {
+    // The agents of the tests above poll through the same proxy: stop them, or their polls count.
+    await Promise.all(agents.splice(0).map((a) => stopAgent(a)));
     const seen = proxy.seen.length;
     const agent = new AgentProcess(agentEnv({ ...S3_ENV, AWS_ENDPOINT_URL_S3: `http://s3.test:${s3.port}`, NO_PROXY: 's3.test' }));
     agents.push(agent);
