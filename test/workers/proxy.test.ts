@@ -11,6 +11,8 @@ import { fetchHttp } from '../../workers/fetch/http.js';
 let target: Server;
 let proxy: Server;
 const tunnels: string[] = [];
+/** When set, the proxy closes each CONNECT without answering (a proxy that does not tunnel). */
+let dropConnects = false;
 
 before(async () => {
   target = createServer((req, res) => res.end(`hello ${req.headers.host ?? ''}`));
@@ -18,6 +20,10 @@ before(async () => {
   proxy = createServer((_req, res) => res.writeHead(502).end());
   proxy.on('connect', (req, socket, head) => {
     tunnels.push(req.url ?? '');
+    if (dropConnects) {
+      socket.destroy();
+      return;
+    }
     const up = connect((target.address() as AddressInfo).port, '127.0.0.1', () => {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       up.write(head);
@@ -50,3 +56,32 @@ test('a non-loopback source is fetched through the configured proxy', async () =
   assert.equal(Buffer.from(r.bytes).toString(), `hello service.test:${port}`);
   assert.deepEqual(tunnels, [`service.test:${port}`]);
 });
+
+test(
+  'a proxy that closes CONNECT without answering: fetch_timeout naming the proxy, no reconnect storm left behind, the next fetch works',
+  { timeout: 20_000 },
+  async () => {
+    const port = (target.address() as AddressInfo).port;
+    const policy = { timeoutMs: 500, maxBytes: 1024, retries: 1, allowHttp: true };
+    // No kept-alive tunnel from the test above: the next request must CONNECT again.
+    target.closeAllConnections();
+    await new Promise((res) => setTimeout(res, 100));
+    dropConnects = true;
+    try {
+      // undici 7 retries such a CONNECT in a tight loop that the abort does not stop.
+      const r = await fetchHttp(`http://service.test:${port}/a.json`, policy, undefined);
+      assert.ok('ok' in r && r.code === 'fetch_timeout', JSON.stringify(r));
+      // The fetch itself settles on its abort, but the loop under it would go on reconnecting.
+      // A CONNECT already on the wire when the pool was dropped may still land; a storm is hundreds.
+      await new Promise((res) => setTimeout(res, 50));
+      const settled = tunnels.length;
+      await new Promise((res) => setTimeout(res, 300));
+      assert.ok(tunnels.length - settled <= 1, `no reconnecting after the fetch gave up (${tunnels.length - settled} more CONNECTs)`);
+      assert.match(r.message, /within 500 ms through the proxy/);
+    } finally {
+      dropConnects = false;
+    }
+    const again = await fetchHttp(`http://service.test:${port}/a.json`, policy, undefined);
+    assert.ok(!('ok' in again) && again.kind === 'bytes', JSON.stringify(again));
+  },
+);

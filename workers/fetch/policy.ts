@@ -17,7 +17,7 @@ import type { Dispatcher } from 'undici';
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
 import { fail, maskUrl } from '../result.js';
 import { FORBIDDEN_ADDRESS, isForbiddenAddress, isLoopbackHost, literalIp, type Resolver } from './address.js';
-import { describe, hasCode, kyOptions, makeDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';
+import { abandonProxied, describe, hasCode, isProxied, kyOptions, makeDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';
 import type { FetchOutcome } from './types.js';
 
 export interface HttpDeps {
@@ -66,10 +66,11 @@ export async function fetchWithPolicy(
   if (marker !== undefined) headers['if-none-match'] = marker;
 
   const own = deps.resolve !== undefined ? makeDispatcher(false, deps.resolve) : undefined;
-  const dispatcher = own ?? sharedDispatcher(isLoopbackHost(url.hostname));
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   try {
     for (let attempt = 0; ; attempt++) {
+      // Per attempt: a timed-out proxied pool is abandoned (transport.ts), the next one is fresh.
+      const dispatcher = own ?? sharedDispatcher(isLoopbackHost(url.hostname));
       const r = await attemptOnce(url, headers, policy, marker, dispatcher);
       if ('done' in r) return r.done;
       if (attempt >= policy.retries) return r.transient;
@@ -93,9 +94,12 @@ async function attemptOnce(
 ): Promise<Attempt> {
   const ac = new AbortController();
   let timedOut = false;
+  const viaProxy = isProxied(dispatcher);
   const timer = setTimeout(() => {
     timedOut = true;
     ac.abort();
+    // The abort alone does not stop undici's CONNECT retry loop (transport.ts).
+    abandonProxied(dispatcher);
   }, policy.timeoutMs);
   let current = start;
   try {
@@ -133,7 +137,10 @@ async function attemptOnce(
     if (hasCode(err, FORBIDDEN_ADDRESS)) {
       return { done: fail('forbidden_address', `${shown}: the host resolves to a link-local address (cloud metadata); refused`) };
     }
-    if (timedOut) return { transient: fail('fetch_timeout', `${shown}: no complete answer within ${policy.timeoutMs} ms`) };
+    if (timedOut) {
+      const where = viaProxy ? ' through the proxy (HTTPS_PROXY/HTTP_PROXY)' : '';
+      return { transient: fail('fetch_timeout', `${shown}: no complete answer within ${policy.timeoutMs} ms${where}`) };
+    }
     return { transient: fail('fetch_failed', `${shown}: network error (${describe(err)})`) };
   } finally {
     clearTimeout(timer);

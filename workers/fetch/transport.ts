@@ -110,6 +110,24 @@ export function sharedDispatcher(loopback: boolean): Dispatcher {
   return (direct ??= makeDispatcher(false));
 }
 
+/** True for the worker's proxied pool (messages say a failure happened through the proxy). */
+export function isProxied(d: Dispatcher): boolean {
+  return d === proxied;
+}
+
+/**
+ * Ends every request on the worker's proxied pool after one through it timed out, and lets the
+ * next fetch build a fresh pool. undici 7's ProxyAgent retries a CONNECT that the proxy closes
+ * without answering in a tight loop (thousands of connections a second) that ignores the
+ * request's AbortSignal (nodejs/undici#3897; fixed in undici 8, which needs Node ≥ 22.19):
+ * only destroying the dispatcher stops it.
+ */
+export function abandonProxied(d: Dispatcher): void {
+  if (d !== proxied) return;
+  proxied = undefined;
+  void d.destroy().catch(() => undefined);
+}
+
 export function makeDispatcher(proxy: boolean, resolve?: Resolver): Dispatcher {
   const connect = { lookup: guardedLookup(resolve) };
   // EnvHttpProxyAgent reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Behind a proxy the proxy resolves
