@@ -18,12 +18,14 @@ export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeRes
   if ('ok' in plaintext) return plaintext;
   // The plaintext is proven to be the `/v1/secrets` body already (canonical.ts): it becomes the
   // body, moved to the main thread, which wipes it once written.
-  if (task.request.route === 'secrets' && knownCanonical(task.artifact) === true) return json(ownedBody(plaintext));
+  const canonical = task.request.route === 'secrets' ? knownCanonical(task.artifact) : false;
+  if (canonical === true) return json(ownedBody(plaintext));
   try {
     const payload = parsePayload(plaintext);
     if ('ok' in payload) return payload;
     const result = respond(payload, task);
-    if (task.request.route === 'secrets' && result.ok && result.status === 200) rememberCanonical(task.artifact, plaintext, result.body);
+    // Checked once per artifact: a known `false` is not compared again.
+    if (canonical === undefined && result.ok && result.status === 200) rememberCanonical(task.artifact, plaintext, result.body);
     return result;
   } finally {
     plaintext.fill(0);
