@@ -89,7 +89,10 @@ function certificate(signer: KeyObject, f: CertFields): Buffer {
   const algorithm = seq(oid(OID.ecdsaWithSha256));
   const now = Date.now();
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // a positive INTEGER
+  // A positive INTEGER in minimal DER: top bit clear (not negative) and the first byte never zero
+  // (a leading 0x00 before a byte < 0x80 is "illegal padding"; newer OpenSSL rejects the
+  // certificate, about one run in 256 with a fully random first byte).
+  serial[0] = ((serial[0] ?? 0) & 0x3f) | 0x40;
   const tbs = seq(
     der(0xa0, der(0x02, Buffer.from([0x02]))), // version v3
     der(0x02, serial),
