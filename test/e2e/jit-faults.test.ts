@@ -18,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import { ArtifactServer } from '../helpers/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { tempDir } from '../helpers/http-fixtures.js';
-import { largePayload, outcome, startInProcess, tally, waitFor, type InProcessAgent, type LogEntry, type Outcome } from '../helpers/jit-agent.js';
+import { jitHttpEnv, largePayload, outcome, startInProcess, tally, waitFor, type InProcessAgent, type LogEntry, type Outcome } from '../helpers/jit-agent.js';
 import { TASKS_PER_WORKER } from '../../src/pool.js';
 
 const TOKEN = 'f4u17'.repeat(10);
@@ -170,16 +170,12 @@ describe(
       server = await new ArtifactServer().start();
       server.body = await artifactJson({ recipient: key.recipient, payload: BIG, revision: 'rev-big', packedAt: new Date(Date.now() - 60_000).toISOString() });
       smallBody = await artifactJson({ recipient: key.recipient, payload: SMALL, revision: 'rev-small' });
-      agent = await startInProcess({
-        CLEF_AGENT_SOURCE: server.url(),
-        CLEF_AGENT_AGE_KEY: key.identity,
-        CLEF_AGENT_TOKEN: TOKEN,
-        CLEF_AGENT_CACHE_TTL: '0',
-        CLEF_AGENT_POLL_INTERVAL: '5',
-        CLEF_AGENT_WORKERS: '1',
-        CLEF_AGENT_DECRYPT_TIMEOUT_MS: '100',
-        CLEF_AGENT_MAX_ARTIFACT_BYTES: String(256 * 1024 * 1024),
-      });
+      agent = await startInProcess(
+        jitHttpEnv(server.url(), key.identity, TOKEN, {
+          CLEF_AGENT_DECRYPT_TIMEOUT_MS: '100',
+          CLEF_AGENT_MAX_ARTIFACT_BYTES: String(256 * 1024 * 1024),
+        }),
+      );
     });
     after(async () => {
       await agent?.close();

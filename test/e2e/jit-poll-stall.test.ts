@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ArtifactServer } from '../helpers/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { outcome, startInProcess, tally, waitFor, type InProcessAgent } from '../helpers/jit-agent.js';
+import { jitHttpEnv, outcome, startInProcess, tally, waitFor, type InProcessAgent } from '../helpers/jit-agent.js';
 
 const TOKEN = 'p011s'.repeat(10);
 const PAYLOAD = { app: { API_KEY: 'served-while-the-poll-hangs', OTHER: 'x' } };
@@ -23,14 +23,7 @@ describe('JIT: a hanging poll does not hold up requests (in-process agent, HTTP 
     const key = await ageKeyPair();
     server = await new ArtifactServer().start();
     server.body = await artifactJson({ recipient: key.recipient, payload: PAYLOAD });
-    agent = await startInProcess({
-      CLEF_AGENT_SOURCE: server.url(),
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: TOKEN,
-      CLEF_AGENT_CACHE_TTL: '0',
-      CLEF_AGENT_POLL_INTERVAL: '5',
-      CLEF_AGENT_WORKERS: '1',
-    });
+    agent = await startInProcess(jitHttpEnv(server.url(), key.identity, TOKEN));
   });
   after(async () => {
     await agent?.close();

@@ -10,7 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import { describe, it } from 'node:test';
 import { ArtifactServer } from '../helpers/artifact-server.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair, type BuildOptions } from '../helpers/artifacts.js';
-import { startInProcess, waitFor, type InProcessAgent, type LogEntry } from '../helpers/jit-agent.js';
+import { jitHttpEnv, startInProcess, waitFor, type InProcessAgent, type LogEntry } from '../helpers/jit-agent.js';
 
 const TOKEN = 'a11ce'.repeat(13);
 const SECRET_ROUTES = ['/v1/secrets', '/v1/keys', '/v1/secrets/app__K0', '/v1/secrets/K1'];
@@ -31,15 +31,7 @@ async function rig(payload: unknown, env: Record<string, string> = {}, first: Om
   server.body = await artifactJson({ ...first, recipient: key.recipient, payload });
   let agent: InProcessAgent;
   try {
-    agent = await startInProcess({
-      CLEF_AGENT_SOURCE: server.url(),
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: TOKEN,
-      CLEF_AGENT_CACHE_TTL: '0',
-      CLEF_AGENT_POLL_INTERVAL: '5',
-      CLEF_AGENT_WORKERS: '2',
-      ...env,
-    });
+    agent = await startInProcess(jitHttpEnv(server.url(), key.identity, TOKEN, { CLEF_AGENT_WORKERS: '2', ...env }));
   } catch (err) {
     await server.close();
     throw err;

@@ -32,6 +32,22 @@ export interface InProcessAgent {
 }
 
 /**
+ * The settings of a JIT agent on an HTTP source, polled every 5 s (the minimum), with one worker;
+ * `extra` adds to or overrides them.
+ */
+export function jitHttpEnv(source: string, identity: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CLEF_AGENT_SOURCE: source,
+    CLEF_AGENT_AGE_KEY: identity,
+    CLEF_AGENT_TOKEN: token,
+    CLEF_AGENT_CACHE_TTL: '0',
+    CLEF_AGENT_POLL_INTERVAL: '5',
+    CLEF_AGENT_WORKERS: '1',
+    ...extra,
+  };
+}
+
+/**
  * The real agent in this process. `env` is copied (loadConfig deletes CLEF_AGENT_AGE_KEY from the
  * object it is given); the port defaults to 0 (any free port). Waits for the first load.
  */
