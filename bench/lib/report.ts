@@ -4,7 +4,7 @@ import { KINDS } from './fixtures.js';
 import { isBusy, machineLine, type Machine, type Pinning } from './machine.js';
 import type { MicroRow } from './measure.js';
 import { PROFILES, profileLine, type Profile } from './options.js';
-import { SIZES, type ScenarioResult, type SuiteResult } from './suite.js';
+import { SIZES, type ScenarioResult, type SuiteResult, type ThreadUse } from './suite.js';
 
 export interface Ratios {
   readonly kind: string;
@@ -156,6 +156,29 @@ function cpuLine(s: ScenarioResult): string {
   return `- ${s.row.label}: ${parts.filter((x) => x !== undefined).join('; ')}`;
 }
 
+/**
+ * Where an agent request's CPU goes, per thread, and whether the HTTP thread had to wait for its
+ * core: the figures behind the health and event-loop ratios, independent of how busy the core is.
+ */
+function threadSection(scenarios: readonly ScenarioResult[]): string[] {
+  const rows = scenarios.filter((s) => s.threads !== undefined);
+  if (rows.length === 0) return [];
+  const us = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
+  return [
+    '## The HTTP thread (kernel scheduler accounting, medians over repetitions)',
+    '',
+    '| scenario | main thread CPU µs per request | other threads CPU µs per request | main thread waiting for a CPU | main thread preempted per s |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map((s) => {
+      const t = s.threads as ThreadUse;
+      return `| ${s.row.label} | ${us(t.mainCpuUsPerRequest)} | ${us(t.otherCpuUsPerRequest)} | ${pct(t.mainWaitShare)} | ${Math.round(t.mainPreemptionsPerSecond)} |`;
+    }),
+    '',
+    "From the probe in the agent process: the main thread's `/proc/self/task/<pid>/schedstat` (time on a CPU, time runnable but waiting on a run queue) and its involuntary context switches, over each measured window. Other threads: the whole process's CPU time minus the main thread's (the pool workers, plus V8's GC and libuv helpers). Time the main thread spends waiting for a CPU is time it cannot answer `/v1/health` or run its timers: it shows in the health and event-loop p99 of the table above.",
+    '',
+  ];
+}
+
 export function renderMarkdown(r: BenchResults, chartFile: string): string {
   const p = r.profile;
   const reduced =
@@ -203,6 +226,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
       ? 'Every target passed in this run.'
       : `Missed in this run: ${misses.map((t) => t.target).join('; ')}. See "Why" in the README's Performance section.`,
     '',
+    ...threadSection(r.suite.scenarios),
     '## Decryption micro-benchmark (bench/decrypt-micro.ts, age only)',
     '',
     ...(kms ? ['Not run for KMS: a KMS request is one KMS Decrypt call and one AES-256-GCM open, with no naive/fast variants to compare.', ''] : []),

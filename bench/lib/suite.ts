@@ -33,11 +33,25 @@ export interface ScenarioResult {
   readonly generatorCpu?: number | undefined;
   /** Median CPU use of the agent process, all threads (1 = one core busy). */
   readonly agentCpu?: number | undefined;
+  /** Agent scenarios on Linux: where the agent's CPU time went, and how the HTTP thread fared. */
+  readonly threads?: ThreadUse | undefined;
   /** KMS scenarios: median CPU use of the local KMS server process (1 = one core busy). */
   readonly kmsCpu?: number | undefined;
   /** KMS scenarios: KMS Decrypt calls ÷ answered requests, over all repetitions (JIT: 1 by design). */
   readonly kmsDecryptsPerRequest?: number | undefined;
   readonly bodyBytes: number;
+}
+
+/** Medians over repetitions, from the agent probe's scheduler accounting of the main thread. */
+export interface ThreadUse {
+  /** CPU time of the main (HTTP) thread per answered request. */
+  readonly mainCpuUsPerRequest: number;
+  /** CPU time of every other thread of the agent (pool workers, GC, libuv) per answered request. */
+  readonly otherCpuUsPerRequest: number;
+  /** Share of the window the main thread was runnable but waiting for a CPU another thread had. */
+  readonly mainWaitShare: number;
+  /** Times per second the kernel took the core away from the main thread. */
+  readonly mainPreemptionsPerSecond: number;
 }
 
 export interface SuiteResult {
@@ -207,6 +221,7 @@ function summarise(what: What, kind: EncryptionKind, keys: number, reps: readonl
   const cpu = of((r) => ('generatorCpu' in r.load ? r.load.generatorCpu : undefined));
   const agentCpu = of((r) => r.probe?.cpuCores);
   const kms = reps.map((r) => r.kms).filter((k): k is KmsUse => k !== undefined);
+  const threads = threadUse(reps);
   return {
     id: `${what}/${kind}/${keys}`,
     what,
@@ -217,8 +232,34 @@ function summarise(what: What, kind: EncryptionKind, keys: number, reps: readonl
     readyMsSamples,
     generatorCpu: cpu.length > 0 ? median(cpu) : undefined,
     agentCpu: agentCpu.length > 0 ? median(agentCpu) : undefined,
+    threads,
     kmsCpu: kms.length > 0 ? median(kms.map((k) => k.cpuCores)) : undefined,
     kmsDecryptsPerRequest: kms.length > 0 ? kms.reduce((n, k) => n + k.decrypts, 0) / Math.max(1, row.requests) : undefined,
     bodyBytes,
+  };
+}
+
+/** Per-request CPU of the main thread and of the rest, from the probe; undefined without its figures. */
+export function threadUse(reps: readonly Rep[]): ThreadUse | undefined {
+  const per = reps.flatMap((r) => {
+    const m = r.probe?.mainThread;
+    const requests = r.load.requests;
+    if (r.probe === undefined || m === undefined || requests <= 0) return [];
+    const allCpuMs = r.probe.cpuCores * r.probe.windowMs;
+    return [
+      {
+        main: (m.cpuMs * 1000) / requests,
+        other: (Math.max(0, allCpuMs - m.cpuMs) * 1000) / requests,
+        wait: m.waitMs / r.probe.windowMs,
+        preemptions: m.preemptions / (r.probe.windowMs / 1000),
+      },
+    ];
+  });
+  if (per.length === 0) return undefined;
+  return {
+    mainCpuUsPerRequest: median(per.map((x) => x.main)),
+    otherCpuUsPerRequest: median(per.map((x) => x.other)),
+    mainWaitShare: median(per.map((x) => x.wait)),
+    mainPreemptionsPerSecond: median(per.map((x) => x.preemptions)),
   };
 }

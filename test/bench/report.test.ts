@@ -9,7 +9,9 @@ import { KINDS } from '../../bench/lib/fixtures.js';
 import type { MicroRow } from '../../bench/lib/measure.js';
 import { PROFILES } from '../../bench/lib/options.js';
 import { checkTargets, computeRatios, renderMarkdown, type BenchResults } from '../../bench/lib/report.js';
-import { SIZES, measurementCount, roundOrder, scenarioLabel, type ScenarioResult, type SuiteResult, type What } from '../../bench/lib/suite.js';
+import { SIZES, measurementCount, roundOrder, scenarioLabel, threadUse, type ScenarioResult, type SuiteResult, type What } from '../../bench/lib/suite.js';
+import { mainThreadCounters, type ProbeStats } from '../../bench/agent-probe.js';
+import type { Rep } from '../../bench/lib/measure.js';
 import type { EncryptionKind } from '../../bench/lib/fixtures.js';
 
 function scenario(what: What, kind: EncryptionKind, keys: number, rps: number, extra: Partial<ScenarioResult> = {}): ScenarioResult {
@@ -166,5 +168,68 @@ describe('bench chart', () => {
     assert.doesNotMatch(svg, /NaN|undefined/);
     const h = /height="(\d+)" viewBox/.exec(svg)?.[1];
     for (const y of svg.matchAll(/ y="([\d.-]+)"/g)) assert.ok(Number(y[1]) <= Number(h), `y=${y[1]} inside the ${h} px canvas`);
+  });
+});
+
+/** One repetition as the probe and autocannon report it: a 5 s window with `requests` answered. */
+function rep(requests: number, cpuCores: number, main: ProbeStats['mainThread']): Rep {
+  const probe: ProbeStats = {
+    probe: 'stats',
+    id: 1,
+    loopP50Ms: 1,
+    loopP99Ms: 2,
+    loopMaxMs: 3,
+    loopSamples: 5000,
+    rssMiB: 100,
+    heapUsedMiB: 20,
+    peakRssMiB: 120,
+    cpuCores,
+    windowMs: 5000,
+    mainThread: main,
+  };
+  return { load: { rps: requests / 5, p50Ms: 1, p99Ms: 2, maxMs: 3, requests, errors: 0, non2xx: 0, timeouts: 0, seconds: 5, generatorCpu: 0.5 }, probe };
+}
+
+describe('bench thread accounting', () => {
+  it('splits the agent’s CPU per request into the main thread and the rest, with the main thread’s wait share and preemptions', () => {
+    // 50 000 requests in 5 s; the process used 1 core (5000 ms), the main thread 2000 ms of it.
+    const t = threadUse([
+      rep(50_000, 1, { cpuMs: 2000, waitMs: 1500, preemptions: 50_000 }),
+      rep(40_000, 1, { cpuMs: 2400, waitMs: 2000, preemptions: 60_000 }),
+      rep(60_000, 1, { cpuMs: 1800, waitMs: 1000, preemptions: 40_000 }),
+    ]);
+    assert.ok(t);
+    assert.equal(t.mainCpuUsPerRequest, 40); // median of 40, 60, 30
+    assert.equal(t.otherCpuUsPerRequest, 60); // median of 60, 65, 53.3
+    assert.equal(t.mainWaitShare, 0.3); // median of 0.3, 0.4, 0.2
+    assert.equal(t.mainPreemptionsPerSecond, 10_000);
+  });
+
+  it('has no figures where the probe had none (no /proc, or the decryption limit’s reps)', () => {
+    assert.equal(threadUse([rep(1000, 1, undefined)]), undefined);
+    assert.equal(threadUse([{ load: rep(1000, 1, undefined).load }]), undefined);
+  });
+
+  it('renders the HTTP-thread table for the agent scenarios only', () => {
+    const s = suite();
+    const t = { mainCpuUsPerRequest: 48.9, otherCpuUsPerRequest: 35.94, mainWaitShare: 0.37, mainPreemptionsPerSecond: 19057.4 };
+    const scenarios = s.scenarios.map((x) => (x.what === 'jit' && x.kind === 'age' && x.keys === 10 ? { ...x, threads: t } : x));
+    const md = renderMarkdown(results({ ...s, scenarios }), 'chart.svg');
+    assert.match(md, /## The HTTP thread/);
+    assert.match(md, /\| JIT age 10 keys \| 48\.9 \| 35\.9 \| 37 % \| 19057 \|/);
+    assert.doesNotMatch(md.slice(md.indexOf('## The HTTP thread')), /\| cached age 10 keys \|/);
+    assert.doesNotMatch(renderMarkdown(results(suite()), 'chart.svg'), /## The HTTP thread/);
+  });
+
+  it('reads the main thread’s scheduler counters from /proc (Linux), and they grow with work', () => {
+    const before = mainThreadCounters();
+    assert.ok(before, 'schedstat and status are readable for the main thread');
+    let x = 0;
+    for (let i = 0; i < 5_000_000; i++) x += Math.sqrt(i);
+    assert.ok(x > 0);
+    const after = mainThreadCounters();
+    assert.ok(after);
+    assert.ok(after.cpuMs > before.cpuMs, `CPU time grew: ${before.cpuMs} → ${after.cpuMs}`);
+    assert.ok(after.waitMs >= before.waitMs && after.preemptions >= before.preemptions);
   });
 });
