@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import type { ArtifactMeta, DiskCachePolicy, EncryptedArtifact, LoadResult, LoadTask, SnapshotWire, TaskFailure } from '../../common/protocol.js';
-import { purgeCache } from '../../workers/cache/disk.js';
+import type { ArtifactMeta, EncryptedArtifact, LoadResult, LoadTask, SnapshotWire, TaskFailure } from '../../common/protocol.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { WorkerPool } from '../pool.js';
+import { DiskCacheControl } from './disk-cache.js';
 import { nextPollDelayMs } from './schedule.js';
 
 export type Clock = () => number;
@@ -61,10 +60,7 @@ export class Refresher {
   private pollTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** SPEC §4.4, set with CLEF_AGENT_CACHE_PATH. */
-  private readonly diskCache: DiskCachePolicy | undefined;
-  /** The last disk-cache warning logged at warn level (repeats go to debug, not every poll). */
-  private lastCacheWarning: string | undefined;
+  private readonly disk: DiskCacheControl;
 
   constructor(
     private readonly pool: WorkerPool,
@@ -73,7 +69,7 @@ export class Refresher {
     private readonly log: Logger,
     private readonly clock: Clock = Date.now,
   ) {
-    this.diskCache = diskCachePolicy(config, sink.name);
+    this.disk = new DiskCacheControl(config, sink.name, log);
   }
 
   /** One refresh, shared with any already running. */
@@ -132,7 +128,7 @@ export class Refresher {
       },
       marker: this.marker,
       bytesHash: this.bytesHash,
-      diskCache: this.diskCache,
+      diskCache: this.disk.policy,
     };
     this.status.lastAttemptAt = this.clock();
     const result = await this.pool.run(task, { deadlineMs: LOAD_DEADLINE_MS });
@@ -142,7 +138,7 @@ export class Refresher {
 
   private apply(r: LoadResult, trigger: RefreshTrigger): void {
     const now = this.clock();
-    this.logCacheWarnings(r);
+    this.disk.logWarnings(r.cache?.warnings);
     if (!r.ok) {
       this.reject(r, trigger, now);
       return;
@@ -167,7 +163,7 @@ export class Refresher {
         if (this.status.revokedAt !== undefined && this.rollbackFloor !== undefined && r.meta.packedAtMs <= Date.parse(this.rollbackFloor)) {
           if (r.outcome === 'loaded') r.snapshot.arena.fill(0);
           // The worker cached it as valid; a restart must not serve it from disk either.
-          this.purgeDisk();
+          this.disk.purge();
           const message = `artifact packedAt ${r.meta.packedAt} is not later than the last served artifact's ${this.rollbackFloor}: only a later artifact ends a revocation`;
           this.reject({ ok: false, code: 'rollback', message }, trigger, now);
           return;
@@ -252,7 +248,7 @@ export class Refresher {
     this.dropEverywhere();
     // The worker purges the disk copy when it sees an expired artifact; a served one that reaches
     // its expiresAt is only noticed here.
-    this.purgeDisk();
+    this.disk.purge();
     this.status.expired = true;
     this.log.warn({ event: 'artifact.expired', wasServing }, `artifact expired: ${why}; secrets dropped, serving stopped`);
   }
@@ -286,23 +282,6 @@ export class Refresher {
     }, delay);
   }
 
-  private purgeDisk(): void {
-    const dc = this.diskCache;
-    if (dc === undefined) return;
-    purgeCache(dc.dir, dc.name).catch((err: unknown) =>
-      this.log.warn({ event: 'cache.warning' }, `disk cache could not be purged (${(err as NodeJS.ErrnoException).code ?? 'error'})`),
-    );
-  }
-
-  private logCacheWarnings(r: LoadResult): void {
-    for (const w of r.cache?.warnings ?? []) {
-      const repeat = w === this.lastCacheWarning;
-      this.lastCacheWarning = w;
-      if (repeat) this.log.debug({ event: 'cache.warning' }, w);
-      else this.log.warn({ event: 'cache.warning' }, w);
-    }
-  }
-
   /** Hook for the mode: runs after every poll (cached mode wipes a snapshot whose TTL ran out). */
   afterPoll: (() => void) | undefined;
 }
@@ -323,17 +302,6 @@ const FETCH_CODES: ReadonlySet<string> = new Set([
   'source_unreadable',
   'credentials_unavailable',
 ]);
-
-/**
- * The disk cache policy (SPEC §4.4). The file name derives from the masked source label, so a
- * changed source never loads another source's copy and no credential shapes the name.
- */
-function diskCachePolicy(config: Config, mode: 'cached' | 'jit'): DiskCachePolicy | undefined {
-  if (config.cachePath === undefined) return undefined;
-  const name = `clef-${createHash('sha256').update(config.sourceLabel).digest('hex').slice(0, 24)}`;
-  const maxAgeMs = (mode === 'jit' ? config.maxStale : config.cacheTtl) * 1000;
-  return { dir: config.cachePath, name, maxAgeMs, kmsAnyAge: mode === 'jit' };
-}
 
 function laterOf(a: string | undefined, b: string): string {
   if (a === undefined) return b;

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import type { DiskCachePolicy } from '../../common/protocol.js';
+import { purgeCache } from '../../workers/cache/disk.js';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../log.js';
+
+/**
+ * The refresh loop's side of the disk cache (SPEC §4.4): the policy each load task carries (the
+ * workers read and write the copy), purging it when the served artifact must be dropped, and the
+ * workers' warnings logged once at warn level rather than on every poll.
+ */
+export class DiskCacheControl {
+  /** Undefined when CLEF_AGENT_CACHE_PATH is not set: no disk cache at all. */
+  readonly policy: DiskCachePolicy | undefined;
+  /** The last warning logged at warn level (repeats go to debug). */
+  private lastWarning: string | undefined;
+
+  constructor(
+    config: Config,
+    mode: 'cached' | 'jit',
+    private readonly log: Logger,
+  ) {
+    this.policy = diskCachePolicy(config, mode);
+  }
+
+  /** Remove the copy (revocation, expiry, a replayed older artifact); failures are logged, not thrown. */
+  purge(): void {
+    const p = this.policy;
+    if (p === undefined) return;
+    purgeCache(p.dir, p.name).catch((err: unknown) =>
+      this.log.warn({ event: 'cache.warning' }, `disk cache could not be purged (${(err as NodeJS.ErrnoException).code ?? 'error'})`),
+    );
+  }
+
+  logWarnings(warnings: readonly string[] | undefined): void {
+    for (const w of warnings ?? []) {
+      const repeat = w === this.lastWarning;
+      this.lastWarning = w;
+      if (repeat) this.log.debug({ event: 'cache.warning' }, w);
+      else this.log.warn({ event: 'cache.warning' }, w);
+    }
+  }
+}
+
+/**
+ * The file name derives from the masked source label, so a changed source never loads another
+ * source's copy and no credential shapes the name. JIT keeps a copy up to MAX_STALE (it holds no
+ * plaintext to expire), cached mode up to its TTL.
+ */
+function diskCachePolicy(config: Config, mode: 'cached' | 'jit'): DiskCachePolicy | undefined {
+  if (config.cachePath === undefined) return undefined;
+  const name = `clef-${createHash('sha256').update(config.sourceLabel).digest('hex').slice(0, 24)}`;
+  const maxAgeMs = (mode === 'jit' ? config.maxStale : config.cacheTtl) * 1000;
+  return { dir: config.cachePath, name, maxAgeMs, kmsAnyAge: mode === 'jit' };
+}
