@@ -10,41 +10,37 @@ import { AgentProcess } from '../helpers/agent-process.js';
 import { ArtifactServer } from '../helpers/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
-import { KMS_TEST_CREDENTIALS, KmsServer } from '../helpers/kms-server.js';
+import type { KmsServer } from '../helpers/kms-server.js';
+import { KMS_TEST_CREDENTIALS } from '../helpers/kms-server.js';
+import { kmsAgentEnv, startKmsSource, type KmsSource } from '../helpers/kms-source.js';
 import { POLLING_ENV, exitOf, invalid, isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 
 const payload = (tag: string): Record<string, Record<string, string>> => ({ app: { API_KEY: `Cached-Kms-${tag}-9d3f` } });
 
 describe('KMS envelope artifacts in cached mode (real agent process)', () => {
+  let setup: KmsSource;
   let kms: KmsServer;
   let source: ArtifactServer;
   let agent: AgentProcess;
   let keyId: string;
-  const decrypts = (): number => kms.calls.filter((c) => c.op === 'Decrypt').length;
+  const decrypts = (): number => setup.decrypts();
   const health = async (): Promise<{ revision: string; lastError: { code: string; message: string } | null }> => (await agent.request('/v1/health')).json();
   const value = async (): Promise<string> => (await agent.request('/v1/secrets/API_KEY', { headers: { accept: 'text/plain' } })).body;
   /** Built (KMS Encrypt) before any fault is switched on; published by assigning `source.body`. */
   const build = async (tag: string): Promise<string> => JSON.stringify(await kmsArtifact(kms, { keyId, payload: payload(tag), revision: `rev-${tag}` }));
 
   before(async () => {
-    kms = await new KmsServer().start();
-    keyId = kms.createKey();
-    source = await new ArtifactServer().start();
-    source.body = await build('one');
-    agent = new AgentProcess({
-      ...kms.env(),
-      ...POLLING_ENV,
-      CLEF_AGENT_SOURCE: source.url(),
-      CLEF_AGENT_TOKEN: newToken(),
-      CLEF_AGENT_WORKERS: '1',
-      CLEF_AGENT_LOG_LEVEL: 'trace',
+    setup = await startKmsSource(async (k, id) => {
+      [kms, keyId] = [k, id];
+      return build('one');
     });
+    source = setup.source;
+    agent = new AgentProcess(kmsAgentEnv(setup, { ...POLLING_ENV, CLEF_AGENT_LOG_LEVEL: 'trace' }));
     await agent.ready();
   });
   after(async () => {
     if (agent !== undefined) await stopAgent(agent);
-    await source?.close();
-    await kms?.close();
+    await setup?.close();
   });
 
   it('decrypts once at load; requests and unchanged polls make no KMS call', { timeout: 30_000 }, async () => {
@@ -110,20 +106,10 @@ describe('KMS start-up errors', () => {
   });
 
   it('wrong AWS credentials are kms_denied at start-up: non-zero exit with the KMS error and an IAM hint', { timeout: 30_000 }, async (t) => {
-    const kms = await new KmsServer().start();
-    const source = await new ArtifactServer().start();
-    t.after(async () => {
-      await source.close();
-      await kms.close();
-    });
-    source.body = JSON.stringify(await kmsArtifact(kms, { keyId: kms.createKey(), payload: payload('creds') }));
-    const agent = new AgentProcess({
-      ...kms.env(),
-      AWS_SECRET_ACCESS_KEY: 'not-the-secret-the-server-knows',
-      CLEF_AGENT_SOURCE: source.url(),
-      CLEF_AGENT_TOKEN: newToken(),
-      CLEF_AGENT_WORKERS: '1',
-    });
+    const creds = await startKmsSource(async (k, id) => JSON.stringify(await kmsArtifact(k, { keyId: id, payload: payload('creds') })));
+    t.after(() => creds.close());
+    const kms = creds.kms;
+    const agent = new AgentProcess(kmsAgentEnv(creds, { AWS_SECRET_ACCESS_KEY: 'not-the-secret-the-server-knows' }));
     t.after(() => stopAgent(agent));
     assert.notEqual(await exitOf(agent), 0);
     assert.match(agent.stderr, /InvalidSignatureException/);

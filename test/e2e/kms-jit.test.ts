@@ -7,41 +7,33 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import type { ArtifactServer } from '../helpers/artifact-server.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
-import { KMS_TEST_CREDENTIALS, KmsServer } from '../helpers/kms-server.js';
-import { assertRefused, newToken, stopAgent, until } from '../helpers/scenario.js';
+import type { KmsServer } from '../helpers/kms-server.js';
+import { KMS_TEST_CREDENTIALS } from '../helpers/kms-server.js';
+import { kmsAgentEnv, startKmsSource, type KmsSource } from '../helpers/kms-source.js';
+import { assertRefused, stopAgent, until } from '../helpers/scenario.js';
 
 const PAYLOAD = { app: { DATABASE_URL: 'postgres://u:Jit-Kms-Db-71e2@db/app' }, payments: { STRIPE_KEY: 'sk_live_Jit-Kms-Stripe-44c1' } };
 const VALUES = ['Jit-Kms-Db-71e2', 'Jit-Kms-Stripe-44c1'];
 
 describe('KMS envelope artifacts in JIT mode (real agent process)', () => {
+  let setup: KmsSource;
   let kms: KmsServer;
   let source: ArtifactServer;
   let agent: AgentProcess;
   let keyId: string;
-  const decrypts = (): number => kms.calls.filter((c) => c.op === 'Decrypt').length;
+  const decrypts = (): number => setup.decrypts();
 
   before(async () => {
-    kms = await new KmsServer().start();
-    keyId = kms.createKey();
-    source = await new ArtifactServer().start();
-    source.body = JSON.stringify(await kmsArtifact(kms, { keyId, payload: PAYLOAD, revision: 'kms-jit-1' }));
-    agent = new AgentProcess({
-      ...kms.env(),
-      CLEF_AGENT_SOURCE: source.url(),
-      CLEF_AGENT_CACHE_TTL: '0',
-      CLEF_AGENT_MAX_STALE: '10',
-      CLEF_AGENT_TOKEN: newToken(),
-      CLEF_AGENT_WORKERS: '1',
-      CLEF_AGENT_LOG_LEVEL: 'trace',
-    });
+    setup = await startKmsSource(async (k, id) => JSON.stringify(await kmsArtifact(k, { keyId: id, payload: PAYLOAD, revision: 'kms-jit-1' })));
+    ({ kms, source, keyId } = setup);
+    agent = new AgentProcess(kmsAgentEnv(setup, { CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_MAX_STALE: '10', CLEF_AGENT_LOG_LEVEL: 'trace' }));
     await agent.ready();
   });
   after(async () => {
     if (agent !== undefined) await stopAgent(agent);
-    await source?.close();
-    await kms?.close();
+    await setup?.close();
   });
 
   it('serves with no age key configured, one KMS Decrypt per request (secrets, keys, one key)', { timeout: 30_000 }, async () => {
