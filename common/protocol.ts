@@ -205,6 +205,13 @@ export interface SnapshotWire {
  * Setup: `key_invalid`, `key_unreadable`, `no_key`. Pool: `overloaded` (queue full), `task_timeout`
  * (deadline passed; the worker was replaced). Anything unexpected: `internal`.
  */
+/**
+ * How a KMS failure that happened before KMS was called begins its message: the AWS credential
+ * chain (environment, web identity via STS, container or instance metadata) gave no credentials.
+ * The start-up hint keys on it (src/startup.ts).
+ */
+export const CREDENTIALS_FAILED = 'AWS credentials could not be obtained';
+
 export type FailureCode =
   | 'fetch_failed'
   | 'fetch_status'

@@ -1,4 +1,4 @@
-import type { LoadResult } from '../common/protocol.js';
+import { CREDENTIALS_FAILED, type LoadResult } from '../common/protocol.js';
 
 /** A start-up failure: the process exits non-zero with this message (never a secret). */
 export class StartupError extends Error {
@@ -35,8 +35,14 @@ export function startupHint(r: LoadResult): string {
     case 'no_key':
       return 'this is an age artifact and no age key is configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE (KMS envelope artifacts need none)';
     case 'kms_denied':
+      if (r.message.startsWith(CREDENTIALS_FAILED)) {
+        return 'AWS credentials: for a web identity (IRSA) check AWS_ROLE_ARN, the token file and the role’s trust policy for this service account; otherwise set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or run with an ECS task role / EC2 instance profile';
+      }
       return 'KMS denied the data key: check that the IAM role has kms:Decrypt on the envelope keyId and that the key is enabled';
     case 'kms_unavailable':
+      if (r.message.startsWith(CREDENTIALS_FAILED)) {
+        return 'AWS credentials could not be fetched: check network access to STS (or AWS_ENDPOINT_URL_STS) and to the container or instance metadata endpoint, and the proxy settings';
+      }
       return 'KMS could not be reached: check AWS_REGION (or AWS_ENDPOINT_URL_KMS), network access to KMS and the proxy settings';
     case 'unsupported_encryption':
       return 'the artifact uses an encryption this agent does not support (KMS envelopes: provider "aws" only)';

@@ -54,8 +54,14 @@ export class KmsServer {
   readonly disabled = new Set<string>();
   /** Decrypt/GenerateDataKey hand out a data key of this many bytes instead of the real one. */
   wrongKeyLength: number | undefined;
-  /** Every request that passed the signature check: its operation, outcome and (signed) Host header. */
-  readonly calls: { readonly op: string; readonly outcome: string; readonly host?: string }[] = [];
+  /**
+   * Temporary credentials the server also accepts (access key id → secret and session token), as
+   * STS hands them out (test/helpers/sts-server.ts): a request signed with one must carry its
+   * token in `x-amz-security-token`, as real KMS requires.
+   */
+  readonly sessions = new Map<string, { readonly secretAccessKey: string; readonly sessionToken: string }>();
+  /** Every request that passed the signature check: its operation, outcome, (signed) Host header and access key id. */
+  readonly calls: { readonly op: string; readonly outcome: string; readonly host?: string; readonly accessKeyId?: string }[] = [];
   /** Requests refused before any operation ran (bad signature, bad target…). */
   readonly refused: string[] = [];
   /** Copies of every data key handed out, so log scans can look for them. */
@@ -65,7 +71,6 @@ export class KmsServer {
   private readonly timers = new Set<NodeJS.Timeout>();
   private server: http.Server;
   private boundPort = 0;
-  private readonly signer = new SignatureV4({ credentials: KMS_TEST_CREDENTIALS, region: KMS_TEST_REGION, service: 'kms', sha256: Hash.bind(null, 'sha256') });
 
   /** `tls`: serve https with this certificate (clients trust `tls.caPem`). */
   constructor(readonly options: { readonly tls?: TestTls } = {}) {
@@ -157,16 +162,17 @@ export class KmsServer {
       if (res.destroyed) return;
     }
     let op: Op | undefined;
+    let accessKeyId: string | undefined;
     try {
-      op = await this.authenticate(req, body);
+      ({ op, accessKeyId } = await this.authenticate(req, body));
       if (fault?.kind === 'error') throw new AwsError(fault.type, fault.message ?? `${fault.type} (injected by the test)`, fault.status);
       const out = this.run(op, JSON.parse(body.toString('utf8') || '{}') as Json);
-      this.calls.push({ op, outcome: 'ok', host: header(req, 'host') ?? '' });
+      this.calls.push({ op, outcome: 'ok', host: header(req, 'host') ?? '', accessKeyId });
       this.send(res, 200, out);
     } catch (err) {
       const e = err instanceof AwsError ? err : new AwsError('KMSInternalException', 'internal error in the test server', 500);
       if (op === undefined) this.refused.push(e.type);
-      else this.calls.push({ op, outcome: e.type });
+      else this.calls.push({ op, outcome: e.type, accessKeyId });
       res.setHeader('x-amzn-ErrorType', `${e.type}:`);
       this.send(res, e.status, { __type: e.type, message: e.message });
     }
@@ -180,7 +186,7 @@ export class KmsServer {
   }
 
   /** Protocol checks, then SigV4: the request is re-signed with the test secret and compared. */
-  private async authenticate(req: IncomingMessage, body: Buffer): Promise<Op> {
+  private async authenticate(req: IncomingMessage, body: Buffer): Promise<{ op: Op; accessKeyId: string }> {
     const target = header(req, 'x-amz-target') ?? '';
     const op = OPS.find((o) => target === `TrentService.${o}`);
     if (req.method !== 'POST' || req.url !== '/' || op === undefined) throw new AwsError('UnknownOperationException', `unknown operation ${target}`);
@@ -190,7 +196,12 @@ export class KmsServer {
     );
     if (auth === null) throw new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
     const [, keyId, , region, service, signedList = '', signature = ''] = auth;
-    if (keyId !== KMS_TEST_CREDENTIALS.accessKeyId) throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    const id = keyId ?? '';
+    const session = this.sessions.get(id);
+    const credentials = id === KMS_TEST_CREDENTIALS.accessKeyId ? KMS_TEST_CREDENTIALS : session === undefined ? undefined : { accessKeyId: id, ...session };
+    if (credentials === undefined || ('sessionToken' in credentials && header(req, 'x-amz-security-token') !== credentials.sessionToken)) {
+      throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    }
     if (region !== KMS_TEST_REGION || service !== 'kms')
       throw new AwsError('InvalidSignatureException', `Credential should be scoped to a valid region and service kms`);
     const amzDate = header(req, 'x-amz-date') ?? '';
@@ -203,15 +214,13 @@ export class KmsServer {
     const headers: Record<string, string> = {};
     for (const h of signed) headers[h] = header(req, h) ?? '';
     const [hostname = '', port] = (header(req, 'host') ?? '').split(':');
-    const signer = signed.includes('x-amz-content-sha256')
-      ? this.signer
-      : new SignatureV4({
-          credentials: KMS_TEST_CREDENTIALS,
-          region: KMS_TEST_REGION,
-          service: 'kms',
-          sha256: Hash.bind(null, 'sha256'),
-          applyChecksum: false,
-        });
+    const signer = new SignatureV4({
+      credentials,
+      region: KMS_TEST_REGION,
+      service: 'kms',
+      sha256: Hash.bind(null, 'sha256'),
+      applyChecksum: signed.includes('x-amz-content-sha256'),
+    });
     const expected = await signer.sign(
       { method: 'POST', protocol: 'http:', hostname, port: port === undefined ? undefined : Number(port), path: '/', query: {}, headers, body },
       { signingDate },
@@ -223,7 +232,7 @@ export class KmsServer {
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
       );
     }
-    return op;
+    return { op, accessKeyId: credentials.accessKeyId };
   }
 
   private run(op: Op, input: Json): Json {

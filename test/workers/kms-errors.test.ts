@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { classifyKmsError } from '../../workers/decrypt/kms-client.js';
+import { startupHint } from '../../src/startup.js';
+import { CredentialsFailure, classifyKmsError } from '../../workers/decrypt/kms-client.js';
 
 const aws = (name: string, status: number, message = 'm'): unknown => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
 
@@ -52,5 +53,39 @@ describe('classifyKmsError', () => {
     const long = classifyKmsError(aws('AccessDeniedException', 400, `line1\nline2 ${'x'.repeat(1000)}`)).message;
     assert.ok(!long.includes('\n') && long.length < 400);
     assert.ok(!classifyKmsError(new Error('secret-ish detail')).message.includes('secret-ish'));
+  });
+
+  test('a failure of the credential chain (KMS never called) says so, not "KMS denied", and gets its own hint', () => {
+    const sts = classifyKmsError(
+      new CredentialsFailure(aws('InvalidIdentityTokenException', 400, "Couldn't retrieve verification key from your identity provider")),
+    );
+    assert.equal(sts.code, 'kms_denied');
+    assert.equal(
+      sts.message,
+      "AWS credentials could not be obtained (InvalidIdentityTokenException, HTTP 400): Couldn't retrieve verification key from your identity provider",
+    );
+    const loadFailure = sts;
+    assert.match(startupHint(loadFailure), /web identity \(IRSA\) check AWS_ROLE_ARN/);
+    assert.match(
+      startupHint({ ok: false, code: 'kms_denied', message: 'KMS Decrypt denied (AccessDeniedException, HTTP 400)' }),
+      /kms:Decrypt on the envelope keyId/,
+    );
+
+    const none = classifyKmsError(
+      new CredentialsFailure(Object.assign(new Error('Could not load credentials from any providers\nmore lines'), { name: 'CredentialsProviderError' })),
+    );
+    assert.equal(none.code, 'kms_denied');
+    assert.equal(none.message, 'AWS credentials could not be obtained (CredentialsProviderError): Could not load credentials from any providers');
+
+    // STS or the metadata endpoint unreachable, an IdP outage, STS 5xx: transient.
+    const refused = classifyKmsError(new CredentialsFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1 secret-ish'), { code: 'ECONNREFUSED' })));
+    assert.equal(refused.code, 'kms_unavailable');
+    assert.equal(refused.message, 'AWS credentials could not be obtained (Error ECONNREFUSED)');
+    assert.match(startupHint(refused), /network access to STS/);
+    assert.equal(classifyKmsError(new CredentialsFailure(aws('IDPCommunicationErrorException', 400))).code, 'kms_unavailable');
+    assert.equal(classifyKmsError(new CredentialsFailure(aws('InternalFailure', 503))).code, 'kms_unavailable');
+    assert.equal(classifyKmsError(new CredentialsFailure(Object.assign(new Error('t'), { name: 'TimeoutError' }))).code, 'kms_unavailable');
+    // A role that may not be assumed (STS's AccessDenied) is a denial.
+    assert.equal(classifyKmsError(new CredentialsFailure(aws('AccessDenied', 403))).code, 'kms_denied');
   });
 });

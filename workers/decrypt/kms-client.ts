@@ -8,7 +8,8 @@
  * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` apply by the fetch path's rules (fetch/proxy-rules.ts).
  */
 import { KMSClient } from '@aws-sdk/client-kms';
-import type { TaskFailure } from '../../common/protocol.js';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { CREDENTIALS_FAILED, type TaskFailure } from '../../common/protocol.js';
 import { proxyAgents } from '../fetch/proxy-rules.js';
 import { errnoCode, fail } from '../result.js';
 
@@ -30,8 +31,35 @@ export const KMS_LIMITS = {
 
 let client: KMSClient | undefined;
 
+/**
+ * Thrown in place of any error from the credential chain (environment, web identity via STS,
+ * container endpoint, instance metadata), so a failure to *get* credentials is never reported as
+ * KMS refusing the call: an STS `InvalidIdentityToken` otherwise reads as "KMS refused the Decrypt".
+ * Exported for tests.
+ */
+export class CredentialsFailure extends Error {
+  override readonly name = 'CredentialsFailure';
+  constructor(readonly failure: unknown) {
+    super('the AWS credential chain failed');
+  }
+}
+
 export function kmsClient(): KMSClient {
   client ??= new KMSClient({
+    // The SDK's own default chain, called exactly as the client would call it (its config as
+    // `parentClientConfig`, so web-identity STS calls use this client's request handler and proxy),
+    // with its failures tagged.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the SDK types this hook's input as `any`
+    credentialDefaultProvider: (input: any) => {
+      const chain = defaultProvider(input as Parameters<typeof defaultProvider>[0]);
+      return async (props?: Parameters<typeof chain>[0]) => {
+        try {
+          return await chain(props);
+        } catch (err) {
+          throw new CredentialsFailure(err);
+        }
+      };
+    },
     maxAttempts: KMS_LIMITS.maxAttempts,
     requestHandler: {
       connectionTimeout: KMS_LIMITS.connectionTimeoutMs,
@@ -96,6 +124,7 @@ interface SdkErrorLike {
  * ciphertext or a key). Non-AWS errors are reported by name/errno only.
  */
 export function classifyKmsError(err: unknown): TaskFailure {
+  if (err instanceof CredentialsFailure) return classifyCredentialsError(err.failure);
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorLike;
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
@@ -120,6 +149,29 @@ export function classifyKmsError(err: unknown): TaskFailure {
   }
   const code = errnoCode(err);
   return fail('kms_unavailable', `KMS could not be reached (${name}${code !== undefined ? ` ${code}` : ''})`);
+}
+
+/**
+ * The credential chain failed, so KMS was never called. Still `kms_denied` or `kms_unavailable`
+ * (the API's reasons for a KMS artifact), with a message that names the chain and what refused:
+ * STS's own message for a refused web identity, the SDK's provider summary when nothing was found.
+ */
+function classifyCredentialsError(err: unknown): TaskFailure {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorLike;
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  const code = errnoCode(err);
+  const what = `${name}${status !== undefined ? `, HTTP ${status}` : ''}${code !== undefined ? ` ${code}` : ''}`;
+  // AWS services' messages and the SDK's provider summaries name providers, roles and endpoints,
+  // never credentials; other errors are reported by name only.
+  const quoted =
+    (status !== undefined || name === 'CredentialsProviderError') && typeof e.message === 'string' ? `: ${sanitise(e.message.split('\n')[0] ?? '')}` : '';
+  const transient =
+    UNAVAILABLE.has(name) ||
+    name === 'IDPCommunicationErrorException' ||
+    (status !== undefined && status >= 500) ||
+    (status === undefined && code !== undefined);
+  return fail(transient ? 'kms_unavailable' : 'kms_denied', `${CREDENTIALS_FAILED} (${what})${quoted}`);
 }
 
 function sanitise(message: string): string {

@@ -1,0 +1,116 @@
+/**
+ * A local AWS STS endpoint for `AssumeRoleWithWebIdentity`, the call behind EKS IAM roles for
+ * service accounts (IRSA): the SDK's web-identity credential provider reads
+ * AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN and POSTs them here (the AWS Query protocol: a
+ * form-encoded body, an XML answer; the call is unsigned, the token is the proof). Reached through
+ * `AWS_ENDPOINT_URL_STS`. A right token for the right role gets fresh temporary credentials, which
+ * `onIssue` hands to the service that must accept them (KmsServer.sessions); anything else gets
+ * STS's own error shape.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TestTls } from './test-tls.js';
+
+export interface IssuedCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+}
+
+export interface StsCall {
+  readonly action: string;
+  readonly roleArn: string;
+  readonly outcome: string;
+}
+
+export class StsServer {
+  readonly calls: StsCall[] = [];
+  readonly issued: IssuedCredentials[] = [];
+  private readonly server: http.Server;
+
+  /**
+   * `token` is the web identity token the role trusts; `roleArn` the role it may assume; `tls`:
+   * serve https with this certificate (clients trust `tls.caPem`).
+   */
+  constructor(
+    private readonly expected: { readonly token: string; readonly roleArn: string },
+    private readonly onIssue: (c: IssuedCredentials) => void,
+    private readonly tls?: TestTls,
+  ) {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    this.server = tls === undefined ? http.createServer(handler) : https.createServer({ key: tls.keyPem, cert: tls.certPem }, handler);
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return this;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get endpoint(): string {
+    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const action = form.get('Action') ?? '';
+    const roleArn = form.get('RoleArn') ?? '';
+    const fail = (status: number, code: string, message: string): void => {
+      this.calls.push({ action, roleArn, outcome: code });
+      send(
+        res,
+        status,
+        `<ErrorResponse xmlns="${NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+      );
+    };
+    if (req.method !== 'POST' || !String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      return fail(400, 'InvalidAction', 'expected a form-encoded POST');
+    }
+    if (action !== 'AssumeRoleWithWebIdentity' || form.get('Version') !== '2011-06-15') return fail(400, 'InvalidAction', `unsupported action ${action}`);
+    if (form.get('WebIdentityToken') !== this.expected.token)
+      return fail(400, 'InvalidIdentityToken', 'Couldn&apos;t retrieve verification key from your identity provider');
+    if (roleArn !== this.expected.roleArn) return fail(403, 'AccessDenied', 'Not authorized to perform sts:AssumeRoleWithWebIdentity');
+    const c: IssuedCredentials = {
+      accessKeyId: `ASIA${randomBytes(8).toString('hex').toUpperCase()}`,
+      secretAccessKey: randomBytes(30).toString('base64'),
+      sessionToken: `IQoJb3JpZ2luX2VjE${randomBytes(48).toString('base64')}`,
+    };
+    this.issued.push(c);
+    this.onIssue(c);
+    this.calls.push({ action, roleArn, outcome: 'ok' });
+    const session = form.get('RoleSessionName') ?? 'session';
+    const expiration = new Date(Date.now() + 3600_000).toISOString();
+    send(
+      res,
+      200,
+      `<AssumeRoleWithWebIdentityResponse xmlns="${NS}"><AssumeRoleWithWebIdentityResult>` +
+        `<Credentials><AccessKeyId>${c.accessKeyId}</AccessKeyId><SecretAccessKey>${c.secretAccessKey}</SecretAccessKey>` +
+        `<SessionToken>${c.sessionToken}</SessionToken><Expiration>${expiration}</Expiration></Credentials>` +
+        `<SubjectFromWebIdentityToken>system:serviceaccount:apps:clef-agent</SubjectFromWebIdentityToken>` +
+        `<AssumedRoleUser><Arn>${roleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${session}</Arn>` +
+        `<AssumedRoleId>AROA0000000000000000:${session}</AssumedRoleId></AssumedRoleUser>` +
+        `<Audience>sts.amazonaws.com</Audience><Provider>arn:aws:iam::111122223333:oidc-provider/oidc.eks.test</Provider>` +
+        `</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`,
+    );
+  }
+}
+
+const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+
+function send(res: ServerResponse, status: number, xml: string): void {
+  const body = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${xml}`, 'utf8');
+  res.writeHead(status, { 'Content-Type': 'text/xml', 'Content-Length': body.length, 'x-amzn-RequestId': randomUUID() });
+  res.end(body);
+}
