@@ -14,6 +14,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { FetchPolicy, S3SourceSpec, TaskFailure } from '../../common/protocol.js';
 import { fail, maskUrl } from '../result.js';
 import { fetchWithPolicy, type HttpDeps } from './policy.js';
+import { proxyAgents } from './proxy-rules.js';
 import type { FetchOutcome } from './types.js';
 
 export interface AwsCredentials {
@@ -31,6 +32,29 @@ export interface S3Deps extends HttpDeps {
 // One memoized chain per worker: it caches credentials and refreshes them before they expire.
 let chain: CredentialSource | undefined;
 
+/** Bounds of one credential exchange (STS for a web identity, SSO): a sick endpoint fails the attempt. */
+const EXCHANGE_LIMITS = { connectionTimeoutMs: 2_000, requestTimeoutMs: 5_000 } as const;
+
+/**
+ * The SDK's default chain. Its token exchanges (web identity → STS `AssumeRoleWithWebIdentity`,
+ * SSO) run in SDK clients of their own, which take their request handler from the parent client's
+ * config; this fetch path has no SDK client, so it hands them one with the agent's proxy rules
+ * (HTTPS_PROXY/NO_PROXY, as for KMS calls) and bounds. Without it an IRSA pod behind an egress
+ * proxy could not reach STS. Throws ProxyConfigError for an unusable proxy variable.
+ */
+function credentialChain(): CredentialSource {
+  return defaultProvider({
+    parentClientConfig: {
+      requestHandler: {
+        connectionTimeout: EXCHANGE_LIMITS.connectionTimeoutMs,
+        requestTimeout: EXCHANGE_LIMITS.requestTimeoutMs,
+        throwOnRequestTimeout: true,
+        ...proxyAgents(EXCHANGE_LIMITS.connectionTimeoutMs),
+      },
+    },
+  });
+}
+
 export async function fetchS3(source: S3SourceSpec, policy: FetchPolicy, marker: string | undefined, deps: S3Deps = {}): Promise<FetchOutcome | TaskFailure> {
   let url: URL;
   try {
@@ -41,7 +65,7 @@ export async function fetchS3(source: S3SourceSpec, policy: FetchPolicy, marker:
   const shown = maskUrl(url);
   let credentials: AwsCredentials;
   try {
-    credentials = await (deps.credentials ?? (chain ??= defaultProvider()))();
+    credentials = await (deps.credentials ?? (chain ??= credentialChain()))();
   } catch (err) {
     // SDK provider errors name the providers tried, never secret values; keep only a short slice.
     const why = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]?.slice(0, 200) ?? ''}` : 'unknown error';
