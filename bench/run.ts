@@ -3,7 +3,7 @@
  * this file. Makes its own keys and artifacts (age, and KMS envelopes through a local KMS server),
  * measures the agent in cached and JIT mode against the HTTP and decryption limits of this
  * machine, and writes a table (stdout), a JSON file, a markdown report and an SVG chart to
- * bench/results/. `--soak <minutes>` runs soak mode instead.
+ * bench/results/. `--soak <minutes>` runs soak mode instead, `--pool-sizing` the worker-count comparison.
  * Exit: 0 when the run completed (targets are reported, not enforced), 1 on a failed run or a
  * failed soak, 2 on a usage error.
  */
@@ -17,6 +17,7 @@ import { describeMachine, foreignCpu, isBusy, machineLine, pinSelf, planPinning 
 import { BENCH_USAGE, parseBenchArgs, profileLine, type BenchOptions } from './lib/options.js';
 import { ROOT } from './lib/proc.js';
 import { checkTargets, computeRatios, renderMarkdown, targetLines, type BenchResults } from './lib/report.js';
+import { runPoolSizing, workerCounts } from './lib/pool-sizing.js';
 import { runSoak } from './lib/soak.js';
 import { SIZES, measurementCount, runSuite } from './lib/suite.js';
 
@@ -52,11 +53,12 @@ async function main(argv: readonly string[]): Promise<number> {
   log(pinning.note);
   if (isBusy(machine)) log(`warning: ${Math.round((machine.busyAtStart ?? 0) * 100)} % of the CPUs were busy before the run; numbers will be noisy`);
 
-  // Soak mode runs the 10-key age agent only: no KMS server.
-  const fx = await makeFixtures(SIZES, { kinds: opts.soak ? ['age'] : KINDS, kmsCpus: pinning.loadCpus });
+  // Soak and pool-sizing modes run age agents only: no KMS server.
+  const fx = await makeFixtures(SIZES, { kinds: opts.soak || opts.poolSizing ? ['age'] : KINDS, kmsCpus: pinning.loadCpus });
   // Bounded: a stuck run ends by itself (children are killed on exit).
   const p = opts.profile;
-  const budgetSeconds = opts.soak ? opts.soak.minutes * 60 + 120 : measurementCount() * (p.warmupSeconds + p.reps * p.seconds) * 2 + 180;
+  const measurements = opts.poolSizing ? SIZES.length * workerCounts(machine.cores).length : measurementCount();
+  const budgetSeconds = opts.soak ? opts.soak.minutes * 60 + 120 : measurements * (p.warmupSeconds + p.reps * p.seconds) * 2 + 180;
   const watchdog = setTimeout(() => {
     log(`run exceeded its ${budgetSeconds} s budget; stopping`);
     process.exit(1);
@@ -64,6 +66,7 @@ async function main(argv: readonly string[]): Promise<number> {
   watchdog.unref();
   try {
     if (opts.soak) return await runSoak({ ...opts.soak, connections: p.connections }, machine, pinning, fx, outDir, stamp, log);
+    if (opts.poolSizing) return await runPoolSizing(p, machine, pinning, fx, outDir, stamp, log);
     log(profileLine(p));
     const others = foreignCpu(machine.cores);
     const suite = await runSuite(p, pinning, fx, log);

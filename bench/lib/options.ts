@@ -12,6 +12,8 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   --out DIR            results directory (default bench/results)
   --baseline           also refresh the committed baseline: bench/results/baseline.md and
                        bench/baseline.svg
+  --pool-sizing        pool-sizing mode instead: JIT agents with 1..N workers on every CPU, compared
+                       (~2 min quick; the evidence for the default worker count)
   --soak MINUTES       soak mode instead (1-120): steady load, RSS and event-loop delay over time
   --soak-mode MODE     jit (default) or cached
   --rate N             soak only: total requests/s (default: closed loop, 32 connections)
@@ -34,6 +36,7 @@ export interface BenchOptions {
   readonly baseline: boolean;
   readonly out?: string | undefined;
   readonly soak?: { readonly minutes: number; readonly mode: 'jit' | 'cached'; readonly rate?: number | undefined } | undefined;
+  readonly poolSizing?: boolean | undefined;
 }
 
 export const PROFILES = {
@@ -49,6 +52,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   let soakMinutes: number | undefined;
   let soakMode: 'jit' | 'cached' = 'jit';
   let rate: number | undefined;
+  let poolSizing = false;
   const custom: { -readonly [K in 'seconds' | 'reps' | 'warmupSeconds']?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -69,6 +73,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--baseline':
         baseline = true;
+        break;
+      case '--pool-sizing':
+        poolSizing = true;
         break;
       case '--no-build':
         break; // handled by scripts/bench.mjs
@@ -101,7 +108,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     }
   }
   if (Object.keys(custom).length > 0) profile = { ...profile, ...custom, name: 'custom' };
-  return { profile, pin, baseline, out, soak: soakMinutes === undefined ? undefined : { minutes: soakMinutes, mode: soakMode, rate } };
+  if (poolSizing && (soakMinutes !== undefined || baseline)) throw new Error('--pool-sizing runs alone (no --soak, no --baseline)');
+  return { profile, pin, baseline, out, soak: soakMinutes === undefined ? undefined : { minutes: soakMinutes, mode: soakMode, rate }, poolSizing };
 }
 
 function num(flag: string, raw: string, min: number, max: number, integer = false): number {
