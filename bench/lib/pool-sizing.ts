@@ -13,9 +13,9 @@ import { formatTable, markdownTable, type TableRow } from '../../src/loadtest/ta
 import { startBenchAgent, type BenchAgent } from './agent.js';
 import type { Fixtures } from './fixtures.js';
 import { machineLine, type Machine, type Pinning } from './machine.js';
-import { HealthProbe, Loadgen, httpRep, median, type Rep } from './measure.js';
+import { HealthProbe, Loadgen, httpRep, type Rep } from './measure.js';
 import { profileLine, type Profile } from './options.js';
-import { SIZES, threadUse, type ThreadUse } from './suite.js';
+import { SIZES, repsRow, threadUse, type ThreadUse } from './suite.js';
 
 export interface PoolSizingRow {
   readonly keys: number;
@@ -81,25 +81,7 @@ export async function runPoolSizing(
 }
 
 function summarise(keys: number, workers: number, reps: readonly Rep[]): PoolSizingRow {
-  const of = (f: (r: Rep) => number | undefined): number[] => reps.map(f).filter((x): x is number => x !== undefined);
-  return {
-    keys,
-    workers,
-    row: {
-      label: `JIT age ${keys} keys, ${workers} worker${workers === 1 ? '' : 's'}`,
-      rps: median(of((r) => r.load.rps)),
-      p50Ms: median(of((r) => r.load.p50Ms)),
-      p99Ms: median(of((r) => r.load.p99Ms)),
-      maxMs: Math.max(...of((r) => r.load.maxMs)),
-      requests: of((r) => r.load.requests).reduce((a, b) => a + b, 0),
-      errors: of((r) => r.load.errors).reduce((a, b) => a + b, 0),
-      non2xx: of((r) => r.load.non2xx).reduce((a, b) => a + b, 0),
-      healthP99Ms: median(of((r) => r.health?.p99Ms)),
-      eventLoopP99Ms: median(of((r) => r.probe?.loopP99Ms)),
-      peakRssMiB: Math.max(...of((r) => r.probe?.peakRssMiB)),
-    },
-    threads: threadUse(reps),
-  };
+  return { keys, workers, row: repsRow(`JIT age ${keys} keys, ${workers} worker${workers === 1 ? '' : 's'}`, reps), threads: threadUse(reps) };
 }
 
 export function renderPoolSizing(rows: readonly PoolSizingRow[], machine: Machine, pinning: Pinning, profile: Profile, allCpus: string | undefined): string {

@@ -203,21 +203,7 @@ function pickHeaders(h: Record<string, string | string[] | undefined>): Record<s
 /** Medians over repetitions (max: the largest; counts: summed; peak RSS: the largest). */
 function summarise(what: What, kind: EncryptionKind, keys: number, reps: readonly Rep[], bodyBytes: number, readyMsSamples?: number[]): ScenarioResult {
   const of = (f: (r: Rep) => number | undefined): number[] => reps.map(f).filter((x): x is number => x !== undefined);
-  const probed = reps.some((r) => r.probe !== undefined);
-  const row: TableRow = {
-    label: scenarioLabel(what, kind, keys),
-    rps: median(of((r) => r.load.rps)),
-    p50Ms: median(of((r) => r.load.p50Ms)),
-    p99Ms: median(of((r) => r.load.p99Ms)),
-    maxMs: Math.max(...of((r) => r.load.maxMs)),
-    requests: of((r) => r.load.requests).reduce((a, b) => a + b, 0),
-    errors: of((r) => r.load.errors).reduce((a, b) => a + b, 0),
-    non2xx: of((r) => r.load.non2xx).reduce((a, b) => a + b, 0),
-    healthP99Ms: probed ? median(of((r) => r.health?.p99Ms)) : undefined,
-    eventLoopP99Ms: probed ? median(of((r) => r.probe?.loopP99Ms)) : undefined,
-    peakRssMiB: probed ? Math.max(...of((r) => r.probe?.peakRssMiB)) : undefined,
-    readyMs: readyMsSamples === undefined ? undefined : median(readyMsSamples),
-  };
+  const row: TableRow = { ...repsRow(scenarioLabel(what, kind, keys), reps), readyMs: readyMsSamples === undefined ? undefined : median(readyMsSamples) };
   const cpu = of((r) => ('generatorCpu' in r.load ? r.load.generatorCpu : undefined));
   const agentCpu = of((r) => r.probe?.cpuCores);
   const kms = reps.map((r) => r.kms).filter((k): k is KmsUse => k !== undefined);
@@ -236,6 +222,25 @@ function summarise(what: What, kind: EncryptionKind, keys: number, reps: readonl
     kmsCpu: kms.length > 0 ? median(kms.map((k) => k.cpuCores)) : undefined,
     kmsDecryptsPerRequest: kms.length > 0 ? kms.reduce((n, k) => n + k.decrypts, 0) / Math.max(1, row.requests) : undefined,
     bodyBytes,
+  };
+}
+
+/** A table row of medians over repetitions (max: the largest; counts: summed; peak RSS: the largest). */
+export function repsRow(label: string, reps: readonly Rep[]): TableRow {
+  const of = (f: (r: Rep) => number | undefined): number[] => reps.map(f).filter((x): x is number => x !== undefined);
+  const probed = reps.some((r) => r.probe !== undefined);
+  return {
+    label,
+    rps: median(of((r) => r.load.rps)),
+    p50Ms: median(of((r) => r.load.p50Ms)),
+    p99Ms: median(of((r) => r.load.p99Ms)),
+    maxMs: Math.max(...of((r) => r.load.maxMs)),
+    requests: of((r) => r.load.requests).reduce((a, b) => a + b, 0),
+    errors: of((r) => r.load.errors).reduce((a, b) => a + b, 0),
+    non2xx: of((r) => r.load.non2xx).reduce((a, b) => a + b, 0),
+    healthP99Ms: probed ? median(of((r) => r.health?.p99Ms)) : undefined,
+    eventLoopP99Ms: probed ? median(of((r) => r.probe?.loopP99Ms)) : undefined,
+    peakRssMiB: probed ? Math.max(...of((r) => r.probe?.peakRssMiB)) : undefined,
   };
 }
 
