@@ -192,6 +192,13 @@ export interface SnapshotWire {
 }
 
 /**
+ * How a KMS failure that happened before KMS was called begins its message: the AWS credential
+ * chain (environment, web identity via STS, container or instance metadata) gave no credentials.
+ * The start-up hint keys on it (src/startup.ts).
+ */
+export const CREDENTIALS_FAILED = 'AWS credentials could not be obtained';
+
+/**
  * Why a task failed. Stable strings: logs, `/v1/health` and telemetry report them.
  * Fetch: `fetch_failed` (network), `fetch_status` (HTTP status, see `status`), `fetch_timeout`,
  * `too_large`, `forbidden_redirect`, `forbidden_address`, `insecure_source`, `source_unreadable`,
@@ -205,13 +212,6 @@ export interface SnapshotWire {
  * Setup: `key_invalid`, `key_unreadable`, `no_key`. Pool: `overloaded` (queue full), `task_timeout`
  * (deadline passed; the worker was replaced). Anything unexpected: `internal`.
  */
-/**
- * How a KMS failure that happened before KMS was called begins its message: the AWS credential
- * chain (environment, web identity via STS, container or instance metadata) gave no credentials.
- * The start-up hint keys on it (src/startup.ts).
- */
-export const CREDENTIALS_FAILED = 'AWS credentials could not be obtained';
-
 export type FailureCode =
   | 'fetch_failed'
   | 'fetch_status'

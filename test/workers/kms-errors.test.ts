@@ -85,6 +85,14 @@ describe('classifyKmsError', () => {
     assert.equal(classifyKmsError(new CredentialsFailure(aws('IDPCommunicationErrorException', 400))).code, 'kms_unavailable');
     assert.equal(classifyKmsError(new CredentialsFailure(aws('InternalFailure', 503))).code, 'kms_unavailable');
     assert.equal(classifyKmsError(new CredentialsFailure(Object.assign(new Error('t'), { name: 'TimeoutError' }))).code, 'kms_unavailable');
+    // A token file that is not there is the operator's to fix, not an outage: denied, naming the path.
+    const missing = classifyKmsError(
+      new CredentialsFailure(
+        Object.assign(new Error("ENOENT: no such file or directory, open '/var/run/secrets/token'"), { code: 'ENOENT', path: '/var/run/secrets/token' }),
+      ),
+    );
+    assert.equal(missing.code, 'kms_denied');
+    assert.equal(missing.message, 'AWS credentials could not be obtained (Error ENOENT reading /var/run/secrets/token)');
     // A role that may not be assumed (STS's AccessDenied) is a denial.
     assert.equal(classifyKmsError(new CredentialsFailure(aws('AccessDenied', 403))).code, 'kms_denied');
   });

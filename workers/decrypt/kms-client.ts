@@ -112,6 +112,19 @@ const UNAVAILABLE: ReadonlySet<string> = new Set([
   'InternalFailure',
 ]);
 
+/** Errors reaching STS or a metadata endpoint: transient, unlike a missing or unreadable file. */
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
+
 interface SdkErrorLike {
   readonly name?: unknown;
   readonly message?: unknown;
@@ -161,7 +174,10 @@ function classifyCredentialsError(err: unknown): TaskFailure {
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
   const code = errnoCode(err);
-  const what = `${name}${status !== undefined ? `, HTTP ${status}` : ''}${code !== undefined ? ` ${code}` : ''}`;
+  // A file the chain could not read (the web identity token file, a shared config file): its path
+  // comes from the environment and is not secret, and it is what the operator must fix.
+  const path = code !== undefined && typeof (err as { path?: unknown }).path === 'string' ? ` reading ${(err as { path: string }).path}` : '';
+  const what = `${name}${status !== undefined ? `, HTTP ${status}` : ''}${code !== undefined ? ` ${code}${path}` : ''}`;
   // AWS services' messages and the SDK's provider summaries name providers, roles and endpoints,
   // never credentials; other errors are reported by name only.
   const quoted =
@@ -170,7 +186,7 @@ function classifyCredentialsError(err: unknown): TaskFailure {
     UNAVAILABLE.has(name) ||
     name === 'IDPCommunicationErrorException' ||
     (status !== undefined && status >= 500) ||
-    (status === undefined && code !== undefined);
+    (code !== undefined && NETWORK_CODES.has(code));
   return fail(transient ? 'kms_unavailable' : 'kms_denied', `${CREDENTIALS_FAILED} (${what})${quoted}`);
 }
 
