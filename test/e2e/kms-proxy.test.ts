@@ -6,9 +6,6 @@
  * The artifact source stays on 127.0.0.1, which is never proxied.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { ArtifactServer } from '../helpers/artifact-server.js';
@@ -16,7 +13,7 @@ import { kmsArtifact } from '../helpers/kms-artifacts.js';
 import { KMS_TEST_CREDENTIALS, KmsServer } from '../helpers/kms-server.js';
 import { ForwardProxy } from '../helpers/proxy.js';
 import { assertRefused, exitOf, invalid, newToken, sleep, stopAgent, until } from '../helpers/scenario.js';
-import { StsServer } from '../helpers/sts-server.js';
+import { WebIdentity } from '../helpers/sts-server.js';
 import { makeTestTls, writeCaFile, type TestTls } from '../helpers/test-tls.js';
 
 const PAYLOAD = { app: { API_KEY: 'Kms-Proxy-Value-5b7e' } };
@@ -127,29 +124,11 @@ describe('KMS through HTTPS_PROXY (real agent process, https KMS reachable only 
   it('a web identity (IRSA) through the proxy: the STS exchange goes through it too, then every Decrypt', { timeout: 30_000 }, async (t) => {
     const token = 'eyJhbGciOiJSUzI1NiJ9.e30.Proxy-Irsa-Sig-3d9a';
     const roleArn = 'arn:aws:iam::111122223333:role/clef-agent';
-    const sts = await new StsServer(
-      { token, roleArn },
-      (c) => kms.sessions.set(c.accessKeyId, { secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken }),
-      tls,
-    ).start();
-    const dir = mkdtempSync(join(tmpdir(), 'clef-irsa-proxy-'));
-    t.after(async () => {
-      await sts.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
-    const env = agentEnv({
-      CLEF_AGENT_CACHE_TTL: '0',
-      CLEF_AGENT_MAX_STALE: '60',
-      AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, 'token'),
-      AWS_ROLE_ARN: roleArn,
-      // Like kms.test, a name only the proxy can reach.
-      AWS_ENDPOINT_URL_STS: `https://sts.test:${sts.port}`,
-      AWS_EC2_METADATA_DISABLED: 'true',
-    });
-    delete env['AWS_ACCESS_KEY_ID'];
-    delete env['AWS_SECRET_ACCESS_KEY'];
-    const agent = new AgentProcess(env);
+    const irsa = await WebIdentity.start({ token, roleArn, issueTo: kms.sessions, tls });
+    t.after(() => irsa.close());
+    const sts = irsa.sts;
+    // Like kms.test, sts.test is a name only the proxy can reach.
+    const agent = new AgentProcess(irsa.env(agentEnv({ CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_MAX_STALE: '60' }), token, `https://sts.test:${sts.port}`));
     agents.push(agent);
     await agent.ready();
     const r = await agent.request('/v1/secrets');

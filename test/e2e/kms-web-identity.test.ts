@@ -7,15 +7,12 @@
  * the agent's output; a token STS refuses stops the start with a message that says so.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
 import { kmsAgentEnv, startKmsSource, type KmsSource } from '../helpers/kms-source.js';
 import { exitOf, stopAgent } from '../helpers/scenario.js';
-import { StsServer } from '../helpers/sts-server.js';
+import { WebIdentity, type StsServer } from '../helpers/sts-server.js';
 
 const PAYLOAD = { app: { DATABASE_URL: 'postgres://u:Irsa-Db-5c0e@db/app' } };
 const ROLE_ARN = 'arn:aws:iam::111122223333:role/clef-agent';
@@ -24,38 +21,23 @@ const TOKEN = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from('{"sub":"system:serviceaccount
 
 describe('KMS with a web identity (IRSA) instead of static keys (real agent process)', { concurrency: 1 }, () => {
   let setup: KmsSource;
+  let irsa: WebIdentity;
   let sts: StsServer;
-  let dir: string;
   const agents: AgentProcess[] = [];
 
   before(async () => {
     setup = await startKmsSource(async (kms, keyId) => JSON.stringify(await kmsArtifact(kms, { keyId, payload: PAYLOAD, revision: 'irsa-1' })));
-    sts = await new StsServer({ token: TOKEN, roleArn: ROLE_ARN }, (c) =>
-      setup.kms.sessions.set(c.accessKeyId, { secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken }),
-    ).start();
-    dir = mkdtempSync(join(tmpdir(), 'clef-irsa-'));
+    irsa = await WebIdentity.start({ token: TOKEN, roleArn: ROLE_ARN, issueTo: setup.kms.sessions });
+    sts = irsa.sts;
   });
   after(async () => {
     await Promise.all(agents.map((a) => stopAgent(a)));
-    await Promise.all([sts?.close(), setup?.close()]);
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await Promise.all([irsa?.close(), setup?.close()]);
   });
 
   /** The agent's environment as EKS sets it for IRSA: the static keys of the KMS helper removed. */
   function irsaEnv(token: string, extra: Record<string, string>): Record<string, string> {
-    const tokenFile = join(dir, `token-${agents.length}`);
-    writeFileSync(tokenFile, token, { mode: 0o600 });
-    const env = kmsAgentEnv(setup, {
-      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-      AWS_ROLE_ARN: ROLE_ARN,
-      AWS_ROLE_SESSION_NAME: 'clef-agent-test',
-      AWS_ENDPOINT_URL_STS: sts.endpoint,
-      AWS_EC2_METADATA_DISABLED: 'true',
-      ...extra,
-    });
-    delete env['AWS_ACCESS_KEY_ID'];
-    delete env['AWS_SECRET_ACCESS_KEY'];
-    return env;
+    return irsa.env(kmsAgentEnv(setup, { AWS_ROLE_SESSION_NAME: 'clef-agent-test', ...extra }), token);
   }
 
   it(

@@ -6,15 +6,12 @@
  * see README "Proxies" — which is why these tests use non-loopback names.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair } from '../helpers/artifacts.js';
 import { ForwardProxy } from '../helpers/proxy.js';
 import { S3Server } from '../helpers/s3-server.js';
-import { StsServer } from '../helpers/sts-server.js';
+import { WebIdentity } from '../helpers/sts-server.js';
 import { exitOf, isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 import { VcsServer } from '../helpers/vcs-servers.js';
 
@@ -89,26 +86,11 @@ describe('proxies for every source kind', { concurrency: 1 }, () => {
   it('S3 with a web identity (IRSA): the STS exchange goes through the proxy as well', { timeout: 60_000 }, async (t) => {
     const token = 'eyJhbGciOiJSUzI1NiJ9.e30.S3-Irsa-Sig-81b4';
     const roleArn = 'arn:aws:iam::111122223333:role/clef-agent-s3';
-    const sts = await new StsServer({ token, roleArn }, (c) =>
-      s3.credentials.set(c.accessKeyId, { secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken }),
-    ).start();
-    const dir = mkdtempSync(join(tmpdir(), 'clef-s3-irsa-'));
-    t.after(async () => {
-      await sts.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
-    const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...noStaticKeys } = S3_ENV;
-    const agent = new AgentProcess(
-      agentEnv({
-        ...noStaticKeys,
-        AWS_ENDPOINT_URL_S3: `http://s3.test:${s3.port}`,
-        AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, 'token'),
-        AWS_ROLE_ARN: roleArn,
-        // Like s3.test, a name only the proxy can reach: a direct STS call would fail to resolve.
-        AWS_ENDPOINT_URL_STS: `http://sts.test:${sts.port}`,
-      }),
-    );
+    const irsa = await WebIdentity.start({ token, roleArn, issueTo: s3.credentials });
+    t.after(() => irsa.close());
+    const sts = irsa.sts;
+    // Like s3.test, sts.test is a name only the proxy can reach: a direct STS call would fail to resolve.
+    const agent = new AgentProcess(irsa.env(agentEnv({ ...S3_ENV, AWS_ENDPOINT_URL_S3: `http://s3.test:${s3.port}` }), token, `http://sts.test:${sts.port}`));
     await ready(agent);
     assert.equal((await agent.request('/v1/secrets')).json<{ app: { K: string } }>().app.K, 'via-proxy-s3');
     assert.ok(proxy.seen.includes(`CONNECT sts.test:${sts.port}`), proxy.seen.join(', '));

@@ -4,19 +4,28 @@
  * AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN and POSTs them here (the AWS Query protocol: a
  * form-encoded body, an XML answer; the call is unsigned, the token is the proof). Reached through
  * `AWS_ENDPOINT_URL_STS`. A right token for the right role gets fresh temporary credentials, which
- * `onIssue` hands to the service that must accept them (KmsServer.sessions); anything else gets
- * STS's own error shape.
+ * are registered with the service that must accept them (KmsServer.sessions, S3Server.credentials);
+ * anything else gets STS's own error shape. `WebIdentity` adds the pod's side: the projected token
+ * file and the environment EKS sets.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestTls } from './test-tls.js';
 
 export interface IssuedCredentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly sessionToken: string;
+}
+
+/** Where issued credentials are accepted: the test KMS server's `sessions`, the S3 server's `credentials`. */
+export interface CredentialRegistry {
+  set(accessKeyId: string, c: { readonly secretAccessKey: string; readonly sessionToken: string }): unknown;
 }
 
 export interface StsCall {
@@ -36,7 +45,7 @@ export class StsServer {
    */
   constructor(
     private readonly expected: { readonly token: string; readonly roleArn: string },
-    private readonly onIssue: (c: IssuedCredentials) => void,
+    private readonly issueTo: CredentialRegistry,
     private readonly tls?: TestTls,
   ) {
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
@@ -88,7 +97,7 @@ export class StsServer {
       sessionToken: `IQoJb3JpZ2luX2VjE${randomBytes(48).toString('base64')}`,
     };
     this.issued.push(c);
-    this.onIssue(c);
+    this.issueTo.set(c.accessKeyId, { secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken });
     this.calls.push({ action, roleArn, outcome: 'ok' });
     const session = form.get('RoleSessionName') ?? 'session';
     const expiration = new Date(Date.now() + 3600_000).toISOString();
@@ -104,6 +113,52 @@ export class StsServer {
         `<Audience>sts.amazonaws.com</Audience><Provider>arn:aws:iam::111122223333:oidc-provider/oidc.eks.test</Provider>` +
         `</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`,
     );
+  }
+}
+
+/**
+ * A pod with an IAM role for its service account: the local STS trusting `token` for `roleArn`, and
+ * the projected token files the pod's agents read.
+ */
+export class WebIdentity {
+  private files = 0;
+
+  private constructor(
+    readonly sts: StsServer,
+    readonly roleArn: string,
+    private readonly dir: string,
+  ) {}
+
+  static async start(o: {
+    readonly token: string;
+    readonly roleArn: string;
+    readonly issueTo: CredentialRegistry;
+    readonly tls?: TestTls;
+  }): Promise<WebIdentity> {
+    const sts = await new StsServer({ token: o.token, roleArn: o.roleArn }, o.issueTo, o.tls).start();
+    return new WebIdentity(sts, o.roleArn, mkdtempSync(join(tmpdir(), 'clef-irsa-')));
+  }
+
+  /**
+   * `base` as EKS leaves it for IRSA: its static AWS keys removed, `token` written as the projected
+   * token file, the role and the STS endpoint set (`stsUrl`: e.g. a name only a proxy can reach).
+   */
+  env(base: Readonly<Record<string, string>>, token: string, stsUrl = this.sts.endpoint): Record<string, string> {
+    const tokenFile = join(this.dir, `token-${this.files++}`);
+    writeFileSync(tokenFile, token, { mode: 0o600 });
+    const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...rest } = base;
+    return {
+      ...rest,
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_ROLE_ARN: this.roleArn,
+      AWS_ENDPOINT_URL_STS: stsUrl,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.sts.close();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
