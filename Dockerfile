@@ -8,7 +8,7 @@ COPY tsconfig.json ./
 COPY common ./common
 COPY src ./src
 COPY workers ./workers
-COPY pack ./pack
+COPY tools ./tools
 # tsc compiles the whole project (tests included); only runtime folders are copied below.
 COPY test ./test
 COPY bench ./bench
@@ -22,7 +22,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/workers ./dist/workers
 COPY --from=build /app/dist/common ./dist/common
-COPY --from=build /app/dist/pack ./dist/pack
+COPY --from=build /app/dist/tools ./dist/tools
 # Unprivileged user; the agent needs no capabilities. It listens on 127.0.0.1 only, so there is no
 # port to EXPOSE: the application container reaches it through the shared pod/task network namespace.
 USER node

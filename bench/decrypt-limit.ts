@@ -18,7 +18,7 @@ import { DEFAULT_DECRYPT_TIMEOUT_MS, DEFAULT_MAX_QUEUE } from '../src/config/ind
 import { WorkerPool } from '../src/pool.js';
 import { sharedAgeFile } from '../workers/decrypt/age.js';
 import { sealKms } from '../workers/decrypt/kms.js';
-import type { LoadSummary } from '../src/loadtest/table.js';
+import type { LoadSummary } from '../tools/loadtest/table.js';
 
 export interface DecryptLimitArgs {
   readonly artifactPath: string;

@@ -9,7 +9,7 @@
  *   → { cmd: 'run', id, url, rate, seconds }
  *   ← { id, summary }   (LoadRun)
  */
-import { runLoad, type LoadRun } from '../src/loadtest/engine.js';
+import { runLoad, type LoadRun } from '../tools/loadtest/engine.js';
 
 export interface HealthProbeRun {
   readonly cmd: 'run';

@@ -8,7 +8,7 @@
  * with `{ id, stats }` (cumulative counts and this process's CPU time); exits when the bench
  * disconnects (or after two hours, the longest soak allowed).
  */
-import { KmsServer } from '../test/helpers/kms-server.js';
+import { KmsServer } from '../emulators/kms-server.js';
 
 export interface KmsServerReady {
   readonly ready: true;

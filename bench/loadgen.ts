@@ -12,7 +12,7 @@
  */
 import { createHistogram } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import type { LoadSummary } from '../src/loadtest/table.js';
+import type { LoadSummary } from '../tools/loadtest/table.js';
 
 export interface LoadgenRun {
   readonly cmd: 'run';

@@ -10,7 +10,7 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { formatTable } from '../src/loadtest/table.js';
+import { formatTable } from '../tools/loadtest/table.js';
 import { renderChart } from './lib/chart.js';
 import { KINDS, makeFixtures } from './lib/fixtures.js';
 import { describeMachine, foreignCpu, isBusy, machineLine, pinSelf, planPinning } from './lib/machine.js';

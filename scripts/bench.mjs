@@ -27,7 +27,7 @@ function newestSource(dir) {
 }
 
 const skipBuild = rest.includes('--no-build');
-const sources = ['src', 'workers', 'common', 'pack', 'bench'].map((d) => join(root, d)).filter((d) => existsSync(d));
+const sources = ['src', 'workers', 'common', 'tools', 'emulators', 'bench'].map((d) => join(root, d)).filter((d) => existsSync(d));
 const stale = !existsSync(entry) || Math.max(...sources.map(newestSource)) > statSync(entry).mtimeMs;
 if (stale && !skipBuild) {
   process.stderr.write('[bench] building (tsc -p tsconfig.json)…\n');

@@ -17,7 +17,7 @@ import { URL, fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const mainJs = join(root, 'dist', 'src', 'main.js');
-const packJs = join(root, 'dist', 'pack', 'index.js');
+const packJs = join(root, 'dist', 'tools', 'pack', 'index.js');
 const READY_DEADLINE_MS = 30_000;
 const STOP_GRACE_MS = 15_000;
 

@@ -20,11 +20,11 @@ async function main(argv: string[]): Promise<number> {
       return serve();
     case 'pack': {
       // Loaded only for this subcommand: the agent's main thread never imports age-encryption.
-      const { runPack } = await import('../pack/index.js');
+      const { runPack } = await import('../tools/pack/index.js');
       return runPack(rest, { stdout: process.stdout, stderr: process.stderr });
     }
     case 'loadtest': {
-      const { runLoadtest } = await import('./loadtest/index.js');
+      const { runLoadtest } = await import('../tools/loadtest/index.js');
       return runLoadtest(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
     }
     case '--version':

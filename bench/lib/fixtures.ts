@@ -17,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
-import { packArtifact } from '../../pack/index.js';
+import { packArtifact } from '../../tools/pack/index.js';
 import { BenchKms } from './kms.js';
 
 /** Encryption kinds the bench knows how to set up. */

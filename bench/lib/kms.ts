@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { KMS_TEST_CREDENTIALS, KMS_TEST_REGION } from '../../test/helpers/kms-server.js';
+import { KMS_TEST_CREDENTIALS, KMS_TEST_REGION } from '../../emulators/kms-server.js';
 import type { KmsServerReady, KmsServerStats } from '../kms-server.js';
 import { distFile, nextMessage, spawnNode, stopChild } from './proc.js';
 

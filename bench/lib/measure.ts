@@ -8,7 +8,7 @@ import type { ProbeStats } from '../agent-probe.js';
 import type { DecryptLimitArgs, DecryptLimitSummary } from '../decrypt-limit.js';
 import type { HealthProbeRun } from '../health-probe.js';
 import type { LoadgenRun, LoadgenSummary } from '../loadgen.js';
-import type { LoadRun } from '../../src/loadtest/engine.js';
+import type { LoadRun } from '../../tools/loadtest/engine.js';
 import type { BenchAgent } from './agent.js';
 import type { KmsUse } from './kms.js';
 import type { Profile } from './options.js';

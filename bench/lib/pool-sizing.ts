@@ -9,7 +9,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatTable, markdownTable, type TableRow } from '../../src/loadtest/table.js';
+import { formatTable, markdownTable, type TableRow } from '../../tools/loadtest/table.js';
 import { startBenchAgent, type BenchAgent } from './agent.js';
 import type { Fixtures } from './fixtures.js';
 import { machineLine, type Machine, type Pinning } from './machine.js';

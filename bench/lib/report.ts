@@ -1,5 +1,5 @@
 /** Ratios, the issues' targets with PASS/MISS, and the markdown report. */
-import { markdownTable } from '../../src/loadtest/table.js';
+import { markdownTable } from '../../tools/loadtest/table.js';
 import { KINDS } from './fixtures.js';
 import { isBusy, machineLine, type Machine, type Pinning } from './machine.js';
 import type { MicroRow } from './measure.js';

@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fixed, formatTable } from '../../src/loadtest/table.js';
+import { fixed, formatTable } from '../../tools/loadtest/table.js';
 import { startBenchAgent } from './agent.js';
 import type { Fixtures } from './fixtures.js';
 import { machineLine, type Machine, type Pinning } from './machine.js';

@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TableRow } from '../../src/loadtest/table.js';
+import type { TableRow } from '../../tools/loadtest/table.js';
 import { startBenchAgent, type BenchAgent } from './agent.js';
 import { KINDS, type EncryptionKind, type Fixtures, type KindFixture } from './fixtures.js';
 import type { KmsUse } from './kms.js';

@@ -152,16 +152,3 @@ export function maskUrl(url: URL): string {
   const query = names.length > 0 ? `?${names.map((n) => `${encodeURIComponent(n)}=***`).join('&')}` : '';
   return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query}`;
 }
-
-/**
- * Loopback hosts: `localhost`, 127.0.0.0/8, `::1` and IPv4-mapped 127.0.0.0/8. WHATWG URL parsing
- * has already normalized shorthand forms such as `127.1` or `0x7f.0.0.1` to dotted decimal.
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/\.$/, '');
-  if (h === 'localhost') return true;
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return true;
-  if (h === '[::1]') return true;
-  // IPv4-mapped IPv6 is normalized to hex: [::ffff:7f00:1] is 127.0.0.1.
-  return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(h);
-}

@@ -5,7 +5,8 @@
 import { fileURLToPath } from 'node:url';
 import type { SourceSpec } from '../../common/protocol.js';
 import { fail, type Issues } from './errors.js';
-import { httpUrl, isHeaderSafe, isLoopbackHost, maskUrl, oneOf, pathValue, quote, read, text, type Env } from './parse.js';
+import { isLoopbackHost } from '../../common/net.js';
+import { httpUrl, isHeaderSafe, maskUrl, oneOf, pathValue, quote, read, text, type Env } from './parse.js';
 import { isPresigned, parseS3Https, parseS3Url, S3_HOST } from './s3.js';
 import type { VcsConfig } from './types.js';
 

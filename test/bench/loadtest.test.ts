@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcess, MAIN } from '../helpers/agent-process.js';
 import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
-import { judge } from '../../src/loadtest/index.js';
-import { loopbackUrl, parseLoadtestArgs, UsageError } from '../../src/loadtest/args.js';
+import { judge } from '../../tools/loadtest/index.js';
+import { loopbackUrl, parseLoadtestArgs, UsageError } from '../../tools/loadtest/args.js';
 
 interface Run {
   readonly code: number | null;

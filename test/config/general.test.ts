@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ConfigError, KNOWN_VARIABLES } from '../../src/config/index.js';
-import { isLoopbackHost, maskUrl, quote } from '../../src/config/parse.js';
+import { isLoopbackHost } from '../../common/net.js';
+import { maskUrl, quote } from '../../src/config/parse.js';
 import { editDistance, suggest } from '../../src/config/variables.js';
 import { cleanup, env, load, refuse, refuseWith } from './helpers.js';
 

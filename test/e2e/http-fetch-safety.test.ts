@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, buildArtifact, samplePayload, type AgeKeyPair } from '../helpers/artifacts.js';
 import { TOKEN, stopAgent } from '../helpers/http-fixtures.js';
 import { gzipSync } from 'node:zlib';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
 import { SECRET_ROUTES, TOKEN, assertErrorBody, stopAgent } from '../helpers/http-fixtures.js';
 

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { tempDir } from '../helpers/http-fixtures.js';
 import { jitHttpEnv, largePayload, outcome, startInProcess, tally, waitFor, type InProcessAgent, type LogEntry, type Outcome } from '../helpers/jit-agent.js';

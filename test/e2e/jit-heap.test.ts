@@ -19,7 +19,7 @@ import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair } from '../helpers/artifacts.js';
 import { tempDir } from '../helpers/http-fixtures.js';
 import { bounded, rawRequest, waitFor } from '../helpers/jit-agent.js';

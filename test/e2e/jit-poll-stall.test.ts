@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { jitHttpEnv, outcome, startInProcess, tally, waitFor, type InProcessAgent } from '../helpers/jit-agent.js';
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import { describe, it } from 'node:test';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair, type BuildOptions } from '../helpers/artifacts.js';
 import { jitHttpEnv, startInProcess, waitFor, type InProcessAgent, type LogEntry } from '../helpers/jit-agent.js';
 

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
-import type { KmsServer } from '../helpers/kms-server.js';
-import { KMS_TEST_CREDENTIALS } from '../helpers/kms-server.js';
+import type { KmsServer } from '../../emulators/kms-server.js';
+import { KMS_TEST_CREDENTIALS } from '../../emulators/kms-server.js';
 import { kmsAgentEnv, startKmsSource, type KmsSource } from '../helpers/kms-source.js';
 import { POLLING_ENV, exitOf, invalid, isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import type { ArtifactServer } from '../helpers/artifact-server.js';
+import type { ArtifactServer } from '../../emulators/artifact-server.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
-import type { KmsServer } from '../helpers/kms-server.js';
-import { KMS_TEST_CREDENTIALS } from '../helpers/kms-server.js';
+import type { KmsServer } from '../../emulators/kms-server.js';
+import { KMS_TEST_CREDENTIALS } from '../../emulators/kms-server.js';
 import { kmsAgentEnv, startKmsSource, type KmsSource } from '../helpers/kms-source.js';
 import { assertRefused, stopAgent, until } from '../helpers/scenario.js';
 

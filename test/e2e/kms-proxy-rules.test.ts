@@ -1,5 +1,5 @@
 /**
- * One set of proxy rules for every outbound call. The KMS clients use workers/fetch/proxy-rules.ts
+ * One set of proxy rules for every outbound call. The KMS clients use common/proxy-rules.ts
  * (node:http agents); the fetch transport uses undici's EnvHttpProxyAgent plus "loopback is direct".
  * For each environment and target, both real paths are sent at a local forward proxy — the fetch
  * path through the transport's own dispatchers, the KMS path through the agents `proxyAgents()`
@@ -12,10 +12,11 @@ import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { isLoopbackHost, type Resolver } from '../../workers/fetch/address.js';
-import { ProxyConfigError, proxyAgents, proxyFor } from '../../workers/fetch/proxy-rules.js';
+import { isLoopbackHost } from '../../common/net.js';
+import type { Resolver } from '../../workers/fetch/address.js';
+import { ProxyConfigError, proxyAgents, proxyFor } from '../../common/proxy-rules.js';
 import { makeDispatcher, proxyConfigured } from '../../workers/fetch/transport.js';
-import { ForwardProxy } from '../helpers/proxy.js';
+import { ForwardProxy } from '../../emulators/proxy.js';
 import { closedPort } from '../helpers/scenario.js';
 
 const VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'];

@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
-import { KMS_TEST_CREDENTIALS, KmsServer } from '../helpers/kms-server.js';
-import { ForwardProxy } from '../helpers/proxy.js';
+import { KMS_TEST_CREDENTIALS, KmsServer } from '../../emulators/kms-server.js';
+import { ForwardProxy } from '../../emulators/proxy.js';
 import { assertRefused, exitOf, invalid, newToken, sleep, stopAgent, until } from '../helpers/scenario.js';
-import { WebIdentity } from '../helpers/sts-server.js';
-import { makeTestTls, writeCaFile, type TestTls } from '../helpers/test-tls.js';
+import { WebIdentity } from '../../emulators/sts-server.js';
+import { makeTestTls, writeCaFile, type TestTls } from '../../emulators/test-tls.js';
 
 const PAYLOAD = { app: { API_KEY: 'Kms-Proxy-Value-5b7e' } };
 

@@ -12,7 +12,7 @@ import { AgentProcess } from '../helpers/agent-process.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
 import { kmsAgentEnv, startKmsSource, type KmsSource } from '../helpers/kms-source.js';
 import { exitOf, stopAgent } from '../helpers/scenario.js';
-import { WebIdentity, type StsServer } from '../helpers/sts-server.js';
+import { WebIdentity, type StsServer } from '../../emulators/sts-server.js';
 
 const PAYLOAD = { app: { DATABASE_URL: 'postgres://u:Irsa-Db-5c0e@db/app' } };
 const ROLE_ARN = 'arn:aws:iam::111122223333:role/clef-agent';

@@ -7,7 +7,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { assertRefused, exitOf, isEvent, newToken, sleep, startPolled, stopAgent, until, waitForLogAfter, type Polled } from '../helpers/scenario.js';
 

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { invalid, isEvent, newToken, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 

@@ -7,7 +7,7 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer, type Behaviour } from '../helpers/artifact-server.js';
+import { ArtifactServer, type Behaviour } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, signingKey, type AgeKeyPair } from '../helpers/artifacts.js';
 import { closedPort, exitOf, isoIn, newToken, stopAgent } from '../helpers/scenario.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair } from '../helpers/artifacts.js';
 import { exitOf, isEvent, newToken, POLLING_ENV, refreshed, stopAgent, until, waitForLogAfter } from '../helpers/scenario.js';
 

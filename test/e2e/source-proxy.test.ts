@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair } from '../helpers/artifacts.js';
-import { ForwardProxy } from '../helpers/proxy.js';
-import { S3Server } from '../helpers/s3-server.js';
-import { WebIdentity } from '../helpers/sts-server.js';
+import { ForwardProxy } from '../../emulators/proxy.js';
+import { S3Server } from '../../emulators/s3-server.js';
+import { WebIdentity } from '../../emulators/sts-server.js';
 import { exitOf, isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
-import { VcsServer } from '../helpers/vcs-servers.js';
+import { VcsServer } from '../../emulators/vcs-servers.js';
 
 const PATH = '.clef/packed/api/production.age.json';
 let key: AgeKeyPair;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair } from '../helpers/artifacts.js';
-import { S3Server } from '../helpers/s3-server.js';
+import { S3Server } from '../../emulators/s3-server.js';
 import { isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 
 const PAYLOAD = { app: { API_KEY: 'S3SourcedSecret-42' } };

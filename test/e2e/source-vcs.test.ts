@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
-import { answer, VcsServer, type Provider } from '../helpers/vcs-servers.js';
+import { answer, VcsServer, type Provider } from '../../emulators/vcs-servers.js';
 
 const PATH = '.clef/packed/api/production.age.json';
 const REPOS: Record<Provider, string> = { github: 'acme/secrets', gitlab: 'acme/platform/secrets', bitbucket: 'acme/secrets' };

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentProcess } from '../helpers/agent-process.js';
-import { ArtifactServer } from '../helpers/artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { newToken, startPolled, stopAgent } from '../helpers/scenario.js';
 
 describe('§2.1 payload forms', { concurrency: true }, () => {

@@ -8,7 +8,7 @@ import https from 'node:https';
 import { EncryptCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { signingPayload, type Envelope } from '../../common/artifact.js';
 import type { SigningKey } from './artifacts.js';
-import { KMS_TEST_CREDENTIALS, KMS_TEST_REGION, type KmsServer } from './kms-server.js';
+import { KMS_TEST_CREDENTIALS, KMS_TEST_REGION, type KmsServer } from '../../emulators/kms-server.js';
 
 export interface KmsBuildOptions {
   readonly keyId: string;

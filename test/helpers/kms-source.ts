@@ -3,8 +3,8 @@
  * publishing an envelope artifact made with that key; plus the environment of an agent that reads
  * that source and reaches that KMS with the test credentials.
  */
-import { ArtifactServer } from './artifact-server.js';
-import { KmsServer } from './kms-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
+import { KmsServer } from '../../emulators/kms-server.js';
 import { newToken } from './scenario.js';
 
 export interface KmsSource {

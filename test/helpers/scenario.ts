@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { AgentProcess, type HttpAnswer, type LogLine } from './agent-process.js';
-import { ArtifactServer } from './artifact-server.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair, type BuildOptions } from './artifacts.js';
 
 /** Poll settings every polling suite uses. */

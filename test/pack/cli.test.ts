@@ -1,5 +1,5 @@
 /**
- * The real command in a child process (`node dist/pack/cli.js`): stdout/--out routing, the atomic
+ * The real command in a child process (`node dist/tools/pack/cli.js`): stdout/--out routing, the atomic
  * 0644 output file, exit codes, and --revoke-from.
  */
 

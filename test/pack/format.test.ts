@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { test } from 'node:test';
-import { packArtifact } from '../../pack/index.js';
+import { packArtifact } from '../../tools/pack/index.js';
 import {
   FIELD_ORDER,
   ageBytes,

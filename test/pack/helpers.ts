@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Decrypter, armor, generateIdentity, identityToRecipient } from 'age-encryption';
 import type { PackedArtifact } from '../../common/artifact.js';
-import { runPack, type TextSink } from '../../pack/index.js';
+import { runPack, type TextSink } from '../../tools/pack/index.js';
 
-/** dist/test/pack/ → dist/pack/cli.js */
-export const CLI = fileURLToPath(new URL('../../pack/cli.js', import.meta.url));
+/** dist/test/pack/ → dist/tools/pack/cli.js */
+export const CLI = fileURLToPath(new URL('../../tools/pack/cli.js', import.meta.url));
 
 /** A marker that must never show up in any output when it sits in a payload or argument. */
 export const SECRET = 'hunter2-TOP-SECRET-c0ffee';

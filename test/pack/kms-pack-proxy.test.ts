@@ -9,9 +9,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KmsServer } from '../helpers/kms-server.js';
-import { ForwardProxy } from '../helpers/proxy.js';
-import { makeTestTls, writeCaFile } from '../helpers/test-tls.js';
+import { KmsServer } from '../../emulators/kms-server.js';
+import { ForwardProxy } from '../../emulators/proxy.js';
+import { makeTestTls, writeCaFile } from '../../emulators/test-tls.js';
 import { CLI, SECRET, tempDir } from './helpers.js';
 
 let kms: KmsServer;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { LoadResult } from '../../common/protocol.js';
 import { runTask } from '../../workers/index.js';
-import { KmsServer } from '../helpers/kms-server.js';
+import { KmsServer } from '../../emulators/kms-server.js';
 import { CLI, FIELD_ORDER, SECRET, tempDir } from './helpers.js';
 
 let kms: KmsServer;

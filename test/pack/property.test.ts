@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
-import { PackError, packArtifact, type PackPayload } from '../../pack/index.js';
+import { PackError, packArtifact, type PackPayload } from '../../tools/pack/index.js';
 import { ageBytes, decryptWithTypage, sha256Hex } from './helpers.js';
 
 /** Arbitrary strings, full Unicode including lone surrogates, plus the keys that tempt prototype bugs. */

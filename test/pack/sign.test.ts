@@ -74,7 +74,7 @@ for (const k of KEYS) {
 test('signingKey accepts a KeyObject and PEM text programmatically; revokedAt stays outside the signature', async (t) => {
   const dir = tempDir(t);
   const age = await makeAgeKey(dir);
-  const { packArtifact } = await import('../../pack/index.js');
+  const { packArtifact } = await import('../../tools/pack/index.js');
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   for (const signingKey of [privateKey, privateKey.export({ type: 'pkcs8', format: 'pem' })]) {
     const r = await packArtifact({ payload: {}, recipients: [age.recipient], identity: 'i', environment: 'e', signingKey });

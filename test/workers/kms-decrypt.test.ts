@@ -12,7 +12,7 @@ import type { LoadResult, LoadTask, ServeResult, ServeTask, TaskFailure } from '
 import { runTask } from '../../workers/index.js';
 import { signingKey } from '../helpers/artifacts.js';
 import { flipBase64, kmsArtifact, type KmsBuildOptions } from '../helpers/kms-artifacts.js';
-import { KmsServer } from '../helpers/kms-server.js';
+import { KmsServer } from '../../emulators/kms-server.js';
 
 const PAYLOAD = { app: { DATABASE_URL: 'postgres://u:KMS-W-SECRET@db/app' }, payments: { STRIPE_KEY: 'sk_live_KMS-W-SECRET' } };
 let server: KmsServer;

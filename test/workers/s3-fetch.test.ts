@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FetchPolicy, S3SourceSpec, TaskFailure } from '../../common/protocol.js';
 import { fetchS3, type AwsCredentials } from '../../workers/fetch/s3.js';
 import type { FetchOutcome } from '../../workers/fetch/types.js';
-import { S3Server } from '../helpers/s3-server.js';
+import { S3Server } from '../../emulators/s3-server.js';
 
 const policy: FetchPolicy = { timeoutMs: 5000, maxBytes: 64 * 1024, retries: 2, allowHttp: false };
 const CREDS: AwsCredentials = { accessKeyId: 'AKIDTESTEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };

@@ -10,7 +10,7 @@ import type { FetchPolicy, TaskFailure, VcsSourceSpec } from '../../common/proto
 import { MAX_RETRY_AFTER_MS } from '../../workers/fetch/policy.js';
 import type { FetchOutcome } from '../../workers/fetch/types.js';
 import { fetchVcs } from '../../workers/fetch/vcs/index.js';
-import { answer, VcsServer, type Provider } from '../helpers/vcs-servers.js';
+import { answer, VcsServer, type Provider } from '../../emulators/vcs-servers.js';
 
 const policy: FetchPolicy = { timeoutMs: 5000, maxBytes: 4 * 1024 * 1024, retries: 2, allowHttp: false };
 const PATH = '.clef/packed/api/production.age.json';

@@ -5,12 +5,12 @@
  * (`AWS_REGION`, env/web-identity/ECS/IMDS credentials) and its own endpoint resolution, which
  * honours `AWS_ENDPOINT_URL_KMS` (then `AWS_ENDPOINT_URL`). Every call is bounded so a slow KMS
  * turns into `kms_unavailable` well inside the JIT request deadline instead of a killed worker.
- * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` apply by the fetch path's rules (fetch/proxy-rules.ts).
+ * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` apply by the fetch path's rules (common/proxy-rules.ts).
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { CREDENTIALS_FAILED, type TaskFailure } from '../../common/protocol.js';
-import { proxyAgents } from '../fetch/proxy-rules.js';
+import { proxyAgents } from '../../common/proxy-rules.js';
 import { errnoCode, fail } from '../result.js';
 
 /**
@@ -154,7 +154,7 @@ export function classifyKmsError(err: unknown): TaskFailure {
     // Any other 4xx: KMS refused the request for a reason we do not know to be transient.
     return fail('kms_denied', `KMS refused the Decrypt request (${what})${awsMessage}`);
   }
-  // Composed by fetch/proxy-rules.ts from a variable name, or a host and a status.
+  // Composed by common/proxy-rules.ts from a variable name, or a host and a status.
   if (name === 'ProxyConfigError' && typeof e.message === 'string') return fail('kms_unavailable', `KMS cannot be called: ${e.message}`);
   if (name === 'ProxyTunnelError' && typeof e.message === 'string') return fail('kms_unavailable', `KMS could not be reached: ${e.message}`);
   if (typeof e.message === 'string' && /region is missing/i.test(e.message)) {

@@ -22,12 +22,6 @@ export function isForbiddenAddress(address: string): boolean {
   return forbidden.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-/** A URL hostname as an IP literal (IPv6 brackets removed), or null for a DNS name. */
-export function literalIp(hostname: string): string | null {
-  const h = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
-  return isIP(h) !== 0 ? h : null;
-}
-
 export type Resolver = (hostname: string, options: LookupAllOptions, cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 const systemResolver: Resolver = (hostname, options, cb) => dnsLookup(hostname, options, cb);
@@ -61,17 +55,4 @@ export function guardedLookup(resolve: Resolver = systemResolver): LookupFunctio
       }
     });
   };
-}
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/** Loopback hosts: `localhost` and 127.0.0.0/8, ::1 (plain http to them is always allowed). */
-export function isLoopbackHost(hostname: string): boolean {
-  const lower = hostname.toLowerCase();
-  if (lower === 'localhost') return true;
-  const ip = literalIp(hostname);
-  if (ip === null) return false;
-  return LOOPBACK.check(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
 }

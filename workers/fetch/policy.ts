@@ -16,7 +16,8 @@ import ky from 'ky';
 import type { Dispatcher } from 'undici';
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
 import { fail, maskUrl } from '../result.js';
-import { FORBIDDEN_ADDRESS, isForbiddenAddress, isLoopbackHost, literalIp, type Resolver } from './address.js';
+import { isLoopbackHost, literalIp } from '../../common/net.js';
+import { FORBIDDEN_ADDRESS, isForbiddenAddress, type Resolver } from './address.js';
 import { abandonProxied, describe, hasCode, isProxied, kyOptions, makeDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';
 import type { FetchOutcome } from './types.js';
 

@@ -14,7 +14,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { FetchPolicy, S3SourceSpec, TaskFailure } from '../../common/protocol.js';
 import { fail, maskUrl } from '../result.js';
 import { fetchWithPolicy, type HttpDeps } from './policy.js';
-import { proxyAgents } from './proxy-rules.js';
+import { proxyAgents } from '../../common/proxy-rules.js';
 import type { FetchOutcome } from './types.js';
 
 export interface AwsCredentials {

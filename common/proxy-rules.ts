@@ -17,7 +17,7 @@ import type { Agent as HttpAgent, ClientRequest } from 'node:http';
 import { connect as netConnect, isIP, isIPv6, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import { isLoopbackHost } from './address.js';
+import { isLoopbackHost } from './net.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

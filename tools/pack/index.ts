@@ -10,7 +10,7 @@
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Encrypter, armor as ageArmor } from 'age-encryption';
-import { signingPayload, type Envelope, type PackedArtifact } from '../common/artifact.js';
+import { signingPayload, type Envelope, type PackedArtifact } from '../../common/artifact.js';
 import { SHORT_USAGE, USAGE, parseIsoDate, parsePackArgs, type PackCommand } from './args.js';
 import { PackError, fsReason } from './errors.js';
 import { writeFileAtomic, writeText, type TextSink } from './output.js';

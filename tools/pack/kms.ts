@@ -9,8 +9,8 @@
  */
 import { createCipheriv, createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { GenerateDataKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
-import type { Envelope } from '../common/artifact.js';
-import { ProxyConfigError, proxyAgents, type NodeProxyAgents } from '../workers/fetch/proxy-rules.js';
+import type { Envelope } from '../../common/artifact.js';
+import { ProxyConfigError, proxyAgents, type NodeProxyAgents } from '../../common/proxy-rules.js';
 import { PackError } from './errors.js';
 import type { SignatureAlgorithm } from './sign.js';
 
@@ -30,7 +30,7 @@ export interface PackSigner {
 
 /**
  * The SDK client pack uses: default credential chain and region, `AWS_ENDPOINT_URL_KMS` honoured,
- * and `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` by the agent's rules (workers/fetch/proxy-rules.ts).
+ * and `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` by the agent's rules (common/proxy-rules.ts).
  */
 export function defaultKmsClient(): KMSClient {
   let agents: NodeProxyAgents;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Standalone `clef-agent pack` entry (`node dist/pack/cli.js …`), used by the tests to run the real
+ * Standalone `clef-agent pack` entry (`node dist/tools/pack/cli.js …`), used by the tests to run the real
  * command in a child process independently of src/main.ts.
  */
 import { runPack } from './index.js';
