@@ -111,7 +111,17 @@ export interface ServeTask {
   readonly request: ServeRequest;
 }
 
-export type Task = LoadTask | CheckKeyTask | ServeTask;
+/**
+ * Remove the disk fallback copy (SPEC §4.4: revocation, expiry). A worker task so that every cache
+ * file is read, written and deleted on the worker side of the thread line.
+ */
+export interface PurgeCacheTask {
+  readonly type: 'purgeCache';
+  readonly dir: string;
+  readonly name: string;
+}
+
+export type Task = LoadTask | CheckKeyTask | ServeTask | PurgeCacheTask;
 
 /**
  * A verified artifact as JIT mode holds it: still encrypted. `ageFile` is the binary age file
@@ -287,6 +297,8 @@ export type LoadResult =
 
 export type CheckKeyResult = { readonly ok: true } | TaskFailure;
 
+export type PurgeCacheResult = { readonly ok: true } | TaskFailure;
+
 export type ServeResult =
   | { readonly ok: true; readonly status: 200; readonly contentType: 'application/json' | 'text/plain'; readonly body: Uint8Array }
   | { readonly ok: true; readonly status: 404 }
@@ -298,4 +310,5 @@ export interface TaskResults {
   load: LoadResult;
   checkKey: CheckKeyResult;
   serve: ServeResult;
+  purgeCache: PurgeCacheResult;
 }

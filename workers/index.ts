@@ -7,7 +7,8 @@
  */
 import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { CheckKeyResult, LoadResult, ServeResult, Task, WorkerInit } from '../common/protocol.js';
+import type { CheckKeyResult, LoadResult, PurgeCacheResult, ServeResult, Task, WorkerInit } from '../common/protocol.js';
+import { purgeCache } from './cache/disk.js';
 import type { HttpDeps } from './fetch/http.js';
 import { getDecrypter } from './keys.js';
 import { load } from './load.js';
@@ -17,7 +18,7 @@ import { serve } from './serve.js';
 const init: WorkerInit = isWorkerInit(workerData) ? workerData : {};
 
 /** Runs one task in-process. Exported for tests; the pool calls the default export. */
-export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDeps): Promise<LoadResult | CheckKeyResult | ServeResult> {
+export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDeps): Promise<LoadResult | CheckKeyResult | ServeResult | PurgeCacheResult> {
   try {
     switch (task.type) {
       case 'load':
@@ -28,6 +29,8 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
       }
       case 'serve':
         return await serve(task, workerInit);
+      case 'purgeCache':
+        return await purgeCache(task.dir, task.name);
       default:
         return fail('internal', `unknown task type ${String((task as { type?: unknown }).type).slice(0, 40)}`);
     }

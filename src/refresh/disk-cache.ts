@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { DiskCachePolicy } from '../../common/protocol.js';
-import { purgeCache } from '../../workers/cache/disk.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
+import type { WorkerPool } from '../pool.js';
 
 /**
  * The refresh loop's side of the disk cache (SPEC §4.4): the policy each load task carries (the
@@ -19,6 +19,7 @@ export class DiskCacheControl {
     config: Config,
     mode: 'cached' | 'jit',
     private readonly log: Logger,
+    private readonly pool: WorkerPool,
   ) {
     this.policy = diskCachePolicy(config, mode);
   }
@@ -27,9 +28,10 @@ export class DiskCacheControl {
   purge(): void {
     const p = this.policy;
     if (p === undefined) return;
-    purgeCache(p.dir, p.name).catch((err: unknown) =>
-      this.log.warn({ event: 'cache.warning' }, `disk cache could not be purged (${(err as NodeJS.ErrnoException).code ?? 'error'})`),
-    );
+    // The files are the workers' to touch: the purge is a pool task like every other cache access.
+    void this.pool.run({ type: 'purgeCache', dir: p.dir, name: p.name }).then((r) => {
+      if (!r.ok) this.log.warn({ event: 'cache.warning' }, r.message);
+    });
   }
 
   logWarnings(warnings: readonly string[] | undefined): void {

@@ -69,7 +69,7 @@ export class Refresher {
     private readonly log: Logger,
     private readonly clock: Clock = Date.now,
   ) {
-    this.disk = new DiskCacheControl(config, sink.name, log);
+    this.disk = new DiskCacheControl(config, sink.name, log, pool);
   }
 
   /** One refresh, shared with any already running. */

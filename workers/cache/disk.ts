@@ -14,8 +14,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DiskCachePolicy } from '../../common/protocol.js';
-import { errnoCode } from '../result.js';
+import type { DiskCachePolicy, PurgeCacheResult } from '../../common/protocol.js';
+import { errnoCode, fail } from '../result.js';
 
 export interface CachedCopy {
   readonly bytes: Uint8Array;
@@ -137,11 +137,16 @@ export async function readCache(p: DiskCachePolicy, maxBytes: number, nowMs: num
   return { copy: { bytes, marker: meta.marker, fetchedAtMs: meta.fetchedAtMs, sha256: meta.sha256 } };
 }
 
-/** Removes both files (revocation, expiry, too old). Missing files are fine. */
-export async function purgeCache(dir: string, name: string): Promise<void> {
+/** Removes both files (revocation, expiry, too old). Missing files are fine; a failure says why by code only. */
+export async function purgeCache(dir: string, name: string): Promise<PurgeCacheResult> {
   const files = cacheFiles(dir, name);
-  await Promise.all([rm(files.artifact, { force: true }), rm(files.meta, { force: true })]);
+  try {
+    await Promise.all([rm(files.artifact, { force: true }), rm(files.meta, { force: true })]);
+  } catch (err) {
+    return fail('internal', `disk cache could not be purged (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
   await syncDir(dir).catch(() => undefined);
+  return { ok: true };
 }
 
 async function readMeta(path: string): Promise<Meta> {
