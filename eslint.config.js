@@ -3,6 +3,39 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+/**
+ * The architecture as import rules. `src/` is the main thread and `workers/` the pool: neither
+ * imports the other, both import `common/` (what crosses the thread line, and helpers both sides
+ * use). `tools/` (the pack and loadtest commands) and `common/` stand alone. `emulators/` (local
+ * KMS, STS, S3, git hosts, proxy, TLS) is test infrastructure that tests and benchmarks both start;
+ * nothing shipped imports it, and benchmarks never import the tests themselves.
+ */
+const BOUNDARIES = {
+  src: ['workers', 'test', 'bench', 'emulators'],
+  workers: ['src', 'tools', 'test', 'bench', 'emulators'],
+  common: ['src', 'workers', 'tools', 'test', 'bench', 'emulators'],
+  tools: ['src', 'workers', 'test', 'bench', 'emulators'],
+  emulators: ['src', 'workers', 'tools', 'test', 'bench'],
+  bench: ['test'],
+};
+const WHY = {
+  src: 'the main thread never imports worker code: send the pool a task (common/protocol.ts) or move shared code to common/',
+  workers: 'worker code never imports the main thread: move shared code to common/',
+  common: 'common/ is imported by both threads and the tools, so it imports none of them',
+  tools: 'the CLI tools stand alone: share code through common/',
+  emulators: 'emulators speak the external services’ protocols and import no agent code',
+  bench: 'benchmarks start emulators (emulators/), never test helpers',
+};
+const boundaryRules = Object.entries(BOUNDARIES).map(([folder, forbidden]) => ({
+  files: [`${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      { patterns: forbidden.map((f) => ({ regex: `^(\\.\\./)+${f}(/|$)`, message: `${folder}/ must not import ${f}/: ${WHY[folder]}.` })) },
+    ],
+  },
+}));
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'coverage/**'] },
   js.configs.recommended,
@@ -22,6 +55,7 @@ export default tseslint.config(
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.mjs'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-floating-promises': 'off' },
   },
+  ...boundaryRules,
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
