@@ -7,9 +7,6 @@ import type { FailureLog } from './failure-log.js';
 import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, ServingMode } from './mode.js';
 
-/** What a client is told to wait before retrying an overloaded agent. */
-const RETRY_AFTER_SECONDS = '1';
-
 interface Current {
   readonly meta: ArtifactMeta;
   readonly artifact: EncryptedArtifact;
@@ -112,7 +109,8 @@ function toBody(r: Exclude<ServeResult, TaskFailure>): Body {
 function failureError(r: TaskFailure): ApiError {
   switch (r.code) {
     case 'overloaded':
-      return new ApiError('overloaded', { headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
+      // The reason table adds when to retry.
+      return new ApiError('overloaded');
     case 'task_timeout':
       return new ApiError('timeout');
     // KMS envelope artifacts (SPEC §5.2): a denial stops this request, and an outage is told apart.
