@@ -1,7 +1,9 @@
 /**
- * The API error the server turns into a response. Its status, message and any `Retry-After` come
- * from the reason table (common/reasons.ts). Nothing else in the code base picks a status for an error.
+ * The API error the server turns into a response. Its status and message come from the reason table
+ * (common/reasons.ts); a failed worker task becomes one through the failure table
+ * (common/failures.ts). Nothing else in the code base picks a status for an error.
  */
+import { FAILURES, type FailureCode } from '../common/failures.js';
 import { REASONS, type Reason } from '../common/reasons.js';
 
 /** A request that ends in an API error. Thrown by handlers, turned into a response by the server. */
@@ -21,6 +23,11 @@ export class ApiError extends Error {
     this.status = info.status;
     this.extra = options.extra;
     this.headers = info.retryAfterSeconds === undefined ? options.headers : { 'Retry-After': String(info.retryAfterSeconds), ...options.headers };
+  }
+
+  /** The error a request answers when its worker task failed with `code`. */
+  static forFailure(code: FailureCode): ApiError {
+    return new ApiError(FAILURES[code].reason);
   }
 
   /** The response body: `{"error","reason",...extra}`. */
