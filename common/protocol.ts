@@ -7,6 +7,9 @@
  * their fields, so `instanceof` across the boundary cannot work.
  */
 import type { Envelope } from './artifact.js';
+import type { FailureCode } from './failures.js';
+
+export type { FailureCode } from './failures.js';
 
 /** Where the artifact comes from (SPEC §3). */
 export type SourceSpec = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'http'; readonly url: string } | S3SourceSpec | VcsSourceSpec;
@@ -201,58 +204,7 @@ export interface SnapshotWire {
   readonly entries: readonly SnapshotEntry[];
 }
 
-/**
- * How a KMS failure that happened before KMS was called begins its message: the AWS credential
- * chain (environment, web identity via STS, container or instance metadata) gave no credentials.
- * The start-up hint keys on it (src/startup.ts).
- */
-export const CREDENTIALS_FAILED = 'AWS credentials could not be obtained';
-
-/**
- * Why a task failed. Stable strings: logs, `/v1/health` and telemetry report them.
- * Fetch: `fetch_failed` (network), `fetch_status` (HTTP status, see `status`), `fetch_timeout`,
- * `too_large`, `forbidden_redirect`, `forbidden_address`, `insecure_source`, `source_unreadable`,
- * `credentials_unavailable` (the AWS credential chain found nothing).
- * Validation (SPEC §4.3 order): `invalid_json`, `invalid_shape`, `unsupported_version`,
- * `identity_mismatch`, `expired`, `integrity`, `signature_missing`, `signature_invalid`,
- * `rollback`, `decrypt_failed`, `invalid_payload`, `unsupported_encryption`.
- * KMS (envelope artifacts): `kms_denied` (access or key state: AccessDenied, Disabled, NotFound…),
- * `kms_unavailable` (throttling, network, timeouts, 5xx); a bad wrapped key or data key is
- * `decrypt_failed`.
- * Setup: `key_invalid`, `key_unreadable`, `no_key`. Pool: `overloaded` (queue full), `task_timeout`
- * (deadline passed; the worker was replaced). Anything unexpected: `internal`.
- */
-export type FailureCode =
-  | 'fetch_failed'
-  | 'fetch_status'
-  | 'fetch_timeout'
-  | 'too_large'
-  | 'forbidden_redirect'
-  | 'forbidden_address'
-  | 'insecure_source'
-  | 'source_unreadable'
-  | 'credentials_unavailable'
-  | 'invalid_json'
-  | 'invalid_shape'
-  | 'unsupported_version'
-  | 'identity_mismatch'
-  | 'expired'
-  | 'integrity'
-  | 'signature_missing'
-  | 'signature_invalid'
-  | 'rollback'
-  | 'decrypt_failed'
-  | 'invalid_payload'
-  | 'unsupported_encryption'
-  | 'kms_denied'
-  | 'kms_unavailable'
-  | 'key_invalid'
-  | 'key_unreadable'
-  | 'no_key'
-  | 'overloaded'
-  | 'task_timeout'
-  | 'internal';
-
+/** Why a task failed: a code of the failure table (common/failures.ts), which says what it means. */
 export interface TaskFailure {
   readonly ok: false;
   readonly code: FailureCode;

@@ -1,3 +1,4 @@
+import { FAILURES } from '../../common/failures.js';
 import type { ArtifactMeta, EncryptedArtifact, LoadResult, LoadTask, SnapshotWire, TaskFailure } from '../../common/protocol.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -225,7 +226,7 @@ export class Refresher {
       this.markExpired('fetched artifact is past its expiresAt');
       return;
     }
-    const fetchFailure = FETCH_CODES.has(f.code);
+    const fetchFailure = FAILURES[f.code].category === 'fetch';
     this.log.warn(
       { event: fetchFailure ? 'fetch.failed' : 'artifact.invalid', trigger, code: f.code, status: f.status, source: this.config.sourceLabel },
       fetchFailure ? `fetch failed: ${f.message}` : `artifact rejected, still serving the last good one if any: ${f.message}`,
@@ -291,17 +292,6 @@ const FETCH_RETRIES = 2;
 /** A whole load: three fetch attempts with their timeouts and backoff, plus decryption. */
 const LOAD_DEADLINE_MS = 60_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const FETCH_CODES: ReadonlySet<string> = new Set([
-  'fetch_failed',
-  'fetch_status',
-  'fetch_timeout',
-  'too_large',
-  'forbidden_redirect',
-  'forbidden_address',
-  'insecure_source',
-  'source_unreadable',
-  'credentials_unavailable',
-]);
 
 function laterOf(a: string | undefined, b: string): string {
   if (a === undefined) return b;

@@ -7,9 +7,6 @@ import type { FailureLog } from './failure-log.js';
 import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, ServingMode } from './mode.js';
 
-/** What a client is told to wait before retrying an overloaded agent. */
-const RETRY_AFTER_SECONDS = '1';
-
 interface Current {
   readonly meta: ArtifactMeta;
   readonly artifact: EncryptedArtifact;
@@ -92,7 +89,9 @@ export class JitMode implements ServingMode, RefreshSink {
     if (state !== 'ok' || current === undefined) throw new ApiError(state === 'ok' ? 'not_loaded' : state);
     const r = await this.pool.run({ type: 'serve', artifact: current.artifact, request }, { deadlineMs: this.decryptTimeoutMs });
     if (!r.ok) {
-      const err = failureError(r);
+      // The failure table names the answer: a KMS denial and an outage are told apart (SPEC §5.2),
+      // a full queue says when to retry. The agent keeps serving; the next request may succeed.
+      const err = ApiError.forFailure(r.code);
       this.failures?.failed(err.reason, r.message);
       throw err;
     }
@@ -107,22 +106,4 @@ function toBody(r: Exclude<ServeResult, TaskFailure>): Body {
   // A view on the transferred buffer: no copy. Zeroed once written (or the client went away).
   const bytes = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
   return { contentType: r.contentType, bytes, release: () => bytes.fill(0) };
-}
-
-function failureError(r: TaskFailure): ApiError {
-  switch (r.code) {
-    case 'overloaded':
-      return new ApiError('overloaded', { headers: { 'Retry-After': RETRY_AFTER_SECONDS } });
-    case 'task_timeout':
-      return new ApiError('timeout');
-    // KMS envelope artifacts (SPEC §5.2): a denial stops this request, and an outage is told apart.
-    case 'kms_denied':
-      return new ApiError('kms_denied');
-    case 'kms_unavailable':
-      return new ApiError('kms_unavailable');
-    default:
-      // decrypt_failed, invalid_payload, a crashed worker (`internal`): the request could not be
-      // decrypted; the agent keeps serving and the next request runs on a fresh worker.
-      return new ApiError('decrypt_failed');
-  }
 }

@@ -82,6 +82,9 @@ describe('KMS with a web identity (IRSA) instead of static keys (real agent proc
     assert.match(agent.stderr, /AWS credentials could not be obtained \(InvalidIdentityTokenException, HTTP 400\): Couldn't retrieve verification key/);
     assert.match(agent.stderr, /Hint: AWS credentials: for a web identity \(IRSA\) check AWS_ROLE_ARN/);
     assert.doesNotMatch(agent.stderr, /KMS refused|KMS Decrypt denied/);
+    // Its code says so too (not kms_denied), on every failed attempt.
+    const rejected = agent.logs().filter((l) => l.event === 'artifact.invalid');
+    assert.ok(rejected.length > 0 && rejected.every((l) => l['code'] === 'credentials_denied'), JSON.stringify(rejected));
     assert.ok(!agent.output.includes(wrong) && !agent.output.includes('Irsa-Sig'), 'the token is not echoed');
   });
 });

@@ -9,7 +9,7 @@
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { CREDENTIALS_FAILED, type TaskFailure } from '../../common/protocol.js';
+import type { TaskFailure } from '../../common/protocol.js';
 import { proxyAgents } from '../../common/proxy-rules.js';
 import { errnoCode, fail } from '../result.js';
 
@@ -165,9 +165,10 @@ export function classifyKmsError(err: unknown): TaskFailure {
 }
 
 /**
- * The credential chain failed, so KMS was never called. Still `kms_denied` or `kms_unavailable`
- * (the API's reasons for a KMS artifact), with a message that names the chain and what refused:
- * STS's own message for a refused web identity, the SDK's provider summary when nothing was found.
+ * The credential chain failed, so KMS was never called: `credentials_denied`, or
+ * `credentials_unreachable` when STS or a metadata endpoint could not answer (requests still get
+ * the KMS reasons, common/failures.ts). The message names the chain and what refused: STS's own
+ * message for a refused web identity, the SDK's provider summary when nothing was found.
  */
 function classifyCredentialsError(err: unknown): TaskFailure {
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorLike;
@@ -187,7 +188,7 @@ function classifyCredentialsError(err: unknown): TaskFailure {
     name === 'IDPCommunicationErrorException' ||
     (status !== undefined && status >= 500) ||
     (code !== undefined && NETWORK_CODES.has(code));
-  return fail(transient ? 'kms_unavailable' : 'kms_denied', `${CREDENTIALS_FAILED} (${what})${quoted}`);
+  return fail(transient ? 'credentials_unreachable' : 'credentials_denied', `AWS credentials could not be obtained (${what})${quoted}`);
 }
 
 function sanitise(message: string): string {
