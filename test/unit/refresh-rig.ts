@@ -11,7 +11,7 @@ import { JitMode } from '../../src/serving/jit.js';
 import type { Body } from '../../src/serving/mode.js';
 import type { WorkerPool } from '../../src/pool.js';
 import { FakeTime } from './fake-time.js';
-import { ScriptedPool } from './scripted-pool.js';
+import { loaded, meta, ScriptedPool } from './scripted-pool.js';
 
 export interface LogLine {
   readonly event?: string;
@@ -60,6 +60,20 @@ function rig<M>(
 export function cachedRig(env: Record<string, string> = {}): Rig<CachedMode> {
   const r = rig({ CLEF_AGENT_CACHE_TTL: '30', ...env }, (c, time) => new CachedMode(c.cacheTtl, time.now, time));
   r.mode.attach(r.refresher);
+  return r;
+}
+
+/**
+ * A cached rig that loaded `payload` (revision `rev-a`, packed a minute earlier) at the fake
+ * clock's start, and polls.
+ */
+export async function pollingCached(payload: unknown, env: Record<string, string> = {}): Promise<Rig<CachedMode>> {
+  const r = cachedRig(env);
+  const a = meta('rev-a', { packedAtMs: r.time.now() - 60_000 });
+  r.pool.source = () => loaded(a, payload);
+  const first = await r.refresher.refresh('startup');
+  if (!first.ok || first.outcome !== 'loaded') throw new Error('the scripted first load failed');
+  r.refresher.startPolling();
   return r;
 }
 

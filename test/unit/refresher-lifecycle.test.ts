@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { answer, cachedRig, refusal, text } from './refresh-rig.js';
+import { answer, cachedRig, pollingCached, refusal, text } from './refresh-rig.js';
 import { failure, loaded, meta } from './scripted-pool.js';
 
 const S = 1000;
@@ -100,10 +100,7 @@ describe('§4.3 step 4 expiry', () => {
   });
 
   test('a fetched artifact already past expiresAt drops the snapshot and stops serving', async () => {
-    const r = cachedRig();
-    r.pool.source = () => loaded(meta('rev-a', { packedAtMs: r.time.now() }), GOOD);
-    await r.refresher.refresh('startup');
-    r.refresher.startPolling();
+    const r = await pollingCached(GOOD);
     r.pool.source = () => failure('expired', 'the artifact expired at 2026-03-01T11:00:00.000Z');
     await r.time.advance(5 * S);
     assert.deepEqual(r.mode.ready(), { ready: false, reason: 'expired' });
@@ -170,10 +167,7 @@ describe('§4.3 step 1 revocation and the rollback floor', () => {
   });
 
   test('a rejected artifact leaves the last good one served and is reported', async () => {
-    const r = cachedRig();
-    r.pool.source = () => loaded(meta('rev-a', { packedAtMs: r.time.now() }), GOOD);
-    await r.refresher.refresh('startup');
-    r.refresher.startPolling();
+    const r = await pollingCached(GOOD);
     r.pool.source = () => failure('integrity', 'ciphertextHash does not match the ciphertext');
     await r.time.advance(5 * S);
     assert.deepEqual(JSON.parse(text(await answer(() => r.mode.secrets()))), GOOD);

@@ -6,27 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { answer, cachedRig, refusal, text } from './refresh-rig.js';
+import { answer, cachedRig, pollingCached, refusal, text } from './refresh-rig.js';
 import { failure, loaded, meta } from './scripted-pool.js';
 
 const S = 1000;
 const TTL = 30 * S;
 const GOOD = { app: { API_KEY: 'ttl-value', DATABASE_URL: 'postgres://ttl' } };
 
-/** A cached agent that loaded GOOD at the fake clock's start and polls every 5 s. */
-async function loadedCached(env: Record<string, string> = {}): Promise<ReturnType<typeof cachedRig>> {
-  const r = cachedRig(env);
-  const A = meta('rev-a', { packedAtMs: r.time.now() - 60 * S });
-  r.pool.source = () => loaded(A, GOOD);
-  const first = await r.refresher.refresh('startup');
-  assert.ok(first.ok && first.outcome === 'loaded');
-  r.refresher.startPolling();
-  return r;
-}
-
 describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
   test('within the TTL a failed poll changes nothing for clients but is reported; lastRefreshAt stays', async () => {
-    const r = await loadedCached();
+    const r = await pollingCached(GOOD);
     const loadedAt = r.time.now();
     r.pool.source = () => failure('fetch_status', 'HTTP 500 from the source', 500);
     await r.time.advance(5 * S);
@@ -47,7 +36,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
   });
 
   test('the TTL boundary: served at exactly CACHE_TTL, refused 1 ms later after one request refresh', async () => {
-    const r = await loadedCached();
+    const r = await pollingCached(GOOD);
     r.pool.source = () => failure('fetch_status', 'HTTP 500 from the source', 500);
     await r.time.advance(TTL);
     assert.deepEqual(r.mode.ready(), { ready: true }, 'not before CACHE_TTL has passed');
@@ -65,7 +54,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
   });
 
   test('concurrent requests after the TTL share one refresh; every secrets route is refused', async () => {
-    const r = await loadedCached();
+    const r = await pollingCached(GOOD);
     r.pool.source = () => failure('fetch_status', 'HTTP 500 from the source', 500);
     await r.time.advance(TTL + 1);
     const before = r.pool.loads.length;
@@ -78,7 +67,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
   });
 
   test('a poll after the TTL wipes the stale snapshot even with no request', async () => {
-    const r = await loadedCached();
+    const r = await pollingCached(GOOD);
     const held = await answer(() => r.mode.secrets());
     held.release?.();
     r.pool.source = () => failure('fetch_failed', 'connection refused');
@@ -94,7 +83,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
   });
 
   test('the source returns: a request’s own refresh recovers at once, and the TTL counts from it', async () => {
-    const r = await loadedCached();
+    const r = await pollingCached(GOOD);
     const loadedAt = r.time.now();
     r.pool.source = () => failure('fetch_status', 'HTTP 500 from the source', 500);
     await r.time.advance(TTL + 2 * S);
@@ -116,7 +105,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
   });
 
   test('an `unchanged` answer is a successful refresh: it keeps the snapshot fresh past the first TTL', async () => {
-    const r = await loadedCached();
+    const r = await pollingCached(GOOD);
     r.pool.source = () => ({ ok: true, outcome: 'unchanged' });
     await r.time.advance(3 * TTL);
     assert.deepEqual(r.mode.ready(), { ready: true });
@@ -147,7 +136,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
 
 describe('cached mode: a hanging source (fake clock)', () => {
   test('a hung poll never blocks serving; after the TTL the request refresh gives up at its 3 s deadline', async () => {
-    const r = await loadedCached();
+    const r = await pollingCached(GOOD);
     r.pool.source = () => 'hang';
     await r.time.advance(5 * S);
     assert.equal(r.pool.hanging, 1, 'the poll reached the hanging source');
