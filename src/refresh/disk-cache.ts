@@ -19,7 +19,7 @@ export class DiskCacheControl {
     config: Config,
     mode: 'cached' | 'jit',
     private readonly log: Logger,
-    private readonly pool: WorkerPool,
+    private readonly pool: Pick<WorkerPool, 'run'>,
   ) {
     this.policy = diskCachePolicy(config, mode);
   }

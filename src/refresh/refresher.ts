@@ -1,48 +1,19 @@
 import { FAILURES } from '../../common/failures.js';
-import type { ArtifactMeta, EncryptedArtifact, LoadResult, LoadTask, SnapshotWire, TaskFailure } from '../../common/protocol.js';
+import type { ArtifactMeta, LoadResult, LoadTask, TaskFailure } from '../../common/protocol.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { WorkerPool } from '../pool.js';
 import { DiskCacheControl } from './disk-cache.js';
 import { nextPollDelayMs } from './schedule.js';
+import type { RefreshSink, RefreshStatus, RefreshTrigger } from './sink.js';
+import { realTimers, type Clock, type TimerHandle, type Timers } from './timers.js';
 
-export type Clock = () => number;
+// The modes and the agent wiring import the loop's types from here.
+export type { Clock } from './timers.js';
+export type { LastError, Loaded, RefreshSink, RefreshStatus, RefreshTrigger } from './sink.js';
 
-/** What a successful load hands the mode: a decrypted snapshot (cached) or the encrypted artifact (JIT). */
-export type Loaded =
-  | { readonly kind: 'snapshot'; readonly snapshot: SnapshotWire }
-  | { readonly kind: 'artifact'; readonly artifact: EncryptedArtifact; readonly keyCount: number };
-
-/** Receives what a refresh produced. Implemented by the serving mode. */
-export interface RefreshSink {
-  /** Which load the mode needs from the workers. */
-  readonly name: 'cached' | 'jit';
-  /** A new artifact passed validation: swap it in atomically. */
-  accept(meta: ArtifactMeta, loaded: Loaded): void;
-  /** Drop every copy now (revocation, expiry, TTL ran out). */
-  drop(): void;
-  /** Whether decrypted data is held (an `unchanged` answer only keeps fresh what is held). */
-  hasData(): boolean;
-}
-
-export interface LastError {
-  readonly code: string;
-  readonly message: string;
-  readonly status?: number | undefined;
-  readonly at: number;
-}
-
-/** What the refresh loop knows; read by the modes for readiness and `/v1/health`. */
-export interface RefreshStatus {
-  meta?: ArtifactMeta | undefined;
-  lastSuccessAt?: number | undefined;
-  lastAttemptAt?: number | undefined;
-  lastError?: LastError | undefined;
-  revokedAt?: string | undefined;
-  expired: boolean;
-}
-
-export type RefreshTrigger = 'startup' | 'poll' | 'request';
+/** The pool as the refresh loop uses it (an interface, so tests can script the workers' answers). */
+export type RefreshPool = Pick<WorkerPool, 'run' | 'recycle'>;
 
 /**
  * Drives fetch → validate → decrypt in the pool and applies the outcome (SPEC §4). Refreshes are
@@ -58,17 +29,18 @@ export class Refresher {
    */
   private rollbackFloor: string | undefined;
   private inFlight: Promise<LoadResult> | undefined;
-  private pollTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private pollTimer: TimerHandle | undefined;
+  private expiryTimer: TimerHandle | undefined;
   private stopped = false;
   private readonly disk: DiskCacheControl;
 
   constructor(
-    private readonly pool: WorkerPool,
+    private readonly pool: RefreshPool,
     private readonly config: Config,
     private readonly sink: RefreshSink,
     private readonly log: Logger,
     private readonly clock: Clock = Date.now,
+    private readonly timers: Timers = realTimers,
   ) {
     this.disk = new DiskCacheControl(config, sink.name, log, pool);
   }
@@ -91,8 +63,8 @@ export class Refresher {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.pollTimer);
-    clearTimeout(this.expiryTimer);
+    this.timers.clearTimeout(this.pollTimer);
+    this.timers.clearTimeout(this.expiryTimer);
   }
 
   /** Forget every trace of the served artifact (it was wiped): the next fetch is a full load. */
@@ -100,7 +72,7 @@ export class Refresher {
     this.forgetServedBytes();
     this.status.meta = undefined;
     this.status.lastSuccessAt = undefined;
-    clearTimeout(this.expiryTimer);
+    this.timers.clearTimeout(this.expiryTimer);
   }
 
   /** The decrypted data was wiped but the artifact stays known: make the next fetch a full load. */
@@ -255,11 +227,11 @@ export class Refresher {
   }
 
   private scheduleExpiry(meta: ArtifactMeta, now: number): void {
-    clearTimeout(this.expiryTimer);
+    this.timers.clearTimeout(this.expiryTimer);
     if (meta.expiresAtMs === undefined) return;
     const delay = Math.max(0, meta.expiresAtMs - now);
     // setTimeout overflows past 2^31-1 ms (~24.8 days); re-check periodically instead.
-    this.expiryTimer = setTimeout(
+    this.expiryTimer = this.timers.setTimeout(
       () => {
         if (this.status.meta === meta) {
           if (this.clock() >= (meta.expiresAtMs ?? 0)) this.markExpired('served artifact reached its expiresAt');
@@ -273,9 +245,9 @@ export class Refresher {
 
   private schedulePoll(): void {
     if (this.stopped) return;
-    clearTimeout(this.pollTimer);
+    this.timers.clearTimeout(this.pollTimer);
     const delay = nextPollDelayMs({ nowMs: this.clock(), pollIntervalSeconds: this.config.pollInterval, expiresAtMs: this.status.meta?.expiresAtMs });
-    this.pollTimer = setTimeout(() => {
+    this.pollTimer = this.timers.setTimeout(() => {
       void this.refresh('poll').finally(() => {
         this.afterPoll?.();
         this.schedulePoll();

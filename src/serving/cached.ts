@@ -1,7 +1,9 @@
 import type { ArtifactMeta } from '../../common/protocol.js';
 import { ApiError } from '../errors.js';
-import type { Clock, Loaded, Refresher, RefreshSink } from '../refresh/refresher.js';
+import type { Refresher } from '../refresh/refresher.js';
 import type { ServingState } from '../refresh/schedule.js';
+import type { Loaded, RefreshSink } from '../refresh/sink.js';
+import { realTimers, type Clock, type TimerHandle, type Timers } from '../refresh/timers.js';
 import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, ServingMode } from './mode.js';
 import { Snapshot } from './snapshot.js';
@@ -22,6 +24,7 @@ export class CachedMode implements ServingMode, RefreshSink {
   constructor(
     private readonly ttlSeconds: number,
     private readonly clock: Clock = Date.now,
+    private readonly timers: Timers = realTimers,
   ) {}
 
   /** Wired after construction: the refresher needs this mode as its sink. */
@@ -95,7 +98,7 @@ export class CachedMode implements ServingMode, RefreshSink {
   private async snapshotForRequest(): Promise<Snapshot> {
     let state = this.state();
     if (state === 'cache_expired') {
-      await withDeadline(this.refresher.refresh('request'), REQUEST_REFRESH_DEADLINE_MS);
+      await withDeadline(this.refresher.refresh('request'), REQUEST_REFRESH_DEADLINE_MS, this.timers);
       state = this.state();
       if (state === 'cache_expired') this.wipeStale();
     }
@@ -116,14 +119,14 @@ export class CachedMode implements ServingMode, RefreshSink {
   }
 }
 
-async function withDeadline(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
+async function withDeadline(p: Promise<unknown>, ms: number, timers: Timers): Promise<void> {
+  let timer: TimerHandle | undefined;
   await Promise.race([
     p.then(
       () => undefined,
       () => undefined,
     ),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+    new Promise<void>((resolve) => (timer = timers.setTimeout(resolve, ms))),
   ]);
-  clearTimeout(timer);
+  timers.clearTimeout(timer);
 }
