@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess, assertErrorBody } from '../kit/index.js';
+import { SECRET_ROUTES, TOKEN } from '../helpers/http-fixtures.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
-import { SECRET_ROUTES, TOKEN, assertErrorBody, stopAgent } from '../helpers/http-fixtures.js';
 
 const PAYLOAD = samplePayload('READY');
 
@@ -39,7 +39,7 @@ describe('§5 /v1/ready and the 503 state gate (HTTP artifact server)', { timeou
 
   after(async () => {
     for (const r of held) r.destroy();
-    if (agent) await stopAgent(agent);
+    if (agent) await agent.stop();
     await server.close();
   });
 

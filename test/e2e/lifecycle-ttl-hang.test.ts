@@ -5,8 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertRefused, health, refreshed, startPolled, until } from '../helpers/scenario.js';
-import type { HttpAnswer } from '../helpers/agent-process.js';
+import { health, refreshed, startPolled } from '../helpers/scenario.js';
+import { assertErrorBody as assertRefused, waitUntil as until, type HttpAnswer } from '../kit/index.js';
 
 const GOOD = { app: { API_KEY: 'hang-ttl-value' } };
 

@@ -6,7 +6,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertRefused, fetchFailed, health, refreshed, startPolled, until } from '../helpers/scenario.js';
+import { fetchFailed, health, refreshed, startPolled } from '../helpers/scenario.js';
+import { assertErrorBody as assertRefused, waitUntil as until } from '../kit/index.js';
 
 const GOOD = { app: { API_KEY: 'ttl-value', DATABASE_URL: 'postgres://ttl' } };
 const TTL_MS = 30_000;
