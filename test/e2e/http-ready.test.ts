@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess, assertErrorBody } from '../kit/index.js';
+import { AgentProcess, assertErrorBody, waitUntil } from '../kit/index.js';
 import { SECRET_ROUTES, TOKEN } from '../helpers/http-fixtures.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
@@ -32,9 +32,7 @@ describe('§5 /v1/ready and the 503 state gate (HTTP artifact server)', { timeou
     });
     await agent.listening();
     // The agent is listening; make sure its first fetch is actually being held.
-    const until = Date.now() + 15_000;
-    while (held.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
-    assert.ok(held.length > 0, 'the first fetch reached the artifact server');
+    await waitUntil(() => held.length > 0, 15_000, 'the first fetch reached the artifact server', 25);
   });
 
   after(async () => {

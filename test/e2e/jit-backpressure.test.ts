@@ -25,7 +25,7 @@ describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=
   before(async () => {
     fa = await startFileAgent({ payload: PAYLOAD, env: { CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_WORKERS: '1', CLEF_AGENT_MAX_QUEUE: '4' }, waitReady: false });
     agent = fa.agent;
-    await waitReady(fa.agent);
+    await fa.agent.ready(60_000);
   });
   after(() => fa?.close());
 
@@ -101,12 +101,3 @@ describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=
     },
   );
 });
-
-/** `/v1/ready` 200 (bounded): the 1 MB payload's first load takes a moment. */
-async function waitReady(a: AgentProcess): Promise<void> {
-  const end = Date.now() + 60_000;
-  while ((await request(a.port, '/v1/ready')).status !== 200) {
-    if (Date.now() > end) throw new Error(`agent not ready\n${a.output.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

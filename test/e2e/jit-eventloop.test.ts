@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type AgentProcess, request } from '../kit/index.js';
+import { type AgentProcess, request, sleep } from '../kit/index.js';
 import { type FileAgent, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
 import { bounded, largePayload, outcome, type Outcome, tally } from '../helpers/jit-agent.js';
 
@@ -39,7 +39,7 @@ describe('issue 3 event loop: JIT secrets saturated, health and ready keep answe
           secrets.push(await outcome(request(a.port, routes[(c + i) % routes.length] as string, { token: TOKEN, timeoutMs: 60_000 })));
       });
       // Probe only once the secrets routes are busy.
-      while (secrets.length < CLIENTS) await new Promise((r) => setTimeout(r, 5));
+      while (secrets.length < CLIENTS) await sleep(5);
       const probes: Outcome[] = [];
       const before = secrets.length;
       for (let i = 0; i < PROBES; i++) probes.push(await outcome(request(a.port, i % 3 === 2 ? '/v1/ready' : '/v1/health', { timeoutMs: 60_000 })));

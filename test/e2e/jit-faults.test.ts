@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { suiteTempDirs, waitUntil } from '../kit/index.js';
+import { suiteTempDirs, waitUntil, sleep } from '../kit/index.js';
 import { type InProcessAgent, jitHttpEnv, largePayload, type LogEntry, outcome, type Outcome, startInProcess, tally } from '../helpers/jit-agent.js';
 import { TASKS_PER_WORKER } from '../../src/pool.js';
 
@@ -27,15 +27,6 @@ function ids(a: InProcessAgent): number[] {
   return a.handle.pool.threads.map((t) => t.threadId);
 }
 
-/** Resolves on the first turn of the event loop where `cond()` holds (bounded by 20 s). */
-async function untilSoon(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} not met within 20000 ms`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
 /** Health probed in a loop until `stop()`; resolves with every outcome. */
 function healthLoop(a: InProcessAgent): { stop(): Promise<Outcome[]> } {
   let done = false;
@@ -43,7 +34,7 @@ function healthLoop(a: InProcessAgent): { stop(): Promise<Outcome[]> } {
   const loop = (async () => {
     while (!done) {
       seen.push(await outcome(a.get('/v1/health', { token: '' })));
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
   })();
   return {
@@ -88,7 +79,7 @@ describe('issue 3 faults: a worker killed mid-flight (in-process agent, WORKERS=
       requests = Array.from({ length: 40 }, () => outcome(a.get('/v1/secrets')));
       let settled = false;
       void Promise.all(requests).then(() => (settled = true));
-      await untilSoon(() => pool.queued > 0 || settled, 'a busy pool or a drained burst');
+      await waitUntil(() => pool.queued > 0 || settled, 20_000, 'a busy pool or a drained burst', 0);
       if (!settled) break;
       if (burst === 4) throw new Error('five bursts of 40 requests never filled the pool');
     }

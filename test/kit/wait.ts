@@ -5,9 +5,10 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Polls `check` every `everyMs` until it returns something other than `undefined` or `false`, and
- * resolves with that. Rejects with "`what` not met within … ms" after `timeoutMs`; a `check` that
- * throws ends the wait at once with its error (e.g. "the process exited").
+ * Polls `check` every `everyMs` (0: on every turn of the event loop, to catch a passing state)
+ * until it returns something other than `undefined` or `false`, and resolves with that. Rejects
+ * with "`what` not met within … ms" after `timeoutMs`; a `check` that throws ends the wait at once
+ * with its error (e.g. "the process exited").
  */
 export async function waitUntil<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
@@ -20,6 +21,6 @@ export async function waitUntil<T>(
     const v = await check();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await sleep(everyMs);
+    await (everyMs === 0 ? new Promise((resolve) => setImmediate(resolve)) : sleep(everyMs));
   }
 }
