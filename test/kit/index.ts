@@ -1,4 +1,4 @@
-/** The test kit: one agent launcher, one HTTP client, waiting, temp dirs, the error-body check, /proc views. */
+/** The test kit: one agent launcher, one HTTP client, waiting, temp dirs, the error-body check, running a built CLI, /proc views. */
 export { AgentProcess, MAIN, type LaunchOptions, type LogLine, type StopOptions } from './agent.js';
 export { assertErrorBody } from './error-body.js';
 export {
