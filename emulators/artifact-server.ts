@@ -2,10 +2,10 @@
  * A real local HTTP server that serves an artifact and can be told to misbehave: answer with any
  * status, hang, redirect, gzip, or send more than a size cap. Counts the requests it saw.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import type { AddressInfo } from 'node:net';
+import { LocalServer } from './local-server.js';
 
 export type Behaviour =
   | { readonly kind: 'serve' }
@@ -14,41 +14,24 @@ export type Behaviour =
   | { readonly kind: 'redirect'; readonly location: string; readonly status?: number }
   | { readonly kind: 'custom'; readonly handler: (req: IncomingMessage, res: ServerResponse) => void };
 
-export class ArtifactServer {
+export class ArtifactServer extends LocalServer {
   body: string = '';
   behaviour: Behaviour = { kind: 'serve' };
   gzip = false;
   /** Send an ETag and answer 304 to a matching If-None-Match. */
   etags = true;
   requests: IncomingMessage[] = [];
-  private readonly server = http.createServer((req, res) => this.handle(req, res));
-  private readonly hanging = new Set<ServerResponse>();
-
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return this;
-  }
-
-  get port(): number {
-    return (this.server.address() as AddressInfo).port;
-  }
 
   url(path = '/artifact.json'): string {
-    return `http://127.0.0.1:${this.port}${path}`;
+    return `${this.endpoint}${path}`;
   }
 
-  async close(): Promise<void> {
-    for (const r of this.hanging) r.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     this.requests.push(req);
     const b = this.behaviour;
     switch (b.kind) {
       case 'hang':
-        this.hanging.add(res);
+        // Never answered: `close()` drops the connection.
         return;
       case 'status':
         res.writeHead(b.status, { 'Content-Type': 'application/json', ...b.headers });

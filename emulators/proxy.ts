@@ -7,39 +7,23 @@
  * they are answered with that status and an HTML page, as a proxy denying access does.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { LocalServer } from './local-server.js';
 
-export class ForwardProxy {
+export class ForwardProxy extends LocalServer {
   readonly seen: string[] = [];
   stall = false;
   stalledOpen = 0;
   refuse: number | undefined;
-  private readonly sockets = new Set<Socket>();
-  private readonly server = http.createServer((req, res) => this.forward(req, res));
 
-  async start(): Promise<this> {
+  constructor() {
+    super();
     this.server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => this.tunnel(req, socket, head));
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return this;
   }
 
+  /** The HTTP(S)_PROXY value. */
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  /** Closes every open connection (pooled tunnels included); the proxy keeps listening. */
-  dropAll(): void {
-    for (const s of this.sockets) s.destroy();
+    return this.endpoint;
   }
 
   private tunnel(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -66,15 +50,14 @@ export class ForwardProxy {
       up.pipe(socket);
       socket.pipe(up);
     });
-    this.sockets.add(up);
-    up.on('close', () => this.sockets.delete(up));
+    this.track(up);
     // Like a real proxy, answer when the target cannot be reached (undici reconnects at once, without
     // end, to a proxy that just closes a CONNECT).
     up.on('error', () => (established ? socket.destroy() : socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n')));
     socket.on('error', () => up.destroy());
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     this.seen.push(`${req.method ?? 'GET'} ${req.url ?? ''}`);
     let target: URL;
     try {

@@ -10,11 +10,10 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalServer } from './local-server.js';
 import type { TestTls } from './test-tls.js';
 
 export interface IssuedCredentials {
@@ -34,10 +33,9 @@ export interface StsCall {
   readonly outcome: string;
 }
 
-export class StsServer {
+export class StsServer extends LocalServer {
   readonly calls: StsCall[] = [];
   readonly issued: IssuedCredentials[] = [];
-  private readonly server: http.Server;
 
   /**
    * `token` is the web identity token the role trusts; `roleArn` the role it may assume; `tls`:
@@ -46,31 +44,12 @@ export class StsServer {
   constructor(
     private readonly expected: { readonly token: string; readonly roleArn: string },
     private readonly issueTo: CredentialRegistry,
-    private readonly tls?: TestTls,
+    tls?: TestTls,
   ) {
-    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
-    this.server = tls === undefined ? http.createServer(handler) : https.createServer({ key: tls.keyPem, cert: tls.certPem }, handler);
+    super(tls);
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return this;
-  }
-
-  get port(): number {
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  get endpoint(): string {
-    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));

@@ -6,8 +6,8 @@
  * `override` answers the next requests instead (error statuses, rate-limit headers).
  */
 import { createHash } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { LocalServer } from './local-server.js';
 
 export type Provider = 'github' | 'gitlab' | 'bitbucket';
 
@@ -15,7 +15,7 @@ export interface VcsRequest {
   readonly method: string;
   /** The raw request target, percent-encoding as sent. */
   readonly url: string;
-  readonly headers: http.IncomingHttpHeaders;
+  readonly headers: IncomingHttpHeaders;
   readonly status: number;
 }
 
@@ -23,7 +23,7 @@ export type Override = (req: IncomingMessage, res: ServerResponse) => void;
 
 const GITHUB_INLINE_LIMIT = 1024 * 1024;
 
-export class VcsServer {
+export class VcsServer extends LocalServer {
   /** `ref:path` → file content. The default branch is `main`. */
   readonly files = new Map<string, string>();
   readonly requests: VcsRequest[] = [];
@@ -34,21 +34,13 @@ export class VcsServer {
   /** Send ETags and answer 304 to a matching If-None-Match. */
   etags = true;
   defaultBranch = 'main';
-  private readonly server = http.createServer((req, res) => this.handle(req, res));
 
   constructor(
     readonly provider: Provider,
     readonly token: string,
     readonly repo: string,
-  ) {}
-
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return this;
-  }
-
-  get port(): number {
-    return (this.server.address() as AddressInfo).port;
+  ) {
+    super();
   }
 
   /** The CLEF_AGENT_VCS_API_URL value (GitHub Enterprise style prefixes are exercised too). */
@@ -61,12 +53,7 @@ export class VcsServer {
     this.files.set(`${ref}:${path}`, content);
   }
 
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     const end = res.end.bind(res);
     // Record the final status of every answer.
     res.end = ((...args: Parameters<ServerResponse['end']>) => {

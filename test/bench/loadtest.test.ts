@@ -6,46 +6,27 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentProcess, MAIN } from '../helpers/agent-process.js';
+import { AgentProcess, MAIN, runNode, suiteTempDirs, type RunResult } from '../kit/index.js';
 import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
 import { judge } from '../../tools/loadtest/index.js';
 import { loopbackUrl, parseLoadtestArgs, UsageError } from '../../tools/loadtest/args.js';
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function loadtest(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, 'loadtest', ...args], {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function loadtest(args: readonly string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return runNode(MAIN, ['loadtest', ...args], { env });
 }
 
 const QUICK = ['--duration', '0.5', '--warmup', '0', '--connections', '2'];
 
 describe('clef-agent loadtest', { concurrency: false }, () => {
-  let dir = '';
+  const dir = suiteTempDirs('clef-loadtest-').make();
   let agent: AgentProcess;
   let url = '';
   const token = randomBytes(32).toString('hex');
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'clef-loadtest-'));
     const keys = await ageKeyPair();
     const source = join(dir, 'artifact.json');
     await writeFile(source, await artifactJson({ recipient: keys.recipient, payload: samplePayload() }));
@@ -56,7 +37,6 @@ describe('clef-agent loadtest', { concurrency: false }, () => {
 
   after(async () => {
     await agent.stop();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('prints the table and exits 0 within the thresholds', { timeout: 30_000 }, async () => {

@@ -6,24 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PROFILES, parseBenchArgs } from '../../bench/lib/options.js';
 import { renderPoolSizing, workerCounts, type PoolSizingRow } from '../../bench/lib/pool-sizing.js';
-
-const machine = { cpu: 'test cpu', cores: 2, node: 'v20', platform: 'linux/x64', loadAvgAtStart: 0, busyAtStart: 0, commit: 'abc1234' };
+import { MACHINE, tableRow } from './helpers.js';
 
 function row(keys: number, workers: number, rps: number, healthP99Ms: number, wait: number): PoolSizingRow {
   return {
     keys,
     workers,
-    row: {
-      label: `JIT age ${keys} keys, ${workers} worker${workers === 1 ? '' : 's'}`,
-      rps,
-      p50Ms: 1,
-      p99Ms: 2,
-      maxMs: 3,
-      requests: rps * 5,
-      errors: 0,
-      non2xx: 0,
-      healthP99Ms,
-    },
+    row: tableRow(`JIT age ${keys} keys, ${workers} worker${workers === 1 ? '' : 's'}`, rps, { healthP99Ms }),
     threads: { mainCpuUsPerRequest: 50, otherCpuUsPerRequest: 30, mainWaitShare: wait, mainPreemptionsPerSecond: 1000 },
   };
 }
@@ -51,7 +40,7 @@ describe('bench pool sizing', () => {
   it('reports every size with its health p99 and the HTTP thread’s waiting share', () => {
     const md = renderPoolSizing(
       [row(10, 1, 11814, 4.5, 0.17), row(10, 2, 11858, 8.0, 0.26)],
-      machine,
+      MACHINE,
       { loadCpus: '0', agentCpus: '1', note: 'taskset' },
       PROFILES.quick,
       '0-1',

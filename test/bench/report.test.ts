@@ -12,6 +12,7 @@ import { checkTargets, computeRatios, renderMarkdown, type BenchResults } from '
 import { SIZES, measurementCount, roundOrder, scenarioLabel, threadUse, type ScenarioResult, type SuiteResult, type What } from '../../bench/lib/suite.js';
 import { mainThreadCounters, type ProbeStats } from '../../bench/agent-probe.js';
 import type { Rep } from '../../bench/lib/measure.js';
+import { MACHINE, tableRow } from './helpers.js';
 import type { EncryptionKind } from '../../bench/lib/fixtures.js';
 
 function scenario(what: What, kind: EncryptionKind, keys: number, rps: number, extra: Partial<ScenarioResult> = {}): ScenarioResult {
@@ -21,18 +22,10 @@ function scenario(what: What, kind: EncryptionKind, keys: number, rps: number, e
     what,
     kind,
     keys,
-    row: {
-      label: scenarioLabel(what, kind, keys),
-      rps,
-      p50Ms: 1,
-      p99Ms: 2,
-      maxMs: 3,
-      requests: rps * 5,
-      errors: 0,
-      non2xx: 0,
+    row: tableRow(scenarioLabel(what, kind, keys), rps, {
       healthP99Ms: agent ? (what === 'jit' ? 4.4 : 4) : undefined,
       eventLoopP99Ms: agent ? (what === 'jit' ? 2.2 : 2) : undefined,
-    },
+    }),
     reps: [],
     bodyBytes: 100,
     ...extra,
@@ -64,7 +57,7 @@ function results(s: SuiteResult): BenchResults {
     tool: 'clef-agent bench',
     startedAt: '2026-01-01T00:00:00.000Z',
     wallSeconds: 200,
-    machine: { cpu: 'test cpu', cores: 2, node: 'v20', platform: 'linux/x64', loadAvgAtStart: 0, busyAtStart: 0, commit: 'abc1234' },
+    machine: MACHINE,
     profile: PROFILES.quick,
     pinning: { loadCpus: '0', agentCpus: '1', note: 'taskset: test' },
     suite: s,

@@ -1,27 +1,19 @@
 /** Shared fixtures for the config tests: a minimal valid environment and exact-message assertions. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config, type CpuProbe, type LoadConfigDeps } from '../../src/config/index.js';
+import { TempDirs } from '../kit/index.js';
 
 export type Env = Record<string, string | undefined>;
 
 /** 40 visible characters: long enough not to warn. */
 export const TOKEN = 'tok_0123456789abcdefghijklmnopqrstuvwxyzAB';
 
-const roots: string[] = [];
+const dirs = new TempDirs('clef-config-');
 
 /** A fresh temp directory, removed by `cleanup()`. */
-export function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'clef-config-'));
-  roots.push(dir);
-  return dir;
-}
-
-export function cleanup(): void {
-  for (const dir of roots.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
+export const tempDir = (): string => dirs.make();
+export const cleanup = (): void => dirs.removeAll();
 
 /** A CPU probe with no cgroup limit and 4 CPUs, so the default worker count is 3 everywhere. */
 export function fourCpus(): CpuProbe {

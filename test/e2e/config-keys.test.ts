@@ -3,12 +3,13 @@
  * _TOKEN, _TOKEN_FILE, _VERIFY_KEY). Every invalid value: message on stderr, exit 2, nothing
  * listening, and the secret value never echoed.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertRefused, assertRefusedBeforeListening, baseEnv, runCli, tempDir, type TempDir } from '../helpers/config-cli.js';
+import { assertRefused, assertRefusedBeforeListening, baseEnv, runCli } from '../helpers/config-cli.js';
+import { suiteTempDirs } from '../kit/index.js';
 
 const AGE_FILE_EXPECTED = 'a path to a readable age identity file';
 const TOKEN_EXPECTED = 'a bearer token of visible ASCII characters without spaces (at least 32 recommended, at most 1024)';
@@ -26,16 +27,14 @@ function spki(type: 'rsa' | 'p384' | 'x25519'): string {
 }
 
 describe('§3 config: keys and token', { concurrency: 6 }, () => {
-  let dir: TempDir;
+  const dir = suiteTempDirs('clef-config-').make();
   let base: Record<string, string>;
   before(async () => {
-    dir = tempDir();
-    base = await baseEnv(dir.path);
+    base = await baseEnv(dir);
   });
-  after(() => dir.remove());
 
   it('§3 CLEF_AGENT_AGE_KEY + CLEF_AGENT_AGE_KEY_FILE: both set → refused, exit 2, key not echoed', { timeout: 30_000 }, async () => {
-    const file = join(dir.path, 'both.key');
+    const file = join(dir, 'both.key');
     writeFileSync(file, 'x', { mode: 0o600 });
     assertRefused(
       await runCli(base, { CLEF_AGENT_AGE_KEY_FILE: file }),
@@ -64,14 +63,14 @@ describe('§3 config: keys and token', { concurrency: 6 }, () => {
   });
 
   it('§3 CLEF_AGENT_AGE_KEY_FILE: a missing file → refused, exit 2', { timeout: 30_000 }, async () => {
-    const file = join(dir.path, 'missing.key');
+    const file = join(dir, 'missing.key');
     assertRefused(await runCli(base, { CLEF_AGENT_AGE_KEY: null, CLEF_AGENT_AGE_KEY_FILE: file }), [
       `CLEF_AGENT_AGE_KEY_FILE: ${JSON.stringify(file)} does not exist; expected ${AGE_FILE_EXPECTED}`,
     ]);
   });
 
   it('§3 CLEF_AGENT_AGE_KEY_FILE: a directory → refused, exit 2', { timeout: 30_000 }, async () => {
-    const sub = join(dir.path, 'keydir');
+    const sub = join(dir, 'keydir');
     mkdirSync(sub);
     assertRefused(await runCli(base, { CLEF_AGENT_AGE_KEY: null, CLEF_AGENT_AGE_KEY_FILE: sub }), [
       `CLEF_AGENT_AGE_KEY_FILE: ${JSON.stringify(sub)} is not a regular file; expected ${AGE_FILE_EXPECTED}`,
@@ -79,7 +78,7 @@ describe('§3 config: keys and token', { concurrency: 6 }, () => {
   });
 
   it('§3 CLEF_AGENT_AGE_KEY_FILE: an empty file → refused, exit 2', { timeout: 30_000 }, async () => {
-    const file = join(dir.path, 'empty.key');
+    const file = join(dir, 'empty.key');
     writeFileSync(file, '', { mode: 0o600 });
     assertRefused(await runCli(base, { CLEF_AGENT_AGE_KEY: null, CLEF_AGENT_AGE_KEY_FILE: file }), [
       `CLEF_AGENT_AGE_KEY_FILE: ${JSON.stringify(file)} is empty; expected ${AGE_FILE_EXPECTED}`,
@@ -87,7 +86,7 @@ describe('§3 config: keys and token', { concurrency: 6 }, () => {
   });
 
   it('§3 CLEF_AGENT_AGE_KEY_FILE: a file without an age key → refused before listening, exit 2, content not echoed', { timeout: 30_000 }, async () => {
-    const file = join(dir.path, 'garbage.key');
+    const file = join(dir, 'garbage.key');
     writeFileSync(file, '# comment\nNotAnAgeKey-FileSecret-123\n', { mode: 0o600 });
     assertRefusedBeforeListening(
       await runCli(base, { CLEF_AGENT_AGE_KEY: null, CLEF_AGENT_AGE_KEY_FILE: file }),
@@ -118,7 +117,7 @@ describe('§3 config: keys and token', { concurrency: 6 }, () => {
   });
 
   it('§3 CLEF_AGENT_TOKEN_FILE: a directory → refused, exit 2', { timeout: 30_000 }, async () => {
-    const sub = join(dir.path, 'tokdir');
+    const sub = join(dir, 'tokdir');
     mkdirSync(sub);
     assertRefused(await runCli(base, { CLEF_AGENT_TOKEN: null, CLEF_AGENT_TOKEN_FILE: sub }), [
       `CLEF_AGENT_TOKEN_FILE: ${JSON.stringify(sub)} is not a regular file; expected ${TOKEN_FILE_EXPECTED}`,
@@ -126,7 +125,7 @@ describe('§3 config: keys and token', { concurrency: 6 }, () => {
   });
 
   it('§3 CLEF_AGENT_TOKEN_FILE: a file holding an invalid token → refused, exit 2, content not echoed', { timeout: 30_000 }, async () => {
-    const file = join(dir.path, 'bad.token');
+    const file = join(dir, 'bad.token');
     writeFileSync(file, 'File Token-Secret-With-Space\n', { mode: 0o600 });
     assertRefused(
       await runCli(base, { CLEF_AGENT_TOKEN: null, CLEF_AGENT_TOKEN_FILE: file }),
@@ -138,8 +137,8 @@ describe('§3 config: keys and token', { concurrency: 6 }, () => {
   });
 
   it('§3 CLEF_AGENT_TOKEN_FILE: a dangling symbolic link → refused, exit 2, and nothing is created through it', { timeout: 30_000 }, async () => {
-    const link = join(dir.path, 'dangling.token');
-    const target = join(dir.path, 'nowhere', 'target.token');
+    const link = join(dir, 'dangling.token');
+    const target = join(dir, 'nowhere', 'target.token');
     symlinkSync(target, link);
     const r = await runCli(base, { CLEF_AGENT_TOKEN: null, CLEF_AGENT_TOKEN_FILE: link });
     assertRefused(r, [
@@ -149,7 +148,7 @@ describe('§3 config: keys and token', { concurrency: 6 }, () => {
   });
 
   it('§3 CLEF_AGENT_TOKEN_FILE: a refused start-up does not create the token file', { timeout: 30_000 }, async () => {
-    const file = join(dir.path, 'not-created.token');
+    const file = join(dir, 'not-created.token');
     const r = await runCli(base, { CLEF_AGENT_TOKEN: null, CLEF_AGENT_TOKEN_FILE: file, CLEF_AGENT_PORT: 'eighty' });
     assertRefused(r, ['CLEF_AGENT_PORT: "eighty" is not an integer; expected an integer from 0 to 65535']);
     assert.equal(existsSync(file), false);

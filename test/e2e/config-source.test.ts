@@ -3,8 +3,9 @@
  * group, exactly one. Every invalid value: the message on stderr, exit 2, nothing listening, no
  * credential echoed.
  */
-import { after, before, describe, it } from 'node:test';
-import { assertRefused, baseEnv, runCli, tempDir, type TempDir } from '../helpers/config-cli.js';
+import { before, describe, it } from 'node:test';
+import { assertRefused, baseEnv, runCli } from '../helpers/config-cli.js';
+import { suiteTempDirs } from '../kit/index.js';
 
 const VCS_REQUIRED = 'CLEF_AGENT_VCS_PROVIDER, CLEF_AGENT_VCS_REPO, CLEF_AGENT_VCS_TOKEN, CLEF_AGENT_VCS_IDENTITY, CLEF_AGENT_VCS_ENVIRONMENT';
 const SOURCE_EXPECTED = 'a file path, an http(s):// URL or an S3 URL (s3://bucket/key)';
@@ -22,13 +23,11 @@ const VCS = {
 } as const;
 
 describe('§3 config: CLEF_AGENT_SOURCE and the VCS group', { concurrency: 6 }, () => {
-  let dir: TempDir;
+  const dir = suiteTempDirs('clef-config-').make();
   let base: Record<string, string>;
   before(async () => {
-    dir = tempDir();
-    base = await baseEnv(dir.path);
+    base = await baseEnv(dir);
   });
-  after(() => dir.remove());
 
   it('§3 CLEF_AGENT_SOURCE: neither a source nor a VCS group → refused, exit 2', { timeout: 30_000 }, async () => {
     assertRefused(await runCli(base, { CLEF_AGENT_SOURCE: null }), [

@@ -3,15 +3,14 @@
  * allow-http, telemetry, log level, limits, workers) and unknown names. A representative invalid
  * value for each: exact message on stderr, exit 2, nothing listening.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentProcess } from '../helpers/agent-process.js';
-import { assertRefused, baseEnv, runCli, tempDir, type TempDir } from '../helpers/config-cli.js';
+import { AgentProcess, suiteTempDirs } from '../kit/index.js';
+import { assertRefused, baseEnv, runCli } from '../helpers/config-cli.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { stopAgent } from '../helpers/scenario.js';
 
 const TEXT_EXPECTED = 'a non-empty string of at most 256 characters without control characters';
 
@@ -105,19 +104,17 @@ const CASES: ReadonlyArray<readonly [string, Record<string, string | null>, read
 ];
 
 describe('§3 config: plain settings', { concurrency: 6 }, () => {
-  let dir: TempDir;
+  const dir = suiteTempDirs('clef-config-').make();
   let base: Record<string, string>;
   /** A configuration that loads a real artifact, for the cases that must start. */
   let good: Record<string, string>;
   before(async () => {
-    dir = tempDir();
-    base = await baseEnv(dir.path);
+    base = await baseEnv(dir);
     const key = await ageKeyPair();
-    const artifact = join(dir.path, 'good.json');
+    const artifact = join(dir, 'good.json');
     writeFileSync(artifact, await artifactJson({ recipient: key.recipient, payload: { app: { K: 'v' } } }));
     good = { ...base, CLEF_AGENT_SOURCE: artifact, CLEF_AGENT_AGE_KEY: key.identity };
   });
-  after(() => dir.remove());
 
   for (const [name, changes, lines] of CASES) {
     it(`§3 ${name} → refused, exit 2, nothing listens`, { timeout: 30_000 }, async () => {
@@ -126,7 +123,7 @@ describe('§3 config: plain settings', { concurrency: 6 }, () => {
   }
 
   it('§3 CLEF_AGENT_CACHE_PATH: an existing file → refused, exit 2', { timeout: 30_000 }, async () => {
-    const file = join(dir.path, 'cache-is-a-file');
+    const file = join(dir, 'cache-is-a-file');
     writeFileSync(file, 'x');
     assertRefused(await runCli(base, { CLEF_AGENT_CACHE_PATH: file }), [
       `CLEF_AGENT_CACHE_PATH: ${JSON.stringify(file)} exists and is not a directory; expected a directory for the disk cache (created later if missing)`,
@@ -169,7 +166,7 @@ describe('§3 config: plain settings', { concurrency: 6 }, () => {
       assert.match(String(warning?.msg), /CLEF_AGENT_TOKEN is shorter than 32 characters/);
       assert.ok(!agent.output.includes('short-Tok3n'));
     } finally {
-      assert.equal(await stopAgent(agent), 0);
+      assert.equal(await agent.stop(), 0);
     }
   });
 
@@ -187,7 +184,7 @@ describe('§3 config: plain settings', { concurrency: 6 }, () => {
         assert.equal(line['mode'], ttl === '0' ? 'jit' : 'cached');
         await agent.ready();
       } finally {
-        assert.equal(await stopAgent(agent), 0);
+        assert.equal(await agent.stop(), 0);
       }
     });
   }
@@ -199,7 +196,7 @@ describe('§3 config: plain settings', { concurrency: 6 }, () => {
       const w = agent.logs().find((l) => l.event === 'config.no_verify_key');
       assert.equal(w?.level, 'warn');
     } finally {
-      await stopAgent(agent);
+      await agent.stop();
     }
   });
 
@@ -212,7 +209,7 @@ describe('§3 config: plain settings', { concurrency: 6 }, () => {
       assert.equal((await agent.request('/v1/ready')).status, 200);
       assert.equal(agent.stderr, '');
     } finally {
-      assert.equal(await stopAgent(agent), 0);
+      assert.equal(await agent.stop(), 0);
     }
   });
 });

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { samplePayload } from '../helpers/artifacts.js';
-import { SECRET_ROUTES, TOKEN, assertErrorBody, startFileAgent, type FileAgent } from '../helpers/http-fixtures.js';
+import { assertErrorBody } from '../kit/index.js';
+import { type FileAgent, SECRET_ROUTES, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
 
 const PAYLOAD = samplePayload('AUTH');
 

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess } from '../kit/index.js';
+import { TOKEN } from '../helpers/http-fixtures.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, buildArtifact, samplePayload, type AgeKeyPair } from '../helpers/artifacts.js';
-import { TOKEN, stopAgent } from '../helpers/http-fixtures.js';
 import { gzipSync } from 'node:zlib';
 
 /** A TCP server that only counts connections: proof that nothing was sent to it. */
@@ -55,10 +55,8 @@ describe('§5.1 fetch safety (first load over HTTP)', { timeout: 120_000, concur
   /** Run the agent on `source` until it exits (bounded); returns the exit code and output. */
   async function runAgent(source: string, env: Record<string, string> = {}): Promise<{ code: number | null; agent: AgentProcess }> {
     const agent = new AgentProcess({ CLEF_AGENT_SOURCE: source, CLEF_AGENT_AGE_KEY: key.identity, CLEF_AGENT_TOKEN: TOKEN, CLEF_AGENT_WORKERS: '1', ...env });
-    cleanups.push(() => stopAgent(agent));
-    const timer = setTimeout(() => agent.child.kill('SIGKILL'), 60_000);
-    const code = await agent.exit();
-    clearTimeout(timer);
+    cleanups.push(() => agent.stop());
+    const code = await agent.exited(60_000);
     assert.ok(!agent.logs().some((l) => l.event === 'artifact.refreshed'), 'nothing was loaded');
     return { code, agent };
   }
@@ -145,7 +143,7 @@ describe('§5.1 fetch safety (first load over HTTP)', { timeout: 120_000, concur
       CLEF_AGENT_WORKERS: '1',
       CLEF_AGENT_MAX_ARTIFACT_BYTES: String(1024 * 1024),
     });
-    cleanups.push(() => stopAgent(agent));
+    cleanups.push(() => agent.stop());
     await agent.ready(30_000);
     assert.deepEqual((await agent.request('/v1/secrets')).json(), samplePayload('GZ'));
   });

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { samplePayload } from '../helpers/artifacts.js';
-import { assertErrorBody, startFileAgent, type FileAgent } from '../helpers/http-fixtures.js';
+import { assertErrorBody } from '../kit/index.js';
+import { type FileAgent, startFileAgent } from '../helpers/http-fixtures.js';
 
 describe('§5 gate order', { timeout: 60_000 }, () => {
   let fa: FileAgent;

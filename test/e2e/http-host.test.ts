@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { HttpAnswer } from '../helpers/agent-process.js';
+import { assertErrorBody, type HttpAnswer, parseRawResponse, rawExchange } from '../kit/index.js';
+import { type FileAgent, ROUTES, SECRET_ROUTES, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
 import { samplePayload } from '../helpers/artifacts.js';
-import { ROUTES, SECRET_ROUTES, TOKEN, assertErrorBody, parseRawResponse, rawExchange, startFileAgent, type FileAgent } from '../helpers/http-fixtures.js';
 
 function assertNoCors(r: { headers: Record<string, unknown> }, what: string): void {
   const cors = Object.keys(r.headers).filter((h) => h.toLowerCase().startsWith('access-control-'));

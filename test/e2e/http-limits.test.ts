@@ -8,17 +8,8 @@ import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { samplePayload } from '../helpers/artifacts.js';
-import {
-  KeepAliveConnection,
-  TOKEN,
-  eventually,
-  listeningSockets,
-  parseRawResponse,
-  rawExchange,
-  startFileAgent,
-  tryConnect,
-  type FileAgent,
-} from '../helpers/http-fixtures.js';
+import { KeepAliveConnection, listeningSockets, parseRawResponse, rawExchange, tryConnect, waitUntil } from '../kit/index.js';
+import { type FileAgent, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
 
 describe('§5.1 binding and request limits', { timeout: 120_000 }, () => {
   let fa: FileAgent;
@@ -147,7 +138,7 @@ describe('§5.1 connection cap (CLEF_AGENT_MAX_CONNECTIONS=2)', { timeout: 60_00
     assert.equal(refused.headers['x-content-type-options'], 'nosniff');
     assert.ok(!refused.body.includes('CAP-'), 'no secrets past the cap');
     // The server closes the refused connection.
-    await eventually(() => third.closed, 5_000);
+    await waitUntil(() => third.closed, 5_000, 'the refused connection closed by the server');
     // The held connections are still served.
     assert.equal((await open[0]!.request('/v1/keys', hdrs())).status, 200);
   });
@@ -158,7 +149,7 @@ describe('§5.1 connection cap (CLEF_AGENT_MAX_CONNECTIONS=2)', { timeout: 60_00
     try {
       const lines = ['POST /nope HTTP/1.1', 'Host: evil.example', 'X-Forwarded-For: 1.2.3.4', 'Content-Length: 0', '', ''].join('\r\n');
       extra.socket.write(lines);
-      await eventually(() => extra.closed, 5_000);
+      await waitUntil(() => extra.closed, 5_000, 'the refused connection closed by the server');
       const text = extra.received;
       const r = parseRawResponse(text);
       assert.equal(r?.status, 429, text.slice(0, 200));
@@ -171,7 +162,7 @@ describe('§5.1 connection cap (CLEF_AGENT_MAX_CONNECTIONS=2)', { timeout: 60_00
   it('§5.1 connection cap: after the held connections close, requests succeed again', async () => {
     await Promise.all(open.splice(0).map((c) => c.close()));
     // The server sees the closes asynchronously: poll (bounded) until a request gets through.
-    await eventually(async () => (await fa.agent.request('/v1/secrets')).status === 200, 10_000, 100);
+    await waitUntil(async () => (await fa.agent.request('/v1/secrets')).status === 200, 10_000, 'a request served again', 100);
     const ok = await fa.agent.request('/v1/secrets');
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.json(), samplePayload('CAP'));

@@ -5,12 +5,12 @@
  * the test inspects afterwards.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess, tempDir } from '../kit/index.js';
+import { ROUTES, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
 import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
-import { ROUTES, TOKEN, startFileAgent, stopAgent, tempDir } from '../helpers/http-fixtures.js';
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
@@ -41,7 +41,7 @@ describe('§5.1 secrets, token and key material never appear in logs (CLEF_AGENT
       }
       fa.agent.child.kill('SIGUSR1');
       await fa.agent.waitForLog((l) => l.event === 'inspector.refused');
-      assert.equal(await fa.agent.stop('SIGTERM'), 0);
+      assert.equal(await fa.agent.stop({ signal: 'SIGTERM' }), 0);
       output = fa.agent.output;
       assert.ok(fa.agent.logs().length >= 4, 'the agent did log');
       assert.ok(
@@ -67,8 +67,8 @@ describe('§5.1 secrets, token and key material never appear in logs (CLEF_AGENT
 });
 
 describe('§5.1 nothing secret on disk except the token file', { timeout: 60_000 }, () => {
-  it('§5.1 never on disk except the token file: HOME, TMPDIR and cwd stay empty; the generated token file is 0600', async () => {
-    const root = tempDir();
+  it('§5.1 never on disk except the token file: HOME, TMPDIR and cwd stay empty; the generated token file is 0600', async (t) => {
+    const root = tempDir(t);
     const payload = samplePayload('DISKLEAK');
     let agent: AgentProcess | undefined;
     try {
@@ -87,7 +87,6 @@ describe('§5.1 nothing secret on disk except the token file', { timeout: 60_000
           HOME: join(root, 'home'),
           TMPDIR: join(root, 'tmp'),
         },
-        [],
         { cwd: join(root, 'cwd') },
       );
       await agent.ready();
@@ -96,7 +95,7 @@ describe('§5.1 nothing secret on disk except the token file', { timeout: 60_000
       assert.equal(statSync(tokenFile).mode & 0o777, 0o600, 'token file mode 0600');
       for (const path of ROUTES) assert.equal((await agent.request(path, { token })).status, 200, path);
       assert.equal((await agent.request('/v1/secrets/app__API_KEY', { token, headers: { accept: 'text/plain' } })).status, 200);
-      assert.equal(await stopAgent(agent), 0);
+      assert.equal(await agent.stop(), 0);
 
       const files = filesUnder(root).map((f) => relative(root, f));
       assert.deepEqual(files, ['artifact.json', 'run/token'], 'no other file was written');
@@ -107,8 +106,7 @@ describe('§5.1 nothing secret on disk except the token file', { timeout: 60_000
         for (const v of values) assert.ok(!text.includes(v), `${relative(root, f)} holds a plaintext secret`);
       }
     } finally {
-      if (agent) await stopAgent(agent);
-      rmSync(root, { recursive: true, force: true });
+      if (agent) await agent.stop();
     }
   });
 });

@@ -4,36 +4,22 @@
  * while requests are running.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { MAIN } from '../helpers/agent-process.js';
+import { AgentProcess, listeningSockets, parseRawResponse, sleep, suiteTempDirs, tryConnect } from '../kit/index.js';
+import { type FileAgent, ROUTES, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
 import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
-import { ROUTES, TOKEN, listeningSockets, parseRawResponse, startFileAgent, tempDir, tryConnect, type FileAgent } from '../helpers/http-fixtures.js';
 import { join } from 'node:path';
 
 /** Run the agent with extra node flags / env until it exits (bounded). */
-function runToExit(
+async function runToExit(
   nodeArgs: string[],
   env: Record<string, string>,
-  timeoutMs = 20_000,
 ): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...nodeArgs, MAIN], {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CLEF_AGENT_PORT: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  const agent = new AgentProcess(env, { nodeArgs });
+  const code = await agent.exited(20_000);
+  return { code, signal: agent.child.signalCode, stdout: agent.stdout, stderr: agent.stderr };
 }
 
 describe('§5.1 inspector cannot be opened', { timeout: 60_000 }, () => {
@@ -51,7 +37,7 @@ describe('§5.1 inspector cannot be opened', { timeout: 60_000 }, () => {
     fa.agent.child.kill('SIGUSR1');
     await fa.agent.waitForLog((l) => l.event === 'inspector.refused', 10_000);
     fa.agent.child.kill('SIGUSR1');
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     assert.equal(fa.agent.child.exitCode, null, 'still running');
     assert.equal((await fa.agent.request('/v1/health')).status, 200);
     assert.deepEqual((await fa.agent.request('/v1/secrets')).json(), samplePayload('INSPECT'));
@@ -66,16 +52,12 @@ describe('§5.1 inspector cannot be opened', { timeout: 60_000 }, () => {
 
 describe('§5.1 --inspect is refused at start-up', { timeout: 60_000 }, () => {
   let env: Record<string, string>;
-  let dir: string;
+  const dir = suiteTempDirs().make();
   before(async () => {
     const key = await ageKeyPair();
-    dir = tempDir();
     const path = join(dir, 'artifact.json');
     writeFileSync(path, await artifactJson({ recipient: key.recipient, payload: samplePayload('INSP2') }));
     env = { CLEF_AGENT_SOURCE: path, CLEF_AGENT_AGE_KEY: key.identity, CLEF_AGENT_TOKEN: TOKEN, CLEF_AGENT_WORKERS: '1' };
-  });
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('§5.1 node --inspect=127.0.0.1:0 → refuses to start (non-zero exit, message names --inspect)', async () => {
@@ -107,7 +89,7 @@ describe('§6 daemon lifecycle: SIGTERM / SIGINT', { timeout: 90_000 }, () => {
       const fa = await startFileAgent({ payload: samplePayload('SIG') });
       try {
         assert.equal((await fa.agent.request('/v1/secrets')).status, 200);
-        const code = await fa.agent.stop(signal);
+        const code = await fa.agent.stop({ signal });
         assert.equal(code, 0, fa.agent.output);
         assert.ok(
           fa.agent.logs().some((l) => l.event === 'agent.stopped'),
@@ -136,8 +118,8 @@ describe('§6 daemon lifecycle: SIGTERM / SIGINT', { timeout: 90_000 }, () => {
       const loops = Array.from({ length: 20 }, async () => {
         for (let i = 0; i < 500 && !exited; i++) await one();
       });
-      await new Promise((r) => setTimeout(r, 300));
-      const code = await fa.agent.stop('SIGTERM');
+      await sleep(300);
+      const code = await fa.agent.stop({ signal: 'SIGTERM' });
       exited = true;
       await Promise.all(loops);
       assert.equal(code, 0, fa.agent.output);
@@ -170,10 +152,10 @@ describe('§6 daemon lifecycle: SIGTERM / SIGINT', { timeout: 90_000 }, () => {
       const PIPELINED = 8;
       socket.write(one.repeat(PIPELINED));
       // Let the server start writing, then signal without reading anything.
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       fa.agent.child.kill('SIGTERM');
       await fa.agent.waitForLog((l) => l.event === 'agent.stopping', 10_000);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       const stoppedBeforeRead = fa.agent.logs().some((l) => l.event === 'agent.stopped');
       const chunks: Buffer[] = [];
       socket.on('data', (d: Buffer) => chunks.push(d));
@@ -194,7 +176,7 @@ describe('§6 daemon lifecycle: SIGTERM / SIGINT', { timeout: 90_000 }, () => {
       assert.ok(complete >= 1, 'the response being written when the signal arrived was completed');
       assert.ok(!stoppedBeforeRead, 'the stop waited for the in-flight response');
       assert.ok(expected.length > 0);
-      assert.equal(await fa.agent.exit(), 0, fa.agent.output);
+      assert.equal(await fa.agent.exited(), 0, fa.agent.output);
     } finally {
       socket.destroy();
       await fa.close();

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { artifactJson, samplePayload } from '../helpers/artifacts.js';
-import { SECRET_ROUTES, assertErrorBody, eventually, startFileAgent, type FileAgent } from '../helpers/http-fixtures.js';
+import { assertErrorBody, waitUntil } from '../kit/index.js';
+import { type FileAgent, SECRET_ROUTES, startFileAgent } from '../helpers/http-fixtures.js';
 
 async function assertNotServing(fa: FileAgent, reason: string): Promise<void> {
   const ready = await fa.agent.request('/v1/ready', { token: '' });
@@ -55,7 +56,7 @@ describe('§5 /v1/ready 503 reasons after the first load', { timeout: 90_000, co
     assert.equal((await fa.agent.request('/v1/ready')).status, 200);
     // The source goes away: every refresh fails from now on.
     rmSync(fa.artifactPath);
-    await eventually(async () => (await fa.agent.request('/v1/ready')).status === 503, 60_000, 500);
+    await waitUntil(async () => (await fa.agent.request('/v1/ready')).status === 503, 60_000, '/v1/ready 503', 500);
     await assertNotServing(fa, 'cache_expired');
     assert.equal((await fa.agent.request('/v1/health')).json<Record<string, unknown>>()['expired'], true);
   });

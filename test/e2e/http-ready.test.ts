@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess, assertErrorBody, waitUntil } from '../kit/index.js';
+import { SECRET_ROUTES, TOKEN } from '../helpers/http-fixtures.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
-import { SECRET_ROUTES, TOKEN, assertErrorBody, stopAgent } from '../helpers/http-fixtures.js';
 
 const PAYLOAD = samplePayload('READY');
 
@@ -32,14 +32,12 @@ describe('§5 /v1/ready and the 503 state gate (HTTP artifact server)', { timeou
     });
     await agent.listening();
     // The agent is listening; make sure its first fetch is actually being held.
-    const until = Date.now() + 15_000;
-    while (held.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
-    assert.ok(held.length > 0, 'the first fetch reached the artifact server');
+    await waitUntil(() => held.length > 0, 15_000, 'the first fetch reached the artifact server', 25);
   });
 
   after(async () => {
     for (const r of held) r.destroy();
-    if (agent) await stopAgent(agent);
+    if (agent) await agent.stop();
     await server.close();
   });
 

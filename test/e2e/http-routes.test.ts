@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { samplePayload } from '../helpers/artifacts.js';
-import { ROUTES, assertErrorBody, startFileAgent, type FileAgent } from '../helpers/http-fixtures.js';
+import { assertErrorBody } from '../kit/index.js';
+import { type FileAgent, ROUTES, startFileAgent } from '../helpers/http-fixtures.js';
 
 const PAYLOAD = samplePayload('ROUTES');
 const REVISION = 'rev-routes-42';

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assertErrorBody, startFileAgent, type FileAgent } from '../helpers/http-fixtures.js';
+import { assertErrorBody } from '../kit/index.js';
+import { type FileAgent, startFileAgent } from '../helpers/http-fixtures.js';
 
 // Written as JSON text: an object literal with a `__proto__` key would set a prototype instead.
 const NESTED_TEXT = JSON.stringify({

@@ -8,9 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { AgentProcess } from '../helpers/agent-process.js';
-import { TOKEN } from '../helpers/http-fixtures.js';
-import { largePayload, outcome, rawRequest, rssBytes, tally, type Outcome, startJitFileAgent, stopJitFileAgent, type FileAgent } from '../helpers/jit-agent.js';
+import { type AgentProcess, request, rssBytes } from '../kit/index.js';
+import { type FileAgent, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
+import { largePayload, outcome, type Outcome, tally } from '../helpers/jit-agent.js';
 
 const KEYS = 1000;
 const PAYLOAD = largePayload(KEYS, 1024, 'BP');
@@ -23,23 +23,21 @@ describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=
   let agent: AgentProcess | undefined;
 
   before(async () => {
-    fa = await startJitFileAgent('clef-jit-bp-', PAYLOAD, { CLEF_AGENT_WORKERS: '1', CLEF_AGENT_MAX_QUEUE: '4' });
+    fa = await startFileAgent({ payload: PAYLOAD, env: { CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_WORKERS: '1', CLEF_AGENT_MAX_QUEUE: '4' }, waitReady: false });
     agent = fa.agent;
-    await waitReady(fa.agent);
+    await fa.agent.ready(60_000);
   });
-  after(() => stopJitFileAgent(fa));
+  after(() => fa?.close());
 
   /** All FLOOD requests at once (one connection each), while health is probed in a loop. */
   async function flood(a: AgentProcess): Promise<{ secrets: Outcome[]; health: Outcome[] }> {
     let done = false;
     const health: Outcome[] = [];
     const prober = (async () => {
-      while (!done) health.push(await outcome(rawRequest(a.port, '/v1/health', { timeoutMs: 60_000 })));
+      while (!done) health.push(await outcome(request(a.port, '/v1/health', { timeoutMs: 60_000 })));
     })();
     const secrets = await Promise.all(
-      Array.from({ length: FLOOD }, (_, i) =>
-        outcome(rawRequest(a.port, FLOOD_ROUTES[i % FLOOD_ROUTES.length] as string, { token: TOKEN, timeoutMs: 60_000 })),
-      ),
+      Array.from({ length: FLOOD }, (_, i) => outcome(request(a.port, FLOOD_ROUTES[i % FLOOD_ROUTES.length] as string, { token: TOKEN, timeoutMs: 60_000 }))),
     );
     done = true;
     await prober;
@@ -62,10 +60,10 @@ describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=
       assert.deepEqual(tally(health), { '200': health.length }, 'every health probe during the flood got 200');
       // Afterwards: normal service, sequentially, nothing left in the queue.
       for (const path of FLOOD_ROUTES) {
-        const r = await rawRequest(a.port, path, { token: TOKEN });
-        assert.equal(r.status, 200, `${path} after the flood: ${r.body.toString().slice(0, 80)}`);
+        const r = await request(a.port, path, { token: TOKEN });
+        assert.equal(r.status, 200, `${path} after the flood: ${r.body.slice(0, 80)}`);
       }
-      const all = await rawRequest(a.port, '/v1/secrets', { token: TOKEN });
+      const all = await request(a.port, '/v1/secrets', { token: TOKEN });
       assert.deepEqual(all.json(), PAYLOAD);
     },
   );
@@ -84,7 +82,7 @@ describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=
           `round ${i}: only 200 and overloaded`,
         );
         // Sequential: every one is served, so a retained body (~1 MB each) would add up to 200 MB.
-        for (let j = 0; j < 20; j++) assert.equal((await rawRequest(a.port, '/v1/secrets', { token: TOKEN })).body.length > KEYS * 1024, true);
+        for (let j = 0; j < 20; j++) assert.equal((await request(a.port, '/v1/secrets', { token: TOKEN })).body.length > KEYS * 1024, true);
       };
       // Warm-up: heaps and allocator arenas grow to their working size first.
       await round(0);
@@ -99,16 +97,7 @@ describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=
       // 1 MB payload) between its major GCs. A leak of the bodies alone would exceed the bound.
       t.diagnostic(`RSS base ${(base / MiB).toFixed(1)} MiB, after each round: ${samples.map((s) => (s / MiB).toFixed(1)).join(', ')} MiB`);
       assert.ok(Math.max(...samples) - base < 128 * MiB, `RSS grew by ${((Math.max(...samples) - base) / MiB).toFixed(1)} MiB`);
-      assert.equal((await rawRequest(a.port, '/v1/health')).status, 200);
+      assert.equal((await request(a.port, '/v1/health')).status, 200);
     },
   );
 });
-
-/** `/v1/ready` 200 (bounded): the 1 MB payload's first load takes a moment. */
-async function waitReady(a: AgentProcess): Promise<void> {
-  const end = Date.now() + 60_000;
-  while ((await rawRequest(a.port, '/v1/ready')).status !== 200) {
-    if (Date.now() > end) throw new Error(`agent not ready\n${a.output.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

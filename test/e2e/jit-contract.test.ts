@@ -6,13 +6,12 @@
  * agents that were wrong in the same way would not pass.
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess, headerPairs, type HttpAnswer, request, type RequestOptions, suiteTempDirs } from '../kit/index.js';
+import { TOKEN } from '../helpers/http-fixtures.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { TOKEN, stopAgent, tempDir } from '../helpers/http-fixtures.js';
-import { headerPairs, rawRequest, type RawAnswer, type RawOptions } from '../helpers/jit-agent.js';
 
 /** Nested: an ambiguous bare key (API_KEY), `__proto__`/`constructor` as keys and namespaces, and values that need JSON escaping. */
 const NESTED = `{"app":{"API_KEY":"nested-app-api-\u26a1","DATABASE_URL":"postgres://u:p@h/db?q=\\"x\\"&y=<>","__proto__":"app-proto-value","constructor":"app-ctor-value","MULTI":"line1\\nline2\\t\\u2028end \\ud83d\\udd11"},"payments":{"API_KEY":"payments-api","STRIPE_KEY":"sk_contract_1"},"__proto__":{"polluted":"proto-ns-value","toString":"proto-ns-tostring"},"constructor":{"prototype":"ctor-ns-prototype"}}`;
@@ -69,8 +68,8 @@ const ACCEPTS: (Record<string, string> | undefined)[] = [
 const OTHER_PORT_HOST = '127.0.0.1:$OTHER';
 
 /** Gates (SPEC §5 order): [what, path, options, expected status]. */
-function gates(authorized: [string, number][]): [string, string, RawOptions, number][] {
-  const out: [string, string, RawOptions, number][] = [];
+function gates(authorized: [string, number][]): [string, string, RequestOptions, number][] {
+  const out: [string, string, RequestOptions, number][] = [];
   for (const [path, ok] of authorized) {
     out.push(['no token', path, { token: '' }, 401]);
     out.push(['wrong token', path, { token: `${TOKEN.slice(0, -1)}0` }, 401]);
@@ -120,22 +119,22 @@ async function startPair(payloadJson: string, dir: string, name: string, armor =
   return { cached, jit };
 }
 
-function ask(a: AgentProcess, path: string, o: RawOptions): Promise<RawAnswer> {
+function ask(a: AgentProcess, path: string, o: RequestOptions): Promise<HttpAnswer> {
   // The port-bearing Host is the default; a test-given Host wins. The token is the shared one unless given.
-  return rawRequest(a.port, path, { token: TOKEN, ...o, headers: { ...o.headers } });
+  return request(a.port, path, { token: TOKEN, ...o, headers: { ...o.headers } });
 }
 
 /** The same request to both agents: identical status, headers except Date, and body bytes. */
-async function assertSame(p: Pair, what: string, path: string, o: RawOptions, status: number): Promise<RawAnswer> {
+async function assertSame(p: Pair, what: string, path: string, o: RequestOptions, status: number): Promise<HttpAnswer> {
   // The default Host names each agent's own port; OTHER_PORT_HOST another one, per agent.
-  const hostFor = (a: AgentProcess): RawOptions =>
+  const hostFor = (a: AgentProcess): RequestOptions =>
     o.headers?.['host'] !== OTHER_PORT_HOST ? o : { ...o, headers: { ...o.headers, host: `127.0.0.1:${a.port + 1}` } };
   const [c, j] = await Promise.all([ask(p.cached, path, hostFor(p.cached)), ask(p.jit, path, hostFor(p.jit))]);
   const label = `${what}: ${o.method ?? 'GET'} ${path} ${JSON.stringify(o.headers ?? {})}`;
-  assert.equal(c.status, status, `${label}: cached status ${c.status} ${c.body.toString()}`);
-  assert.equal(j.status, c.status, `${label}: JIT status ${j.status} ${j.body.toString()} vs cached ${c.status}`);
+  assert.equal(c.status, status, `${label}: cached status ${c.status} ${c.body}`);
+  assert.equal(j.status, c.status, `${label}: JIT status ${j.status} ${j.body} vs cached ${c.status}`);
   assert.deepEqual(headerPairs(j), headerPairs(c), `${label}: headers differ`);
-  assert.ok(j.body.equals(c.body), `${label}: body bytes differ\n cached ${c.body.toString()}\n jit    ${j.body.toString()}`);
+  assert.ok(j.bytes.equals(c.bytes), `${label}: body bytes differ\n cached ${c.body}\n jit    ${j.body}`);
   return c;
 }
 
@@ -154,17 +153,15 @@ async function assertRoutesSame(p: Pair, paths: [string, number][]): Promise<num
 }
 
 describe('issue 3 bar: JIT mode passes the same black-box contract as cached mode (SPEC §5, §5.2)', { timeout: 120_000 }, () => {
-  let dir: string;
+  const dir = suiteTempDirs('clef-jit-contract-').make();
   let nested: Pair | undefined;
   let flat: Pair | undefined;
 
   before(async () => {
-    dir = tempDir('clef-jit-contract-');
     [nested, flat] = await Promise.all([startPair(NESTED, dir, 'nested'), startPair(FLAT, dir, 'flat', true)]);
   });
   after(async () => {
-    await Promise.all([nested?.cached, nested?.jit, flat?.cached, flat?.jit].map((a) => (a ? stopAgent(a) : Promise.resolve(null))));
-    rmSync(dir, { recursive: true, force: true });
+    await Promise.all([nested?.cached, nested?.jit, flat?.cached, flat?.jit].map((a) => (a ? a.stop() : Promise.resolve(null))));
   });
 
   it('JIT §5.2 /v1/health reports mode "jit" (cached reports "cached") with the same revision and fields', { timeout: 60_000 }, async () => {
@@ -191,12 +188,12 @@ describe('issue 3 bar: JIT mode passes the same black-box contract as cached mod
       assert.equal(n, NESTED_PATHS.length * ACCEPTS.length * 2);
       // Spot-check the shared answers are the right ones, not merely equal.
       const all = await ask(p.jit, '/v1/secrets', {});
-      assert.deepEqual(JSON.parse(all.body.toString('utf8')), JSON.parse(NESTED), 'the payload as packed');
+      assert.deepEqual(JSON.parse(all.body), JSON.parse(NESTED), 'the payload as packed');
       const ambiguous = (await ask(p.jit, '/v1/secrets/API_KEY', {})).json<Record<string, unknown>>();
       assert.deepEqual(ambiguous['candidates'], ['app__API_KEY', 'payments__API_KEY']);
       assert.equal(ambiguous['reason'], 'ambiguous_key');
       const proto = await ask(p.jit, '/v1/secrets/__proto__/polluted', { headers: { accept: 'text/plain' } });
-      assert.equal(proto.body.toString('utf8'), 'proto-ns-value');
+      assert.equal(proto.body, 'proto-ns-value');
       assert.match(String(proto.headers['content-type']), /^text\/plain/);
       const keys = (await ask(p.jit, '/v1/keys', {})).json<string[]>();
       assert.deepEqual(keys, [...keys].sort());

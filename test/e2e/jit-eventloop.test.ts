@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { AgentProcess } from '../helpers/agent-process.js';
-import { TOKEN } from '../helpers/http-fixtures.js';
-import { bounded, largePayload, outcome, rawRequest, tally, type Outcome, startJitFileAgent, stopJitFileAgent, type FileAgent } from '../helpers/jit-agent.js';
+import { type AgentProcess, request, sleep } from '../kit/index.js';
+import { type FileAgent, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
+import { bounded, largePayload, outcome, type Outcome, tally } from '../helpers/jit-agent.js';
 
 const PAYLOAD = largePayload(1000, 1024, 'EL');
 const CLIENTS = 16;
@@ -20,11 +20,11 @@ describe('issue 3 event loop: JIT secrets saturated, health and ready keep answe
   let agent: AgentProcess | undefined;
 
   before(async () => {
-    fa = await startJitFileAgent('clef-jit-el-', PAYLOAD, { CLEF_AGENT_WORKERS: '2' });
+    fa = await startFileAgent({ payload: PAYLOAD, env: { CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_WORKERS: '2' }, waitReady: false });
     agent = fa.agent;
     await fa.agent.ready(60_000);
   });
-  after(() => stopJitFileAgent(fa));
+  after(() => fa?.close());
 
   it(
     'JIT issue 3 while /v1/secrets is saturated, every one of 150 sequential /v1/health and /v1/ready probes completes with 200',
@@ -36,13 +36,13 @@ describe('issue 3 event loop: JIT secrets saturated, health and ready keep answe
       const routes = ['/v1/secrets', '/v1/secrets', '/v1/keys', '/v1/secrets/app__KEY_000999'];
       const saturate = bounded(CLIENTS, CLIENTS, async (c) => {
         for (let i = 0; !stop; i++)
-          secrets.push(await outcome(rawRequest(a.port, routes[(c + i) % routes.length] as string, { token: TOKEN, timeoutMs: 60_000 })));
+          secrets.push(await outcome(request(a.port, routes[(c + i) % routes.length] as string, { token: TOKEN, timeoutMs: 60_000 })));
       });
       // Probe only once the secrets routes are busy.
-      while (secrets.length < CLIENTS) await new Promise((r) => setTimeout(r, 5));
+      while (secrets.length < CLIENTS) await sleep(5);
       const probes: Outcome[] = [];
       const before = secrets.length;
-      for (let i = 0; i < PROBES; i++) probes.push(await outcome(rawRequest(a.port, i % 3 === 2 ? '/v1/ready' : '/v1/health', { timeoutMs: 60_000 })));
+      for (let i = 0; i < PROBES; i++) probes.push(await outcome(request(a.port, i % 3 === 2 ? '/v1/ready' : '/v1/health', { timeoutMs: 60_000 })));
       const during = secrets.length - before;
       stop = true;
       await saturate;

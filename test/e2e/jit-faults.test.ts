@@ -12,28 +12,19 @@
  *    the two happened is not asserted per request.)
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { tempDir } from '../helpers/http-fixtures.js';
-import { jitHttpEnv, largePayload, outcome, startInProcess, tally, waitFor, type InProcessAgent, type LogEntry, type Outcome } from '../helpers/jit-agent.js';
+import { suiteTempDirs, waitUntil, sleep } from '../kit/index.js';
+import { type InProcessAgent, jitHttpEnv, largePayload, type LogEntry, outcome, type Outcome, startInProcess, tally } from '../helpers/jit-agent.js';
 import { TASKS_PER_WORKER } from '../../src/pool.js';
 
 const TOKEN = 'f4u17'.repeat(10);
 
 function ids(a: InProcessAgent): number[] {
   return a.handle.pool.threads.map((t) => t.threadId);
-}
-
-/** Resolves on the first turn of the event loop where `cond()` holds (bounded by 20 s). */
-async function untilSoon(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} not met within 20000 ms`);
-    await new Promise((r) => setImmediate(r));
-  }
 }
 
 /** Health probed in a loop until `stop()`; resolves with every outcome. */
@@ -43,7 +34,7 @@ function healthLoop(a: InProcessAgent): { stop(): Promise<Outcome[]> } {
   const loop = (async () => {
     while (!done) {
       seen.push(await outcome(a.get('/v1/health', { token: '' })));
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
   })();
   return {
@@ -58,11 +49,10 @@ function healthLoop(a: InProcessAgent): { stop(): Promise<Outcome[]> } {
 describe('issue 3 faults: a worker killed mid-flight (in-process agent, WORKERS=2, 3000 keys × 1 KiB)', { timeout: 120_000 }, () => {
   // Large enough that 40 requests keep both workers full and the queue non-empty for a while.
   const PAYLOAD = largePayload(3000, 1024, 'KILL');
-  let dir: string;
+  const dir = suiteTempDirs('clef-jit-faults-').make();
   let agent: InProcessAgent | undefined;
 
   before(async () => {
-    dir = tempDir('clef-jit-faults-');
     const key = await ageKeyPair();
     const path = join(dir, 'artifact.json');
     writeFileSync(path, await artifactJson({ recipient: key.recipient, payload: PAYLOAD }));
@@ -76,7 +66,6 @@ describe('issue 3 faults: a worker killed mid-flight (in-process agent, WORKERS=
   });
   after(async () => {
     await agent?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** 40 concurrent /v1/secrets; once both workers are busy and tasks are queued, kill `victims`. */
@@ -90,7 +79,7 @@ describe('issue 3 faults: a worker killed mid-flight (in-process agent, WORKERS=
       requests = Array.from({ length: 40 }, () => outcome(a.get('/v1/secrets')));
       let settled = false;
       void Promise.all(requests).then(() => (settled = true));
-      await untilSoon(() => pool.queued > 0 || settled, 'a busy pool or a drained burst');
+      await waitUntil(() => pool.queued > 0 || settled, 20_000, 'a busy pool or a drained burst', 0);
       if (!settled) break;
       if (burst === 4) throw new Error('five bursts of 40 requests never filled the pool');
     }
@@ -104,7 +93,7 @@ describe('issue 3 faults: a worker killed mid-flight (in-process agent, WORKERS=
 
   async function assertRecovered(a: InProcessAgent, killed: readonly number[]): Promise<void> {
     // piscina replaces the dead workers: the configured count again, none of the killed ones.
-    await waitFor(() => (ids(a).length === 2 && !ids(a).some((id) => killed.includes(id))) || undefined, 20_000, 'replaced workers');
+    await waitUntil(() => (ids(a).length === 2 && !ids(a).some((id) => killed.includes(id))) || undefined, 20_000, 'replaced workers');
     const after = await Promise.all(Array.from({ length: 20 }, () => outcome(a.get('/v1/secrets'))));
     assert.deepEqual(tally(after), { '200': 20 }, 'the agent keeps serving');
     const r = await a.get('/v1/secrets');
@@ -203,7 +192,7 @@ describe(
         const seenIds = new Set<number>(firstIds);
         for (const [path, headers, method] of cases) {
           const r = await a.get(path, { ...(headers ? { headers } : {}), ...(method ? { method } : {}) });
-          assert.equal(r.status, 503, `${method ?? 'GET'} ${path}: ${r.status} ${r.body.toString().slice(0, 80)}`);
+          assert.equal(r.status, 503, `${method ?? 'GET'} ${path}: ${r.status} ${r.body.slice(0, 80)}`);
           if (method !== 'HEAD') assert.deepEqual(r.json(), { error: 'timed out', reason: 'timeout' });
           for (const id of ids(a)) seenIds.add(id);
         }
@@ -212,7 +201,7 @@ describe(
         assert.ok(probes.length >= cases.length, 'health was probed throughout');
         assert.deepEqual(tally(probes), { '200': probes.length }, 'health answered 200 throughout');
         // The worker running a timed-out task is terminated and replaced (one worker configured).
-        await waitFor(() => (ids(a).length === 1 && !firstIds.includes(ids(a)[0] as number)) || undefined, 20_000, 'a replaced worker');
+        await waitUntil(() => (ids(a).length === 1 && !firstIds.includes(ids(a)[0] as number)) || undefined, 20_000, 'a replaced worker');
         assert.ok(seenIds.size >= 2, 'timed-out tasks were running: their workers were terminated and replaced');
 
         const from = a.logs.length;

@@ -15,14 +15,14 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair } from '../helpers/artifacts.js';
-import { tempDir } from '../helpers/http-fixtures.js';
-import { bounded, rawRequest, waitFor } from '../helpers/jit-agent.js';
+import { request, suiteTempDirs, waitUntil } from '../kit/index.js';
+import { bounded } from '../helpers/jit-agent.js';
 
 const PROBE = fileURLToPath(new URL('../helpers/jit-heap-probe.js', import.meta.url));
 const TOKEN = randomBytes(32).toString('hex');
@@ -151,20 +151,19 @@ async function burst(port: number): Promise<number> {
   const results = await bounded(240, 8, (i) => {
     const path = BURST_PATHS[i % BURST_PATHS.length] as string;
     const variant = Math.floor(i / BURST_PATHS.length) % 3;
-    return rawRequest(port, path, { token: TOKEN, ...(variant === 1 ? { headers: { accept: 'text/plain' } } : variant === 2 ? { method: 'HEAD' } : {}) });
+    return request(port, path, { token: TOKEN, ...(variant === 1 ? { headers: { accept: 'text/plain' } } : variant === 2 ? { method: 'HEAD' } : {}) });
   });
-  for (const r of results) assert.ok([200, 404, 409].includes(r.status), `burst status ${r.status} ${r.body.toString().slice(0, 80)}`);
+  for (const r of results) assert.ok([200, 404, 409].includes(r.status), `burst status ${r.status} ${r.body.slice(0, 80)}`);
   return results.filter((r) => r.status === 200).length;
 }
 
 describe('issue 3 key isolation: heap snapshots of the JIT agent main thread hold no secret value and no age key', { timeout: 150_000 }, () => {
-  let dir: string;
+  const dir = suiteTempDirs('clef-jit-heap-').make();
   let server: ArtifactServer;
   let key: AgeKeyPair;
   const probes: Probe[] = [];
 
   before(async () => {
-    dir = tempDir('clef-jit-heap-');
     key = await ageKeyPair();
     server = await new ArtifactServer().start();
     server.body = await artifactJson({ recipient: key.recipient, payload: PAYLOAD, revision: REVISION, packedAt: new Date(Date.now() - 60_000).toISOString() });
@@ -173,7 +172,6 @@ describe('issue 3 key isolation: heap snapshots of the JIT agent main thread hol
   after(async () => {
     await Promise.all(probes.map((p) => p.close()));
     await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const baseEnv = (): Record<string, string> => ({
@@ -233,8 +231,8 @@ describe('issue 3 key isolation: heap snapshots of the JIT agent main thread hol
 
       const revokedAt = new Date().toISOString();
       server.body = JSON.stringify({ ...(JSON.parse(server.body) as object), revokedAt });
-      await waitFor(async () => (await rawRequest(port, '/v1/ready')).status === 503 || undefined, 30_000, 'revoked');
-      assert.deepEqual((await rawRequest(port, '/v1/secrets', { token: TOKEN })).json<{ reason: string }>().reason, 'revoked');
+      await waitUntil(async () => (await request(port, '/v1/ready')).status === 503 || undefined, 30_000, 'revoked');
+      assert.deepEqual((await request(port, '/v1/secrets', { token: TOKEN })).json<{ reason: string }>().reason, 'revoked');
       const revoked = await probe.strings('revoked', dir);
       assertAbsent(revoked, key, 'after revocation');
       assert.ok(found(revoked, revokedAt) > 0, 'sanity: the revocation time is in the snapshot');

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { jitHttpEnv, outcome, startInProcess, tally, waitFor, type InProcessAgent } from '../helpers/jit-agent.js';
+import { waitUntil } from '../kit/index.js';
+import { type InProcessAgent, jitHttpEnv, outcome, startInProcess, tally } from '../helpers/jit-agent.js';
 
 const TOKEN = 'p011s'.repeat(10);
 const PAYLOAD = { app: { API_KEY: 'served-while-the-poll-hangs', OTHER: 'x' } };
@@ -37,7 +38,7 @@ describe('JIT: a hanging poll does not hold up requests (in-process agent, HTTP 
     const seen = server.requests.length;
     const failuresBefore = a.logs.filter((l) => l.event === 'fetch.failed').length;
     // The next poll reaches the source and hangs there, inside the only worker.
-    await waitFor(() => server.requests.length > seen || undefined, 20_000, 'the next poll reaching the source');
+    await waitUntil(() => server.requests.length > seen || undefined, 20_000, 'the next poll reaching the source');
 
     const outcomes = await Promise.all(Array.from({ length: 12 }, () => outcome(a.get('/v1/secrets'))));
     const body = (await a.get('/v1/secrets')).json();

@@ -10,7 +10,8 @@ import type { Worker } from 'node:worker_threads';
 import { describe, it } from 'node:test';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair, type BuildOptions } from '../helpers/artifacts.js';
-import { jitHttpEnv, startInProcess, waitFor, type InProcessAgent, type LogEntry } from '../helpers/jit-agent.js';
+import { waitUntil } from '../kit/index.js';
+import { type InProcessAgent, jitHttpEnv, type LogEntry, startInProcess } from '../helpers/jit-agent.js';
 
 const TOKEN = 'a11ce'.repeat(13);
 const SECRET_ROUTES = ['/v1/secrets', '/v1/keys', '/v1/secrets/app__K0', '/v1/secrets/K1'];
@@ -75,7 +76,7 @@ async function assertRefusedEverywhere(a: InProcessAgent, reason: string): Promi
   for (const path of SECRET_ROUTES) {
     for (const method of ['GET', 'HEAD']) {
       const r = await a.get(path, { method });
-      assert.equal(r.status, 503, `${method} ${path}: ${r.body.toString()}`);
+      assert.equal(r.status, 503, `${method} ${path}: ${r.body}`);
       if (method === 'GET') assert.equal(r.json<{ reason: string }>().reason, reason);
     }
   }
@@ -121,8 +122,8 @@ describe('JIT §4.3/§5.2 refresh, revocation, expiry and staleness (in-process 
         while (Date.now() < hardStop && Date.now() < stopAfter) {
           const arrivedAfterSwap = accepted;
           const res = await r.agent.get(path);
-          assert.equal(res.status, 200, res.body.toString());
-          const text = res.body.toString('utf8');
+          assert.equal(res.status, 200, res.body);
+          const text = res.body;
           if (text === bodies[path][0]) {
             seen.A++;
             if (arrivedAfterSwap) seen.afterRefreshA++;
@@ -203,7 +204,7 @@ describe('JIT §4.3/§5.2 refresh, revocation, expiry and staleness (in-process 
       await r.agent.logAfter(from, (l) => l.event === 'fetch.failed' && l['code'] === 'fetch_status', 30_000);
       // A failed poll alone does not stop serving while the last success is younger than MAX_STALE.
       if (Date.now() - lastRefreshAt < 8_000) assert.equal((await r.agent.get('/v1/secrets')).status, 200, 'still fresh after one failed poll');
-      await waitFor(async () => (await r.agent.get('/v1/ready')).status === 503 || undefined, 30_000, 'stale');
+      await waitUntil(async () => (await r.agent.get('/v1/ready')).status === 503 || undefined, 30_000, 'stale');
       assert.ok(Date.now() - lastRefreshAt >= 10_000, 'not before MAX_STALE seconds without a successful refresh');
       await assertRefusedEverywhere(r.agent, 'cache_expired');
       const h = (await r.agent.get('/v1/health', { token: '' })).json<Record<string, unknown>>();
@@ -211,7 +212,7 @@ describe('JIT §4.3/§5.2 refresh, revocation, expiry and staleness (in-process 
       assert.equal(h['expired'], true);
       assert.equal((h['lastError'] as { code?: string } | null)?.code, 'fetch_status');
       r.server.behaviour = { kind: 'serve' };
-      await waitFor(async () => (await r.agent.get('/v1/ready')).status === 200 || undefined, 30_000, 'recovered');
+      await waitUntil(async () => (await r.agent.get('/v1/ready')).status === 200 || undefined, 30_000, 'recovered');
       const res = await r.agent.get('/v1/secrets');
       assert.equal(res.status, 200);
       assert.deepEqual(res.json(), P);

@@ -14,29 +14,14 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ServeRequest, Task } from '../../common/protocol.js';
-import type { AgentProcess } from '../helpers/agent-process.js';
+import { type AgentProcess, openConnections, request, type RequestOptions, rssBytes, suiteTempDirs, waitUntil } from '../kit/index.js';
+import { type FileAgent, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
+import { type InProcessAgent, largePayload, outcome, type Outcome, startInProcess, tally } from '../helpers/jit-agent.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { TOKEN, tempDir } from '../helpers/http-fixtures.js';
-import {
-  largePayload,
-  openConnections,
-  outcome,
-  rawRequest,
-  rssBytes,
-  startInProcess,
-  tally,
-  waitFor,
-  type InProcessAgent,
-  type Outcome,
-  type RawOptions,
-  startJitFileAgent,
-  stopJitFileAgent,
-  type FileAgent,
-} from '../helpers/jit-agent.js';
 
 const PAYLOAD = largePayload(1000, 1024, 'REQ');
 const MiB = 1024 * 1024;
@@ -83,12 +68,11 @@ function abandon(port: number, path: string, afterMs: number): Promise<void> {
 }
 
 describe('JIT §5.2 per-request decryption, body wiping and client disconnects (in-process agent, WORKERS=1)', { timeout: 120_000 }, () => {
-  let dir: string;
+  const dir = suiteTempDirs('clef-jit-req-').make();
   let agent: InProcessAgent | undefined;
   let rec: Recorder;
 
   before(async () => {
-    dir = tempDir('clef-jit-req-');
     const key = await ageKeyPair();
     const path = join(dir, 'artifact.json');
     writeFileSync(path, await artifactJson({ recipient: key.recipient, payload: { ...PAYLOAD, other: { KEY_000001: 'dup' } } }));
@@ -103,7 +87,6 @@ describe('JIT §5.2 per-request decryption, body wiping and client disconnects (
   });
   after(async () => {
     await agent?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it(
@@ -111,7 +94,7 @@ describe('JIT §5.2 per-request decryption, body wiping and client disconnects (
     { timeout: 60_000 },
     async () => {
       const a = agent as InProcessAgent;
-      const cases: [string, RawOptions, number, ServeRequest | undefined][] = [
+      const cases: [string, RequestOptions, number, ServeRequest | undefined][] = [
         ['/v1/secrets', {}, 200, { route: 'secrets' }],
         ['/v1/secrets', { method: 'HEAD' }, 200, { route: 'secrets' }],
         ['/v1/keys', {}, 200, { route: 'keys' }],
@@ -149,7 +132,7 @@ describe('JIT §5.2 per-request decryption, body wiping and client disconnects (
       bodies.every((b) => b.length > 10_000),
       'real bodies',
     );
-    await waitFor(() => bodies.every(allZero) || undefined, 5_000, 'zeroed bodies');
+    await waitUntil(() => bodies.every(allZero) || undefined, 5_000, 'zeroed bodies');
   });
 
   it(
@@ -161,13 +144,13 @@ describe('JIT §5.2 per-request decryption, body wiping and client disconnects (
       const servesBefore = rec.serves.length;
       const bodiesBefore = rec.bodies.length;
       await Promise.all(Array.from({ length: 60 }, (_, i) => abandon(a.port, i % 3 === 0 ? '/v1/keys' : '/v1/secrets', i % 5)));
-      await waitFor(() => (rec.pending === 0 && a.handle.pool.queued === 0) || undefined, 30_000, 'every task finished');
+      await waitUntil(() => (rec.pending === 0 && a.handle.pool.queued === 0) || undefined, 30_000, 'every task finished');
       const bodies = rec.bodies.slice(bodiesBefore);
       t.diagnostic(`requests the agent received: ${rec.serves.length - servesBefore} of 60; bodies made: ${bodies.length}`);
       assert.ok(rec.serves.length - servesBefore >= 30, 'most abandoned requests reached the pool');
       assert.ok(bodies.length >= 30);
       // A body whose client is gone is wiped, not just dropped.
-      await waitFor(() => bodies.every(allZero) || undefined, 5_000, 'zeroed bodies').catch(() => undefined);
+      await waitUntil(() => bodies.every(allZero) || undefined, 5_000, 'zeroed bodies').catch(() => undefined);
       assert.equal(bodies.filter((b) => !allZero(b)).length, 0, 'bodies left unwiped after their client disconnected');
       assert.deepEqual(
         a.handle.pool.threads.map((w) => w.threadId),
@@ -185,11 +168,15 @@ describe('issue 3 client disconnect storm against the agent process (WORKERS=1, 
   let agent: AgentProcess | undefined;
 
   before(async () => {
-    fa = await startJitFileAgent('clef-jit-disc-', PAYLOAD, { CLEF_AGENT_WORKERS: '1', CLEF_AGENT_MAX_QUEUE: '4', CLEF_AGENT_LOG_LEVEL: 'debug' });
+    fa = await startFileAgent({
+      payload: PAYLOAD,
+      env: { CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_WORKERS: '1', CLEF_AGENT_MAX_QUEUE: '4', CLEF_AGENT_LOG_LEVEL: 'debug' },
+      waitReady: false,
+    });
     agent = fa.agent;
     await fa.agent.ready(60_000);
   });
-  after(() => stopJitFileAgent(fa));
+  after(() => fa?.close());
 
   it(
     'JIT issue 3 1 600 clients that send a request and vanish leave no connection open, no task queued, no error logged, and RSS bounded',
@@ -205,13 +192,13 @@ describe('issue 3 client disconnect storm against the agent process (WORKERS=1, 
         }
       };
       const settled = async (): Promise<void> => {
-        await waitFor(() => openConnections(pid, a.port) === 0 || undefined, 30_000, 'no connection left open');
+        await waitUntil(() => openConnections(pid, a.port) === 0 || undefined, 30_000, 'no connection left open');
         // Leftover tasks would keep the 4-slot queue full: wait until a request is served, then demand all are.
-        await waitFor(async () => (await rawRequest(a.port, '/v1/secrets', { token: TOKEN })).status === 200 || undefined, 30_000, 'served again');
+        await waitUntil(async () => (await request(a.port, '/v1/secrets', { token: TOKEN })).status === 200 || undefined, 30_000, 'served again');
         // One at a time: five at once would sit exactly at the 1-worker + 4-queued capacity, where a
         // task still finishing from the storm makes one of them a legitimate 503 overloaded.
         const after: Outcome[] = [];
-        for (let i = 0; i < 5; i++) after.push(await outcome(rawRequest(a.port, i % 2 ? '/v1/keys' : '/v1/secrets', { token: TOKEN })));
+        for (let i = 0; i < 5; i++) after.push(await outcome(request(a.port, i % 2 ? '/v1/keys' : '/v1/secrets', { token: TOKEN })));
         assert.deepEqual(tally(after), { '200': 5 });
       };
       assert.equal(openConnections(pid, a.port), 0, 'baseline: no client connection');
@@ -226,7 +213,7 @@ describe('issue 3 client disconnect storm against the agent process (WORKERS=1, 
       }
       t.diagnostic(`RSS base ${(base / MiB).toFixed(1)} MiB, after each storm: ${samples.map((s) => (s / MiB).toFixed(1)).join(', ')} MiB`);
       assert.ok(Math.max(...samples) - base < 128 * MiB, `RSS grew by ${((Math.max(...samples) - base) / MiB).toFixed(1)} MiB`);
-      const h = await rawRequest(a.port, '/v1/health');
+      const h = await request(a.port, '/v1/health');
       assert.equal(h.status, 200);
       assert.equal(h.json<{ state: string }>().state, 'ok');
       const errors = a.logs().filter((l) => l.level === 'error' || l.level === 'fatal' || l.event === 'request.failed');

@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess } from '../kit/index.js';
+import { invalid, isEvent, newToken, POLLING_ENV, refreshed } from '../helpers/scenario.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
 import type { KmsServer } from '../../emulators/kms-server.js';
 import { KMS_TEST_CREDENTIALS } from '../../emulators/kms-server.js';
 import { kmsAgentEnv, startKmsSource, type KmsSource } from '../helpers/kms-source.js';
-import { POLLING_ENV, exitOf, invalid, isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 
 const payload = (tag: string): Record<string, Record<string, string>> => ({ app: { API_KEY: `Cached-Kms-${tag}-9d3f` } });
 
@@ -23,7 +23,6 @@ describe('KMS envelope artifacts in cached mode (real agent process)', () => {
   let source: ArtifactServer;
   let agent: AgentProcess;
   let keyId: string;
-  const decrypts = (): number => setup.decrypts();
   const health = async (): Promise<{ revision: string; lastError: { code: string; message: string } | null }> => (await agent.request('/v1/health')).json();
   const value = async (): Promise<string> => (await agent.request('/v1/secrets/API_KEY', { headers: { accept: 'text/plain' } })).body;
   /** Built (KMS Encrypt) before any fault is switched on; published by assigning `source.body`. */
@@ -35,20 +34,16 @@ describe('KMS envelope artifacts in cached mode (real agent process)', () => {
       return build('one');
     });
     source = setup.source;
-    agent = new AgentProcess(kmsAgentEnv(setup, { ...POLLING_ENV, CLEF_AGENT_LOG_LEVEL: 'trace' }));
-    await agent.ready();
+    agent = await setup.startAgent({ ...POLLING_ENV, CLEF_AGENT_LOG_LEVEL: 'trace' });
   });
-  after(async () => {
-    if (agent !== undefined) await stopAgent(agent);
-    await setup?.close();
-  });
+  after(() => setup?.close());
 
   it('decrypts once at load; requests and unchanged polls make no KMS call', { timeout: 30_000 }, async () => {
-    const n = decrypts();
+    const n = setup.decrypts();
     assert.equal(n, 1);
     for (let i = 0; i < 5; i++) assert.equal(await value(), 'Cached-Kms-one-9d3f');
-    await waitForLogAfter(agent, agent.logs().length, isEvent('artifact.unchanged'), 20_000);
-    assert.equal(decrypts(), n);
+    await agent.logAfter(agent.logs().length, isEvent('artifact.unchanged'), 20_000);
+    assert.equal(setup.decrypts(), n);
   });
 
   it('a new revision failing at KMS (throttled, then denied) is rejected; the last good snapshot keeps serving', { timeout: 60_000 }, async () => {
@@ -57,7 +52,7 @@ describe('KMS envelope artifacts in cached mode (real agent process)', () => {
     try {
       let from = agent.logs().length;
       source.body = two;
-      await waitForLogAfter(agent, from, invalid('kms_unavailable'), 20_000);
+      await agent.logAfter(from, invalid('kms_unavailable'), 20_000);
       assert.equal(await value(), 'Cached-Kms-one-9d3f');
       let h = await health();
       assert.equal(h.revision, 'rev-one');
@@ -66,7 +61,7 @@ describe('KMS envelope artifacts in cached mode (real agent process)', () => {
       kms.deny = true;
       from = agent.logs().length;
       source.body = three;
-      await waitForLogAfter(agent, from, invalid('kms_denied'), 20_000);
+      await agent.logAfter(from, invalid('kms_denied'), 20_000);
       h = await health();
       assert.equal(h.lastError?.code, 'kms_denied');
       assert.match(h.lastError?.message ?? '', /AccessDeniedException/);
@@ -77,11 +72,11 @@ describe('KMS envelope artifacts in cached mode (real agent process)', () => {
       kms.deny = false;
     }
     // KMS back: the pending revision loads with one KMS call.
-    const n = decrypts();
-    await waitForLogAfter(agent, 0, refreshed('rev-three'), 20_000);
+    const n = setup.decrypts();
+    await agent.logAfter(0, refreshed('rev-three'), 20_000);
     assert.equal(await value(), 'Cached-Kms-three-9d3f');
     assert.equal((await health()).lastError, null);
-    assert.equal(decrypts() - n, 1);
+    assert.equal(setup.decrypts() - n, 1);
   });
 
   it('§5.1: at trace level no data key, plaintext value or AWS secret reaches stdout/stderr', () => {
@@ -100,8 +95,8 @@ describe('KMS start-up errors', () => {
     t.after(() => source.close());
     source.body = await artifactJson({ recipient: (await ageKeyPair()).recipient, payload: payload('age') });
     const agent = new AgentProcess({ CLEF_AGENT_SOURCE: source.url(), CLEF_AGENT_TOKEN: newToken(), CLEF_AGENT_WORKERS: '1' });
-    t.after(() => stopAgent(agent));
-    assert.notEqual(await exitOf(agent), 0);
+    t.after(() => agent.stop());
+    assert.notEqual(await agent.exited(), 0);
     assert.match(agent.stderr, /no age key is configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE/);
   });
 
@@ -110,8 +105,8 @@ describe('KMS start-up errors', () => {
     t.after(() => creds.close());
     const kms = creds.kms;
     const agent = new AgentProcess(kmsAgentEnv(creds, { AWS_SECRET_ACCESS_KEY: 'not-the-secret-the-server-knows' }));
-    t.after(() => stopAgent(agent));
-    assert.notEqual(await exitOf(agent), 0);
+    t.after(() => agent.stop());
+    assert.notEqual(await agent.exited(), 0);
     assert.match(agent.stderr, /InvalidSignatureException/);
     assert.match(agent.stderr, /kms:Decrypt/);
     assert.ok(kms.refused.includes('InvalidSignatureException'));

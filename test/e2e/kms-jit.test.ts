@@ -6,13 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { assertErrorBody, waitUntil, type AgentProcess } from '../kit/index.js';
 import type { ArtifactServer } from '../../emulators/artifact-server.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
 import type { KmsServer } from '../../emulators/kms-server.js';
 import { KMS_TEST_CREDENTIALS } from '../../emulators/kms-server.js';
-import { kmsAgentEnv, startKmsSource, type KmsSource } from '../helpers/kms-source.js';
-import { assertRefused, stopAgent, until } from '../helpers/scenario.js';
+import { startKmsSource, type KmsSource } from '../helpers/kms-source.js';
 
 const PAYLOAD = { app: { DATABASE_URL: 'postgres://u:Jit-Kms-Db-71e2@db/app' }, payments: { STRIPE_KEY: 'sk_live_Jit-Kms-Stripe-44c1' } };
 const VALUES = ['Jit-Kms-Db-71e2', 'Jit-Kms-Stripe-44c1'];
@@ -23,35 +22,30 @@ describe('KMS envelope artifacts in JIT mode (real agent process)', () => {
   let source: ArtifactServer;
   let agent: AgentProcess;
   let keyId: string;
-  const decrypts = (): number => setup.decrypts();
 
   before(async () => {
     setup = await startKmsSource(async (k, id) => JSON.stringify(await kmsArtifact(k, { keyId: id, payload: PAYLOAD, revision: 'kms-jit-1' })));
     ({ kms, source, keyId } = setup);
-    agent = new AgentProcess(kmsAgentEnv(setup, { CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_MAX_STALE: '10', CLEF_AGENT_LOG_LEVEL: 'trace' }));
-    await agent.ready();
+    agent = await setup.startAgent({ CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_MAX_STALE: '10', CLEF_AGENT_LOG_LEVEL: 'trace' });
   });
-  after(async () => {
-    if (agent !== undefined) await stopAgent(agent);
-    await setup?.close();
-  });
+  after(() => setup?.close());
 
   it('serves with no age key configured, one KMS Decrypt per request (secrets, keys, one key)', { timeout: 30_000 }, async () => {
-    const start = decrypts();
+    const start = setup.decrypts();
     const all = await agent.request('/v1/secrets');
     assert.equal(all.status, 200, all.body);
     assert.deepEqual(all.json(), PAYLOAD);
     assert.deepEqual((await agent.request('/v1/keys')).json(), ['app__DATABASE_URL', 'payments__STRIPE_KEY']);
     const one = await agent.request('/v1/secrets/STRIPE_KEY', { headers: { accept: 'text/plain' } });
     assert.equal(one.body, 'sk_live_Jit-Kms-Stripe-44c1');
-    assert.equal(decrypts() - start, 3);
+    assert.equal(setup.decrypts() - start, 3);
   });
 
   it('revoking KMS access mid-run: the next request is 503 kms_denied, restoring it: the next is 200', { timeout: 30_000 }, async () => {
     kms.deny = true;
     try {
-      assertRefused(await agent.request('/v1/secrets'), 503, 'kms_denied');
-      assertRefused(await agent.request('/v1/secrets/STRIPE_KEY'), 503, 'kms_denied');
+      assertErrorBody(await agent.request('/v1/secrets'), 503, 'kms_denied');
+      assertErrorBody(await agent.request('/v1/secrets/STRIPE_KEY'), 503, 'kms_denied');
       // The gate is per request: health stays up, the main thread never waited on KMS.
       assert.equal((await agent.request('/v1/health')).status, 200);
     } finally {
@@ -60,7 +54,7 @@ describe('KMS envelope artifacts in JIT mode (real agent process)', () => {
     assert.equal((await agent.request('/v1/secrets/STRIPE_KEY')).status, 200);
     kms.disabled.add(keyId.split('/')[1] ?? '');
     try {
-      assertRefused(await agent.request('/v1/keys'), 503, 'kms_denied');
+      assertErrorBody(await agent.request('/v1/keys'), 503, 'kms_denied');
     } finally {
       kms.disabled.clear();
     }
@@ -82,7 +76,7 @@ describe('KMS envelope artifacts in JIT mode (real agent process)', () => {
     for (const fault of faults) {
       kms.fault = fault;
       try {
-        assertRefused(await agent.request('/v1/secrets'), 503, 'kms_unavailable');
+        assertErrorBody(await agent.request('/v1/secrets'), 503, 'kms_unavailable');
       } finally {
         kms.fault = null;
       }
@@ -93,7 +87,7 @@ describe('KMS envelope artifacts in JIT mode (real agent process)', () => {
   it('a wrong-length data key from KMS is 503 decrypt_failed, and the agent keeps serving afterwards', { timeout: 30_000 }, async () => {
     kms.wrongKeyLength = 31;
     try {
-      assertRefused(await agent.request('/v1/secrets'), 503, 'decrypt_failed');
+      assertErrorBody(await agent.request('/v1/secrets'), 503, 'decrypt_failed');
     } finally {
       kms.wrongKeyLength = undefined;
     }
@@ -104,7 +98,7 @@ describe('KMS envelope artifacts in JIT mode (real agent process)', () => {
     source.behaviour = { kind: 'status', status: 500 };
     try {
       // Wait (bounded) until the last successful refresh is older than MAX_STALE (10 s).
-      await until(
+      await waitUntil(
         async () => {
           const h = (await agent.request('/v1/health')).json<{ lastRefreshAt: number; lastError: { code: string } | null }>();
           return h.lastError !== null && Date.now() - h.lastRefreshAt > 11_000;
@@ -115,7 +109,7 @@ describe('KMS envelope artifacts in JIT mode (real agent process)', () => {
       const r = await agent.request('/v1/secrets');
       assert.equal(r.status, 200, r.body);
       kms.deny = true;
-      assertRefused(await agent.request('/v1/secrets'), 503, 'kms_denied');
+      assertErrorBody(await agent.request('/v1/secrets'), 503, 'kms_denied');
     } finally {
       kms.deny = false;
       source.behaviour = { kind: 'serve' };

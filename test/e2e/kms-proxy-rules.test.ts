@@ -17,7 +17,7 @@ import type { Resolver } from '../../workers/fetch/address.js';
 import { ProxyConfigError, proxyAgents, proxyFor } from '../../common/proxy-rules.js';
 import { makeDispatcher, proxyConfigured } from '../../workers/fetch/transport.js';
 import { ForwardProxy } from '../../emulators/proxy.js';
-import { closedPort } from '../helpers/scenario.js';
+import { closedPort } from '../kit/index.js';
 
 const VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'];
 

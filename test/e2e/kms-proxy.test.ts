@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess, assertErrorBody, sleep, waitUntil } from '../kit/index.js';
+import { invalid, newToken } from '../helpers/scenario.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
 import { KMS_TEST_CREDENTIALS, KmsServer } from '../../emulators/kms-server.js';
 import { ForwardProxy } from '../../emulators/proxy.js';
-import { assertRefused, exitOf, invalid, newToken, sleep, stopAgent, until } from '../helpers/scenario.js';
 import { WebIdentity } from '../../emulators/sts-server.js';
 import { makeTestTls, writeCaFile, type TestTls } from '../../emulators/test-tls.js';
 
@@ -40,7 +40,7 @@ describe('KMS through HTTPS_PROXY (real agent process, https KMS reachable only 
     proxy = await new ForwardProxy().start();
   });
   after(async () => {
-    await Promise.all(agents.map((a) => stopAgent(a)));
+    await Promise.all(agents.map((a) => a.stop()));
     await Promise.all([proxy?.close(), source?.close(), kms?.close()]);
     ca?.remove();
   });
@@ -98,7 +98,7 @@ describe('KMS through HTTPS_PROXY (real agent process, https KMS reachable only 
           proxy.dropAll();
           await sleep(200);
           const started = Date.now();
-          assertRefused(await agent.request('/v1/secrets'), 503, 'kms_unavailable');
+          assertErrorBody(await agent.request('/v1/secrets'), 503, 'kms_unavailable');
           // 1 s connection timeout per attempt: well under the 4 s whole-call bound.
           assert.ok(Date.now() - started < 4_000, `took ${Date.now() - started} ms`);
           assert.ok(proxy.stalledOpen >= 1);
@@ -108,7 +108,7 @@ describe('KMS through HTTPS_PROXY (real agent process, https KMS reachable only 
         assert.equal((await agent.request('/v1/secrets')).status, 200);
         // The agent does not keep sockets to a proxy that never answered (1 s tunnel bound). An idle
         // piscina worker blocks its event loop, so that timer runs by the next task at the latest.
-        await until(() => proxy.stalledOpen === 0, 3_000, 'stalled tunnels closed by the agent');
+        await waitUntil(() => proxy.stalledOpen === 0, 3_000, 'stalled tunnels closed by the agent');
       },
     );
 
@@ -151,7 +151,7 @@ describe('KMS through HTTPS_PROXY (real agent process, https KMS reachable only 
         const seen = proxy.seen.length;
         const agent = new AgentProcess(agentEnv({ NO_PROXY: noProxy.replace('<port>', String(kms.port)) }));
         agents.push(agent);
-        assert.notEqual(await exitOf(agent, 40_000), 0);
+        assert.notEqual(await agent.exited(40_000), 0);
         assert.ok(agent.logs().some(invalid('kms_unavailable')), 'the load failed as kms_unavailable');
         assert.match(agent.stderr, /KMS could not be reached \(Error (ENOTFOUND|EAI_AGAIN)\)/);
         assert.equal(proxy.seen.length, seen, 'the proxy saw nothing');
@@ -164,7 +164,7 @@ describe('KMS through HTTPS_PROXY (real agent process, https KMS reachable only 
     try {
       const agent = new AgentProcess(agentEnv({}));
       agents.push(agent);
-      assert.notEqual(await exitOf(agent, 40_000), 0);
+      assert.notEqual(await agent.exited(40_000), 0);
       assert.ok(agent.logs().some(invalid('kms_unavailable')), 'the load failed as kms_unavailable');
       assert.match(agent.stderr, new RegExp(`KMS could not be reached: the proxy refused the tunnel to ${kmsHost} \\(HTTP 407\\)`));
       assert.ok(!agent.output.includes('Access denied by the test proxy'));
@@ -176,7 +176,7 @@ describe('KMS through HTTPS_PROXY (real agent process, https KMS reachable only 
   it('an HTTPS_PROXY that is not an http(s) URL: kms_unavailable naming the variable, never its value', { timeout: 45_000 }, async () => {
     const agent = new AgentProcess(agentEnv({ HTTPS_PROXY: 'socks5://proxy-user:Proxy-Pass-93d1@127.0.0.1:1080' }));
     agents.push(agent);
-    assert.notEqual(await exitOf(agent, 40_000), 0);
+    assert.notEqual(await agent.exited(40_000), 0);
     assert.match(agent.stderr, /KMS cannot be called: HTTPS_PROXY must be an http:\/\/ or https:\/\/ proxy URL/);
     assert.ok(!agent.output.includes('Proxy-Pass-93d1'));
   });

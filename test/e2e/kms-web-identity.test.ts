@@ -8,10 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess } from '../kit/index.js';
 import { kmsArtifact } from '../helpers/kms-artifacts.js';
 import { kmsAgentEnv, startKmsSource, type KmsSource } from '../helpers/kms-source.js';
-import { exitOf, stopAgent } from '../helpers/scenario.js';
 import { WebIdentity, type StsServer } from '../../emulators/sts-server.js';
 
 const PAYLOAD = { app: { DATABASE_URL: 'postgres://u:Irsa-Db-5c0e@db/app' } };
@@ -31,7 +30,7 @@ describe('KMS with a web identity (IRSA) instead of static keys (real agent proc
     sts = irsa.sts;
   });
   after(async () => {
-    await Promise.all(agents.map((a) => stopAgent(a)));
+    await Promise.all(agents.map((a) => a.stop()));
     await Promise.all([irsa?.close(), setup?.close()]);
   });
 
@@ -76,7 +75,7 @@ describe('KMS with a web identity (IRSA) instead of static keys (real agent proc
     const wrong = `${TOKEN.slice(0, -4)}0000`;
     const agent = new AgentProcess(irsaEnv(wrong, {}));
     agents.push(agent);
-    assert.notEqual(await exitOf(agent), 0);
+    assert.notEqual(await agent.exited(), 0);
     assert.ok(sts.calls.some((c) => c.outcome === 'InvalidIdentityToken'));
     // Not "KMS refused the Decrypt": KMS was never called. STS's own message, and a hint about the role.
     assert.match(agent.stderr, /AWS credentials could not be obtained \(InvalidIdentityTokenException, HTTP 400\): Couldn't retrieve verification key/);

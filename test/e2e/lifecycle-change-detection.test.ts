@@ -6,7 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { assertServing, health, isEvent, refreshed, sleep, startPolled } from '../helpers/scenario.js';
+import { sleep } from '../kit/index.js';
+import { assertServing, health, isEvent, refreshed, startPolled } from '../helpers/scenario.js';
 
 const GOOD = { app: { API_KEY: 'etag-value' } };
 

@@ -6,10 +6,10 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { assertErrorBody, sleep, waitUntil } from '../kit/index.js';
+import { agentOn, isEvent, type Polled, startPolled } from '../helpers/scenario.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { assertRefused, exitOf, isEvent, newToken, sleep, startPolled, stopAgent, until, waitForLogAfter, type Polled } from '../helpers/scenario.js';
 
 /**
  * An agent whose cache TTL ran out while its source hangs: a secrets request then waits (up to its
@@ -20,7 +20,7 @@ async function expiredWithHangingSource(t: TestContext): Promise<Polled> {
   const p = await startPolled({ payload: { app: { K: 'in-flight' } } });
   t.after(() => p.close());
   p.server.behaviour = { kind: 'hang' };
-  await until(async () => (await p.get('/v1/ready')).status === 503, 45_000, 'cache_expired');
+  await waitUntil(async () => (await p.get('/v1/ready')).status === 503, 45_000, 'cache_expired');
   assert.deepEqual((await p.get('/v1/ready')).json(), { ready: false, reason: 'cache_expired' });
   return p;
 }
@@ -40,7 +40,7 @@ describe('§6 daemon lifecycle', { concurrency: true }, () => {
       t.after(() => p.close());
       const port = p.agent.port;
       p.agent.child.kill(signal);
-      assert.equal(await exitOf(p.agent, 20_000), 0);
+      assert.equal(await p.agent.exited(20_000), 0);
       const events = p.agent.logs().map((l) => l.event);
       assert.ok(events.includes('agent.stopping'));
       assert.ok(events.includes('agent.stopped'));
@@ -58,11 +58,11 @@ describe('§6 daemon lifecycle', { concurrency: true }, () => {
     await sleep(300);
     const from = p.mark();
     p.agent.child.kill('SIGTERM');
-    await waitForLogAfter(p.agent, from, isEvent('agent.stopping'));
+    await p.agent.logAfter(from, isEvent('agent.stopping'));
     // The request was accepted before the signal: it gets its complete answer, not a reset.
     const r = await inFlight;
-    assertRefused(r, 503, 'cache_expired');
-    assert.equal(await exitOf(p.agent, 20_000), 0);
+    assertErrorBody(r, 503, 'cache_expired');
+    assert.equal(await p.agent.exited(20_000), 0);
     assert.ok(p.agent.logs().some(isEvent('agent.stopped')));
   });
 
@@ -72,9 +72,9 @@ describe('§6 daemon lifecycle', { concurrency: true }, () => {
     await sleep(300);
     const from = p.mark();
     p.agent.child.kill('SIGTERM');
-    await waitForLogAfter(p.agent, from, isEvent('agent.stopping'));
+    await p.agent.logAfter(from, isEvent('agent.stopping'));
     p.agent.child.kill('SIGINT');
-    assert.equal(await exitOf(p.agent, 20_000), 1);
+    assert.equal(await p.agent.exited(20_000), 1);
     assert.ok(p.agent.logs().some(isEvent('agent.stop_forced')));
     assert.ok(!p.agent.logs().some(isEvent('agent.stopped')), 'it did not wait for the drain');
     await inFlight;
@@ -86,16 +86,10 @@ describe('§6 daemon lifecycle', { concurrency: true }, () => {
     t.after(() => server.close());
     server.body = await artifactJson({ recipient: key.recipient, payload: { app: { K: 'v' } } });
     server.behaviour = { kind: 'hang' };
-    const agent = new AgentProcess({
-      CLEF_AGENT_SOURCE: server.url(),
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: newToken(),
-      CLEF_AGENT_WORKERS: '1',
-    });
-    t.after(() => stopAgent(agent));
+    const agent = agentOn(t, server.url(), key.identity);
     await agent.listening();
     assert.equal((await agent.request('/v1/ready')).status, 503);
-    assert.equal(await stopAgent(agent), 0);
+    assert.equal(await agent.stop(), 0);
     assert.ok(agent.logs().some(isEvent('agent.stopped')));
     assert.ok(!agent.stderr.includes('could not load'), 'a requested stop is not reported as a failed start-up');
   });

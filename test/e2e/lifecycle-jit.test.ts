@@ -5,9 +5,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { httpRequest } from '../helpers/agent-process.js';
+import { assertErrorBody, request, waitUntil } from '../kit/index.js';
+import { assertServing, fetchFailed, health, invalid, isEvent, isoIn, refreshed, startPolled } from '../helpers/scenario.js';
 import { artifactJson } from '../helpers/artifacts.js';
-import { assertRefused, assertServing, fetchFailed, health, invalid, isEvent, isoIn, refreshed, startPolled, until } from '../helpers/scenario.js';
 
 const JIT = { CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_POLL_INTERVAL: '5' } as const;
 const GOOD = { app: { API_KEY: 'jit-good', DATABASE_URL: 'postgres://jit' } };
@@ -21,7 +21,7 @@ describe('§4.3 in JIT mode', { concurrency: true }, () => {
     assert.equal((await health(p))['mode'], 'jit');
     await p.swap(JSON.stringify({ ...(JSON.parse(p.server.body) as object), revokedAt: new Date().toISOString() }), isEvent('artifact.revoked'));
     assert.deepEqual((await p.get('/v1/ready')).json(), { ready: false, reason: 'revoked' });
-    for (const path of SECRET_ROUTES) assertRefused(await p.get(path), 503, 'revoked');
+    for (const path of SECRET_ROUTES) assertErrorBody(await p.get(path), 503, 'revoked');
     const next = { app: { API_KEY: 'jit-after-revocation' } };
     await p.swap(await p.artifact({ payload: next, revision: 'rev-jit-next' }), refreshed('rev-jit-next'));
     await assertServing(p, next);
@@ -43,9 +43,9 @@ describe('§4.3 in JIT mode', { concurrency: true }, () => {
     t.after(() => p.close());
     await assertServing(p, GOOD);
     p.server.behaviour = { kind: 'hang' };
-    await until(async () => (await p.get('/v1/ready')).status === 503, 20_000, 'expired');
+    await waitUntil(async () => (await p.get('/v1/ready')).status === 503, 20_000, 'expired');
     assert.deepEqual((await p.get('/v1/ready')).json(), { ready: false, reason: 'expired' });
-    for (const path of SECRET_ROUTES) assertRefused(await p.get(path), 503, 'expired');
+    for (const path of SECRET_ROUTES) assertErrorBody(await p.get(path), 503, 'expired');
   });
 
   it('§4.3 JIT: an age artifact stops being served after CLEF_AGENT_MAX_STALE without a successful refresh, and recovers', { timeout: 60_000 }, async (t) => {
@@ -54,12 +54,12 @@ describe('§4.3 in JIT mode', { concurrency: true }, () => {
     const loadedAt = (await health(p))['lastRefreshAt'] as number;
     p.server.behaviour = { kind: 'status', status: 500 };
     await p.logAfter(p.mark(), fetchFailed('fetch_status'), 15_000);
-    await until(async () => (await p.get('/v1/ready')).status === 503, 20_000, 'stale');
+    await waitUntil(async () => (await p.get('/v1/ready')).status === 503, 20_000, 'stale');
     assert.ok(Date.now() - loadedAt > 9_000, 'not before MAX_STALE');
     assert.deepEqual((await p.get('/v1/ready')).json(), { ready: false, reason: 'cache_expired' });
-    for (const path of SECRET_ROUTES) assertRefused(await p.get(path), 503, 'cache_expired');
+    for (const path of SECRET_ROUTES) assertErrorBody(await p.get(path), 503, 'cache_expired');
     p.server.behaviour = { kind: 'serve' };
-    await until(async () => (await p.get('/v1/ready')).status === 200, 20_000, 'recovered');
+    await waitUntil(async () => (await p.get('/v1/ready')).status === 200, 20_000, 'recovered');
     await assertServing(p, GOOD);
   });
 
@@ -77,7 +77,7 @@ describe('§4.3 in JIT mode', { concurrency: true }, () => {
     const hardStop = Date.now() + 40_000;
     const client = async (): Promise<void> => {
       while (Date.now() < hardStop && (swap.at === undefined || Date.now() < swap.at + 3_000)) {
-        const r = await httpRequest(p.agent.port, '/v1/secrets', { token: p.agent.token });
+        const r = await request(p.agent.port, '/v1/secrets', { token: p.agent.token });
         assert.equal(r.status, 200, r.body);
         if (r.body === JSON.stringify(A)) seen.A++;
         else if (r.body === JSON.stringify(B)) seen.B++;

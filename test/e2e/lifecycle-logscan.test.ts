@@ -6,10 +6,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess } from '../kit/index.js';
+import { invalid, isEvent, newToken } from '../helpers/scenario.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { invalid, isEvent, newToken, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 
 const SECRETS = {
   app: { DATABASE_URL: 'postgres://app:Scan-Db-Pass-1f2e@db/app', API_KEY: 'Scan-Api-Key-9a8b7c' },
@@ -39,7 +39,7 @@ describe('§5.1 log scan', () => {
         CLEF_AGENT_POLL_INTERVAL: '5',
         CLEF_AGENT_LOG_LEVEL: 'trace',
       });
-      t.after(() => stopAgent(agent));
+      t.after(() => agent.stop());
       await agent.ready();
 
       // Clients: good, bad, missing and oddly-cased tokens; every route and answer form.
@@ -67,13 +67,13 @@ describe('§5.1 log scan', () => {
       assert.equal((await agent.request('/v1/secrets', { token: GUESSED_TOKEN })).status, 401);
       assert.equal((await agent.request('/v1/secrets/API_KEY')).status, 409);
       // An unchanged poll logs at debug: proof the verbose levels are really on.
-      await waitForLogAfter(agent, 0, isEvent('artifact.unchanged'), 20_000);
+      await agent.logAfter(0, isEvent('artifact.unchanged'), 20_000);
 
       // Rejected artifacts whose secrets must never surface: tampered, wrong key, invalid payload.
       const swap = async (body: string, code: string): Promise<void> => {
         const from = agent.logs().length;
         server.body = body;
-        await waitForLogAfter(agent, from, invalid(code), 20_000);
+        await agent.logAfter(from, invalid(code), 20_000);
       };
       const tampered = await artifactJson({ recipient: key.recipient, payload: { app: { API_KEY: REJECTED_VALUES[0] } } });
       await swap(JSON.stringify({ ...(JSON.parse(tampered) as object), ciphertextHash: 'f'.repeat(64) }), 'integrity');
@@ -86,9 +86,9 @@ describe('§5.1 log scan', () => {
         ...(JSON.parse(await artifactJson({ recipient: key.recipient, payload: SECRETS })) as object),
         revokedAt: new Date().toISOString(),
       });
-      await waitForLogAfter(agent, from, isEvent('artifact.revoked'), 20_000);
+      await agent.logAfter(from, isEvent('artifact.revoked'), 20_000);
       for (const path of paths) await agent.request(path);
-      assert.equal(await stopAgent(agent), 0);
+      assert.equal(await agent.stop(), 0);
 
       const out = agent.stdout + agent.stderr;
       assert.ok(out.length > 0);

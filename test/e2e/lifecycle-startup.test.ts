@@ -6,10 +6,10 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { closedPort, type AgentProcess } from '../kit/index.js';
+import { agentOn, isoIn } from '../helpers/scenario.js';
 import { ArtifactServer, type Behaviour } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, signingKey, type AgeKeyPair } from '../helpers/artifacts.js';
-import { closedPort, exitOf, isoIn, newToken, stopAgent } from '../helpers/scenario.js';
 
 const USER = 'deploy-user-7c1';
 const PASS = 'pw-9f8e7d6c5b';
@@ -32,15 +32,8 @@ async function failedStart(
   t.after(() => server.close());
   if (o.behaviour) server.behaviour = o.behaviour;
   server.body = o.body ? await o.body(key) : await artifactJson({ recipient: key.recipient, payload: { app: { K: 'v' } } });
-  const agent = new AgentProcess({
-    CLEF_AGENT_SOURCE: o.source ?? `http://${USER}:${PASS}@127.0.0.1:${server.port}/packed/api.age.json`,
-    CLEF_AGENT_AGE_KEY: key.identity,
-    CLEF_AGENT_TOKEN: newToken(),
-    CLEF_AGENT_WORKERS: '1',
-    ...o.env,
-  });
-  t.after(() => stopAgent(agent));
-  const code = await exitOf(agent, 40_000);
+  const agent = agentOn(t, o.source ?? `http://${USER}:${PASS}@127.0.0.1:${server.port}/packed/api.age.json`, key.identity, o.env);
+  const code = await agent.exited(40_000);
   return { code, stderr: agent.stderr, output: agent.output, requests: server.requests.length, agent };
 }
 
@@ -153,13 +146,7 @@ describe('§4.2 start-up success', { concurrency: true }, () => {
         });
       },
     };
-    const agent = new AgentProcess({
-      CLEF_AGENT_SOURCE: server.url(),
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: newToken(),
-      CLEF_AGENT_WORKERS: '1',
-    });
-    t.after(() => stopAgent(agent));
+    const agent = agentOn(t, server.url(), key.identity);
     await agent.listening();
     const before = await agent.request('/v1/ready');
     assert.equal(before.status, 503);
@@ -188,13 +175,7 @@ describe('§4.2 start-up success', { concurrency: true }, () => {
     t.after(() => server.close());
     server.body = await artifactJson({ recipient: key.recipient, payload: { app: { API_KEY: 'second-attempt' } } });
     server.behaviour = { kind: 'status', status: 404 };
-    const agent = new AgentProcess({
-      CLEF_AGENT_SOURCE: server.url(),
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: newToken(),
-      CLEF_AGENT_WORKERS: '1',
-    });
-    t.after(() => stopAgent(agent));
+    const agent = agentOn(t, server.url(), key.identity);
     await agent.waitForLog((l) => l.event === 'startup.attempt_failed' && l['attempt'] === 1);
     server.behaviour = { kind: 'serve' };
     await agent.ready();

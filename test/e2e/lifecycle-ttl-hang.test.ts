@@ -7,8 +7,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPolled, until } from '../helpers/scenario.js';
-import type { HttpAnswer } from '../helpers/agent-process.js';
+import { startPolled } from '../helpers/scenario.js';
+import { waitUntil, type HttpAnswer } from '../kit/index.js';
 
 const GOOD = { app: { API_KEY: 'hang-ttl-value' } };
 
@@ -27,7 +27,7 @@ describe('§4.3 cached mode: a hanging source within CACHE_TTL', () => {
     t.after(() => p.close());
     p.server.behaviour = { kind: 'hang' };
 
-    await until(() => p.server.requests.length >= 2, 15_000, 'a poll reached the hanging source');
+    await waitUntil(() => p.server.requests.length >= 2, 15_000, 'a poll reached the hanging source');
     const during = await bounded(p.get('/v1/secrets'), 5_000);
     assert.equal(during.status, 200);
     assert.deepEqual(during.json(), GOOD);

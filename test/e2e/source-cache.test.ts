@@ -6,31 +6,28 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess, suiteTempDirs, waitUntil } from '../kit/index.js';
+import { isEvent, polledAgentEnv, refreshed } from '../helpers/scenario.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair } from '../helpers/artifacts.js';
-import { exitOf, isEvent, newToken, POLLING_ENV, refreshed, stopAgent, until, waitForLogAfter } from '../helpers/scenario.js';
 
 const SECRET = 'DiskCacheE2eSecret-5150';
 const PAYLOAD = { app: { API_KEY: SECRET, DATABASE_URL: `postgres://u:${SECRET}-db@h/app` } };
 let key: AgeKeyPair;
 let good: string;
-let root: string;
+const root = suiteTempDirs('clef-cache-e2e-').make();
 let n = 0;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 before(async () => {
   key = await ageKeyPair();
   good = await artifactJson({ recipient: key.recipient, payload: PAYLOAD });
-  root = mkdtempSync(join(tmpdir(), 'clef-cache-e2e-'));
 });
 after(async () => {
   await Promise.all(cleanups.map((c) => c()));
-  rmSync(root, { recursive: true, force: true });
 });
 
 async function server(body = good): Promise<ArtifactServer> {
@@ -41,23 +38,9 @@ async function server(body = good): Promise<ArtifactServer> {
 }
 
 function spawn(source: string, cachePath: string, extra: Record<string, string> = {}): AgentProcess {
-  const agent = new AgentProcess({
-    CLEF_AGENT_SOURCE: source,
-    CLEF_AGENT_CACHE_PATH: cachePath,
-    CLEF_AGENT_AGE_KEY: key.identity,
-    CLEF_AGENT_TOKEN: newToken(),
-    CLEF_AGENT_WORKERS: '1',
-    CLEF_AGENT_LOG_LEVEL: 'debug',
-    ...POLLING_ENV,
-    ...extra,
-  });
-  cleanups.push(() => stopAgent(agent));
+  const agent = new AgentProcess(polledAgentEnv(key.identity, { CLEF_AGENT_SOURCE: source, CLEF_AGENT_CACHE_PATH: cachePath, ...extra }));
+  cleanups.push(() => agent.stop());
   return agent;
-}
-
-async function ready(agent: AgentProcess): Promise<void> {
-  agent.port = (await waitForLogAfter(agent, 0, isEvent('listening'), 30_000))['port'] as number;
-  await waitForLogAfter(agent, 0, refreshed(), 30_000);
 }
 
 async function assertServing(agent: AgentProcess): Promise<void> {
@@ -70,8 +53,8 @@ async function assertServing(agent: AgentProcess): Promise<void> {
 async function warmCache(src: ArtifactServer): Promise<string> {
   const dir = join(root, `cache-${n++}`);
   const agent = spawn(src.url(), dir);
-  await ready(agent);
-  await stopAgent(agent);
+  await agent.ready();
+  await agent.stop();
   return dir;
 }
 
@@ -87,7 +70,7 @@ describe('disk cache through the agent', { concurrency: 3 }, () => {
     const dir = await warmCache(src);
     src.behaviour = { kind: 'status', status: 503 };
     const agent = spawn(src.url(), dir);
-    await ready(agent);
+    await agent.ready();
     await assertServing(agent);
     const loaded = agent.logs().find(refreshed());
     assert.equal(loaded?.['from'], 'disk_cache');
@@ -98,7 +81,7 @@ describe('disk cache through the agent', { concurrency: 3 }, () => {
     const src = await server();
     src.behaviour = { kind: 'status', status: 503 };
     const agent = spawn(src.url(), join(root, `cache-${n++}`));
-    assert.notEqual(await exitOf(agent, 60_000), 0);
+    assert.notEqual(await agent.exited(60_000), 0);
     assert.match(agent.stderr, /HTTP 503/);
   });
 
@@ -110,13 +93,13 @@ describe('disk cache through the agent', { concurrency: 3 }, () => {
     writeFileSync(metaFile(dir), JSON.stringify({ ...meta, fetchedAtMs: Date.now() - 24_000 }));
     src.behaviour = { kind: 'status', status: 503 };
     const agent = spawn(src.url(), dir);
-    await ready(agent);
+    await agent.ready();
     await assertServing(agent);
-    await until(async () => (await agent.request('/v1/ready')).status === 503, 30_000, 'TTL runs out');
+    await waitUntil(async () => (await agent.request('/v1/ready')).status === 503, 30_000, 'TTL runs out');
     const r = await agent.request('/v1/secrets');
     assert.equal(r.status, 503);
     assert.equal(r.json<{ reason: string }>().reason, 'cache_expired');
-    await until(() => readdirSync(dir).length === 0, 20_000, 'the too-old copy is purged');
+    await waitUntil(() => readdirSync(dir).length === 0, 20_000, 'the too-old copy is purged');
     assert.ok(agent.logs().some((l) => l.event === 'cache.warning' && /ignored and purged/.test(String(l.msg))));
   });
 
@@ -124,16 +107,16 @@ describe('disk cache through the agent', { concurrency: 3 }, () => {
     const src = await server();
     const dir = join(root, `cache-${n++}`);
     const a = spawn(src.url(), dir);
-    await ready(a);
+    await a.ready();
     const mark = a.logs().length;
     src.body = good.slice(0, good.length - 20);
-    await waitForLogAfter(a, mark, isEvent('artifact.invalid'), 20_000);
+    await a.logAfter(mark, isEvent('artifact.invalid'), 20_000);
     await assertServing(a);
-    await stopAgent(a);
+    await a.stop();
     const artifactFile = readdirSync(dir).find((f) => f.endsWith('.artifact')) ?? '';
     assert.equal(readFileSync(join(dir, artifactFile), 'utf8'), good, 'the cache still holds the good artifact');
     const b = spawn(src.url(), dir);
-    await ready(b);
+    await b.ready();
     await assertServing(b);
     assert.equal(b.logs().find(refreshed())?.['from'], 'disk_cache');
   });
@@ -147,9 +130,9 @@ describe('disk cache through the agent', { concurrency: 3 }, () => {
     mkdirSync(join(dir, `${name}.artifact`, 'squatter'), { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
     const agent = spawn(src.url(), dir);
-    await ready(agent);
+    await agent.ready();
     await assertServing(agent);
-    const w = await waitForLogAfter(agent, 0, isEvent('cache.warning'), 10_000);
+    const w = await agent.logAfter(0, isEvent('cache.warning'), 10_000);
     assert.match(String(w.msg), /is not writable \((EISDIR|ENOTEMPTY|EEXIST)\); serving continues/);
     assert.equal(w.level, 'warn');
   });
@@ -158,11 +141,11 @@ describe('disk cache through the agent', { concurrency: 3 }, () => {
     const src = await server();
     const dir = join(root, `cache-${n++}`);
     const agent = spawn(src.url(), dir);
-    await ready(agent);
+    await agent.ready();
     assert.equal(readdirSync(dir).length, 2);
     const mark = agent.logs().length;
     src.body = JSON.stringify({ ...(JSON.parse(good) as object), revokedAt: new Date().toISOString() });
-    await waitForLogAfter(agent, mark, isEvent('artifact.revoked'), 20_000);
+    await agent.logAfter(mark, isEvent('artifact.revoked'), 20_000);
     assert.deepEqual(readdirSync(dir), []);
   });
 
@@ -170,9 +153,9 @@ describe('disk cache through the agent', { concurrency: 3 }, () => {
     const src = await server();
     const dir = join(root, `cache-${n++}`);
     const agent = spawn(src.url(), dir);
-    await ready(agent);
+    await agent.ready();
     await assertServing(agent);
-    await waitForLogAfter(agent, 0, isEvent('artifact.unchanged'), 20_000);
+    await agent.logAfter(0, isEvent('artifact.unchanged'), 20_000);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     const needles = [SECRET, `${SECRET}-db`, agent.token, key.identity, Buffer.from(SECRET).toString('base64')];
     for (const f of readdirSync(dir)) {

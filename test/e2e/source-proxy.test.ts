@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess } from '../kit/index.js';
+import { isEvent, polledAgentEnv } from '../helpers/scenario.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair } from '../helpers/artifacts.js';
 import { ForwardProxy } from '../../emulators/proxy.js';
 import { S3Server } from '../../emulators/s3-server.js';
 import { WebIdentity } from '../../emulators/sts-server.js';
-import { exitOf, isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 import { VcsServer } from '../../emulators/vcs-servers.js';
 
 const PATH = '.clef/packed/api/production.age.json';
@@ -33,7 +33,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(agents.map((a) => stopAgent(a)));
+  await Promise.all(agents.map((a) => a.stop()));
   await Promise.all([proxy.close(), s3.close(), github.close()]);
 });
 
@@ -44,22 +44,15 @@ function agentEnv(extra: Record<string, string>): Record<string, string> {
     NO_PROXY: 'unrelated.example',
     // http to the non-loopback test names (a real deployment would use https through the proxy).
     CLEF_AGENT_ALLOW_HTTP: 'true',
-    CLEF_AGENT_AGE_KEY: key.identity,
-    CLEF_AGENT_TOKEN: newToken(),
-    CLEF_AGENT_WORKERS: '1',
-    CLEF_AGENT_LOG_LEVEL: 'debug',
-    CLEF_AGENT_CACHE_TTL: '30',
-    CLEF_AGENT_POLL_INTERVAL: '5',
-    ...extra,
+    ...polledAgentEnv(key.identity, extra),
   };
 }
 
 async function ready(agent: AgentProcess): Promise<void> {
   agents.push(agent);
-  agent.port = (await waitForLogAfter(agent, 0, isEvent('listening'), 30_000))['port'] as number;
-  await waitForLogAfter(agent, 0, refreshed(), 30_000);
+  await agent.ready();
   // One poll as well, so conditional requests are covered too.
-  await waitForLogAfter(agent, 0, isEvent('artifact.unchanged'), 20_000);
+  await agent.logAfter(0, isEvent('artifact.unchanged'), 20_000);
 }
 
 const S3_ENV = {
@@ -122,11 +115,11 @@ describe('proxies for every source kind', { concurrency: 1 }, () => {
 
   it('NO_PROXY is honoured: a listed host is fetched directly (and here cannot resolve)', { timeout: 60_000 }, async () => {
     // The agents of the tests above poll through the same proxy: stop them, or their polls count.
-    await Promise.all(agents.splice(0).map((a) => stopAgent(a)));
+    await Promise.all(agents.splice(0).map((a) => a.stop()));
     const seen = proxy.seen.length;
     const agent = new AgentProcess(agentEnv({ ...S3_ENV, AWS_ENDPOINT_URL_S3: `http://s3.test:${s3.port}`, NO_PROXY: 's3.test' }));
     agents.push(agent);
-    assert.notEqual(await exitOf(agent, 45_000), 0);
+    assert.notEqual(await agent.exited(45_000), 0);
     assert.match(agent.stderr, /network error/);
     assert.equal(proxy.seen.length, seen, 'the proxy saw nothing');
   });

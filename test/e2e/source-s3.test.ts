@@ -5,16 +5,15 @@
  * container credentials endpoint on loopback. Polls send the ETag back and get 304.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess, suiteTempDirs } from '../kit/index.js';
+import { isEvent, newToken, polledAgentEnv } from '../helpers/scenario.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair } from '../helpers/artifacts.js';
 import { S3Server } from '../../emulators/s3-server.js';
-import { isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 
 const PAYLOAD = { app: { API_KEY: 'S3SourcedSecret-42' } };
 const ENV_CREDS = { id: 'AKIAENVEXAMPLE0001', secret: 'EnvSecretAccessKey0001' };
@@ -23,7 +22,7 @@ const ECS_CREDS = { id: 'ASIAECSEXAMPLE000003', secret: 'EcsSecretAccessKey03', 
 
 let s3: S3Server;
 let key: AgeKeyPair;
-let dir: string;
+const dir = suiteTempDirs('clef-s3-e2e-').make();
 let ecs: http.Server;
 const agents: AgentProcess[] = [];
 
@@ -34,7 +33,6 @@ before(async () => {
   s3.credentials.set(PROFILE_CREDS.id, { secretAccessKey: PROFILE_CREDS.secret });
   s3.credentials.set(ECS_CREDS.id, { secretAccessKey: ECS_CREDS.secret, sessionToken: ECS_CREDS.token });
   s3.put('clef-artifacts', 'api/production.age.json', await artifactJson({ recipient: key.recipient, payload: PAYLOAD }));
-  dir = mkdtempSync(join(tmpdir(), 'clef-s3-e2e-'));
   // An ECS container credentials endpoint (the shape the SDK's fromContainerMetadata reads).
   ecs = http.createServer((req, res) => {
     if (req.url !== '/creds') return void res.writeHead(404).end();
@@ -52,32 +50,26 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all(agents.map((a) => stopAgent(a)));
+  await Promise.all(agents.map((a) => a.stop()));
   ecs.closeAllConnections();
   await new Promise((r) => ecs.close(r));
   await s3.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** An agent reading s3://clef-artifacts/… through AWS_ENDPOINT_URL_S3, with `extra` credentials env. */
 async function startAgent(extra: Record<string, string>): Promise<AgentProcess> {
-  const agent = new AgentProcess({
-    CLEF_AGENT_SOURCE: 's3://clef-artifacts/api/production.age.json',
-    AWS_REGION: 'eu-west-1',
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    // Nothing in these tests may wait on a (missing) instance metadata service.
-    AWS_EC2_METADATA_DISABLED: 'true',
-    CLEF_AGENT_AGE_KEY: key.identity,
-    CLEF_AGENT_TOKEN: newToken(),
-    CLEF_AGENT_WORKERS: '1',
-    CLEF_AGENT_LOG_LEVEL: 'debug',
-    CLEF_AGENT_CACHE_TTL: '30',
-    CLEF_AGENT_POLL_INTERVAL: '5',
-    ...extra,
-  });
+  const agent = new AgentProcess(
+    polledAgentEnv(key.identity, {
+      CLEF_AGENT_SOURCE: 's3://clef-artifacts/api/production.age.json',
+      AWS_REGION: 'eu-west-1',
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      // Nothing in these tests may wait on a (missing) instance metadata service.
+      AWS_EC2_METADATA_DISABLED: 'true',
+      ...extra,
+    }),
+  );
   agents.push(agent);
-  agent.port = (await waitForLogAfter(agent, 0, isEvent('listening'), 30_000))['port'] as number;
-  await waitForLogAfter(agent, 0, refreshed(), 30_000);
+  await agent.ready();
   return agent;
 }
 
@@ -97,7 +89,7 @@ describe('S3 sources through the agent', { concurrency: 1 }, () => {
     await assertServes(agent);
     assert.ok(signedBy(ENV_CREDS.id) >= 1);
     assert.equal(s3.requests.find((r) => String(r.headers['authorization']).includes(ENV_CREDS.id))?.scope, 'eu-west-1');
-    await waitForLogAfter(agent, 0, isEvent('artifact.unchanged'), 20_000);
+    await agent.logAfter(0, isEvent('artifact.unchanged'), 20_000);
     assert.ok(s3.requests.some((r) => r.outcome === '304' && String(r.headers['authorization']).includes(ENV_CREDS.id)));
     assert.ok(!agent.output.includes(ENV_CREDS.secret), 'the secret key is never logged');
     const label = agent.logs().find((l) => l.event === 'agent.starting')?.['source'];
@@ -139,9 +131,7 @@ describe('S3 sources through the agent', { concurrency: 1 }, () => {
       CLEF_AGENT_WORKERS: '1',
     });
     agents.push(agent);
-    const kill = setTimeout(() => agent.child.kill('SIGKILL'), 45_000);
-    const code = await agent.closed;
-    clearTimeout(kill);
+    const code = await agent.exited(45_000);
     assert.notEqual(code, 0);
     assert.match(agent.stderr, /HTTP 403.*Hint: access denied/s);
     assert.ok(!agent.output.includes('TheWrongSecretKey999'));

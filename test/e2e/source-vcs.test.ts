@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess } from '../kit/index.js';
+import { isEvent, newToken, polledAgentEnv } from '../helpers/scenario.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { isEvent, newToken, refreshed, stopAgent, waitForLogAfter } from '../helpers/scenario.js';
 import { answer, VcsServer, type Provider } from '../../emulators/vcs-servers.js';
 
 const PATH = '.clef/packed/api/production.age.json';
@@ -22,23 +22,18 @@ async function scenario(provider: Provider): Promise<{ agent: AgentProcess; serv
   cleanups.push(() => server.close());
   const payload = { app: { API_KEY: `${provider}-sourced-secret` } };
   server.put(PATH, await artifactJson({ recipient: key.recipient, payload, identity: 'api', environment: 'production' }));
-  const agent = new AgentProcess({
-    CLEF_AGENT_VCS_PROVIDER: provider,
-    CLEF_AGENT_VCS_REPO: REPOS[provider],
-    CLEF_AGENT_VCS_TOKEN: token,
-    CLEF_AGENT_VCS_IDENTITY: 'api',
-    CLEF_AGENT_VCS_ENVIRONMENT: 'production',
-    CLEF_AGENT_VCS_API_URL: server.apiUrl(),
-    CLEF_AGENT_AGE_KEY: key.identity,
-    CLEF_AGENT_TOKEN: newToken(),
-    CLEF_AGENT_WORKERS: '1',
-    CLEF_AGENT_LOG_LEVEL: 'debug',
-    CLEF_AGENT_CACHE_TTL: '30',
-    CLEF_AGENT_POLL_INTERVAL: '5',
-  });
-  cleanups.push(() => stopAgent(agent));
-  agent.port = (await waitForLogAfter(agent, 0, isEvent('listening'), 30_000))['port'] as number;
-  await waitForLogAfter(agent, 0, refreshed(), 30_000);
+  const agent = new AgentProcess(
+    polledAgentEnv(key.identity, {
+      CLEF_AGENT_VCS_PROVIDER: provider,
+      CLEF_AGENT_VCS_REPO: REPOS[provider],
+      CLEF_AGENT_VCS_TOKEN: token,
+      CLEF_AGENT_VCS_IDENTITY: 'api',
+      CLEF_AGENT_VCS_ENVIRONMENT: 'production',
+      CLEF_AGENT_VCS_API_URL: server.apiUrl(),
+    }),
+  );
+  cleanups.push(() => agent.stop());
+  await agent.ready();
   return { agent, server, token, payload };
 }
 
@@ -49,7 +44,7 @@ describe('VCS sources through the agent', { concurrency: 3 }, () => {
       const r = await agent.request('/v1/secrets');
       assert.equal(r.status, 200, r.body);
       assert.deepEqual(r.json(), payload);
-      await waitForLogAfter(agent, 0, isEvent('artifact.unchanged'), 20_000);
+      await agent.logAfter(0, isEvent('artifact.unchanged'), 20_000);
       assert.ok(
         server.requests.some((q) => q.status === 304 && q.headers['if-none-match'] !== undefined),
         'a poll got 304',
@@ -66,7 +61,7 @@ describe('VCS sources through the agent', { concurrency: 3 }, () => {
     const mark = agent.logs().length;
     const reset = String(Math.floor(Date.now() / 1000) + 3600);
     server.overrides.push(answer(403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }));
-    const line = await waitForLogAfter(agent, mark, isEvent('fetch.failed'), 20_000);
+    const line = await agent.logAfter(mark, isEvent('fetch.failed'), 20_000);
     assert.equal(line['status'], 403);
     assert.match(String(line.msg), /rate limited/);
     // That poll made exactly one request: a distant reset is not retried within the load.

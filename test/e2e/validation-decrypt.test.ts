@@ -7,7 +7,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { ageKeyPair } from '../helpers/artifacts.js';
-import { assertServing, health, invalid, isoIn, refreshed, startPolled, type Polled } from '../helpers/scenario.js';
+import { assertRejected, assertServing, health, invalid, isoIn, refreshed, startPolled, type Polled } from '../helpers/scenario.js';
 
 const GOOD = { app: { API_KEY: 'good-before-step-8' } };
 
@@ -18,13 +18,7 @@ async function goodAgent(t: TestContext, packedAt?: string): Promise<Polled> {
   return p;
 }
 
-async function rejected(p: Polled, body: string, code: string): Promise<void> {
-  await p.swap(body, invalid(code));
-  await assertServing(p, GOOD);
-  const h = await health(p);
-  assert.equal(h.lastError?.code, code);
-  assert.equal(h.revision, 'rev-good');
-}
+const rejected = (p: Polled, body: string, code: string): Promise<void> => assertRejected(p, body, code, { payload: GOOD, revision: 'rev-good' });
 
 describe('§4.3 step 8: decrypt and payload check', { concurrency: true }, () => {
   it('§4.3 step 8: an artifact for another age key (wrong key) is rejected (decrypt_failed)', { timeout: 45_000 }, async (t) => {

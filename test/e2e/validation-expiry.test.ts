@@ -5,7 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { artifactJson } from '../helpers/artifacts.js';
-import { assertRefused, assertServing, health, isEvent, isoIn, refreshed, startPolled, until } from '../helpers/scenario.js';
+import { assertErrorBody, waitUntil } from '../kit/index.js';
+import { assertServing, health, isEvent, isoIn, refreshed, startPolled } from '../helpers/scenario.js';
 
 const GOOD = { app: { API_KEY: 'expiring-value' } };
 const SECRET_ROUTES = ['/v1/secrets', '/v1/keys', '/v1/secrets/app__API_KEY'];
@@ -20,10 +21,10 @@ describe('§4.3 step 4: expiry', { concurrency: true }, () => {
     // own clock can stop the serving.
     p.server.behaviour = { kind: 'hang' };
     const from = p.mark();
-    await until(async () => (await p.get('/v1/ready')).status === 503, 20_000, 'ready 503');
+    await waitUntil(async () => (await p.get('/v1/ready')).status === 503, 20_000, 'ready 503');
     assert.ok(Date.now() >= Date.parse(expiresAt) - 50, 'not before expiresAt');
     assert.deepEqual((await p.get('/v1/ready')).json(), { ready: false, reason: 'expired' });
-    for (const path of SECRET_ROUTES) assertRefused(await p.get(path), 503, 'expired');
+    for (const path of SECRET_ROUTES) assertErrorBody(await p.get(path), 503, 'expired');
     const line = await p.logAfter(from, isEvent('artifact.expired'));
     assert.equal(line['wasServing'], true);
     const h = await health(p);
@@ -43,7 +44,7 @@ describe('§4.3 step 4: expiry', { concurrency: true }, () => {
     t.after(() => p.close());
     await p.swap(await p.artifact({ payload: { app: { API_KEY: 'stale' } }, expiresAt: isoIn(-60_000) }), isEvent('artifact.expired'));
     assert.deepEqual((await p.get('/v1/ready')).json(), { ready: false, reason: 'expired' });
-    for (const path of SECRET_ROUTES) assertRefused(await p.get(path), 503, 'expired');
+    for (const path of SECRET_ROUTES) assertErrorBody(await p.get(path), 503, 'expired');
     const h = await health(p);
     assert.equal(h.lastError?.code, 'expired');
     assert.equal(h['keys'], 0);
@@ -53,7 +54,7 @@ describe('§4.3 step 4: expiry', { concurrency: true }, () => {
   it('§4.3 step 4: after an expiry, a fresh artifact is served again', { timeout: 60_000 }, async (t) => {
     const p = await startPolled({ firstFetch: (k) => artifactJson({ recipient: k.recipient, payload: GOOD, expiresAt: isoIn(6_000) }) });
     t.after(() => p.close());
-    await until(async () => (await p.get('/v1/ready')).status === 503, 20_000, 'expired');
+    await waitUntil(async () => (await p.get('/v1/ready')).status === 503, 20_000, 'expired');
     assert.deepEqual((await p.get('/v1/ready')).json(), { ready: false, reason: 'expired' });
     const next = { app: { API_KEY: 'fresh-after-expiry' } };
     await p.swap(await p.artifact({ payload: next, revision: 'rev-fresh', expiresAt: isoIn(3600_000) }), refreshed('rev-fresh'));

@@ -5,10 +5,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { agentOn, assertServing, fetchFailed, health, refreshed, startPolled } from '../helpers/scenario.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
-import { assertServing, exitOf, fetchFailed, health, newToken, refreshed, startPolled, stopAgent } from '../helpers/scenario.js';
 
 const GOOD = { app: { API_KEY: 'fetch-rules-value' } };
 /** Highly compressible padding: tiny on the wire, large once decompressed. */
@@ -60,15 +59,8 @@ describe('§4.1 / §5.1 fetch rules', { concurrency: true }, () => {
     const server = await new ArtifactServer().start();
     t.after(() => server.close());
     server.body = await artifactJson({ recipient: key.recipient, payload: GOOD, mutate: (a) => (a['padding'] = PAD) });
-    const agent = new AgentProcess({
-      CLEF_AGENT_SOURCE: server.url(),
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: newToken(),
-      CLEF_AGENT_WORKERS: '1',
-      CLEF_AGENT_MAX_ARTIFACT_BYTES: '8192',
-    });
-    t.after(() => stopAgent(agent));
-    assert.notEqual(await exitOf(agent), 0);
+    const agent = agentOn(t, server.url(), key.identity, { CLEF_AGENT_MAX_ARTIFACT_BYTES: '8192' });
+    assert.notEqual(await agent.exited(), 0);
     assert.match(agent.stderr, /larger than the 8192-byte cap/);
     assert.match(agent.stderr, /Hint: raise CLEF_AGENT_MAX_ARTIFACT_BYTES/);
   });
@@ -85,15 +77,8 @@ describe('§4.1 / §5.1 fetch rules', { concurrency: true }, () => {
 
   it('§5.1: a link-local source (cloud metadata) is never fetched, even with CLEF_AGENT_ALLOW_HTTP', { timeout: 45_000 }, async (t) => {
     const key = await ageKeyPair();
-    const agent = new AgentProcess({
-      CLEF_AGENT_SOURCE: 'http://169.254.169.254/latest/meta-data/artifact.json',
-      CLEF_AGENT_ALLOW_HTTP: 'true',
-      CLEF_AGENT_AGE_KEY: key.identity,
-      CLEF_AGENT_TOKEN: newToken(),
-      CLEF_AGENT_WORKERS: '1',
-    });
-    t.after(() => stopAgent(agent));
-    assert.notEqual(await exitOf(agent), 0);
+    const agent = agentOn(t, 'http://169.254.169.254/latest/meta-data/artifact.json', key.identity, { CLEF_AGENT_ALLOW_HTTP: 'true' });
+    assert.notEqual(await agent.exited(), 0);
     assert.match(agent.stderr, /link-local/);
     assert.match(agent.stderr, /Hint: the source location is refused by the fetch safety rules/);
   });

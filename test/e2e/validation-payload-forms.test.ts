@@ -4,15 +4,15 @@
  * (binary and ASCII-armored) with a key file from `age-keygen` (comment lines included).
  */
 import { after, before, describe, it } from 'node:test';
+import { suiteTempDirs } from '../kit/index.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentProcess } from '../helpers/agent-process.js';
+import { AgentProcess } from '../kit/index.js';
+import { newToken, startPolled } from '../helpers/scenario.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
-import { newToken, startPolled, stopAgent } from '../helpers/scenario.js';
 
 describe('§2.1 payload forms', { concurrency: true }, () => {
   it('§2.1 flat payload: served as is, keys are bare names', { timeout: 30_000 }, async (t) => {
@@ -86,7 +86,7 @@ const REF_PAYLOAD = {
 };
 
 describe('§2 reference age CLI artifacts', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'clef-ref-age-'));
+  const dir = suiteTempDirs('clef-ref-age-').make();
   const keyFile = join(dir, 'identity.txt');
   const plainFile = join(dir, 'payload.json');
   let recipient = '';
@@ -100,9 +100,8 @@ describe('§2 reference age CLI artifacts', () => {
     await server.start();
   });
   after(async () => {
-    for (const a of agents) await stopAgent(a);
+    for (const a of agents) await a.stop();
     await server.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   /** SPEC §2 assembled by hand: hash over the base64 text's UTF-8 bytes. */

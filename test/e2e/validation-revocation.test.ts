@@ -7,7 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { signingKey } from '../helpers/artifacts.js';
-import { assertRefused, assertServing, health, invalid, isEvent, isoIn, refreshed, startPolled, type Polled } from '../helpers/scenario.js';
+import { assertErrorBody } from '../kit/index.js';
+import { assertServing, health, invalid, isEvent, isoIn, type Polled, refreshed, startPolled } from '../helpers/scenario.js';
 
 const GOOD = { app: { API_KEY: 'pre-revocation-key', DATABASE_URL: 'postgres://pre-revocation' } };
 const NEXT = { app: { API_KEY: 'post-revocation-key' } };
@@ -22,7 +23,7 @@ async function assertRevoked(p: Polled, revokedAt?: string): Promise<void> {
   const ready = await p.get('/v1/ready');
   assert.equal(ready.status, 503, ready.body);
   assert.deepEqual(ready.json(), { ready: false, reason: 'revoked' });
-  for (const path of SECRET_ROUTES) assertRefused(await p.get(path), 503, 'revoked');
+  for (const path of SECRET_ROUTES) assertErrorBody(await p.get(path), 503, 'revoked');
   const h = await health(p);
   assert.equal(h.lastError?.code, 'revoked');
   assert.equal(h['keys'], 0);
@@ -81,7 +82,7 @@ describe('§4.3 step 1: revocation', { concurrency: true }, () => {
     await p.swap(await p.artifact({ payload: NEXT, packedAt: isoIn(-3600_000) }), invalid('rollback'));
     const ready = await p.get('/v1/ready');
     assert.deepEqual(ready.json(), { ready: false, reason: 'revoked' });
-    for (const path of SECRET_ROUTES) assertRefused(await p.get(path), 503, 'revoked');
+    for (const path of SECRET_ROUTES) assertErrorBody(await p.get(path), 503, 'revoked');
   });
 
   it('§4.3 step 1: the revoked artifact itself, served again without revokedAt, does not end the revocation', { timeout: 60_000 }, async (t) => {
@@ -94,7 +95,7 @@ describe('§4.3 step 1: revocation', { concurrency: true }, () => {
     await p.swap(original, invalid('rollback'));
     const ready = await p.get('/v1/ready');
     assert.deepEqual(ready.json(), { ready: false, reason: 'revoked' });
-    for (const path of SECRET_ROUTES) assertRefused(await p.get(path), 503, 'revoked');
+    for (const path of SECRET_ROUTES) assertErrorBody(await p.get(path), 503, 'revoked');
     assert.ok(!p.agent.logs().some((l) => l.event === 'artifact.refreshed' && l['endedRevocation'] === true));
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import { signingPayload } from '../../common/artifact.js';
 import { signingKey, type SigningKey } from '../helpers/artifacts.js';
-import { assertServing, health, invalid, refreshed, startPolled, type Polled } from '../helpers/scenario.js';
+import { assertRejected, assertServing, refreshed, startPolled, type Polled } from '../helpers/scenario.js';
 
 const GOOD = { app: { API_KEY: 'signed-good-key' } };
 const EVIL = { app: { API_KEY: 'forged-evil-key' } };
@@ -23,11 +23,7 @@ async function signedAgent(t: TestContext, key: SigningKey): Promise<Polled> {
 }
 
 async function rejected(p: Polled, body: string, code: string): Promise<void> {
-  await p.swap(body, invalid(code));
-  await assertServing(p, GOOD);
-  const h = await health(p);
-  assert.equal(h.lastError?.code, code);
-  assert.equal(h.revision, 'rev-signed');
+  await assertRejected(p, body, code, { payload: GOOD, revision: 'rev-signed' });
   assert.ok(!p.agent.output.includes('forged-evil-key'));
 }
 

@@ -5,8 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { refreshed, sleep, startPolled } from '../helpers/scenario.js';
-import { httpRequest } from '../helpers/agent-process.js';
+import { request, sleep } from '../kit/index.js';
+import { refreshed, startPolled } from '../helpers/scenario.js';
 
 const KEYS = 40;
 
@@ -58,17 +58,17 @@ describe('§4.3 step 9: atomic swap', () => {
         while (!stop && Date.now() < hardStop && (swappedAt === undefined || Date.now() < swappedAt + 3_000)) {
           n++;
           if (n % 5 === 0) {
-            const r = await httpRequest(p.agent.port, '/v1/keys', { token: p.agent.token });
+            const r = await request(p.agent.port, '/v1/keys', { token: p.agent.token });
             assert.equal(r.status, 200);
             seen[`keys${keysRevision(r.body)}`]++;
           } else if (n % 7 === 0) {
-            const r = await httpRequest(p.agent.port, '/v1/secrets/billing/K39', { token: p.agent.token });
+            const r = await request(p.agent.port, '/v1/secrets/billing/K39', { token: p.agent.token });
             assert.equal(r.status, 200);
             const v = r.json<{ value: string }>().value;
             assert.ok(v === A['billing']?.['K39'] || v === B['billing']?.['K39'], 'a single value is one revision');
             seen.single++;
           } else {
-            const r = await httpRequest(p.agent.port, '/v1/secrets', { token: p.agent.token });
+            const r = await request(p.agent.port, '/v1/secrets', { token: p.agent.token });
             assert.equal(r.status, 200, r.body);
             seen[revisionOf(r.body)]++;
           }

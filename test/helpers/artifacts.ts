@@ -16,6 +16,10 @@ export async function ageKeyPair(): Promise<AgeKeyPair> {
   return { identity, recipient: await identityToRecipient(identity) };
 }
 
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
 export interface SigningKey {
   readonly type: 'ed25519' | 'p256';
   readonly privateKey: KeyObject;
@@ -26,6 +30,12 @@ export interface SigningKey {
 export function signingKey(type: 'ed25519' | 'p256' = 'ed25519'): SigningKey {
   const { privateKey, publicKey } = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { type, privateKey, verifyKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64') };
+}
+
+/** `signature` and `signatureAlgorithm` for an artifact whose signing payload (SPEC §2) is `payload`. */
+export function signatureFields(key: SigningKey, payload: Buffer): { signature: string; signatureAlgorithm: 'Ed25519' | 'ECDSA_SHA256' } {
+  const ed = key.type === 'ed25519';
+  return { signature: sign(ed ? null : 'sha256', payload, key.privateKey).toString('base64'), signatureAlgorithm: ed ? 'Ed25519' : 'ECDSA_SHA256' };
 }
 
 export interface BuildOptions {
@@ -60,17 +70,12 @@ export async function buildArtifact(o: BuildOptions): Promise<Record<string, unk
     environment: o.environment ?? 'production',
     packedAt: o.packedAt ?? new Date().toISOString(),
     revision: o.revision ?? `rev-${Math.random().toString(36).slice(2, 10)}`,
-    ciphertextHash: createHash('sha256').update(ciphertext, 'utf8').digest('hex'),
+    ciphertextHash: sha256Hex(ciphertext),
     ciphertext,
   };
   if (o.expiresAt !== undefined) a['expiresAt'] = o.expiresAt;
   if (o.revokedAt !== undefined) a['revokedAt'] = o.revokedAt;
-  if (o.sign) {
-    const payload = signingPayload(a as never);
-    const sig = o.sign.type === 'ed25519' ? sign(null, payload, o.sign.privateKey) : sign('sha256', payload, o.sign.privateKey);
-    a['signature'] = sig.toString('base64');
-    a['signatureAlgorithm'] = o.sign.type === 'ed25519' ? 'Ed25519' : 'ECDSA_SHA256';
-  }
+  if (o.sign) Object.assign(a, signatureFields(o.sign, signingPayload(a as never)));
   o.mutate?.(a);
   return a;
 }

@@ -4,12 +4,9 @@
  * code 2, nothing listening — without echoing secrets.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentProcess } from './agent-process.js';
+import { AgentProcess } from '../kit/index.js';
 import { ageKeyPair } from './artifacts.js';
-import { exitOf, stopAgent } from './scenario.js';
 
 export const VALID_TOKEN = 'c0nf1g'.repeat(8);
 
@@ -26,16 +23,6 @@ export async function baseEnv(dir: string): Promise<Record<string, string>> {
   };
 }
 
-export interface TempDir {
-  readonly path: string;
-  remove(): void;
-}
-
-export function tempDir(prefix = 'clef-config-'): TempDir {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
-
 export interface Refusal {
   readonly code: number | null;
   readonly stdout: string;
@@ -44,7 +31,7 @@ export interface Refusal {
 
 /**
  * Runs the CLI with `base` overridden by `changes` (`null` removes a variable) and waits for it to
- * exit. Rejects if it starts listening.
+ * exit; one that starts serving instead is killed after 20 s (its code is then null).
  */
 export async function runCli(base: Record<string, string>, changes: Record<string, string | null>, o: { cwd?: string } = {}): Promise<Refusal> {
   const env: Record<string, string> = { ...base };
@@ -52,13 +39,9 @@ export async function runCli(base: Record<string, string>, changes: Record<strin
     if (v === null) delete env[k];
     else env[k] = v;
   }
-  const agent = new AgentProcess(env, [], o.cwd === undefined ? {} : { cwd: o.cwd });
-  try {
-    const code = await exitOf(agent, 20_000);
-    return { code, stdout: agent.stdout, stderr: agent.stderr };
-  } finally {
-    await stopAgent(agent);
-  }
+  const agent = new AgentProcess(env, o.cwd === undefined ? {} : { cwd: o.cwd });
+  const code = await agent.exited(20_000);
+  return { code, stdout: agent.stdout, stderr: agent.stderr };
 }
 
 /**

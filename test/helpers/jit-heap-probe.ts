@@ -11,13 +11,13 @@
  * arrives in its environment, as in production); the test process holds the needles it searches for.
  */
 import { execFileSync } from 'node:child_process';
-import http from 'node:http';
 import { inspect } from 'node:util';
 import v8 from 'node:v8';
 import { join } from 'node:path';
 import { startAgent } from '../../src/agent.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
+import { request } from '../kit/http.js';
 
 type Message =
   | { type: 'snapshot'; label: string; dir: string }
@@ -45,19 +45,8 @@ async function collect(): Promise<void> {
   gc();
 }
 
-function get(port: number, token: string, path: string, accept: string | undefined): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    if (accept !== undefined) headers['accept'] = accept;
-    http
-      .get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
+async function get(port: number, token: string, path: string, accept: string | undefined): Promise<string> {
+  return (await request(port, path, { token, ...(accept === undefined ? {} : { headers: { accept } }) })).body;
 }
 
 async function main(): Promise<void> {

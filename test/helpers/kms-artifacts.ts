@@ -3,11 +3,11 @@
  * `clef-agent pack`, which uses GenerateDataKey: this uses KMS `Encrypt` of a locally made data
  * key, so both ways of wrapping are exercised). Talks to the local KMS server through the real SDK.
  */
-import { createCipheriv, createHash, randomBytes, sign } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import https from 'node:https';
 import { EncryptCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { signingPayload, type Envelope } from '../../common/artifact.js';
-import type { SigningKey } from './artifacts.js';
+import { sha256Hex, signatureFields, type SigningKey } from './artifacts.js';
 import { KMS_TEST_CREDENTIALS, KMS_TEST_REGION, type KmsServer } from '../../emulators/kms-server.js';
 
 export interface KmsBuildOptions {
@@ -62,7 +62,7 @@ export async function kmsArtifact(server: KmsServer, o: KmsBuildOptions): Promis
       environment: o.environment ?? 'production',
       packedAt: o.packedAt ?? new Date().toISOString(),
       revision: o.revision ?? `kms-${randomBytes(4).toString('hex')}`,
-      ciphertextHash: createHash('sha256').update(ciphertext, 'utf8').digest('hex'),
+      ciphertextHash: sha256Hex(ciphertext),
       ciphertext,
       envelope: { ...envelope },
     } as Record<string, unknown> & { envelope: Record<string, string> };
@@ -75,8 +75,7 @@ export async function kmsArtifact(server: KmsServer, o: KmsBuildOptions): Promis
         a['signature'] = Buffer.from(out.Signature ?? new Uint8Array()).toString('base64');
         a['signatureAlgorithm'] = 'ECDSA_SHA256';
       } else {
-        a['signature'] = (s.type === 'ed25519' ? sign(null, payload, s.privateKey) : sign('sha256', payload, s.privateKey)).toString('base64');
-        a['signatureAlgorithm'] = s.type === 'ed25519' ? 'Ed25519' : 'ECDSA_SHA256';
+        Object.assign(a, signatureFields(s, payload));
       }
     }
     o.mutate?.(a);

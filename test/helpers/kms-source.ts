@@ -5,6 +5,7 @@
  */
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { KmsServer } from '../../emulators/kms-server.js';
+import { AgentProcess } from '../kit/index.js';
 import { newToken } from './scenario.js';
 
 export interface KmsSource {
@@ -14,6 +15,9 @@ export interface KmsSource {
   readonly keyId: string;
   /** KMS Decrypt calls so far (any outcome). */
   decrypts(): number;
+  /** An agent on this source (`kmsAgentEnv(this, extra)`), once it has loaded; `close()` stops it. */
+  startAgent(extra?: Readonly<Record<string, string>>): Promise<AgentProcess>;
+  /** Stops the agents started here, then the servers. */
   close(): Promise<void>;
 }
 
@@ -28,7 +32,9 @@ export async function startKmsSource(
     throw err;
   });
   const keyId = kms.createKey();
+  const agents: AgentProcess[] = [];
   const close = async (): Promise<void> => {
+    await Promise.all(agents.map((a) => a.stop()));
     await Promise.all([source.close(), kms.close()]);
   };
   try {
@@ -37,7 +43,19 @@ export async function startKmsSource(
     await close();
     throw err;
   }
-  return { kms, source, keyId, decrypts: () => kms.calls.filter((c) => c.op === 'Decrypt').length, close };
+  const s: KmsSource = {
+    kms,
+    source,
+    keyId,
+    decrypts: () => kms.calls.filter((c) => c.op === 'Decrypt').length,
+    startAgent: async (extra = {}) => {
+      const agent = new AgentProcess(kmsAgentEnv(s, extra));
+      agents.push(agent);
+      return agent.ready();
+    },
+    close,
+  };
+  return s;
 }
 
 /** An agent on `s`: its KMS endpoint and credentials, a fresh token, one worker; `extra` last. */

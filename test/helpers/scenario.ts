@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
-import { AgentProcess, type HttpAnswer, type LogLine } from './agent-process.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
+import { AgentProcess, type HttpAnswer, type LogLine } from '../kit/index.js';
 import { ageKeyPair, artifactJson, type AgeKeyPair, type BuildOptions } from './artifacts.js';
 
 /** Poll settings every polling suite uses. */
@@ -16,6 +15,23 @@ export const POLLING_ENV = { CLEF_AGENT_CACHE_TTL: '30', CLEF_AGENT_POLL_INTERVA
 /** A fresh 64-hex token per agent, so a log scan can look for it. */
 export function newToken(): string {
   return randomBytes(32).toString('hex');
+}
+
+/** An agent's environment: this age key, a fresh token, one worker; `extra` last. */
+export function agentEnv(identity: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return { CLEF_AGENT_AGE_KEY: identity, CLEF_AGENT_TOKEN: newToken(), CLEF_AGENT_WORKERS: '1', ...extra };
+}
+
+/** A polling agent's environment: `agentEnv` with debug logs and POLLING_ENV; `extra` last. */
+export function polledAgentEnv(identity: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return agentEnv(identity, { CLEF_AGENT_LOG_LEVEL: 'debug', ...POLLING_ENV, ...extra });
+}
+
+/** An agent process on `source` (`agentEnv(identity, extra)`), stopped when the test `t` ends. */
+export function agentOn(t: { after(fn: () => unknown): void }, source: string, identity: string, extra: Readonly<Record<string, string>> = {}): AgentProcess {
+  const agent = new AgentProcess(agentEnv(identity, { CLEF_AGENT_SOURCE: source, ...extra }));
+  t.after(() => agent.stop());
+  return agent;
 }
 
 export interface Polled {
@@ -73,28 +89,13 @@ export async function startPolled(o: PolledOptions = {}): Promise<Polled> {
   server.body = o.body
     ? await o.body(key)
     : await artifactJson({ ...o.first, recipient: key.recipient, payload: o.payload ?? { app: { API_KEY: 'first-value' } } });
-  const agent = new AgentProcess({
-    CLEF_AGENT_SOURCE: server.url(),
-    CLEF_AGENT_AGE_KEY: key.identity,
-    CLEF_AGENT_TOKEN: newToken(),
-    CLEF_AGENT_WORKERS: '1',
-    CLEF_AGENT_LOG_LEVEL: 'debug',
-    ...POLLING_ENV,
-    ...o.env,
-  });
+  const agent = new AgentProcess(polledAgentEnv(key.identity, { CLEF_AGENT_SOURCE: server.url(), ...o.env }));
   const close = async (): Promise<void> => {
-    await stopAgent(agent);
+    await agent.stop();
     await server.close();
   };
-  try {
-    // Generous bounds: a loaded CI machine can take several seconds to start a node process.
-    agent.port = (await waitForLogAfter(agent, 0, isEvent('listening'), 30_000))['port'] as number;
-    if (o.waitReady !== false) await waitForLogAfter(agent, 0, refreshed(), 30_000);
-  } catch (err) {
-    await close();
-    throw err;
-  }
-  const logAfter = (from: number, pred: (l: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> => waitForLogAfter(agent, from, pred, timeoutMs);
+  await agent.started({ waitReady: o.waitReady, cleanup: close });
+  const logAfter = (from: number, pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine> => agent.logAfter(from, pred, timeoutMs);
   return {
     agent,
     server,
@@ -110,20 +111,6 @@ export async function startPolled(o: PolledOptions = {}): Promise<Polled> {
     get: (path) => agent.request(path),
     close,
   };
-}
-
-/** The first log line at index ≥ `from` matching `pred`; rejects on exit or after `timeoutMs`. */
-export async function waitForLogAfter(agent: AgentProcess, from: number, pred: (l: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const hit = agent.logs().slice(from).find(pred);
-    if (hit) return hit;
-    if (agent.child.exitCode !== null || agent.child.signalCode !== null) {
-      throw new Error(`agent exited (${agent.child.exitCode ?? agent.child.signalCode}) before the expected log line\n${agent.output.slice(-4000)}`);
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for a log line\n${agent.output.slice(-4000)}`);
-    await sleep(50);
-  }
 }
 
 /** Matches the log of a rejected artifact with this reason code. */
@@ -144,62 +131,6 @@ export const isEvent =
   (l: LogLine): boolean =>
     l.event === event;
 
-/**
- * SIGTERM, and SIGKILL after 10 s so a hung agent never outlives the suite. Resolves once all of
- * its output was read, so `agent.stdout`/`stderr` are complete.
- */
-export async function stopAgent(agent: AgentProcess): Promise<number | null> {
-  const kill = setTimeout(() => agent.child.kill('SIGKILL'), 10_000);
-  try {
-    await agent.stop('SIGTERM');
-    return await agent.closed;
-  } finally {
-    clearTimeout(kill);
-  }
-}
-
-/**
- * Wait for a process that must exit by itself: the exit code once all output was read, bounded
- * (SIGKILL after `timeoutMs`).
- */
-export async function exitOf(agent: AgentProcess, timeoutMs = 30_000): Promise<number | null> {
-  const kill = setTimeout(() => agent.child.kill('SIGKILL'), timeoutMs);
-  try {
-    return await agent.closed;
-  } finally {
-    clearTimeout(kill);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Poll `fn` until it returns true (bounded). */
-export async function until(fn: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
-/** A loopback port nothing listens on (bound, then closed). */
-export async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** `{"error","reason"}` with this status and reason. */
-export function assertRefused(r: HttpAnswer, status: number, reason: string): void {
-  assert.equal(r.status, status, `expected ${status} ${reason}, got ${r.status} ${r.body}`);
-  assert.equal(r.json<{ reason?: string }>().reason, reason, r.body);
-}
-
 /** `/v1/secrets` is 200 with exactly this payload. */
 export async function assertServing(p: Polled, payload: unknown): Promise<void> {
   const r = await p.get('/v1/secrets');
@@ -207,6 +138,18 @@ export async function assertServing(p: Polled, payload: unknown): Promise<void> 
   assert.deepEqual(r.json(), payload);
   const ready = await p.get('/v1/ready');
   assert.equal(ready.status, 200, ready.body);
+}
+
+/**
+ * Swapping in `body` is rejected with `code`: the agent logs `artifact.invalid`, keeps serving
+ * `kept.payload` (revision `kept.revision`), and `/v1/health` names the failure.
+ */
+export async function assertRejected(p: Polled, body: string, code: string, kept: { readonly payload: unknown; readonly revision: string }): Promise<void> {
+  await p.swap(body, invalid(code));
+  await assertServing(p, kept.payload);
+  const h = await health(p);
+  assert.equal(h.lastError?.code, code);
+  assert.equal(h.revision, kept.revision);
 }
 
 export interface Health {

@@ -8,7 +8,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SECRET, ageBytes, decryptWithAgeCli, makeAgeKey, parseArtifact, runCli, tempDir, writeFile } from './helpers.js';
+import { SECRET, ageBytes, decryptWithAgeCli, makeAgeKey, parseArtifact, runCli, writeFile, packArgs } from './helpers.js';
+import { tempDir } from '../kit/index.js';
 
 test('--out writes the artifact atomically with mode 0644 and prints the verify key on stdout', async (t) => {
   const dir = tempDir(t);
@@ -19,22 +20,7 @@ test('--out writes the artifact atomically with mode 0644 and prints the verify 
   const out = join(dir, 'artifact.json');
   writeFile(dir, 'artifact.json', 'previous content'); // replaced, not appended to
 
-  const r = runCli([
-    '--payload',
-    payloadFile,
-    '--recipient',
-    age.recipient,
-    '--identity',
-    'api',
-    '--environment',
-    'prod',
-    '--sign-key',
-    keyFile,
-    '--out',
-    out,
-    '--revision',
-    'r1',
-  ]);
+  const r = runCli(packArgs({ payload: payloadFile, recipient: age.recipient }, '--sign-key', keyFile, '--out', out, '--revision', 'r1'));
   assert.equal(r.code, 0, r.stderr);
   const verifyKey = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   assert.equal(r.stdout, `CLEF_AGENT_VERIFY_KEY=${verifyKey}\n`);
@@ -107,22 +93,9 @@ test('--revoke-from copies the artifact with revokedAt, keeping order, signature
   const keyFile = writeFile(dir, 'sign.pem', privateKey.export({ type: 'pkcs8', format: 'pem' }));
   const payloadFile = writeFile(dir, 'p.json', '{}');
   const original = join(dir, 'a.json');
-  const packed = runCli([
-    '--payload',
-    payloadFile,
-    '--recipient',
-    age.recipient,
-    '--identity',
-    'a',
-    '--environment',
-    'b',
-    '--sign-key',
-    keyFile,
-    '--ttl',
-    '60',
-    '--out',
-    original,
-  ]);
+  const packed = runCli(
+    packArgs({ payload: payloadFile, recipient: age.recipient, identity: 'a', environment: 'b' }, '--sign-key', keyFile, '--ttl', '60', '--out', original),
+  );
   assert.equal(packed.code, 0, packed.stderr);
   const before = JSON.parse(readFileSync(original, 'utf8')) as Record<string, unknown>;
   // An unknown field added by some other tool survives, after the known ones.

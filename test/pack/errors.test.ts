@@ -5,7 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SECRET, makeAgeKey, runInProcess, tempDir, writeFile } from './helpers.js';
+import { SECRET, makeAgeKey, runInProcess, writeFile } from './helpers.js';
+import { tempDir } from '../kit/index.js';
 
 interface Case {
   readonly name: string;

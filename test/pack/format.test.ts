@@ -16,9 +16,10 @@ import {
   parseArtifact,
   runInProcess,
   sha256Hex,
-  tempDir,
   writeFile,
+  packArgs,
 } from './helpers.js';
+import { tempDir } from '../kit/index.js';
 
 const PAYLOAD = {
   app: { DATABASE_URL: 'postgres://u:p@db/app', API_KEY: 'k-123' },
@@ -73,22 +74,9 @@ test('--ttl sets expiresAt = packedAt + ttl; --packed-at is normalised with toIS
   const dir = tempDir(t);
   const key = await makeAgeKey(dir);
   const payloadFile = writeFile(dir, 'p.json', '{}');
-  const r = await runInProcess([
-    '--payload',
-    payloadFile,
-    '--recipient',
-    key.recipient,
-    '--identity',
-    'api',
-    '--environment',
-    'prod',
-    '--packed-at',
-    '2025-01-31T13:00:00+01:00',
-    '--ttl',
-    '3600',
-    '--revision',
-    'rev-7',
-  ]);
+  const r = await runInProcess(
+    packArgs({ payload: payloadFile, recipient: key.recipient }, '--packed-at', '2025-01-31T13:00:00+01:00', '--ttl', '3600', '--revision', 'rev-7'),
+  );
   assert.equal(r.code, 0, r.stderr);
   const a = parseArtifact(r.stdout);
   assert.equal(a.packedAt, '2025-01-31T12:00:00.000Z');

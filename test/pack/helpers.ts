@@ -1,18 +1,20 @@
 /**
- * Shared fixtures for the `clef-agent pack` tests: temp dirs, throwaway age identities, running the
+ * Shared fixtures for the `clef-agent pack` tests: throwaway age identities, running the
  * command in-process and as a child process, and decrypting with both age implementations.
  */
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Decrypter, armor, generateIdentity, identityToRecipient } from 'age-encryption';
+import { Decrypter, armor } from 'age-encryption';
 import type { PackedArtifact } from '../../common/artifact.js';
 import { runPack, type TextSink } from '../../tools/pack/index.js';
+import { ageKeyPair, sha256Hex } from '../helpers/artifacts.js';
+
+// The pack tests hash the way every other suite does.
+export { sha256Hex };
 
 /** dist/test/pack/ → dist/tools/pack/cli.js */
 export const CLI = fileURLToPath(new URL('../../tools/pack/cli.js', import.meta.url));
@@ -22,13 +24,6 @@ export const SECRET = 'hunter2-TOP-SECRET-c0ffee';
 
 export const FIELD_ORDER = ['version', 'identity', 'environment', 'packedAt', 'revision', 'ciphertextHash', 'ciphertext'];
 
-/** A temp dir removed when the test ends (register with t.after). */
-export function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(os.tmpdir(), 'clef-pack-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 export interface AgeKey {
   readonly identity: string;
   readonly recipient: string;
@@ -37,8 +32,7 @@ export interface AgeKey {
 
 /** A throwaway age X25519 identity, also written as an identity file for the reference CLI. */
 export async function makeAgeKey(dir: string, name = 'key.txt'): Promise<AgeKey> {
-  const identity = await generateIdentity();
-  const recipient = await identityToRecipient(identity);
+  const { identity, recipient } = await ageKeyPair();
   const keyFile = join(dir, name);
   writeFileSync(keyFile, `# public key: ${recipient}\n${identity}\n`, { mode: 0o600 });
   return { identity, recipient, keyFile };
@@ -59,20 +53,20 @@ export class Collector implements TextSink {
   }
 }
 
-export interface RunResult {
+export interface PackResult {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
 }
 
-export async function runInProcess(argv: readonly string[]): Promise<RunResult> {
+export async function runInProcess(argv: readonly string[]): Promise<PackResult> {
   const stdout = new Collector();
   const stderr = new Collector();
   const code = await runPack(argv, { stdout, stderr });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-export function runCli(argv: readonly string[]): RunResult {
+export function runCli(argv: readonly string[]): PackResult {
   const r = spawnSync(process.execPath, [CLI, ...argv], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -96,13 +90,14 @@ export async function decryptWithTypage(identity: string, file: Uint8Array, armo
   return d.decrypt(bytes, 'text');
 }
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
 /** Parse artifact JSON and check the formatting invariants every pack output must satisfy. */
 export function parseArtifact(json: string): PackedArtifact {
   const parsed = JSON.parse(json) as PackedArtifact;
   assert.equal(json, JSON.stringify(parsed, null, 2) + '\n', 'output is JSON.stringify(artifact, null, 2) + "\\n"');
   return parsed;
+}
+
+/** `pack` arguments: the payload file, the recipient, `--identity`/`--environment` (default api/prod), then `extra`. */
+export function packArgs(o: { payload: string; recipient: string; identity?: string; environment?: string }, ...extra: string[]): string[] {
+  return ['--payload', o.payload, '--recipient', o.recipient, '--identity', o.identity ?? 'api', '--environment', o.environment ?? 'prod', ...extra];
 }

@@ -5,14 +5,14 @@
  * a proxy variable that is not an http(s) URL is refused by name.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KmsServer } from '../../emulators/kms-server.js';
 import { ForwardProxy } from '../../emulators/proxy.js';
 import { makeTestTls, writeCaFile } from '../../emulators/test-tls.js';
-import { CLI, SECRET, tempDir } from './helpers.js';
+import { CLI, SECRET } from './helpers.js';
+import { runNode, tempDir, type RunResult } from '../kit/index.js';
 
 let kms: KmsServer;
 let proxy: ForwardProxy;
@@ -33,30 +33,9 @@ after(async () => {
   ca.remove();
 });
 
-function pack(argv: readonly string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...argv], {
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        ...kms.env(),
-        AWS_ENDPOINT_URL_KMS: `https://kms.test:${kms.port}`,
-        NODE_EXTRA_CA_CERTS: ca.path,
-        HTTPS_PROXY: proxy.url,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function pack(argv: readonly string[], env: Record<string, string>): Promise<RunResult> {
+  const through = { AWS_ENDPOINT_URL_KMS: `https://kms.test:${kms.port}`, NODE_EXTRA_CA_CERTS: ca.path, HTTPS_PROXY: proxy.url };
+  return runNode(CLI, argv, { env: { ...kms.env(), ...through, ...env } });
 }
 
 function args(t: { after(fn: () => void): void }): string[] {

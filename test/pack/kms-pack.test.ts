@@ -5,14 +5,14 @@
  * the flag rules, and KMS failures turned into clear messages and exit codes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { LoadResult } from '../../common/protocol.js';
 import { runTask } from '../../workers/index.js';
 import { KmsServer } from '../../emulators/kms-server.js';
-import { CLI, FIELD_ORDER, SECRET, tempDir } from './helpers.js';
+import { CLI, FIELD_ORDER, SECRET } from './helpers.js';
+import { runNode, tempDir, type RunResult } from '../kit/index.js';
 
 let kms: KmsServer;
 let keyId: string;
@@ -27,27 +27,9 @@ before(async () => {
 });
 after(() => kms.close());
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** The CLI as a child, asynchronously: the KMS server answering it lives in this process. */
-function pack(argv: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...argv], { env: { PATH: process.env['PATH'] ?? '', ...kms.env() }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const kill = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function pack(argv: readonly string[]): Promise<RunResult> {
+  return runNode(CLI, argv, { env: kms.env(), timeoutMs: 20_000 });
 }
 
 function setup(t: { after(fn: () => void): void }): { dir: string; payload: string; base: string[] } {
@@ -137,7 +119,7 @@ describe('clef-agent pack with AWS KMS', () => {
   test('KMS failures: denied is exit 1, an unknown or unusable key is exit 2, each naming the flag and the exception', async (t) => {
     const { base } = setup(t);
     kms.deny = true;
-    let r: Run;
+    let r: RunResult;
     try {
       r = await pack([...base, '--kms-key-id', keyId]);
     } finally {

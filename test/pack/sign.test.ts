@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, verify, type KeyObject } from 'node:crypto';
 import { test } from 'node:test';
 import { signingPayload, type PackedArtifact } from '../../common/artifact.js';
-import { makeAgeKey, parseArtifact, runInProcess, tempDir, writeFile } from './helpers.js';
+import { makeAgeKey, parseArtifact, runInProcess, writeFile, packArgs } from './helpers.js';
+import { tempDir } from '../kit/index.js';
 
 type KeyForm = 'pem' | 'base64-der' | 'raw-der';
 
@@ -39,20 +40,7 @@ for (const k of KEYS) {
       const { privateKey, publicKey } = k.make();
       const keyFile = writeFile(dir, 'sign.key', keyFileContent(privateKey, form));
       const payloadFile = writeFile(dir, 'p.json', '{"app":{"A":"1"}}');
-      const r = await runInProcess([
-        '--payload',
-        payloadFile,
-        '--recipient',
-        age.recipient,
-        '--identity',
-        'api',
-        '--environment',
-        'prod',
-        '--sign-key',
-        keyFile,
-        '--ttl',
-        '300',
-      ]);
+      const r = await runInProcess(packArgs({ payload: payloadFile, recipient: age.recipient }, '--sign-key', keyFile, '--ttl', '300'));
       assert.equal(r.code, 0, r.stderr);
       const a = parseArtifact(r.stdout);
       assert.equal(a.signatureAlgorithm, k.algorithm);
@@ -142,18 +130,7 @@ test('missing --sign-key file is a clear exit-2 error', async (t) => {
   const dir = tempDir(t);
   const age = await makeAgeKey(dir);
   const payloadFile = writeFile(dir, 'p.json', '{}');
-  const r = await runInProcess([
-    '--payload',
-    payloadFile,
-    '--recipient',
-    age.recipient,
-    '--identity',
-    'i',
-    '--environment',
-    'e',
-    '--sign-key',
-    `${dir}/nope.pem`,
-  ]);
+  const r = await runInProcess(packArgs({ payload: payloadFile, recipient: age.recipient, identity: 'i', environment: 'e' }, '--sign-key', `${dir}/nope.pem`));
   assert.equal(r.code, 2);
   assert.match(r.stderr, /cannot read --sign-key file .*nope\.pem: no such file/);
 });

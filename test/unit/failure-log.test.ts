@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Logger } from '../../src/log.js';
 import { FailureLog } from '../../src/serving/failure-log.js';
+import { sleep } from '../kit/index.js';
 
 interface Line {
   readonly level: 'warn' | 'info';
@@ -98,7 +99,7 @@ describe('FailureLog', () => {
     f.failed('overloaded', 'the worker queue is full');
     f.failed('overloaded', 'the worker queue is full');
     f.failed('overloaded', 'the worker queue is full');
-    for (let i = 0; i < 200 && lines.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && lines.length < 2; i++) await sleep(10);
     assert.deepEqual(lines[1]?.fields, { event: 'jit.failed', mode: 'jit', reason: 'overloaded', count: 2 });
   });
 });

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { before, beforeEach, describe, test } from 'node:test';
 import type { PackedArtifact } from '../../common/artifact.js';
-import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
+import type { TaskFailure } from '../../common/protocol.js';
 import { decryptArtifact, decryptArtifactFast } from '../../workers/decrypt/age.js';
 import { AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
 import { dropKeyCache, getFastDecrypter } from '../../workers/keys.js';
-import { ageCliEncrypt, ageKeygen, makeArtifact, type AgeKeyPair } from './helpers.js';
+import { ageCliEncrypt, ageKeygen, makeArtifact, type AgeKeyPair, inlineKey } from './helpers.js';
 
 const PAYLOAD = '{"app":{"DATABASE_URL":"postgres://u:SECRET@db/app"}}';
 let pair: AgeKeyPair;
@@ -21,13 +21,12 @@ before(() => {
 });
 beforeEach(() => dropKeyCache());
 
-const inline = (identity: string): WorkerInit => ({ ageKey: { kind: 'inline', bytes: Buffer.from(identity, 'utf8') } });
 const artifactOf = (file: Uint8Array): PackedArtifact => makeArtifact(file) as unknown as PackedArtifact;
 const isFailure = (r: Uint8Array | TaskFailure): r is TaskFailure => !(r instanceof Uint8Array);
 
 describe('decryptArtifactFast', () => {
   test('binary and armored artifacts: same plaintext as decryptArtifact', async () => {
-    const init = inline(pair.identity);
+    const init = inlineKey(pair.identity);
     for (const armored of [false, true]) {
       const a = artifactOf(ageCliEncrypt(PAYLOAD, pair.recipient, armored));
       const fast = await decryptArtifactFast(a, init);
@@ -39,7 +38,7 @@ describe('decryptArtifactFast', () => {
   });
 
   test('failures carry the same code and wording as the library path', async () => {
-    const init = inline(pair.identity);
+    const init = inlineKey(pair.identity);
     const wrongKey = artifactOf(ageCliEncrypt(PAYLOAD, other.recipient));
     const corrupt = Buffer.from(ageCliEncrypt(PAYLOAD, pair.recipient));
     corrupt[corrupt.length - 3]! ^= 1;
@@ -60,7 +59,7 @@ describe('decryptArtifactFast', () => {
   });
 
   test('one fast decrypter per worker; dropKeyCache (revocation) wipes its payload key', async () => {
-    const init = inline(pair.identity);
+    const init = inlineKey(pair.identity);
     const a = artifactOf(ageCliEncrypt(PAYLOAD, pair.recipient));
     assert.ok(!isFailure(await decryptArtifactFast(a, init)));
     const fast = getFastDecrypter(init);

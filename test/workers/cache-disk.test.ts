@@ -5,17 +5,16 @@
  * with a warning, an unwritable directory a warning only. The load task runs on a fixed clock.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
+import { suiteTempDirs } from '../kit/index.js';
 import type { DiskCachePolicy, LoadResult, LoadTask, WorkerInit } from '../../common/protocol.js';
 import { cacheFiles } from '../../workers/cache/disk.js';
 import { load } from '../../workers/load.js';
 import { ageKeygen, ageLibEncrypt, makeArtifact, NOW_MS, PACKED_AT } from './helpers.js';
 
-const root = mkdtempSync(join(tmpdir(), 'clef-cache-test-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = suiteTempDirs('clef-cache-test-').make();
 
 const SECRET = 'DiskCacheSecretValue-7731';
 let init: WorkerInit;

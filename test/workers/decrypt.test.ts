@@ -1,27 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { LoadResult, LoadTask, Span, WorkerInit } from '../../common/protocol.js';
+import { before, describe, test } from 'node:test';
+import { suiteTempDirs } from '../kit/index.js';
+import type { LoadResult, LoadTask, WorkerInit } from '../../common/protocol.js';
 import { runTask } from '../../workers/index.js';
-import { ageCliEncrypt, ageKeygen, makeArtifact, NOW_MS, sha256Hex, type AgeKeyPair } from './helpers.js';
+import { ageCliEncrypt, ageKeygen, makeArtifact, NOW_MS, sha256Hex, type AgeKeyPair, spanText, inlineKey } from './helpers.js';
 
 const PAYLOAD = '{"app":{"DATABASE_URL":"postgres://u:SECRET@db/app"},"payments":{"STRIPE_KEY":"sk_live_SECRET"}}';
-let dir: string;
+const dir = suiteTempDirs('clef-workers-decrypt-').make();
 let pair: AgeKeyPair;
 let other: AgeKeyPair;
 let seq = 0;
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'clef-workers-decrypt-'));
   pair = ageKeygen();
   other = ageKeygen();
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-const inline = (identity: string): WorkerInit => ({ ageKey: { kind: 'inline', bytes: Buffer.from(identity, 'utf8') } });
-const text = (arena: Uint8Array, s: Span): string => Buffer.from(arena.buffer, arena.byteOffset + s.offset, s.length).toString('utf8');
 
 /** Writes `artifact` to a fresh file and runs the load task on it in-process. */
 async function loadFile(artifact: unknown, init: WorkerInit, extra: Partial<LoadTask> = {}): Promise<LoadResult> {
@@ -48,10 +43,10 @@ function assertCode(r: LoadResult, code: string): string {
 
 describe('age decryption through the load task', () => {
   test('a binary artifact made by the reference age CLI decrypts and yields a snapshot', async () => {
-    const r = await loadFile(makeArtifact(ageCliEncrypt(PAYLOAD, pair.recipient)), inline(pair.identity));
+    const r = await loadFile(makeArtifact(ageCliEncrypt(PAYLOAD, pair.recipient)), inlineKey(pair.identity));
     assert.ok(r.ok && r.outcome === 'loaded', JSON.stringify(r));
-    assert.equal(text(r.snapshot.arena, r.snapshot.secrets), PAYLOAD);
-    assert.deepEqual(JSON.parse(text(r.snapshot.arena, r.snapshot.keys)), ['app__DATABASE_URL', 'payments__STRIPE_KEY']);
+    assert.equal(spanText(r.snapshot.arena, r.snapshot.secrets), PAYLOAD);
+    assert.deepEqual(JSON.parse(spanText(r.snapshot.arena, r.snapshot.keys)), ['app__DATABASE_URL', 'payments__STRIPE_KEY']);
     assert.equal(r.meta.encryption, 'age');
     assert.equal(r.meta.revision, 'rev-1');
     assert.match(r.bytesHash, /^[0-9a-f]{64}$/);
@@ -60,10 +55,10 @@ describe('age decryption through the load task', () => {
   test('an ASCII-armored artifact (age -a) decrypts', async () => {
     const file = ageCliEncrypt('{"API_KEY":"flat-SECRET"}', pair.recipient, true);
     assert.match(file.toString('utf8'), /^-----BEGIN AGE ENCRYPTED FILE-----/);
-    const r = await loadFile(makeArtifact(file), inline(pair.identity));
+    const r = await loadFile(makeArtifact(file), inlineKey(pair.identity));
     assert.ok(r.ok && r.outcome === 'loaded', JSON.stringify(r));
     assert.equal(r.snapshot.entries[0]?.qualified, 'API_KEY');
-    assert.equal(text(r.snapshot.arena, r.snapshot.entries[0].value), 'flat-SECRET');
+    assert.equal(spanText(r.snapshot.arena, r.snapshot.entries[0].value), 'flat-SECRET');
   });
 
   test('a key file with comments and blank lines (age-keygen format) works', async () => {
@@ -75,7 +70,7 @@ describe('age decryption through the load task', () => {
   });
 
   test('the wrong age key is decrypt_failed without any secret in the message', async () => {
-    const msg = assertCode(await loadFile(makeArtifact(ageCliEncrypt(PAYLOAD, pair.recipient)), inline(other.identity)), 'decrypt_failed');
+    const msg = assertCode(await loadFile(makeArtifact(ageCliEncrypt(PAYLOAD, pair.recipient)), inlineKey(other.identity)), 'decrypt_failed');
     assert.match(msg, /not a recipient/);
   });
 
@@ -83,12 +78,12 @@ describe('age decryption through the load task', () => {
     const file = ageCliEncrypt(PAYLOAD, pair.recipient);
     const last = file.length - 1;
     file[last] = (file[last] ?? 0) ^ 0xff;
-    assertCode(await loadFile(makeArtifact(file), inline(pair.identity)), 'decrypt_failed');
+    assertCode(await loadFile(makeArtifact(file), inlineKey(pair.identity)), 'decrypt_failed');
   });
 
   test('a KMS envelope from an unsupported provider is unsupported_encryption naming it (KMS itself: test/workers/kms-*.test.ts)', async () => {
     const envelope = { provider: 'gcp', keyId: 'k', wrappedKey: 'd2s=', algorithm: 'SYMMETRIC_DEFAULT', iv: 'aXY=', authTag: 'dGFn' };
-    const msg = assertCode(await loadFile(makeArtifact(Buffer.from('x'), { envelope }), inline(pair.identity)), 'unsupported_encryption');
+    const msg = assertCode(await loadFile(makeArtifact(Buffer.from('x'), { envelope }), inlineKey(pair.identity)), 'unsupported_encryption');
     assert.match(msg, /"gcp".*"aws"/);
   });
 
@@ -97,7 +92,7 @@ describe('age decryption through the load task', () => {
   });
 
   test('an invalid payload inside a valid artifact is invalid_payload', async () => {
-    const r = await loadFile(makeArtifact(ageCliEncrypt('{"app":{"PORT":5432}}', pair.recipient)), inline(pair.identity));
+    const r = await loadFile(makeArtifact(ageCliEncrypt('{"app":{"PORT":5432}}', pair.recipient)), inlineKey(pair.identity));
     assert.match(assertCode(r, 'invalid_payload'), /"PORT"/);
   });
 
@@ -115,12 +110,12 @@ describe('age decryption through the load task', () => {
 
 describe('checkKey', () => {
   test('a valid inline key passes', async () => {
-    assert.deepEqual(await runTask({ type: 'checkKey' }, inline(`  ${pair.identity}\n`)), { ok: true });
+    assert.deepEqual(await runTask({ type: 'checkKey' }, inlineKey(`  ${pair.identity}\n`)), { ok: true });
   });
 
   test('an invalid inline key is key_invalid naming the variable, never echoing the key', async () => {
     for (const bad of ['hunter2', 'AGE-SECRET-KEY-1QQQQ', pair.identity.slice(0, -1) + (pair.identity.endsWith('Q') ? 'P' : 'Q'), '# only a comment\n']) {
-      const r = await runTask({ type: 'checkKey' }, inline(bad));
+      const r = await runTask({ type: 'checkKey' }, inlineKey(bad));
       assert.ok(!r.ok);
       assert.equal(r.code, 'key_invalid');
       assert.match(r.message, /CLEF_AGENT_AGE_KEY is not a valid age secret key.*AGE-SECRET-KEY-1… \(X25519\)/);

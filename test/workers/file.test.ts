@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { suiteTempDirs } from '../kit/index.js';
 import { fetchSource } from '../../workers/fetch/index.js';
 
 const policy = { timeoutMs: 1000, maxBytes: 100_000, retries: 0, allowHttp: false };
-let dir: string;
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'clef-workers-file-'));
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = suiteTempDirs('clef-workers-file-').make();
 
 describe('file fetch', () => {
   test('reads a file up to and including the cap, without a marker', async () => {

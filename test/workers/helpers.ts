@@ -1,13 +1,12 @@
 /** Shared fixtures for the worker tests: age keys, artifacts, signatures. */
 import { execFileSync } from 'node:child_process';
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { Encrypter, armor } from 'age-encryption';
 import { signingPayload, type PackedArtifact } from '../../common/artifact.js';
+import type { Span, WorkerInit } from '../../common/protocol.js';
+import { sha256Hex, signatureFields, signingKey, type AgeKeyPair, type SigningKey } from '../helpers/artifacts.js';
 
-export interface AgeKeyPair {
-  readonly identity: string;
-  readonly recipient: string;
-}
+// The worker tests use the same keys and hashes as every other suite.
+export { sha256Hex, signingKey, type AgeKeyPair, type SigningKey };
 
 /** A key pair from the reference `age-keygen`. */
 export function ageKeygen(): AgeKeyPair {
@@ -32,23 +31,6 @@ export async function ageLibEncrypt(plaintext: string, recipient: string, armore
   return armored ? Buffer.from(armor.encode(bin), 'utf8') : Buffer.from(bin);
 }
 
-export type SigningKey = { readonly kind: 'ed25519' | 'p256'; readonly privateKey: KeyObject; readonly verifyKey: string };
-
-export function signingKey(kind: 'ed25519' | 'p256'): SigningKey {
-  const { privateKey, publicKey } = kind === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return { kind, privateKey, verifyKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64') };
-}
-
-export function signArtifact(a: PackedArtifact, key: SigningKey): string {
-  const payload = signingPayload(a);
-  const sig = key.kind === 'ed25519' ? sign(null, payload, key.privateKey) : sign('sha256', payload, key.privateKey);
-  return sig.toString('base64');
-}
-
-export function sha256Hex(s: string | Uint8Array): string {
-  return createHash('sha256').update(s).digest('hex');
-}
-
 export const PACKED_AT = '2025-06-01T12:00:00.000Z';
 export const NOW_MS = Date.parse('2025-06-02T00:00:00Z');
 
@@ -65,15 +47,22 @@ export function makeArtifact(ageFile: Uint8Array, overrides: Partial<Record<keyo
     ciphertext,
     ...overrides,
   };
-  if (key !== undefined) {
-    a['signature'] = signArtifact(a as unknown as PackedArtifact, key);
-    a['signatureAlgorithm'] = key.kind === 'ed25519' ? 'Ed25519' : 'ECDSA_SHA256';
-  }
+  if (key !== undefined) Object.assign(a, signatureFields(key, signingPayload(a as unknown as PackedArtifact)));
   return a;
 }
 
 export function bytesOf(v: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(v), 'utf8');
+}
+
+/** What a worker is started with: the age identity inline, as the pool hands it over. */
+export function inlineKey(identity: string): WorkerInit {
+  return { ageKey: { kind: 'inline', bytes: Buffer.from(identity, 'utf8') } };
+}
+
+/** The text a result's span points at in its arena. */
+export function spanText(arena: Uint8Array, s: Span): string {
+  return Buffer.from(arena.buffer, arena.byteOffset + s.offset, s.length).toString('utf8');
 }
 
 /** fast-check run count: quick by default, thorough with SLOW=1. */

@@ -4,10 +4,10 @@
  * tampered envelopes with and without a verify key, and the unsupported-provider path.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { suiteTempDirs } from '../kit/index.js';
 import type { LoadResult, LoadTask, ServeResult, ServeTask, TaskFailure } from '../../common/protocol.js';
 import { runTask } from '../../workers/index.js';
 import { signingKey } from '../helpers/artifacts.js';
@@ -18,7 +18,7 @@ const PAYLOAD = { app: { DATABASE_URL: 'postgres://u:KMS-W-SECRET@db/app' }, pay
 let server: KmsServer;
 let keyId: string;
 let otherKeyId: string;
-let dir: string;
+const dir = suiteTempDirs('clef-kms-workers-').make();
 let seq = 0;
 
 before(async () => {
@@ -27,12 +27,8 @@ before(async () => {
   Object.assign(process.env, server.env());
   keyId = server.createKey();
   otherKeyId = server.createKey();
-  dir = mkdtempSync(join(tmpdir(), 'clef-kms-workers-'));
 });
-after(async () => {
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => server.close());
 beforeEach(() => {
   server.deny = false;
   server.fault = null;

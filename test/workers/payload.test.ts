@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { SnapshotWire, Span, TaskFailure } from '../../common/protocol.js';
+import type { SnapshotWire, TaskFailure } from '../../common/protocol.js';
 import { buildSnapshot, parsePayload } from '../../workers/payload.js';
-import { RUNS } from './helpers.js';
-
-const text = (arena: Uint8Array, s: Span): string => Buffer.from(arena.buffer, arena.byteOffset + s.offset, s.length).toString('utf8');
+import { RUNS, spanText } from './helpers.js';
 
 function snapshotOf(json: string): SnapshotWire {
   const p = parsePayload(Buffer.from(json, 'utf8'));
@@ -23,22 +21,22 @@ function invalid(json: string | Uint8Array): TaskFailure {
 describe('payload (SPEC §2.1)', () => {
   test('nested payload: bodies, sorted keys, entries, and an arena that owns its buffer', () => {
     const s = snapshotOf('{"app":{"DB_URL":"postgres://x","API_KEY":"k1"},"payments":{"STRIPE":"sk_é"}}');
-    assert.equal(text(s.arena, s.secrets), '{"app":{"DB_URL":"postgres://x","API_KEY":"k1"},"payments":{"STRIPE":"sk_é"}}');
-    assert.deepEqual(JSON.parse(text(s.arena, s.keys)), ['app__API_KEY', 'app__DB_URL', 'payments__STRIPE']);
+    assert.equal(spanText(s.arena, s.secrets), '{"app":{"DB_URL":"postgres://x","API_KEY":"k1"},"payments":{"STRIPE":"sk_é"}}');
+    assert.deepEqual(JSON.parse(spanText(s.arena, s.keys)), ['app__API_KEY', 'app__DB_URL', 'payments__STRIPE']);
     const stripe = s.entries.find((e) => e.qualified === 'payments__STRIPE');
     assert.ok(stripe);
     assert.equal(stripe.namespace, 'payments');
     assert.equal(stripe.key, 'STRIPE');
-    assert.deepEqual(JSON.parse(text(s.arena, stripe.json)), { key: 'payments__STRIPE', value: 'sk_é' });
-    assert.equal(text(s.arena, stripe.value), 'sk_é');
+    assert.deepEqual(JSON.parse(spanText(s.arena, stripe.json)), { key: 'payments__STRIPE', value: 'sk_é' });
+    assert.equal(spanText(s.arena, stripe.value), 'sk_é');
     assert.equal(s.arena.byteOffset, 0);
     assert.equal(s.arena.buffer.byteLength, s.arena.byteLength);
   });
 
   test('flat payload: bare qualified names, null namespace', () => {
     const s = snapshotOf('{"B":"2","A":"1"}');
-    assert.deepEqual(JSON.parse(text(s.arena, s.keys)), ['A', 'B']);
-    assert.equal(text(s.arena, s.secrets), '{"B":"2","A":"1"}');
+    assert.deepEqual(JSON.parse(spanText(s.arena, s.keys)), ['A', 'B']);
+    assert.equal(spanText(s.arena, s.secrets), '{"B":"2","A":"1"}');
     assert.deepEqual(
       s.entries.map((e) => [e.qualified, e.namespace]),
       [
@@ -50,22 +48,22 @@ describe('payload (SPEC §2.1)', () => {
 
   test('{} is valid and empty', () => {
     const s = snapshotOf('{}');
-    assert.equal(text(s.arena, s.secrets), '{}');
-    assert.equal(text(s.arena, s.keys), '[]');
+    assert.equal(spanText(s.arena, s.secrets), '{}');
+    assert.equal(spanText(s.arena, s.keys), '[]');
     assert.equal(s.entries.length, 0);
   });
 
   test('__proto__ and constructor are ordinary keys and touch no prototype', () => {
     const s = snapshotOf('{"__proto__":{"constructor":"c","polluted":"yes"},"constructor":{"prototype":"p"}}');
-    assert.deepEqual(JSON.parse(text(s.arena, s.keys)), ['__proto____constructor', '__proto____polluted', 'constructor__prototype']);
+    assert.deepEqual(JSON.parse(spanText(s.arena, s.keys)), ['__proto____constructor', '__proto____polluted', 'constructor__prototype']);
     const polluted = s.entries.find((e) => e.qualified === '__proto____polluted');
     assert.ok(polluted);
-    assert.equal(text(s.arena, polluted.value), 'yes');
+    assert.equal(spanText(s.arena, polluted.value), 'yes');
     assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
-    const back = JSON.parse(text(s.arena, s.secrets)) as Record<string, unknown>;
+    const back = JSON.parse(spanText(s.arena, s.secrets)) as Record<string, unknown>;
     assert.ok(Object.hasOwn(back, '__proto__'));
     const flat = snapshotOf('{"__proto__":"x","constructor":"y"}');
-    assert.deepEqual(JSON.parse(text(flat.arena, flat.keys)), ['__proto__', 'constructor']);
+    assert.deepEqual(JSON.parse(spanText(flat.arena, flat.keys)), ['__proto__', 'constructor']);
   });
 
   test('invalid payloads name the key but never the value', () => {
@@ -88,9 +86,9 @@ describe('payload (SPEC §2.1)', () => {
 
   test('two keys with the same qualified name are both kept (the main thread disambiguates by ns/KEY)', () => {
     const s = snapshotOf('{"a__b":{"c":"1"},"a":{"b__c":"2"}}');
-    assert.deepEqual(JSON.parse(text(s.arena, s.keys)), ['a__b__c', 'a__b__c']);
+    assert.deepEqual(JSON.parse(spanText(s.arena, s.keys)), ['a__b__c', 'a__b__c']);
     assert.deepEqual(
-      s.entries.map((e) => [e.namespace, e.key, e.qualified, text(s.arena, e.value)]),
+      s.entries.map((e) => [e.namespace, e.key, e.qualified, spanText(s.arena, e.value)]),
       [
         ['a__b', 'c', 'a__b__c', '1'],
         ['a', 'b__c', 'a__b__c', '2'],
@@ -114,16 +112,16 @@ describe('payload (SPEC §2.1)', () => {
         const p = parsePayload(Buffer.from(json, 'utf8'));
         if ('ok' in p) assert.fail(p.message);
         const s = buildSnapshot(p);
-        assert.deepEqual(JSON.parse(text(s.arena, s.secrets)), obj);
-        const names = JSON.parse(text(s.arena, s.keys)) as string[];
+        assert.deepEqual(JSON.parse(spanText(s.arena, s.secrets)), obj);
+        const names = JSON.parse(spanText(s.arena, s.keys)) as string[];
         assert.deepEqual(names, [...names].sort());
         assert.equal(names.length, s.entries.length);
         for (const e of s.entries) {
           const own = (o: unknown, k: string): unknown => (Object.hasOwn(o as object, k) ? (o as Record<string, unknown>)[k] : undefined);
           const expected = (e.namespace === null ? own(obj, e.key) : own(own(obj, e.namespace), e.key)) as string | undefined;
           assert.equal(typeof expected, 'string');
-          assert.deepEqual(JSON.parse(text(s.arena, e.json)), { key: e.qualified, value: expected });
-          assert.equal(text(s.arena, e.value), Buffer.from(expected ?? '', 'utf8').toString('utf8'));
+          assert.deepEqual(JSON.parse(spanText(s.arena, e.json)), { key: e.qualified, value: expected });
+          assert.equal(spanText(s.arena, e.value), Buffer.from(expected ?? '', 'utf8').toString('utf8'));
         }
       }),
       { numRuns: RUNS },

@@ -1,32 +1,26 @@
 /** The workers through a real piscina pool, as the main thread uses them. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { suiteTempDirs } from '../kit/index.js';
 import { Piscina } from 'piscina';
-import type { CheckKeyResult, LoadResult, LoadTask, Span, WorkerInit } from '../../common/protocol.js';
-import { ageCliEncrypt, ageKeygen, makeArtifact, NOW_MS, signingKey } from './helpers.js';
+import type { CheckKeyResult, LoadResult, LoadTask } from '../../common/protocol.js';
+import { ageCliEncrypt, ageKeygen, makeArtifact, NOW_MS, signingKey, spanText, inlineKey } from './helpers.js';
 
 const entry = new URL('../../workers/index.js', import.meta.url).href;
-let dir: string;
+const dir = suiteTempDirs('clef-workers-pool-').make();
 let pool: Piscina;
 let recipient: string;
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'clef-workers-pool-'));
   const pair = ageKeygen();
   recipient = pair.recipient;
-  const workerData: WorkerInit = { ageKey: { kind: 'inline', bytes: Buffer.from(pair.identity, 'utf8') } };
+  const workerData = inlineKey(pair.identity);
   pool = new Piscina({ filename: entry, workerData, minThreads: 1, maxThreads: 2 });
 });
 
-after(async () => {
-  await pool.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const text = (arena: Uint8Array, s: Span): string => Buffer.from(arena.buffer, arena.byteOffset + s.offset, s.length).toString('utf8');
+after(() => pool.destroy());
 
 function loadTask(path: string, verifyKey?: string): LoadTask {
   return {
@@ -53,10 +47,10 @@ describe('piscina pool (dist/workers/index.js)', () => {
     assert.ok(r.snapshot.arena instanceof Uint8Array);
     assert.equal(r.snapshot.arena.byteOffset, 0);
     assert.equal(r.snapshot.arena.buffer.byteLength, r.snapshot.arena.byteLength);
-    assert.equal(text(r.snapshot.arena, r.snapshot.secrets), '{"app":{"A":"1","B":"two"}}');
+    assert.equal(spanText(r.snapshot.arena, r.snapshot.secrets), '{"app":{"A":"1","B":"two"}}');
     const b = r.snapshot.entries.find((e) => e.qualified === 'app__B');
     assert.ok(b);
-    assert.equal(text(r.snapshot.arena, b.value), 'two');
+    assert.equal(spanText(r.snapshot.arena, b.value), 'two');
     assert.equal(r.meta.signed, true);
     // The main thread can wipe it in one call.
     r.snapshot.arena.fill(0);

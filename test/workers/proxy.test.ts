@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { fetchHttp } from '../../workers/fetch/http.js';
+import { sleep } from '../kit/index.js';
 
 let target: Server;
 let proxy: Server;
@@ -65,7 +66,7 @@ test(
     const policy = { timeoutMs: 500, maxBytes: 1024, retries: 1, allowHttp: true };
     // No kept-alive tunnel from the test above: the next request must CONNECT again.
     target.closeAllConnections();
-    await new Promise((res) => setTimeout(res, 100));
+    await sleep(100);
     dropConnects = true;
     try {
       // undici 7 retries such a CONNECT in a tight loop that the abort does not stop.
@@ -73,9 +74,9 @@ test(
       assert.ok('ok' in r && r.code === 'fetch_timeout', JSON.stringify(r));
       // The fetch itself settles on its abort, but the loop under it would go on reconnecting.
       // A CONNECT already on the wire when the pool was dropped may still land; a storm is hundreds.
-      await new Promise((res) => setTimeout(res, 50));
+      await sleep(50);
       const settled = tunnels.length;
-      await new Promise((res) => setTimeout(res, 300));
+      await sleep(300);
       assert.ok(tunnels.length - settled <= 1, `no reconnecting after the fetch gave up (${tunnels.length - settled} more CONNECTs)`);
       assert.match(r.message, /within 500 ms through the proxy/);
     } finally {

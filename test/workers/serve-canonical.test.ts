@@ -12,13 +12,13 @@ import { forgetCanonical, knownCanonical } from '../../workers/canonical.js';
 import { runTask } from '../../workers/index.js';
 import { dropKeyCache } from '../../workers/keys.js';
 import { buildSnapshot, parsePayload } from '../../workers/payload.js';
-import { ageKeygen, ageLibEncrypt, sha256Hex, RUNS, type AgeKeyPair } from './helpers.js';
+import { ageKeygen, ageLibEncrypt, sha256Hex, RUNS, type AgeKeyPair, inlineKey } from './helpers.js';
 
 let pair: AgeKeyPair;
 let init: WorkerInit;
 before(() => {
   pair = ageKeygen();
-  init = { ageKey: { kind: 'inline', bytes: Buffer.from(pair.identity, 'utf8') } };
+  init = inlineKey(pair.identity);
 });
 beforeEach(() => {
   forgetCanonical();

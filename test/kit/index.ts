@@ -1,0 +1,19 @@
+/** The test kit: one agent launcher, one HTTP client, waiting, temp dirs, the error-body check, running a built CLI, /proc views. */
+export { AgentProcess, MAIN, type LaunchOptions, type LogLine, type StopOptions } from './agent.js';
+export { assertErrorBody } from './error-body.js';
+export {
+  KeepAliveConnection,
+  closedPort,
+  headerPairs,
+  parseRawResponse,
+  rawExchange,
+  request,
+  tryConnect,
+  type HttpAnswer,
+  type RawResponse,
+  type RequestOptions,
+} from './http.js';
+export { runNode, type RunOptions, type RunResult } from './run.js';
+export { listeningSockets, openConnections, rssBytes, tcpSockets, type ListeningSocket, type TcpSocket } from './procfs.js';
+export { TempDirs, suiteTempDirs, tempDir } from './temp.js';
+export { sleep, waitUntil } from './wait.js';
