@@ -1,5 +1,5 @@
 /**
- * The low-rate `/v1/health` client that runs beside the load (the engine of src/loadtest, one
+ * The low-rate `/v1/health` client that runs beside the load (the engine of tools/loadtest, one
  * keep-alive connection, paced), in its own process at a raised priority (`nice -n -15`) where the
  * machine allows: it shares CPU 0 with autocannon, and at equal priority part of its latency would
  * be time spent waiting for CPU 0 rather than for the agent. It needs a few ms of CPU per second.

@@ -1,5 +1,5 @@
 /**
- * The bench's KMS: the test suite's local KMS server (test/helpers/kms-server.ts: AWS JSON 1.1,
+ * The bench's KMS: the local KMS emulator (emulators/kms-server.ts: AWS JSON 1.1,
  * SigV4 checked on every request, as real KMS does) in a process of its own, so the bench can pin
  * it with the load generator instead of letting it share the agent's core.
  *

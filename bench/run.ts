@@ -65,8 +65,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }, budgetSeconds * 1000);
   watchdog.unref();
   try {
-    if (opts.soak) return await runSoak({ ...opts.soak, connections: p.connections }, machine, pinning, fx, outDir, stamp, log);
-    if (opts.poolSizing) return await runPoolSizing(p, machine, pinning, fx, outDir, stamp, log);
+    if (opts.soak) return await runSoak({ ...opts.soak, connections: p.connections }, { machine, pinning, fx, outDir, stamp, log });
+    if (opts.poolSizing) return await runPoolSizing(p, { machine, pinning, fx, outDir, stamp, log });
     log(profileLine(p));
     const others = foreignCpu(machine.cores);
     const suite = await runSuite(p, pinning, fx, log);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { ROOT } from './proc.js';
+import type { Fixtures } from './fixtures.js';
 
 export interface Machine {
   readonly cpu: string;
@@ -141,4 +142,15 @@ const PROBE_NICE = -15;
 /** Moves this process (and so every child not pinned elsewhere) to the load side's CPUs. */
 export function pinSelf(p: Pinning): void {
   if (p.loadCpus !== undefined) spawnSync('taskset', ['-a', '-p', '-c', p.loadCpus, String(process.pid)], { stdio: 'ignore' });
+}
+
+/** What a whole bench run shares: the machine, the CPU plan, the artifacts and where results go. */
+export interface RunContext {
+  readonly machine: Machine;
+  readonly pinning: Pinning;
+  readonly fx: Fixtures;
+  readonly outDir: string;
+  /** Timestamp that names this run's result files. */
+  readonly stamp: string;
+  readonly log: (line: string) => void;
 }

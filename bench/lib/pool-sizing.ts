@@ -11,8 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatTable, markdownTable, type TableRow } from '../../tools/loadtest/table.js';
 import { startBenchAgent, type BenchAgent } from './agent.js';
-import type { Fixtures } from './fixtures.js';
-import { machineLine, type Machine, type Pinning } from './machine.js';
+import { machineLine, type Machine, type Pinning, type RunContext } from './machine.js';
 import { HealthProbe, Loadgen, httpRep, type Rep } from './measure.js';
 import { profileLine, type Profile } from './options.js';
 import { SIZES, repsRow, threadUse, type ThreadUse } from './suite.js';
@@ -29,15 +28,8 @@ export function workerCounts(cores: number): number[] {
   return Array.from({ length: Math.max(2, Math.min(cores, 8)) }, (_, i) => i + 1);
 }
 
-export async function runPoolSizing(
-  profile: Profile,
-  machine: Machine,
-  pinning: Pinning,
-  fx: Fixtures,
-  outDir: string,
-  stamp: string,
-  log: (l: string) => void,
-): Promise<number> {
+export async function runPoolSizing(profile: Profile, ctx: RunContext): Promise<number> {
+  const { machine, pinning, fx, outDir, stamp, log } = ctx;
   // Unpinned runs (--no-pin, no taskset, one core) leave every process free anyway.
   const allCpus = pinning.agentCpus === undefined ? undefined : `0-${machine.cores - 1}`;
   const counts = workerCounts(machine.cores);

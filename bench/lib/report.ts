@@ -144,7 +144,7 @@ export function targetLines(targets: readonly TargetCheck[]): string {
 }
 
 const KMS_NOTE =
-  "KMS: envelope artifacts packed with `GenerateDataKey`, served by the test suite's local KMS server (test/helpers/kms-server.ts: the AWS JSON 1.1 protocol, SigV4 checked on every request as real KMS does) in its own process (pinned with the load generator, off the agent's CPU), reached by the agent's real SDK through `AWS_ENDPOINT_URL_KMS`. Cached mode calls KMS once per load; JIT calls it on every request. Over loopback there is no network round trip and no request quota, so the JIT KMS figures are the agent's own ceiling, not what a real KMS would allow.";
+  "KMS: envelope artifacts packed with `GenerateDataKey`, served by the local KMS emulator (emulators/kms-server.ts: the AWS JSON 1.1 protocol, SigV4 checked on every request as real KMS does) in its own process (pinned with the load generator, off the agent's CPU), reached by the agent's real SDK through `AWS_ENDPOINT_URL_KMS`. Cached mode calls KMS once per load; JIT calls it on every request. Over loopback there is no network round trip and no request quota, so the JIT KMS figures are the agent's own ceiling, not what a real KMS would allow.";
 
 function cpuLine(s: ScenarioResult): string {
   const parts = [
@@ -224,7 +224,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '',
     misses.length === 0
       ? 'Every target passed in this run.'
-      : `Missed in this run: ${misses.map((t) => t.target).join('; ')}. See "Why" in the README's Performance section.`,
+      : `Missed in this run: ${misses.map((t) => t.target).join('; ')}. See "Why the 2-core ratios miss" in bench/README.md.`,
     '',
     ...threadSection(r.suite.scenarios),
     '## Decryption micro-benchmark (bench/decrypt-micro.ts, age only)',

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fixed, formatTable } from '../../tools/loadtest/table.js';
 import { startBenchAgent } from './agent.js';
-import type { Fixtures } from './fixtures.js';
-import { machineLine, type Machine, type Pinning } from './machine.js';
+import { machineLine, type RunContext } from './machine.js';
 import { Loadgen, median } from './measure.js';
 
 export interface SoakSample {
@@ -42,15 +41,8 @@ export interface SoakOptions {
   readonly connections: number;
 }
 
-export async function runSoak(
-  o: SoakOptions,
-  machine: Machine,
-  pinning: Pinning,
-  fx: Fixtures,
-  outDir: string,
-  stamp: string,
-  log: (l: string) => void,
-): Promise<number> {
+export async function runSoak(o: SoakOptions, ctx: RunContext): Promise<number> {
+  const { machine, pinning, fx, outDir, stamp, log } = ctx;
   const f = fx.get('age', 10);
   const agent = await startBenchAgent({ ...f.env, CLEF_AGENT_CACHE_TTL: o.mode === 'jit' ? '0' : '300' }, pinning.agentCpus);
   const loadgen = new Loadgen(pinning.loadCpus);
