@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { Decrypter } from 'age-encryption';
 import type { TaskFailure, WorkerInit } from '../common/protocol.js';
 import { AgeFastDecrypter } from './decrypt/age-fast.js';
-import { errnoCode, fail } from './result.js';
+import { fail } from './result.js';
+import { errnoCode } from '../common/display.js';
 
 type AgeKeySpec = NonNullable<WorkerInit['ageKey']>;
 

@@ -12,7 +12,8 @@
  */
 import { qualifiedName } from '../common/artifact.js';
 import type { SnapshotEntry, SnapshotWire, Span, TaskFailure } from '../common/protocol.js';
-import { fail, quote } from './result.js';
+import { fail } from './result.js';
+import { quote } from '../common/display.js';
 
 /** `nested`: namespace → key → value; `flat`: key → value. `{}` is an empty flat payload. */
 export type Payload =

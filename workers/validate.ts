@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import type { Envelope, PackedArtifact } from '../common/artifact.js';
 import type { ArtifactMeta, TaskFailure, ValidationPolicy } from '../common/protocol.js';
-import { fail, quote } from './result.js';
+import { fail } from './result.js';
+import { quote } from '../common/display.js';
 import { checkSignature, decodeBase64Strict } from './signature.js';
 
 export type ValidationResult =

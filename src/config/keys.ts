@@ -10,7 +10,8 @@ import { SealedBytes } from './sealed.js';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { accessSync, constants, statSync } from 'node:fs';
 import { fail, type Issues } from './errors.js';
-import { errno, pathValue, quote, read, type Env } from './parse.js';
+import { pathValue, read, type Env } from './parse.js';
+import { errnoCode, quote } from '../../common/display.js';
 import type { AgeKeySource, Config } from './types.js';
 
 const AGE_KEY = 'CLEF_AGENT_AGE_KEY';
@@ -25,14 +26,14 @@ function checkKeyFile(raw: string, cwd: string, warnings: string[]): AgeKeySourc
   try {
     st = statSync(path);
   } catch (err) {
-    const code = errno(err);
+    const code = errnoCode(err) ?? 'unknown error';
     return fail(AGE_KEY_FILE, code === 'ENOENT' ? `${shown} does not exist` : `${shown} cannot be inspected (${code})`, FILE_EXPECTED);
   }
   if (!st.isFile()) fail(AGE_KEY_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
   try {
     accessSync(path, constants.R_OK);
   } catch (err) {
-    fail(AGE_KEY_FILE, `${shown} is not readable by this process (${errno(err)})`, FILE_EXPECTED);
+    fail(AGE_KEY_FILE, `${shown} is not readable by this process (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
   }
   // Size is metadata, not content: an empty file can be refused without reading it.
   if (st.size === 0) fail(AGE_KEY_FILE, `${shown} is empty`, FILE_EXPECTED);

@@ -6,6 +6,7 @@
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { errnoCode, maskUrl, quote } from '../../common/display.js';
 import { fail } from './errors.js';
 
 export type Env = NodeJS.ProcessEnv;
@@ -13,20 +14,6 @@ export type Env = NodeJS.ProcessEnv;
 /** The raw value, or undefined when unset. An empty string counts as set (and is refused). */
 export function read(env: Env, name: string): string | undefined {
   return env[name];
-}
-
-/**
- * A value as shown in a message: truncated, then JSON-quoted so control characters and newlines
- * are escaped and a crafted value cannot forge extra lines in the start-up log.
- */
-export function quote(value: string, max = 64): string {
-  const shown = value.length > max ? `${value.slice(0, max)}…` : value;
-  return JSON.stringify(shown);
-}
-
-/** The `code` of a Node fs error (`ENOENT`, `EACCES`, …), for messages. */
-export function errno(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : 'unknown error';
 }
 
 /** C0 controls, DEL and C1 controls (checked by code point: a regex of them trips the linter). */
@@ -114,7 +101,7 @@ export function directoryPath(name: string, raw: string, cwd: string, expected: 
   try {
     isDirectory = statSync(dir).isDirectory();
   } catch (err) {
-    const code = errno(err);
+    const code = errnoCode(err) ?? 'unknown error';
     if (code === 'ENOENT') return dir;
     return fail(name, `${quote(dir, 200)} cannot be inspected (${code})`, expected);
   }
@@ -139,16 +126,4 @@ export function httpUrl(name: string, raw: string, expected = HTTP_EXPECTED): UR
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(name, `uses the unsupported scheme ${quote(url.protocol)}`, expected);
   if (url.hostname === '') fail(name, `${quote(maskUrl(url))} has no host`, expected);
   return url;
-}
-
-/**
- * A URL for logs and messages: user and password become `***@`, every query value becomes `***`
- * (presigned URLs and API tokens travel in the query: `X-Amz-Signature`, `token`, `sig`, …; masking
- * all values is simpler and safer than guessing names), and the fragment is dropped.
- */
-export function maskUrl(url: URL): string {
-  const userinfo = url.username !== '' || url.password !== '' ? '***@' : '';
-  const names = [...url.searchParams.keys()];
-  const query = names.length > 0 ? `?${names.map((n) => `${encodeURIComponent(n)}=***`).join('&')}` : '';
-  return `${url.protocol}//${userinfo}${url.host}${url.pathname}${query}`;
 }

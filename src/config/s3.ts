@@ -6,7 +6,8 @@
  */
 import type { S3SourceSpec } from '../../common/protocol.js';
 import { fail } from './errors.js';
-import { httpUrl, maskUrl, quote, read, type Env } from './parse.js';
+import { httpUrl, read, type Env } from './parse.js';
+import { maskUrl, quote } from '../../common/display.js';
 
 const SOURCE = 'CLEF_AGENT_SOURCE';
 const S3_EXPECTED = 's3://bucket/key, https://bucket.s3.<region>.amazonaws.com/key or https://s3.<region>.amazonaws.com/bucket/key';

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { SourceSpec } from '../../common/protocol.js';
 import { fail, type Issues } from './errors.js';
 import { isLoopbackHost } from '../../common/net.js';
-import { httpUrl, isHeaderSafe, maskUrl, oneOf, pathValue, quote, read, text, type Env } from './parse.js';
+import { httpUrl, isHeaderSafe, oneOf, pathValue, read, text, type Env } from './parse.js';
+import { maskUrl, quote } from '../../common/display.js';
 import { isPresigned, parseS3Https, parseS3Url, S3_HOST } from './s3.js';
 import type { VcsConfig } from './types.js';
 

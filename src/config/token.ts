@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { fail, type Issues } from './errors.js';
-import { errno, isHeaderSafe, pathValue, quote, read, type Env } from './parse.js';
+import { isHeaderSafe, pathValue, read, type Env } from './parse.js';
+import { errnoCode, quote } from '../../common/display.js';
 import type { Config } from './types.js';
 
 const TOKEN = 'CLEF_AGENT_TOKEN';
@@ -59,8 +60,8 @@ function readTokenFile(file: string): TokenPlan {
   try {
     st = lstatSync(file);
   } catch (err) {
-    if (errno(err) === 'ENOENT') return { kind: 'generate', file, warnings: [] };
-    return fail(TOKEN_FILE, `${shown} cannot be inspected (${errno(err)})`, FILE_EXPECTED);
+    if (errnoCode(err) === 'ENOENT') return { kind: 'generate', file, warnings: [] };
+    return fail(TOKEN_FILE, `${shown} cannot be inspected (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
   }
   if (st.isSymbolicLink()) {
     try {
@@ -68,7 +69,7 @@ function readTokenFile(file: string): TokenPlan {
     } catch (err) {
       return fail(
         TOKEN_FILE,
-        `${shown} is a symbolic link whose target cannot be read (${errno(err)})`,
+        `${shown} is a symbolic link whose target cannot be read (${errnoCode(err) ?? 'unknown error'})`,
         `${FILE_EXPECTED} (the token file is never created through a symbolic link)`,
       );
     }
@@ -78,7 +79,7 @@ function readTokenFile(file: string): TokenPlan {
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    return fail(TOKEN_FILE, `${shown} cannot be read (${errno(err)})`, FILE_EXPECTED);
+    return fail(TOKEN_FILE, `${shown} cannot be read (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
   }
   let content: string;
   try {
@@ -129,7 +130,11 @@ export function createTokenFile(file: string, token: string): void {
   try {
     fd = openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
-    return fail(TOKEN_FILE, `${shown} cannot be created (${errno(err)})`, `${FILE_EXPECTED}, in an existing directory this process can write to`);
+    return fail(
+      TOKEN_FILE,
+      `${shown} cannot be created (${errnoCode(err) ?? 'unknown error'})`,
+      `${FILE_EXPECTED}, in an existing directory this process can write to`,
+    );
   }
   try {
     fchmodSync(fd, 0o600);
@@ -144,7 +149,7 @@ export function createTokenFile(file: string, token: string): void {
     } catch {
       // Already gone or not removable: the error below is the one worth reporting.
     }
-    return fail(TOKEN_FILE, `${shown} could not be written (${errno(err)})`, FILE_EXPECTED);
+    return fail(TOKEN_FILE, `${shown} could not be written (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
   }
   closeSync(fd);
 }

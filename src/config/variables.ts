@@ -4,7 +4,8 @@
  * turn signature checking off). New settings are added here and documented in the README.
  */
 import type { Issues } from './errors.js';
-import { quote, type Env } from './parse.js';
+import { type Env } from './parse.js';
+import { quote } from '../../common/display.js';
 
 export const KNOWN_VARIABLES = [
   'CLEF_AGENT_SOURCE',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ConfigError, KNOWN_VARIABLES } from '../../src/config/index.js';
 import { isLoopbackHost } from '../../common/net.js';
-import { maskUrl, quote } from '../../src/config/parse.js';
+import { maskUrl, quote } from '../../common/display.js';
 import { editDistance, suggest } from '../../src/config/variables.js';
 import { cleanup, env, load, refuse, refuseWith } from './helpers.js';
 
@@ -85,7 +85,7 @@ describe('secret values are never echoed', () => {
   test('secrets: a URL password is masked in the plain-http refusal', () => {
     const err = refuse(env({ CLEF_AGENT_SOURCE: `http://deploy:${SECRET}@artifacts.internal/a.json?token=${SECRET}` }));
     assert.ok(!err.message.includes(SECRET), err.message);
-    assert.ok(err.message.includes('http://***@artifacts.internal/a.json?token=***'));
+    assert.ok(err.message.includes('http://***@artifacts.internal/a.json?***'));
   });
   test('secrets: the token never appears in warnings', () => {
     const c = load(env({ CLEF_AGENT_TOKEN: 'shorty-S3CR3T' }));
@@ -99,7 +99,7 @@ describe('parse helpers', () => {
     assert.equal(quote('x'.repeat(70)), `"${'x'.repeat(64)}…"`);
   });
   test('maskUrl masks user info and every query value, and drops the fragment', () => {
-    assert.equal(maskUrl(new URL('https://u:p@h.example:8443/p/a?sig=1&b=2#f')), 'https://***@h.example:8443/p/a?sig=***&b=***');
+    assert.equal(maskUrl(new URL('https://u:p@h.example:8443/p/a?sig=1&b=2#f')), 'https://***@h.example:8443/p/a?***');
     assert.equal(maskUrl(new URL('https://h.example/p')), 'https://h.example/p');
   });
   test('isLoopbackHost', () => {

@@ -32,7 +32,7 @@ describe('CLEF_AGENT_SOURCE', () => {
   test('CLEF_AGENT_SOURCE: masks credentials and query values in the label, keeps them in the URL', () => {
     const raw = 'https://deploy:s3cr3t@artifacts.example.com/app.json?X-Amz-Signature=abc123&token=t0k&v=2#frag';
     const c = load(env({ CLEF_AGENT_SOURCE: raw }));
-    assert.equal(c.sourceLabel, 'https://***@artifacts.example.com/app.json?X-Amz-Signature=***&token=***&v=***');
+    assert.equal(c.sourceLabel, 'https://***@artifacts.example.com/app.json?***');
     assert.deepEqual(c.source, { kind: 'http', url: raw });
   });
   test('CLEF_AGENT_SOURCE: masks a user name without a password', () =>
@@ -108,7 +108,7 @@ describe('CLEF_AGENT_SOURCE', () => {
   test('CLEF_AGENT_SOURCE: a presigned S3 URL is a plain https source, its query masked in the label', () => {
     const c = load(env({ CLEF_AGENT_SOURCE: 'https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef' }));
     assert.equal(c.source.kind, 'http');
-    assert.equal(c.sourceLabel, 'https://b.s3.amazonaws.com/k?X-Amz-Signature=***');
+    assert.equal(c.sourceLabel, 'https://b.s3.amazonaws.com/k?***');
   });
   test('CLEF_AGENT_SOURCE: does not mistake a look-alike host for S3', () =>
     assert.equal(load(env({ CLEF_AGENT_SOURCE: 'https://s3.amazonaws.com.evil.example/a.json' })).source.kind, 'http'));
@@ -264,7 +264,7 @@ describe('plain http sources (CLEF_AGENT_ALLOW_HTTP rule)', () => {
   test('CLEF_AGENT_SOURCE: refuses http to a remote host, explaining both remedies', () =>
     void refuseWith(env({ CLEF_AGENT_SOURCE: 'http://artifacts.internal/app.json' }), [refused('http://artifacts.internal/app.json')]));
   test('CLEF_AGENT_SOURCE: the refusal masks credentials', () =>
-    void refuseWith(env({ CLEF_AGENT_SOURCE: 'http://u:pw@10.0.0.5/a.json?sig=x' }), [refused('http://***@10.0.0.5/a.json?sig=***')]));
+    void refuseWith(env({ CLEF_AGENT_SOURCE: 'http://u:pw@10.0.0.5/a.json?sig=x' }), [refused('http://***@10.0.0.5/a.json?***')]));
   for (const url of [
     'http://127.0.0.1:8080/a.json',
     'http://127.8.9.10/a.json',

@@ -55,7 +55,7 @@ describe('§3 config: CLEF_AGENT_SOURCE and the VCS group', { concurrency: 6 }, 
     assertRefused(
       await runCli(base, { CLEF_AGENT_SOURCE: 'https://s3.eu-west-1.amazonaws.com/?versionId=QuerySecret42' }),
       [
-        'CLEF_AGENT_SOURCE: "https://s3.eu-west-1.amazonaws.com/?versionId=***" does not name a valid bucket; expected s3://bucket/key, https://bucket.s3.<region>.amazonaws.com/key or https://s3.<region>.amazonaws.com/bucket/key',
+        'CLEF_AGENT_SOURCE: "https://s3.eu-west-1.amazonaws.com/?***" does not name a valid bucket; expected s3://bucket/key, https://bucket.s3.<region>.amazonaws.com/key or https://s3.<region>.amazonaws.com/bucket/key',
       ],
       ['QuerySecret42'],
     );

@@ -15,7 +15,8 @@ import { constants } from 'node:fs';
 import { chmod, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiskCachePolicy, PurgeCacheResult } from '../../common/protocol.js';
-import { errnoCode, fail } from '../result.js';
+import { fail } from '../result.js';
+import { errnoCode } from '../../common/display.js';
 
 export interface CachedCopy {
   readonly bytes: Uint8Array;

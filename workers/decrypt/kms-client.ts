@@ -11,7 +11,8 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { TaskFailure } from '../../common/protocol.js';
 import { proxyAgents } from '../../common/proxy-rules.js';
-import { errnoCode, fail } from '../result.js';
+import { fail } from '../result.js';
+import { errnoCode } from '../../common/display.js';
 
 /**
  * Bounds of one KMS call. KMS answers in tens of ms; these only cut off a sick endpoint.

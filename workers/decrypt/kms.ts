@@ -10,7 +10,8 @@
 import { DecryptCommand, EncryptionAlgorithmSpec } from '@aws-sdk/client-kms';
 import type { Envelope, PackedArtifact } from '../../common/artifact.js';
 import type { KmsSealed, TaskFailure } from '../../common/protocol.js';
-import { fail, quote } from '../result.js';
+import { fail } from '../result.js';
+import { quote } from '../../common/display.js';
 import { decodeBase64Strict } from '../signature.js';
 import { IV_BYTES, TAG_BYTES, openAesGcm } from './kms-aead.js';
 import { KMS_LIMITS, classifyKmsError, kmsClient } from './kms-client.js';

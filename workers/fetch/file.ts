@@ -5,7 +5,8 @@
  */
 import { open } from 'node:fs/promises';
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
-import { errnoCode, fail } from '../result.js';
+import { fail } from '../result.js';
+import { errnoCode } from '../../common/display.js';
 import type { FetchOutcome } from './types.js';
 
 export async function fetchFile(path: string, policy: Pick<FetchPolicy, 'maxBytes'>): Promise<FetchOutcome | TaskFailure> {

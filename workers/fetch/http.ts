@@ -3,7 +3,8 @@
  * query). Everything but the URL handling is the shared fetch policy (policy.ts).
  */
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
-import { fail, maskUrl } from '../result.js';
+import { fail } from '../result.js';
+import { maskUrl } from '../../common/display.js';
 import { fetchWithPolicy, type HttpDeps } from './policy.js';
 import type { FetchOutcome } from './types.js';
 

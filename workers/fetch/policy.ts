@@ -15,7 +15,8 @@
 import ky from 'ky';
 import type { Dispatcher } from 'undici';
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
-import { fail, maskUrl } from '../result.js';
+import { fail } from '../result.js';
+import { maskUrl } from '../../common/display.js';
 import { isLoopbackHost, literalIp } from '../../common/net.js';
 import { FORBIDDEN_ADDRESS, isForbiddenAddress, type Resolver } from './address.js';
 import { abandonProxied, describe, hasCode, isProxied, kyOptions, makeDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';

@@ -7,7 +7,8 @@
 import type { Options } from 'ky';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import type { TaskFailure } from '../../common/protocol.js';
-import { fail, maskUrl } from '../result.js';
+import { fail } from '../result.js';
+import { maskUrl } from '../../common/display.js';
 import { guardedLookup, type Resolver } from './address.js';
 
 export const MAX_REDIRECTS = 5;
