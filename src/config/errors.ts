@@ -36,7 +36,7 @@ export function formatIssue(variable: string, problem: string, expected: string)
 }
 
 /** Throws a single-issue ConfigError in the standard format. */
-export function fail(variable: string, problem: string, expected: string): never {
+export function refuse(variable: string, problem: string, expected: string): never {
   throw new ConfigError(variable, formatIssue(variable, problem, expected));
 }
 

@@ -10,7 +10,7 @@
  * setting is valid, so a refused start-up leaves nothing behind.
  */
 import { randomUUID } from 'node:crypto';
-import { fail, Issues } from './errors.js';
+import { refuse, Issues } from './errors.js';
 import { defaultWorkerCount, MAX_WORKERS, type CpuProbe } from './cpus.js';
 import { parseVerifyKey, resolveAgeKey } from './keys.js';
 import { isLoopbackHost } from '../../common/net.js';
@@ -54,9 +54,9 @@ const AGENT_ID_EXPECTED = '1 to 128 characters: letters, digits and . _ - : @ / 
 /** The id goes into logs and telemetry attributes, so it is kept to a conservative character set. */
 function parseAgentId(raw: string): string {
   const name = 'CLEF_AGENT_ID';
-  if (raw === '') fail(name, 'is empty', AGENT_ID_EXPECTED);
-  if (raw.length > 128) fail(name, `${quote(raw)} is longer than 128 characters`, AGENT_ID_EXPECTED);
-  if (!/^[A-Za-z0-9._:@/+=-]+$/.test(raw)) fail(name, `${quote(raw)} contains a character that is not allowed`, AGENT_ID_EXPECTED);
+  if (raw === '') refuse(name, 'is empty', AGENT_ID_EXPECTED);
+  if (raw.length > 128) refuse(name, `${quote(raw)} is longer than 128 characters`, AGENT_ID_EXPECTED);
+  if (!/^[A-Za-z0-9._:@/+=-]+$/.test(raw)) refuse(name, `${quote(raw)} contains a character that is not allowed`, AGENT_ID_EXPECTED);
   return raw;
 }
 

@@ -9,7 +9,7 @@
 import { SealedBytes } from './sealed.js';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { accessSync, constants, statSync } from 'node:fs';
-import { fail, type Issues } from './errors.js';
+import { refuse, type Issues } from './errors.js';
 import { pathValue, read, type Env } from './parse.js';
 import { errnoCode, quote } from '../../common/display.js';
 import type { AgeKeySource, Config } from './types.js';
@@ -27,16 +27,16 @@ function checkKeyFile(raw: string, cwd: string, warnings: string[]): AgeKeySourc
     st = statSync(path);
   } catch (err) {
     const code = errnoCode(err) ?? 'unknown error';
-    return fail(AGE_KEY_FILE, code === 'ENOENT' ? `${shown} does not exist` : `${shown} cannot be inspected (${code})`, FILE_EXPECTED);
+    return refuse(AGE_KEY_FILE, code === 'ENOENT' ? `${shown} does not exist` : `${shown} cannot be inspected (${code})`, FILE_EXPECTED);
   }
-  if (!st.isFile()) fail(AGE_KEY_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
+  if (!st.isFile()) refuse(AGE_KEY_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
   try {
     accessSync(path, constants.R_OK);
   } catch (err) {
-    fail(AGE_KEY_FILE, `${shown} is not readable by this process (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
+    refuse(AGE_KEY_FILE, `${shown} is not readable by this process (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
   }
   // Size is metadata, not content: an empty file can be refused without reading it.
-  if (st.size === 0) fail(AGE_KEY_FILE, `${shown} is empty`, FILE_EXPECTED);
+  if (st.size === 0) refuse(AGE_KEY_FILE, `${shown} is empty`, FILE_EXPECTED);
   if ((st.mode & 0o077) !== 0) {
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
     warnings.push(`CLEF_AGENT_AGE_KEY_FILE ${shown} is accessible to group or others (mode ${mode}); restrict it to 0600 or 0400`);
@@ -55,7 +55,7 @@ export function resolveAgeKey(env: Env, cwd: string, issues: Issues, warnings: s
   }
   if (inline !== undefined) {
     // Secret: the value is never quoted. Its format is the workers' business.
-    if (inline === '') return issues.run(() => fail(AGE_KEY, 'is empty', 'an age secret key (AGE-SECRET-KEY-1…)'));
+    if (inline === '') return issues.run(() => refuse(AGE_KEY, 'is empty', 'an age secret key (AGE-SECRET-KEY-1…)'));
     // process.env hands us a string (which cannot be wiped); from here on only sealed bytes remain.
     // A dedicated buffer, not `Buffer.from` (which slices Node's shared 8 KiB pool): every new
     // worker gets a structured clone of the whole backing ArrayBuffer, which must hold the key only.
@@ -99,12 +99,12 @@ function describe(key: KeyObject): string {
  * the environment, and it is never echoed. The returned key is re-exported as canonical base64 DER.
  */
 export function parseVerifyKey(raw: string): Pick<Config, 'verifyKey' | 'verifyKeyType'> {
-  if (raw === '') fail(VERIFY_KEY, 'is empty', VERIFY_EXPECTED);
-  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(raw)) fail(VERIFY_KEY, 'is a private key', VERIFY_EXPECTED);
+  if (raw === '') refuse(VERIFY_KEY, 'is empty', VERIFY_EXPECTED);
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(raw)) refuse(VERIFY_KEY, 'is a private key', VERIFY_EXPECTED);
   const pem = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(raw);
-  if (pem === null && raw.includes('-----BEGIN')) fail(VERIFY_KEY, 'is a PEM block other than PUBLIC KEY', VERIFY_EXPECTED);
+  if (pem === null && raw.includes('-----BEGIN')) refuse(VERIFY_KEY, 'is a PEM block other than PUBLIC KEY', VERIFY_EXPECTED);
   const b64 = (pem?.[1] ?? raw).replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) fail(VERIFY_KEY, 'is not valid base64', VERIFY_EXPECTED);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) refuse(VERIFY_KEY, 'is not valid base64', VERIFY_EXPECTED);
   const der = Buffer.from(b64, 'base64');
   let key: KeyObject;
   try {
@@ -117,10 +117,10 @@ export function parseVerifyKey(raw: string): Pick<Config, 'verifyKey' | 'verifyK
     } catch {
       // Neither a public nor a private key: reported below.
     }
-    return fail(VERIFY_KEY, isPrivate ? 'is a private key' : 'is not a DER SubjectPublicKeyInfo public key', VERIFY_EXPECTED);
+    return refuse(VERIFY_KEY, isPrivate ? 'is a private key' : 'is not a DER SubjectPublicKeyInfo public key', VERIFY_EXPECTED);
   }
   const verifyKey = key.export({ format: 'der', type: 'spki' }).toString('base64');
   if (key.asymmetricKeyType === 'ed25519') return { verifyKey, verifyKeyType: 'ed25519' };
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return { verifyKey, verifyKeyType: 'p256' };
-  return fail(VERIFY_KEY, `is ${describe(key)}`, VERIFY_EXPECTED);
+  return refuse(VERIFY_KEY, `is ${describe(key)}`, VERIFY_EXPECTED);
 }

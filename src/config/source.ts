@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { SourceSpec } from '../../common/protocol.js';
-import { fail, type Issues } from './errors.js';
+import { refuse, type Issues } from './errors.js';
 import { isLoopbackHost } from '../../common/net.js';
 import { httpUrl, isHeaderSafe, oneOf, pathValue, read, text, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
@@ -49,7 +49,7 @@ export interface SourceResult {
  * file paths (operators paste them from other tools); only a local one (no host) is meaningful.
  */
 export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResult {
-  if (raw === '') fail(SOURCE, 'is empty', SOURCE_EXPECTED);
+  if (raw === '') refuse(SOURCE, 'is empty', SOURCE_EXPECTED);
   const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(raw)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     const path = pathValue(SOURCE, raw, cwd, SOURCE_EXPECTED);
@@ -70,7 +70,7 @@ export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResu
       url = new URL(raw);
     } catch {
       // Unparsable: not echoed (it cannot be masked).
-      return fail(SOURCE, 'is not a valid s3:// URL', 's3://bucket/key');
+      return refuse(SOURCE, 'is not a valid s3:// URL', 's3://bucket/key');
     }
     const s3 = parseS3Url(url, env);
     return { source: s3.source, label: s3.label, s3EndpointUrl: s3.endpointUrl };
@@ -80,11 +80,11 @@ export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResu
     try {
       path = fileURLToPath(new URL(raw));
     } catch {
-      return fail(SOURCE, 'is not a local file:// URL', 'file:///absolute/path, a file path or an http(s):// URL');
+      return refuse(SOURCE, 'is not a local file:// URL', 'file:///absolute/path, a file path or an http(s):// URL');
     }
     return { source: { kind: 'file', path }, label: path };
   }
-  return fail(SOURCE, `uses the unsupported scheme ${quote(`${scheme}:`)}`, 'a file path, an http(s):// URL, an s3:// URL or a file:// URL');
+  return refuse(SOURCE, `uses the unsupported scheme ${quote(`${scheme}:`)}`, 'a file path, an http(s):// URL, an s3:// URL or a file:// URL');
 }
 
 /** Exactly one of CLEF_AGENT_SOURCE or the VCS group. Returns undefined when an issue was recorded. */
@@ -110,8 +110,8 @@ const SEGMENT = /^[A-Za-z0-9_.-]+$/;
 
 /** Identity and environment become path segments (`.clef/packed/<identity>/<environment>.age.json`). */
 function vcsName(name: string, raw: string): string {
-  if (raw === '') fail(name, 'is empty', NAME_EXPECTED);
-  if (!NAME.test(raw)) fail(name, `${quote(raw)} is not a valid name`, NAME_EXPECTED);
+  if (raw === '') refuse(name, 'is empty', NAME_EXPECTED);
+  if (!NAME.test(raw)) refuse(name, `${quote(raw)} is not a valid name`, NAME_EXPECTED);
   return raw;
 }
 
@@ -119,11 +119,11 @@ function vcsRepo(raw: string, provider: VcsConfig['provider'] | undefined): stri
   const name = 'CLEF_AGENT_VCS_REPO';
   const gitlab = provider === 'gitlab';
   const expected = gitlab ? 'a GitLab project path such as group/project or group/subgroup/project' : "owner/repo (letters, digits, '.', '_' and '-')";
-  if (raw === '') fail(name, 'is empty', expected);
+  if (raw === '') refuse(name, 'is empty', expected);
   const parts = raw.split('/');
   const segmentsOk = parts.every((p) => SEGMENT.test(p) && p !== '.' && p !== '..');
   const countOk = gitlab || provider === undefined ? parts.length >= 2 : parts.length === 2;
-  if (!segmentsOk || !countOk || raw.length > 512) fail(name, `${quote(raw)} is not a valid repository path`, expected);
+  if (!segmentsOk || !countOk || raw.length > 512) refuse(name, `${quote(raw)} is not a valid repository path`, expected);
   return raw;
 }
 
@@ -131,8 +131,8 @@ function vcsToken(raw: string): string {
   const name = 'CLEF_AGENT_VCS_TOKEN';
   const expected = "the provider's API token (visible ASCII characters, no spaces)";
   // Secret: the value is never quoted.
-  if (raw === '') fail(name, 'is empty', expected);
-  if (!isHeaderSafe(raw)) fail(name, 'contains a space, a control character or a non-ASCII character', expected);
+  if (raw === '') refuse(name, 'is empty', expected);
+  if (!isHeaderSafe(raw)) refuse(name, 'contains a space, a control character or a non-ASCII character', expected);
   return raw;
 }
 
@@ -140,7 +140,7 @@ function vcsRef(raw: string): string {
   const name = 'CLEF_AGENT_VCS_REF';
   const expected = 'a branch, tag or commit name (no spaces, not starting with "-", no "..")';
   text(name, raw, 256, expected);
-  if (!isHeaderSafe(raw) || raw.startsWith('-') || raw.includes('..')) fail(name, `${quote(raw)} is not a valid git ref`, expected);
+  if (!isHeaderSafe(raw) || raw.startsWith('-') || raw.includes('..')) refuse(name, `${quote(raw)} is not a valid git ref`, expected);
   return raw;
 }
 

@@ -3,7 +3,7 @@
  * tie them together. Upper bounds keep every value × 1000 well under the 2^31-1 ms that Node timers
  * accept (about 24.8 days); beyond it `setTimeout` fires at once.
  */
-import { fail, type Issues } from './errors.js';
+import { refuse, type Issues } from './errors.js';
 import { integer, read, shownDigits, type Env } from './parse.js';
 
 const TTL = 'CLEF_AGENT_CACHE_TTL';
@@ -31,8 +31,8 @@ export const MAX_STALE_IGNORED_WARNING = 'CLEF_AGENT_MAX_STALE only applies in J
 export function parseCacheTtl(raw: string): number {
   // Infinity as the helper's maximum: the bounds that need their own wording are checked below.
   const n = integer(TTL, raw, 0, Number.POSITIVE_INFINITY, TTL_EXPECTED);
-  if (n > 0 && n < MIN_CACHE_TTL) fail(TTL, `${n} is below the minimum`, TTL_EXPECTED);
-  if (n > MAX_CACHE_TTL) fail(TTL, `${shownDigits(raw)} is above the maximum`, TTL_MAX_EXPECTED);
+  if (n > 0 && n < MIN_CACHE_TTL) refuse(TTL, `${n} is below the minimum`, TTL_EXPECTED);
+  if (n > MAX_CACHE_TTL) refuse(TTL, `${shownDigits(raw)} is above the maximum`, TTL_MAX_EXPECTED);
   return n;
 }
 
