@@ -1,7 +1,7 @@
 /**
  * Small typed parsers for environment values. Each returns the parsed value or throws a
  * ConfigError whose single line follows the fixed format (see errors.ts). None of them is ever
- * given a secret variable's value: secrets are validated in token.ts / keys.ts / source.ts, which
+ * given a secret variable's value: secrets are validated in token.ts / age-key.ts / verify-key.ts / source.ts, which
  * never quote the value.
  */
 import { statSync } from 'node:fs';
@@ -107,6 +107,16 @@ export function directoryPath(name: string, raw: string, cwd: string, expected: 
   }
   if (!isDirectory) refuse(name, `${quote(dir, 200)} exists and is not a directory`, expected);
   return dir;
+}
+
+const AGENT_ID_EXPECTED = '1 to 128 characters: letters, digits and . _ - : @ / + =';
+
+/** An agent id: it goes into logs and telemetry attributes, so it is kept to a conservative character set. */
+export function agentId(name: string, raw: string): string {
+  if (raw === '') refuse(name, 'is empty', AGENT_ID_EXPECTED);
+  if (raw.length > 128) refuse(name, `${quote(raw)} is longer than 128 characters`, AGENT_ID_EXPECTED);
+  if (!/^[A-Za-z0-9._:@/+=-]+$/.test(raw)) refuse(name, `${quote(raw)} contains a character that is not allowed`, AGENT_ID_EXPECTED);
+  return raw;
 }
 
 const HTTP_EXPECTED = 'an http:// or https:// URL';

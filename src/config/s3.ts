@@ -8,8 +8,9 @@ import type { S3SourceSpec } from '../../common/protocol.js';
 import { refuse } from './errors.js';
 import { httpUrl, read, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
+import { VARIABLES } from './variables.js';
 
-const SOURCE = 'CLEF_AGENT_SOURCE';
+const SOURCE = VARIABLES.source.name;
 const S3_EXPECTED = 's3://bucket/key, https://bucket.s3.<region>.amazonaws.com/key or https://s3.<region>.amazonaws.com/bucket/key';
 
 /** Virtual-hosted and path-style S3 hosts. */

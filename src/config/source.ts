@@ -10,26 +10,15 @@ import { httpUrl, isHeaderSafe, oneOf, pathValue, read, text, type Env } from '.
 import { maskUrl, quote } from '../../common/display.js';
 import { isPresigned, parseS3Https, parseS3Url, S3_HOST } from './s3.js';
 import type { VcsConfig } from './types.js';
+import { MAX_NAME_LENGTH, VARIABLES, VCS_DEFAULT_API } from './variables.js';
 
-const SOURCE = 'CLEF_AGENT_SOURCE';
+const V = VARIABLES;
+const SOURCE = V.source.name;
 const SOURCE_EXPECTED = 'a file path, an http(s):// URL or an S3 URL (s3://bucket/key)';
 
-export const VCS_REQUIRED = [
-  'CLEF_AGENT_VCS_PROVIDER',
-  'CLEF_AGENT_VCS_REPO',
-  'CLEF_AGENT_VCS_TOKEN',
-  'CLEF_AGENT_VCS_IDENTITY',
-  'CLEF_AGENT_VCS_ENVIRONMENT',
-] as const;
-export const VCS_OPTIONAL = ['CLEF_AGENT_VCS_REF', 'CLEF_AGENT_VCS_API_URL'] as const;
+export const VCS_REQUIRED = [V.vcsProvider.name, V.vcsRepo.name, V.vcsToken.name, V.vcsIdentity.name, V.vcsEnvironment.name] as const;
+export const VCS_OPTIONAL = [V.vcsRef.name, V.vcsApiUrl.name] as const;
 const VCS_ALL: readonly string[] = [...VCS_REQUIRED, ...VCS_OPTIONAL];
-
-/** Public API bases, used unless CLEF_AGENT_VCS_API_URL names a self-hosted instance. */
-export const VCS_DEFAULT_API = {
-  github: 'https://api.github.com',
-  gitlab: 'https://gitlab.com/api/v4',
-  bitbucket: 'https://api.bitbucket.org/2.0',
-} as const;
 
 export interface SourceResult {
   readonly source?: SourceSpec | undefined;
@@ -92,13 +81,13 @@ export function resolveSource(env: Env, cwd: string, issues: Issues): SourceResu
   const raw = read(env, SOURCE);
   const vcsSet = VCS_ALL.filter((n) => read(env, n) !== undefined);
   if (raw !== undefined && vcsSet.length > 0) {
-    issues.add(SOURCE, `is set together with ${vcsSet.join(', ')}`, 'either CLEF_AGENT_SOURCE or the CLEF_AGENT_VCS_* group, not both');
+    issues.add(SOURCE, `is set together with ${vcsSet.join(', ')}`, `either ${SOURCE} or the CLEF_AGENT_VCS_* group, not both`);
     issues.run(() => parseSource(raw, cwd, env));
     return undefined;
   }
   if (raw !== undefined) return issues.run(() => parseSource(raw, cwd, env));
   if (vcsSet.length === 0) {
-    issues.add(SOURCE, 'is not set', `CLEF_AGENT_SOURCE (${SOURCE_EXPECTED}) or the VCS group ${VCS_REQUIRED.join(', ')}`);
+    issues.add(SOURCE, 'is not set', `${SOURCE} (${SOURCE_EXPECTED}) or the VCS group ${VCS_REQUIRED.join(', ')}`);
     return undefined;
   }
   return resolveVcs(env, issues);
@@ -115,8 +104,7 @@ function vcsName(name: string, raw: string): string {
   return raw;
 }
 
-function vcsRepo(raw: string, provider: VcsConfig['provider'] | undefined): string {
-  const name = 'CLEF_AGENT_VCS_REPO';
+function vcsRepo(name: string, raw: string, provider: VcsConfig['provider'] | undefined): string {
   const gitlab = provider === 'gitlab';
   const expected = gitlab ? 'a GitLab project path such as group/project or group/subgroup/project' : "owner/repo (letters, digits, '.', '_' and '-')";
   if (raw === '') refuse(name, 'is empty', expected);
@@ -127,8 +115,7 @@ function vcsRepo(raw: string, provider: VcsConfig['provider'] | undefined): stri
   return raw;
 }
 
-function vcsToken(raw: string): string {
-  const name = 'CLEF_AGENT_VCS_TOKEN';
+function vcsToken(name: string, raw: string): string {
   const expected = "the provider's API token (visible ASCII characters, no spaces)";
   // Secret: the value is never quoted.
   if (raw === '') refuse(name, 'is empty', expected);
@@ -136,10 +123,9 @@ function vcsToken(raw: string): string {
   return raw;
 }
 
-function vcsRef(raw: string): string {
-  const name = 'CLEF_AGENT_VCS_REF';
+function vcsRef(name: string, raw: string): string {
   const expected = 'a branch, tag or commit name (no spaces, not starting with "-", no "..")';
-  text(name, raw, 256, expected);
+  text(name, raw, MAX_NAME_LENGTH, expected);
   if (!isHeaderSafe(raw) || raw.startsWith('-') || raw.includes('..')) refuse(name, `${quote(raw)} is not a valid git ref`, expected);
   return raw;
 }
@@ -153,21 +139,21 @@ function resolveVcs(env: Env, issues: Issues): SourceResult | undefined {
     const verb = missing.length === 1 ? 'is not set, but the VCS group needs it' : 'are not set, but the VCS group needs them';
     issues.addLine(
       firstMissing,
-      `${missing.join(', ')}: ${verb}; expected ${VCS_REQUIRED.join(', ')} set together (CLEF_AGENT_VCS_REF and CLEF_AGENT_VCS_API_URL are optional)`,
+      `${missing.join(', ')}: ${verb}; expected ${VCS_REQUIRED.join(', ')} set together (${VCS_OPTIONAL.join(' and ')} are optional)`,
     );
   }
-  const value = <T>(name: string, parse: (raw: string) => T): T | undefined => {
+  const value = <T>(name: string, parse: (name: string, raw: string) => T): T | undefined => {
     const raw = read(env, name);
-    return raw === undefined ? undefined : issues.run(() => parse(raw));
+    return raw === undefined ? undefined : issues.run(() => parse(name, raw));
   };
   const providers = ['github', 'gitlab', 'bitbucket'] as const;
-  const provider = value('CLEF_AGENT_VCS_PROVIDER', (r) => oneOf('CLEF_AGENT_VCS_PROVIDER', r, providers, 'VCS provider'));
-  const repo = value('CLEF_AGENT_VCS_REPO', (r) => vcsRepo(r, provider));
-  const token = value('CLEF_AGENT_VCS_TOKEN', vcsToken);
-  const identity = value('CLEF_AGENT_VCS_IDENTITY', (r) => vcsName('CLEF_AGENT_VCS_IDENTITY', r));
-  const environment = value('CLEF_AGENT_VCS_ENVIRONMENT', (r) => vcsName('CLEF_AGENT_VCS_ENVIRONMENT', r));
-  const ref = value('CLEF_AGENT_VCS_REF', vcsRef);
-  const apiUrl = value('CLEF_AGENT_VCS_API_URL', (r) => httpUrl('CLEF_AGENT_VCS_API_URL', r));
+  const provider = value(V.vcsProvider.name, (n, r) => oneOf(n, r, providers, 'VCS provider'));
+  const repo = value(V.vcsRepo.name, (n, r) => vcsRepo(n, r, provider));
+  const token = value(V.vcsToken.name, vcsToken);
+  const identity = value(V.vcsIdentity.name, vcsName);
+  const environment = value(V.vcsEnvironment.name, vcsName);
+  const ref = value(V.vcsRef.name, vcsRef);
+  const apiUrl = value(V.vcsApiUrl.name, (n, r) => httpUrl(n, r));
   if (issues.count !== before) return undefined;
   if (provider === undefined || repo === undefined || token === undefined || identity === undefined || environment === undefined) return undefined;
   const vcs: VcsConfig = { provider, repo, token, identity, environment, ref, apiUrl: apiUrl?.href };
@@ -183,27 +169,28 @@ function resolveVcs(env: Env, issues: Issues): SourceResult | undefined {
  * artifact is authenticated by a verify key or the operator opted in with ALLOW_HTTP. The VCS API
  * URL carries the VCS token, which a verify key does not protect, so only ALLOW_HTTP lifts it there.
  */
-export function checkPlainHttp(result: SourceResult, allowHttp: boolean, verifyKeySet: boolean, issues: Issues): void {
+export function checkPlainHttp(result: SourceResult, opts: { readonly allowHttp: boolean; readonly verifyKeySet: boolean }, issues: Issues): void {
+  const { allowHttp, verifyKeySet } = opts;
   const plain = (u: URL | undefined): u is URL => u !== undefined && u.protocol === 'http:' && !isLoopbackHost(u.hostname);
   if (plain(result.sourceUrl) && !allowHttp && !verifyKeySet) {
     issues.add(
       SOURCE,
       `${quote(maskUrl(result.sourceUrl), 120)} uses plain http to a non-loopback host`,
-      'an https:// URL, or CLEF_AGENT_VERIFY_KEY set so the artifact is authenticated, or CLEF_AGENT_ALLOW_HTTP=true',
+      `an https:// URL, or ${V.verifyKey.name} set so the artifact is authenticated, or ${V.allowHttp.name}=true`,
     );
   }
   if (plain(result.s3EndpointUrl) && !allowHttp) {
     issues.add(
       'AWS_ENDPOINT_URL_S3',
       `${quote(maskUrl(result.s3EndpointUrl), 120)} uses plain http to a non-loopback host, which would send the AWS session token unencrypted`,
-      'an https:// URL, a loopback http:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+      `an https:// URL, a loopback http:// URL, or ${V.allowHttp.name}=true`,
     );
   }
   if (plain(result.vcsApiUrl) && !allowHttp) {
     issues.add(
-      'CLEF_AGENT_VCS_API_URL',
+      V.vcsApiUrl.name,
       `${quote(maskUrl(result.vcsApiUrl), 120)} uses plain http to a non-loopback host, which would send the VCS token unencrypted`,
-      'an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+      `an https:// URL, or ${V.allowHttp.name}=true`,
     );
   }
 }

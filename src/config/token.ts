@@ -12,20 +12,19 @@ import { refuse, type Issues } from './errors.js';
 import { isHeaderSafe, pathValue, read, type Env } from './parse.js';
 import { errnoCode, quote } from '../../common/display.js';
 import type { Config } from './types.js';
+import { MAX_TOKEN_LENGTH, VARIABLES } from './variables.js';
 
-const TOKEN = 'CLEF_AGENT_TOKEN';
-const TOKEN_FILE = 'CLEF_AGENT_TOKEN_FILE';
-/** Far above any sane token, far below Node's 16 KiB header cap. */
-export const MAX_TOKEN_LENGTH = 1024;
+const TOKEN = VARIABLES.token.name;
+const TOKEN_FILE = VARIABLES.tokenFile.name;
 const MIN_RECOMMENDED = 32;
 /** A token file bigger than this is not a token file. */
 const MAX_FILE_BYTES = 4096;
 const TOKEN_EXPECTED = `a bearer token of visible ASCII characters without spaces (at least ${MIN_RECOMMENDED} recommended, at most ${MAX_TOKEN_LENGTH})`;
 const FILE_EXPECTED = 'a path to a regular file holding the bearer token, or a path where it can be created';
 
-export const SHORT_TOKEN_WARNING = `CLEF_AGENT_TOKEN is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
-export const SHORT_FILE_TOKEN_WARNING = `the token in CLEF_AGENT_TOKEN_FILE is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
-export const BOTH_SET_WARNING = 'CLEF_AGENT_TOKEN and CLEF_AGENT_TOKEN_FILE are both set; using CLEF_AGENT_TOKEN and ignoring the file';
+export const SHORT_TOKEN_WARNING = `${TOKEN} is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
+export const SHORT_FILE_TOKEN_WARNING = `the token in ${TOKEN_FILE} is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
+export const BOTH_SET_WARNING = `${TOKEN} and ${TOKEN_FILE} are both set; using ${TOKEN} and ignoring the file`;
 
 export type TokenPlan =
   | {

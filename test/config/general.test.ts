@@ -4,7 +4,7 @@ import { after, describe, test } from 'node:test';
 import { ConfigError, KNOWN_VARIABLES } from '../../src/config/index.js';
 import { isLoopbackHost } from '../../common/net.js';
 import { maskUrl, quote } from '../../common/display.js';
-import { editDistance, suggest } from '../../src/config/variables.js';
+import { editDistance, suggest } from '../../src/config/unknown.js';
 import { cleanup, env, load, refuse, refuseWith } from './helpers.js';
 
 after(cleanup);
