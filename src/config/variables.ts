@@ -11,6 +11,7 @@
  * variable changes live in common/limits.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { MIN_POLL_SECONDS } from '../../common/limits.js';
 import { defaultWorkerCount, MAX_WORKERS, type CpuProbe } from './cpus.js';
 import { agentId, boolean, directoryPath, httpUrl, integer, oneOf, text } from './parse.js';
 import type { LogLevel } from './types.js';
@@ -63,8 +64,8 @@ export const DEFAULT_MAX_STALE = 300;
 /** Twice the JIT poll interval, so at least one poll can land before the artifact goes stale. */
 export const MIN_MAX_STALE = 10;
 export const MAX_MAX_STALE = 604_800;
-/** SPEC §4.1: never poll more often than every 5 s. */
-export const MIN_POLL_INTERVAL = 5;
+/** SPEC §4.1: never poll more often than every 5 s (the scheduler's own floor, so the two agree). */
+export const MIN_POLL_INTERVAL = MIN_POLL_SECONDS;
 /** 1 day. */
 export const MAX_POLL_INTERVAL = 86_400;
 /** Far above any sane token, far below Node's 16 KiB header cap. */
