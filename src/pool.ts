@@ -1,18 +1,10 @@
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { TASKS_PER_WORKER } from '../common/limits.js';
 import type { Task, TaskFailure, TaskResults, WorkerInit } from '../common/protocol.js';
 
 /** The compiled worker entry: dist/workers/index.js, next to dist/src/. */
 const WORKER_FILE = new URL('../workers/index.js', import.meta.url);
-
-/**
- * Tasks a worker may hold at once. Tasks that wait on the network — a KMS Decrypt per JIT request,
- * a poll's fetch — overlap instead of idling the worker: with one task per worker, JIT KMS
- * throughput was one KMS round trip at a time, and a slow poll held up every JIT request behind it.
- * Decryption itself stays one at a time (a worker's CPU work is synchronous). Kept small so a
- * stuck task strands few others; those are re-run on the replacement workers (see `attempt`).
- */
-export const TASKS_PER_WORKER = 4;
 
 export interface PoolOptions {
   readonly size: number;

@@ -5,6 +5,7 @@
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { signingPayload, type PackedArtifact } from '../common/artifact.js';
+import { KEY_CACHE_MAX } from '../common/limits.js';
 import type { TaskFailure } from '../common/protocol.js';
 import { fail } from './result.js';
 
@@ -15,7 +16,6 @@ interface VerifyKey {
 
 /** KeyObjects by base64 SPKI. A worker sees one key in practice; the cap only bounds misuse. */
 const keyCache = new Map<string, VerifyKey>();
-const KEY_CACHE_MAX = 4;
 
 export function dropVerifyKeyCache(): void {
   keyCache.clear();

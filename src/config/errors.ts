@@ -36,7 +36,7 @@ export function formatIssue(variable: string, problem: string, expected: string)
 }
 
 /** Throws a single-issue ConfigError in the standard format. */
-export function fail(variable: string, problem: string, expected: string): never {
+export function refuse(variable: string, problem: string, expected: string): never {
   throw new ConfigError(variable, formatIssue(variable, problem, expected));
 }
 
@@ -51,7 +51,7 @@ export class Issues {
     this.list.push({ variable, message: formatIssue(variable, problem, expected) });
   }
 
-  /** For the few lines that do not fit `problem; expected` (e.g. "not supported yet" notices). */
+  /** For a line that does not fit `variable: problem; expected` (the VCS group's one line naming every missing variable). */
   addLine(variable: string, message: string): void {
     this.list.push({ variable, message });
   }

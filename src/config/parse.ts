@@ -1,13 +1,13 @@
 /**
  * Small typed parsers for environment values. Each returns the parsed value or throws a
  * ConfigError whose single line follows the fixed format (see errors.ts). None of them is ever
- * given a secret variable's value: secrets are validated in token.ts / keys.ts / source.ts, which
+ * given a secret variable's value: secrets are validated in token.ts / age-key.ts / verify-key.ts / source.ts, which
  * never quote the value.
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errnoCode, maskUrl, quote } from '../../common/display.js';
-import { fail } from './errors.js';
+import { refuse } from './errors.js';
 
 export type Env = NodeJS.ProcessEnv;
 
@@ -44,13 +44,13 @@ export function shownDigits(raw: string): string {
  * so `5m`, `1e3` or ` 80` are refused instead of silently meaning something else.
  */
 export function integer(name: string, raw: string, min: number, max: number, expected = `an integer from ${min} to ${max}`): number {
-  if (raw === '') fail(name, 'is empty', expected);
+  if (raw === '') refuse(name, 'is empty', expected);
   const negative = /^-[0-9]+$/.test(raw);
-  if (!negative && !/^[0-9]+$/.test(raw)) fail(name, `${quote(raw)} is not an integer`, expected);
+  if (!negative && !/^[0-9]+$/.test(raw)) refuse(name, `${quote(raw)} is not an integer`, expected);
   const shown = shownDigits(raw);
   const n = Number(raw);
-  if (negative || n < min) fail(name, `${shown} is below the minimum`, expected);
-  if (n > max) fail(name, `${shown} is above the maximum`, expected);
+  if (negative || n < min) refuse(name, `${shown} is below the minimum`, expected);
+  if (n > max) refuse(name, `${shown} is above the maximum`, expected);
   return n;
 }
 
@@ -59,7 +59,7 @@ export function boolean(name: string, raw: string): boolean {
   const v = raw.toLowerCase();
   if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
-  return fail(name, raw === '' ? 'is empty' : `${quote(raw)} is not a boolean`, 'true, false, 1 or 0');
+  return refuse(name, raw === '' ? 'is empty' : `${quote(raw)} is not a boolean`, 'true, false, 1 or 0');
 }
 
 /** One of a fixed set of lowercase words; the input is matched case-insensitively. */
@@ -67,7 +67,7 @@ export function oneOf<T extends string>(name: string, raw: string, allowed: read
   const v = raw.toLowerCase();
   const hit = allowed.find((a) => a === v);
   if (hit !== undefined) return hit;
-  return fail(name, raw === '' ? 'is empty' : `${quote(raw)} is not a valid ${noun}`, `one of ${allowed.join(', ')}`);
+  return refuse(name, raw === '' ? 'is empty' : `${quote(raw)} is not a valid ${noun}`, `one of ${allowed.join(', ')}`);
 }
 
 /**
@@ -75,9 +75,9 @@ export function oneOf<T extends string>(name: string, raw: string, allowed: read
  * names that end up in logs, telemetry attributes and comparisons.
  */
 export function text(name: string, raw: string, max: number, expected = `a non-empty string of at most ${max} characters without control characters`): string {
-  if (raw === '') fail(name, 'is empty', expected);
-  if (hasControlChar(raw)) fail(name, `${quote(raw)} contains a control character`, expected);
-  if (raw.length > max) fail(name, `${quote(raw)} is longer than ${max} characters`, expected);
+  if (raw === '') refuse(name, 'is empty', expected);
+  if (hasControlChar(raw)) refuse(name, `${quote(raw)} contains a control character`, expected);
+  if (raw.length > max) refuse(name, `${quote(raw)} is longer than ${max} characters`, expected);
   return raw;
 }
 
@@ -86,8 +86,8 @@ export function text(name: string, raw: string, max: number, expected = `a non-e
  * must exist. A NUL byte would make every fs call throw, so it is refused up front.
  */
 export function pathValue(name: string, raw: string, cwd: string, expected: string): string {
-  if (raw === '') fail(name, 'is empty', expected);
-  if (raw.includes('\0')) fail(name, `${quote(raw)} contains a NUL byte`, expected);
+  if (raw === '') refuse(name, 'is empty', expected);
+  if (raw.includes('\0')) refuse(name, `${quote(raw)} contains a NUL byte`, expected);
   return resolve(cwd, raw);
 }
 
@@ -103,10 +103,20 @@ export function directoryPath(name: string, raw: string, cwd: string, expected: 
   } catch (err) {
     const code = errnoCode(err) ?? 'unknown error';
     if (code === 'ENOENT') return dir;
-    return fail(name, `${quote(dir, 200)} cannot be inspected (${code})`, expected);
+    return refuse(name, `${quote(dir, 200)} cannot be inspected (${code})`, expected);
   }
-  if (!isDirectory) fail(name, `${quote(dir, 200)} exists and is not a directory`, expected);
+  if (!isDirectory) refuse(name, `${quote(dir, 200)} exists and is not a directory`, expected);
   return dir;
+}
+
+const AGENT_ID_EXPECTED = '1 to 128 characters: letters, digits and . _ - : @ / + =';
+
+/** An agent id: it goes into logs and telemetry attributes, so it is kept to a conservative character set. */
+export function agentId(name: string, raw: string): string {
+  if (raw === '') refuse(name, 'is empty', AGENT_ID_EXPECTED);
+  if (raw.length > 128) refuse(name, `${quote(raw)} is longer than 128 characters`, AGENT_ID_EXPECTED);
+  if (!/^[A-Za-z0-9._:@/+=-]+$/.test(raw)) refuse(name, `${quote(raw)} contains a character that is not allowed`, AGENT_ID_EXPECTED);
+  return raw;
 }
 
 const HTTP_EXPECTED = 'an http:// or https:// URL';
@@ -116,14 +126,14 @@ const HTTP_EXPECTED = 'an http:// or https:// URL';
  * carry credentials. A parsed one is shown masked (see maskUrl).
  */
 export function httpUrl(name: string, raw: string, expected = HTTP_EXPECTED): URL {
-  if (raw === '') fail(name, 'is empty', expected);
+  if (raw === '') refuse(name, 'is empty', expected);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    return fail(name, 'is not a valid URL', expected);
+    return refuse(name, 'is not a valid URL', expected);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(name, `uses the unsupported scheme ${quote(url.protocol)}`, expected);
-  if (url.hostname === '') fail(name, `${quote(maskUrl(url))} has no host`, expected);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') refuse(name, `uses the unsupported scheme ${quote(url.protocol)}`, expected);
+  if (url.hostname === '') refuse(name, `${quote(maskUrl(url))} has no host`, expected);
   return url;
 }

@@ -5,11 +5,12 @@
  * AWS's own host for AWS, or path-style under `AWS_ENDPOINT_URL_S3` for S3-compatible stores.
  */
 import type { S3SourceSpec } from '../../common/protocol.js';
-import { fail } from './errors.js';
+import { refuse } from './errors.js';
 import { httpUrl, read, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
+import { VARIABLES } from './variables.js';
 
-const SOURCE = 'CLEF_AGENT_SOURCE';
+const SOURCE = VARIABLES.source.name;
 const S3_EXPECTED = 's3://bucket/key, https://bucket.s3.<region>.amazonaws.com/key or https://s3.<region>.amazonaws.com/bucket/key';
 
 /** Virtual-hosted and path-style S3 hosts. */
@@ -35,10 +36,10 @@ export function parseS3Url(url: URL, env: Env): S3Result {
   const shown = quote(maskUrl(url), 120);
   const bucket = url.hostname;
   const key = decodeKey(url.pathname, shown);
-  if (!BUCKET.test(bucket)) fail(SOURCE, `${shown} does not name a valid bucket`, S3_EXPECTED);
+  if (!BUCKET.test(bucket)) refuse(SOURCE, `${shown} does not name a valid bucket`, S3_EXPECTED);
   const region = read(env, 'AWS_REGION') || read(env, 'AWS_DEFAULT_REGION');
   if (region === undefined || region === '') {
-    return fail(
+    return refuse(
       SOURCE,
       `${shown} does not say its region, and neither AWS_REGION nor AWS_DEFAULT_REGION is set`,
       'AWS_REGION (e.g. eu-west-1) set for an s3:// source, or the https://bucket.s3.<region>.amazonaws.com/key form',
@@ -71,7 +72,7 @@ export function parseS3Https(url: URL, env: Env): S3Result {
     bucket = decodeURIComponent(m?.[1] ?? '');
     keyPath = m?.[2] ?? '/';
   }
-  if (!BUCKET.test(bucket)) fail(SOURCE, `${shown} does not name a valid bucket`, S3_EXPECTED);
+  if (!BUCKET.test(bucket)) refuse(SOURCE, `${shown} does not name a valid bucket`, S3_EXPECTED);
   const key = decodeKey(keyPath, shown);
   const aws = new URL(url.href);
   aws.hash = '';
@@ -84,7 +85,7 @@ function withEndpoint(spec: S3SourceSpec, label: string, search: string, env: En
   const raw = read(env, name);
   if (raw === undefined || raw === '') return { source: spec, label };
   const ep = httpUrl(name, raw);
-  if (ep.username !== '' || ep.password !== '') fail(name, `${quote(maskUrl(ep), 120)} contains credentials`, 'an http(s) URL without user:password');
+  if (ep.username !== '' || ep.password !== '') refuse(name, `${quote(maskUrl(ep), 120)} contains credentials`, 'an http(s) URL without user:password');
   const base = `${ep.origin}${ep.pathname.replace(/\/+$/, '')}`;
   const region = read(env, 'AWS_REGION') || read(env, 'AWS_DEFAULT_REGION') || spec.region;
   const url = `${base}/${encodeURIComponent(spec.bucket)}/${encodeKey(spec.key)}${search}`;
@@ -96,9 +97,9 @@ function decodeKey(pathname: string, shown: string): string {
   try {
     key = decodeURIComponent(pathname.replace(/^\//, ''));
   } catch {
-    return fail(SOURCE, `${shown} has an object key that is not valid percent-encoding`, S3_EXPECTED);
+    return refuse(SOURCE, `${shown} has an object key that is not valid percent-encoding`, S3_EXPECTED);
   }
-  if (key === '') fail(SOURCE, `${shown} names no object key`, S3_EXPECTED);
+  if (key === '') refuse(SOURCE, `${shown} names no object key`, S3_EXPECTED);
   return key;
 }
 

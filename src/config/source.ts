@@ -4,32 +4,21 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { SourceSpec } from '../../common/protocol.js';
-import { fail, type Issues } from './errors.js';
+import { refuse, type Issues } from './errors.js';
 import { isLoopbackHost } from '../../common/net.js';
 import { httpUrl, isHeaderSafe, oneOf, pathValue, read, text, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
 import { isPresigned, parseS3Https, parseS3Url, S3_HOST } from './s3.js';
 import type { VcsConfig } from './types.js';
+import { MAX_NAME_LENGTH, VARIABLES, VCS_DEFAULT_API } from './variables.js';
 
-const SOURCE = 'CLEF_AGENT_SOURCE';
+const V = VARIABLES;
+const SOURCE = V.source.name;
 const SOURCE_EXPECTED = 'a file path, an http(s):// URL or an S3 URL (s3://bucket/key)';
 
-export const VCS_REQUIRED = [
-  'CLEF_AGENT_VCS_PROVIDER',
-  'CLEF_AGENT_VCS_REPO',
-  'CLEF_AGENT_VCS_TOKEN',
-  'CLEF_AGENT_VCS_IDENTITY',
-  'CLEF_AGENT_VCS_ENVIRONMENT',
-] as const;
-export const VCS_OPTIONAL = ['CLEF_AGENT_VCS_REF', 'CLEF_AGENT_VCS_API_URL'] as const;
+export const VCS_REQUIRED = [V.vcsProvider.name, V.vcsRepo.name, V.vcsToken.name, V.vcsIdentity.name, V.vcsEnvironment.name] as const;
+export const VCS_OPTIONAL = [V.vcsRef.name, V.vcsApiUrl.name] as const;
 const VCS_ALL: readonly string[] = [...VCS_REQUIRED, ...VCS_OPTIONAL];
-
-/** Public API bases, used unless CLEF_AGENT_VCS_API_URL names a self-hosted instance. */
-export const VCS_DEFAULT_API = {
-  github: 'https://api.github.com',
-  gitlab: 'https://gitlab.com/api/v4',
-  bitbucket: 'https://api.bitbucket.org/2.0',
-} as const;
 
 export interface SourceResult {
   readonly source?: SourceSpec | undefined;
@@ -49,7 +38,7 @@ export interface SourceResult {
  * file paths (operators paste them from other tools); only a local one (no host) is meaningful.
  */
 export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResult {
-  if (raw === '') fail(SOURCE, 'is empty', SOURCE_EXPECTED);
+  if (raw === '') refuse(SOURCE, 'is empty', SOURCE_EXPECTED);
   const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(raw)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     const path = pathValue(SOURCE, raw, cwd, SOURCE_EXPECTED);
@@ -70,7 +59,7 @@ export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResu
       url = new URL(raw);
     } catch {
       // Unparsable: not echoed (it cannot be masked).
-      return fail(SOURCE, 'is not a valid s3:// URL', 's3://bucket/key');
+      return refuse(SOURCE, 'is not a valid s3:// URL', 's3://bucket/key');
     }
     const s3 = parseS3Url(url, env);
     return { source: s3.source, label: s3.label, s3EndpointUrl: s3.endpointUrl };
@@ -80,11 +69,11 @@ export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResu
     try {
       path = fileURLToPath(new URL(raw));
     } catch {
-      return fail(SOURCE, 'is not a local file:// URL', 'file:///absolute/path, a file path or an http(s):// URL');
+      return refuse(SOURCE, 'is not a local file:// URL', 'file:///absolute/path, a file path or an http(s):// URL');
     }
     return { source: { kind: 'file', path }, label: path };
   }
-  return fail(SOURCE, `uses the unsupported scheme ${quote(`${scheme}:`)}`, 'a file path, an http(s):// URL, an s3:// URL or a file:// URL');
+  return refuse(SOURCE, `uses the unsupported scheme ${quote(`${scheme}:`)}`, 'a file path, an http(s):// URL, an s3:// URL or a file:// URL');
 }
 
 /** Exactly one of CLEF_AGENT_SOURCE or the VCS group. Returns undefined when an issue was recorded. */
@@ -92,13 +81,13 @@ export function resolveSource(env: Env, cwd: string, issues: Issues): SourceResu
   const raw = read(env, SOURCE);
   const vcsSet = VCS_ALL.filter((n) => read(env, n) !== undefined);
   if (raw !== undefined && vcsSet.length > 0) {
-    issues.add(SOURCE, `is set together with ${vcsSet.join(', ')}`, 'either CLEF_AGENT_SOURCE or the CLEF_AGENT_VCS_* group, not both');
+    issues.add(SOURCE, `is set together with ${vcsSet.join(', ')}`, `either ${SOURCE} or the CLEF_AGENT_VCS_* group, not both`);
     issues.run(() => parseSource(raw, cwd, env));
     return undefined;
   }
   if (raw !== undefined) return issues.run(() => parseSource(raw, cwd, env));
   if (vcsSet.length === 0) {
-    issues.add(SOURCE, 'is not set', `CLEF_AGENT_SOURCE (${SOURCE_EXPECTED}) or the VCS group ${VCS_REQUIRED.join(', ')}`);
+    issues.add(SOURCE, 'is not set', `${SOURCE} (${SOURCE_EXPECTED}) or the VCS group ${VCS_REQUIRED.join(', ')}`);
     return undefined;
   }
   return resolveVcs(env, issues);
@@ -110,37 +99,34 @@ const SEGMENT = /^[A-Za-z0-9_.-]+$/;
 
 /** Identity and environment become path segments (`.clef/packed/<identity>/<environment>.age.json`). */
 function vcsName(name: string, raw: string): string {
-  if (raw === '') fail(name, 'is empty', NAME_EXPECTED);
-  if (!NAME.test(raw)) fail(name, `${quote(raw)} is not a valid name`, NAME_EXPECTED);
+  if (raw === '') refuse(name, 'is empty', NAME_EXPECTED);
+  if (!NAME.test(raw)) refuse(name, `${quote(raw)} is not a valid name`, NAME_EXPECTED);
   return raw;
 }
 
-function vcsRepo(raw: string, provider: VcsConfig['provider'] | undefined): string {
-  const name = 'CLEF_AGENT_VCS_REPO';
+function vcsRepo(name: string, raw: string, provider: VcsConfig['provider'] | undefined): string {
   const gitlab = provider === 'gitlab';
   const expected = gitlab ? 'a GitLab project path such as group/project or group/subgroup/project' : "owner/repo (letters, digits, '.', '_' and '-')";
-  if (raw === '') fail(name, 'is empty', expected);
+  if (raw === '') refuse(name, 'is empty', expected);
   const parts = raw.split('/');
   const segmentsOk = parts.every((p) => SEGMENT.test(p) && p !== '.' && p !== '..');
   const countOk = gitlab || provider === undefined ? parts.length >= 2 : parts.length === 2;
-  if (!segmentsOk || !countOk || raw.length > 512) fail(name, `${quote(raw)} is not a valid repository path`, expected);
+  if (!segmentsOk || !countOk || raw.length > 512) refuse(name, `${quote(raw)} is not a valid repository path`, expected);
   return raw;
 }
 
-function vcsToken(raw: string): string {
-  const name = 'CLEF_AGENT_VCS_TOKEN';
+function vcsToken(name: string, raw: string): string {
   const expected = "the provider's API token (visible ASCII characters, no spaces)";
   // Secret: the value is never quoted.
-  if (raw === '') fail(name, 'is empty', expected);
-  if (!isHeaderSafe(raw)) fail(name, 'contains a space, a control character or a non-ASCII character', expected);
+  if (raw === '') refuse(name, 'is empty', expected);
+  if (!isHeaderSafe(raw)) refuse(name, 'contains a space, a control character or a non-ASCII character', expected);
   return raw;
 }
 
-function vcsRef(raw: string): string {
-  const name = 'CLEF_AGENT_VCS_REF';
+function vcsRef(name: string, raw: string): string {
   const expected = 'a branch, tag or commit name (no spaces, not starting with "-", no "..")';
-  text(name, raw, 256, expected);
-  if (!isHeaderSafe(raw) || raw.startsWith('-') || raw.includes('..')) fail(name, `${quote(raw)} is not a valid git ref`, expected);
+  text(name, raw, MAX_NAME_LENGTH, expected);
+  if (!isHeaderSafe(raw) || raw.startsWith('-') || raw.includes('..')) refuse(name, `${quote(raw)} is not a valid git ref`, expected);
   return raw;
 }
 
@@ -153,21 +139,21 @@ function resolveVcs(env: Env, issues: Issues): SourceResult | undefined {
     const verb = missing.length === 1 ? 'is not set, but the VCS group needs it' : 'are not set, but the VCS group needs them';
     issues.addLine(
       firstMissing,
-      `${missing.join(', ')}: ${verb}; expected ${VCS_REQUIRED.join(', ')} set together (CLEF_AGENT_VCS_REF and CLEF_AGENT_VCS_API_URL are optional)`,
+      `${missing.join(', ')}: ${verb}; expected ${VCS_REQUIRED.join(', ')} set together (${VCS_OPTIONAL.join(' and ')} are optional)`,
     );
   }
-  const value = <T>(name: string, parse: (raw: string) => T): T | undefined => {
+  const value = <T>(name: string, parse: (name: string, raw: string) => T): T | undefined => {
     const raw = read(env, name);
-    return raw === undefined ? undefined : issues.run(() => parse(raw));
+    return raw === undefined ? undefined : issues.run(() => parse(name, raw));
   };
   const providers = ['github', 'gitlab', 'bitbucket'] as const;
-  const provider = value('CLEF_AGENT_VCS_PROVIDER', (r) => oneOf('CLEF_AGENT_VCS_PROVIDER', r, providers, 'VCS provider'));
-  const repo = value('CLEF_AGENT_VCS_REPO', (r) => vcsRepo(r, provider));
-  const token = value('CLEF_AGENT_VCS_TOKEN', vcsToken);
-  const identity = value('CLEF_AGENT_VCS_IDENTITY', (r) => vcsName('CLEF_AGENT_VCS_IDENTITY', r));
-  const environment = value('CLEF_AGENT_VCS_ENVIRONMENT', (r) => vcsName('CLEF_AGENT_VCS_ENVIRONMENT', r));
-  const ref = value('CLEF_AGENT_VCS_REF', vcsRef);
-  const apiUrl = value('CLEF_AGENT_VCS_API_URL', (r) => httpUrl('CLEF_AGENT_VCS_API_URL', r));
+  const provider = value(V.vcsProvider.name, (n, r) => oneOf(n, r, providers, 'VCS provider'));
+  const repo = value(V.vcsRepo.name, (n, r) => vcsRepo(n, r, provider));
+  const token = value(V.vcsToken.name, vcsToken);
+  const identity = value(V.vcsIdentity.name, vcsName);
+  const environment = value(V.vcsEnvironment.name, vcsName);
+  const ref = value(V.vcsRef.name, vcsRef);
+  const apiUrl = value(V.vcsApiUrl.name, (n, r) => httpUrl(n, r));
   if (issues.count !== before) return undefined;
   if (provider === undefined || repo === undefined || token === undefined || identity === undefined || environment === undefined) return undefined;
   const vcs: VcsConfig = { provider, repo, token, identity, environment, ref, apiUrl: apiUrl?.href };
@@ -183,27 +169,28 @@ function resolveVcs(env: Env, issues: Issues): SourceResult | undefined {
  * artifact is authenticated by a verify key or the operator opted in with ALLOW_HTTP. The VCS API
  * URL carries the VCS token, which a verify key does not protect, so only ALLOW_HTTP lifts it there.
  */
-export function checkPlainHttp(result: SourceResult, allowHttp: boolean, verifyKeySet: boolean, issues: Issues): void {
+export function checkPlainHttp(result: SourceResult, opts: { readonly allowHttp: boolean; readonly verifyKeySet: boolean }, issues: Issues): void {
+  const { allowHttp, verifyKeySet } = opts;
   const plain = (u: URL | undefined): u is URL => u !== undefined && u.protocol === 'http:' && !isLoopbackHost(u.hostname);
   if (plain(result.sourceUrl) && !allowHttp && !verifyKeySet) {
     issues.add(
       SOURCE,
       `${quote(maskUrl(result.sourceUrl), 120)} uses plain http to a non-loopback host`,
-      'an https:// URL, or CLEF_AGENT_VERIFY_KEY set so the artifact is authenticated, or CLEF_AGENT_ALLOW_HTTP=true',
+      `an https:// URL, or ${V.verifyKey.name} set so the artifact is authenticated, or ${V.allowHttp.name}=true`,
     );
   }
   if (plain(result.s3EndpointUrl) && !allowHttp) {
     issues.add(
       'AWS_ENDPOINT_URL_S3',
       `${quote(maskUrl(result.s3EndpointUrl), 120)} uses plain http to a non-loopback host, which would send the AWS session token unencrypted`,
-      'an https:// URL, a loopback http:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+      `an https:// URL, a loopback http:// URL, or ${V.allowHttp.name}=true`,
     );
   }
   if (plain(result.vcsApiUrl) && !allowHttp) {
     issues.add(
-      'CLEF_AGENT_VCS_API_URL',
+      V.vcsApiUrl.name,
       `${quote(maskUrl(result.vcsApiUrl), 120)} uses plain http to a non-loopback host, which would send the VCS token unencrypted`,
-      'an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+      `an https:// URL, or ${V.allowHttp.name}=true`,
     );
   }
 }

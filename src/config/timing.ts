@@ -1,38 +1,35 @@
 /**
  * Freshness settings (SPEC §3, §4.1): CACHE_TTL, MAX_STALE and POLL_INTERVAL, and the rules that
- * tie them together. Upper bounds keep every value × 1000 well under the 2^31-1 ms that Node timers
- * accept (about 24.8 days); beyond it `setTimeout` fires at once.
+ * tie them together. Their defaults and bounds are in the settings table (variables.ts).
  */
-import { fail, type Issues } from './errors.js';
+import { refuse, type Issues } from './errors.js';
 import { integer, read, shownDigits, type Env } from './parse.js';
+import {
+  DEFAULT_CACHE_TTL,
+  DEFAULT_MAX_STALE,
+  MAX_CACHE_TTL,
+  MAX_MAX_STALE,
+  MAX_POLL_INTERVAL,
+  MIN_CACHE_TTL,
+  MIN_MAX_STALE,
+  MIN_POLL_INTERVAL,
+  VARIABLES,
+} from './variables.js';
 
-const TTL = 'CLEF_AGENT_CACHE_TTL';
-const STALE = 'CLEF_AGENT_MAX_STALE';
-const POLL = 'CLEF_AGENT_POLL_INTERVAL';
-
-export const DEFAULT_CACHE_TTL = 300;
-export const MIN_CACHE_TTL = 30;
-/** 7 days. */
-export const MAX_CACHE_TTL = 604_800;
-export const DEFAULT_MAX_STALE = 300;
-/** Twice the JIT poll interval, so at least one poll can land before the artifact goes stale. */
-export const MIN_MAX_STALE = 10;
-export const MAX_MAX_STALE = 604_800;
-/** SPEC §4.1: never poll more often than every 5 s. */
-export const MIN_POLL_INTERVAL = 5;
-/** 1 day. */
-export const MAX_POLL_INTERVAL = 86_400;
+const TTL = VARIABLES.cacheTtl.name;
+const STALE = VARIABLES.maxStale.name;
+const POLL = VARIABLES.pollInterval.name;
 
 const TTL_EXPECTED = `0 (JIT mode) or an integer of at least ${MIN_CACHE_TTL} seconds`;
 const TTL_MAX_EXPECTED = `0 (JIT mode) or an integer from ${MIN_CACHE_TTL} to ${MAX_CACHE_TTL} seconds (7 days)`;
 
-export const MAX_STALE_IGNORED_WARNING = 'CLEF_AGENT_MAX_STALE only applies in JIT mode (CLEF_AGENT_CACHE_TTL=0); it is ignored';
+export const MAX_STALE_IGNORED_WARNING = `${STALE} only applies in JIT mode (${TTL}=0); it is ignored`;
 
 export function parseCacheTtl(raw: string): number {
   // Infinity as the helper's maximum: the bounds that need their own wording are checked below.
   const n = integer(TTL, raw, 0, Number.POSITIVE_INFINITY, TTL_EXPECTED);
-  if (n > 0 && n < MIN_CACHE_TTL) fail(TTL, `${n} is below the minimum`, TTL_EXPECTED);
-  if (n > MAX_CACHE_TTL) fail(TTL, `${shownDigits(raw)} is above the maximum`, TTL_MAX_EXPECTED);
+  if (n > 0 && n < MIN_CACHE_TTL) refuse(TTL, `${n} is below the minimum`, TTL_EXPECTED);
+  if (n > MAX_CACHE_TTL) refuse(TTL, `${shownDigits(raw)} is above the maximum`, TTL_MAX_EXPECTED);
   return n;
 }
 

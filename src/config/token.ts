@@ -8,24 +8,23 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { fail, type Issues } from './errors.js';
+import { refuse, type Issues } from './errors.js';
 import { isHeaderSafe, pathValue, read, type Env } from './parse.js';
 import { errnoCode, quote } from '../../common/display.js';
 import type { Config } from './types.js';
+import { MAX_TOKEN_LENGTH, VARIABLES } from './variables.js';
 
-const TOKEN = 'CLEF_AGENT_TOKEN';
-const TOKEN_FILE = 'CLEF_AGENT_TOKEN_FILE';
-/** Far above any sane token, far below Node's 16 KiB header cap. */
-export const MAX_TOKEN_LENGTH = 1024;
+const TOKEN = VARIABLES.token.name;
+const TOKEN_FILE = VARIABLES.tokenFile.name;
 const MIN_RECOMMENDED = 32;
 /** A token file bigger than this is not a token file. */
 const MAX_FILE_BYTES = 4096;
 const TOKEN_EXPECTED = `a bearer token of visible ASCII characters without spaces (at least ${MIN_RECOMMENDED} recommended, at most ${MAX_TOKEN_LENGTH})`;
 const FILE_EXPECTED = 'a path to a regular file holding the bearer token, or a path where it can be created';
 
-export const SHORT_TOKEN_WARNING = `CLEF_AGENT_TOKEN is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
-export const SHORT_FILE_TOKEN_WARNING = `the token in CLEF_AGENT_TOKEN_FILE is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
-export const BOTH_SET_WARNING = 'CLEF_AGENT_TOKEN and CLEF_AGENT_TOKEN_FILE are both set; using CLEF_AGENT_TOKEN and ignoring the file';
+export const SHORT_TOKEN_WARNING = `${TOKEN} is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
+export const SHORT_FILE_TOKEN_WARNING = `the token in ${TOKEN_FILE} is shorter than ${MIN_RECOMMENDED} characters; use at least ${MIN_RECOMMENDED} random characters`;
+export const BOTH_SET_WARNING = `${TOKEN} and ${TOKEN_FILE} are both set; using ${TOKEN} and ignoring the file`;
 
 export type TokenPlan =
   | {
@@ -42,9 +41,9 @@ export type TokenResult = Pick<Config, 'token' | 'tokenOrigin' | 'tokenFile'> & 
 
 /** Validates a token value; `name` is the variable the message blames. Never echoes the value. */
 function checkToken(name: string, token: string, what: string): string {
-  if (token === '') fail(name, `${what}is empty`, TOKEN_EXPECTED);
-  if (token.length > MAX_TOKEN_LENGTH) fail(name, `${what}is longer than ${MAX_TOKEN_LENGTH} characters`, TOKEN_EXPECTED);
-  if (!isHeaderSafe(token)) fail(name, `${what}contains a space, a control character or a non-ASCII character`, TOKEN_EXPECTED);
+  if (token === '') refuse(name, `${what}is empty`, TOKEN_EXPECTED);
+  if (token.length > MAX_TOKEN_LENGTH) refuse(name, `${what}is longer than ${MAX_TOKEN_LENGTH} characters`, TOKEN_EXPECTED);
+  if (!isHeaderSafe(token)) refuse(name, `${what}contains a space, a control character or a non-ASCII character`, TOKEN_EXPECTED);
   return token;
 }
 
@@ -61,31 +60,31 @@ function readTokenFile(file: string): TokenPlan {
     st = lstatSync(file);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return { kind: 'generate', file, warnings: [] };
-    return fail(TOKEN_FILE, `${shown} cannot be inspected (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
+    return refuse(TOKEN_FILE, `${shown} cannot be inspected (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
   }
   if (st.isSymbolicLink()) {
     try {
       st = statSync(file);
     } catch (err) {
-      return fail(
+      return refuse(
         TOKEN_FILE,
         `${shown} is a symbolic link whose target cannot be read (${errnoCode(err) ?? 'unknown error'})`,
         `${FILE_EXPECTED} (the token file is never created through a symbolic link)`,
       );
     }
   }
-  if (!st.isFile()) fail(TOKEN_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
+  if (!st.isFile()) refuse(TOKEN_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    return fail(TOKEN_FILE, `${shown} cannot be read (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
+    return refuse(TOKEN_FILE, `${shown} cannot be read (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
   }
   let content: string;
   try {
     const fst = fstatSync(fd);
-    if (!fst.isFile()) fail(TOKEN_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
-    if (fst.size > MAX_FILE_BYTES) fail(TOKEN_FILE, `${shown} is larger than ${MAX_FILE_BYTES} bytes`, FILE_EXPECTED);
+    if (!fst.isFile()) refuse(TOKEN_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
+    if (fst.size > MAX_FILE_BYTES) refuse(TOKEN_FILE, `${shown} is larger than ${MAX_FILE_BYTES} bytes`, FILE_EXPECTED);
     content = readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
@@ -130,7 +129,7 @@ export function createTokenFile(file: string, token: string): void {
   try {
     fd = openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
   } catch (err) {
-    return fail(
+    return refuse(
       TOKEN_FILE,
       `${shown} cannot be created (${errnoCode(err) ?? 'unknown error'})`,
       `${FILE_EXPECTED}, in an existing directory this process can write to`,
@@ -149,7 +148,7 @@ export function createTokenFile(file: string, token: string): void {
     } catch {
       // Already gone or not removable: the error below is the one worth reporting.
     }
-    return fail(TOKEN_FILE, `${shown} could not be written (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
+    return refuse(TOKEN_FILE, `${shown} could not be written (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
   }
   closeSync(fd);
 }

@@ -1,97 +1,230 @@
 /**
- * The list of settings the agent understands, and typo protection: any other `CLEF_AGENT_*`
- * variable is refused at start-up (a misspelt `CLEF_AGENT_VERIFY_KEY` would otherwise silently
- * turn signature checking off). New settings are added here and documented in the README.
+ * The settings table: every `CLEF_AGENT_*` variable the agent understands, declared once, in the
+ * order start-up validates them (the README's configuration table follows the same order, and
+ * test/config/readme-table.test.ts holds the two together). Each entry gives the name, the default
+ * as users see it, one line of documentation, and how the value is parsed: a simple setting carries
+ * its parser and fallback; a variable that only makes sense with others names the module that
+ * resolves its group (the source / VCS group, the age key, the token, the timing rules).
+ *
+ * The unknown-variable check and its did-you-mean (unknown.ts) read their names from here, and so
+ * do the group modules. Configurable defaults and bounds live here too; fixed limits that no
+ * variable changes live in common/limits.ts.
  */
-import type { Issues } from './errors.js';
-import { type Env } from './parse.js';
-import { quote } from '../../common/display.js';
+import { randomUUID } from 'node:crypto';
+import { MIN_POLL_SECONDS } from '../../common/limits.js';
+import { defaultWorkerCount, MAX_WORKERS, type CpuProbe } from './cpus.js';
+import { agentId, boolean, directoryPath, httpUrl, integer, oneOf, text } from './parse.js';
+import type { LogLevel } from './types.js';
+import { parseVerifyKey } from './verify-key.js';
 
-export const KNOWN_VARIABLES = [
-  'CLEF_AGENT_SOURCE',
-  'CLEF_AGENT_VCS_PROVIDER',
-  'CLEF_AGENT_VCS_REPO',
-  'CLEF_AGENT_VCS_TOKEN',
-  'CLEF_AGENT_VCS_IDENTITY',
-  'CLEF_AGENT_VCS_ENVIRONMENT',
-  'CLEF_AGENT_VCS_REF',
-  'CLEF_AGENT_VCS_API_URL',
-  'CLEF_AGENT_AGE_KEY',
-  'CLEF_AGENT_AGE_KEY_FILE',
-  'CLEF_AGENT_PORT',
-  'CLEF_AGENT_TOKEN',
-  'CLEF_AGENT_TOKEN_FILE',
-  'CLEF_AGENT_ID',
-  'CLEF_AGENT_CACHE_TTL',
-  'CLEF_AGENT_MAX_STALE',
-  'CLEF_AGENT_POLL_INTERVAL',
-  'CLEF_AGENT_CACHE_PATH',
-  'CLEF_AGENT_VERIFY_KEY',
-  'CLEF_AGENT_EXPECT_IDENTITY',
-  'CLEF_AGENT_EXPECT_ENVIRONMENT',
-  'CLEF_AGENT_ALLOW_HTTP',
-  'CLEF_AGENT_TELEMETRY_URL',
-  'CLEF_AGENT_LOG_LEVEL',
-  'CLEF_AGENT_MAX_ARTIFACT_BYTES',
-  'CLEF_AGENT_MAX_CONNECTIONS',
-  'CLEF_AGENT_WORKERS',
-  'CLEF_AGENT_MAX_QUEUE',
-  'CLEF_AGENT_DECRYPT_TIMEOUT_MS',
-] as const;
-
-export type KnownVariable = (typeof KNOWN_VARIABLES)[number];
-
-const PREFIX = 'CLEF_AGENT_';
-const known: ReadonlySet<string> = new Set(KNOWN_VARIABLES);
-
-/** Levenshtein distance (names are short, so the plain O(n·m) table is fine). */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur.push(Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
+/** What parsers and fallbacks may need besides the raw value. */
+export interface ParseContext {
+  /** Base for relative paths. */
+  readonly cwd: string;
+  /** Where the CPU count for the default worker count comes from (see cpus.ts). */
+  readonly cpu?: CpuProbe | undefined;
 }
 
-/**
- * The closest known name, case-insensitively, if it is close enough to be a plausible typo: at most
- * 3 edits, and at most half the length of the known name's suffix (so a two-letter name is not
- * "corrected" to `CLEF_AGENT_ID`).
- */
-export function suggest(name: string): string | undefined {
-  const upper = name.toUpperCase();
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const k of KNOWN_VARIABLES) {
-    const d = editDistance(upper, k);
-    if (d < bestDistance && d <= Math.min(3, Math.ceil((k.length - PREFIX.length) / 2))) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  return best;
+/** The modules that resolve a group of variables together (their names say where to look). */
+export type Group = 'source' | 'age-key' | 'token' | 'timing';
+
+interface Documented<N extends string> {
+  readonly name: N;
+  /** The default as the README shows it (without code formatting); UNSET when there is none. */
+  readonly default: string;
+  /** One line for humans; the README has the full story. */
+  readonly doc: string;
 }
 
-/**
- * Refuses unknown `CLEF_AGENT_*` names. The prefix is matched case-insensitively so that
- * `clef_agent_port` (which Linux treats as a different variable) is caught too. Values are never
- * shown: an unknown variable may well hold a secret.
- */
-export function checkUnknown(env: Env, issues: Issues): void {
-  for (const name of Object.keys(env).sort()) {
-    if (!name.toUpperCase().startsWith(PREFIX) || known.has(name)) continue;
-    const hint = suggest(name);
-    // Names come from the environment too: quote any that could forge a log line.
-    const shown = /^[A-Za-z0-9_]+$/.test(name) ? name : quote(name);
-    issues.add(
-      shown,
-      'is not a known setting',
-      `one of the CLEF_AGENT_* variables documented in the README${hint === undefined ? '' : ` (did you mean ${hint}?)`}`,
-    );
-  }
+/** Resolved with the other variables of its group, by `src/config/<group>.ts`. */
+export interface GroupedVariable<N extends string = string> extends Documented<N> {
+  readonly group: Group;
 }
+
+/** Parsed on its own: `parse` when set, `fallback` when unset (no fallback: the setting stays undefined). */
+export interface ScalarVariable<N extends string = string, T = unknown> extends Documented<N> {
+  readonly parse: (name: string, raw: string, ctx: ParseContext) => T;
+  readonly fallback?: ((ctx: ParseContext) => T) | undefined;
+}
+
+export type Variable = GroupedVariable | ScalarVariable;
+
+/** The README's mark for "no default": unset means off, or the value must come from elsewhere. */
+export const UNSET = '—';
+
+// Configurable bounds and defaults. Timer-backed values stay well under the 2^31-1 ms (about
+// 24.8 days) that Node timers accept; beyond it `setTimeout` fires at once.
+export const DEFAULT_PORT = 7779;
+export const MAX_PORT = 65_535;
+export const DEFAULT_CACHE_TTL = 300;
+export const MIN_CACHE_TTL = 30;
+/** 7 days. */
+export const MAX_CACHE_TTL = 604_800;
+export const DEFAULT_MAX_STALE = 300;
+/** Twice the JIT poll interval, so at least one poll can land before the artifact goes stale. */
+export const MIN_MAX_STALE = 10;
+export const MAX_MAX_STALE = 604_800;
+/** SPEC §4.1: never poll more often than every 5 s (the scheduler's own floor, so the two agree). */
+export const MIN_POLL_INTERVAL = MIN_POLL_SECONDS;
+/** 1 day. */
+export const MAX_POLL_INTERVAL = 86_400;
+/** Far above any sane token, far below Node's 16 KiB header cap. */
+export const MAX_TOKEN_LENGTH = 1024;
+/** Expectations and VCS refs end up in logs and comparisons; longer values are mistakes. */
+export const MAX_NAME_LENGTH = 256;
+export const DEFAULT_MAX_ARTIFACT_BYTES = 10 * 1024 * 1024;
+export const MIN_MAX_ARTIFACT_BYTES = 1024;
+export const MAX_MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+export const MAX_MAX_CONNECTIONS = 65_535;
+/** JIT backpressure: at ~0.1 ms a task, 256 waiting tasks are a few ms of queueing, not a pile-up. */
+export const DEFAULT_MAX_QUEUE = 256;
+export const MAX_MAX_QUEUE = 100_000;
+export const DEFAULT_DECRYPT_TIMEOUT_MS = 5_000;
+export const MIN_DECRYPT_TIMEOUT_MS = 100;
+export const MAX_DECRYPT_TIMEOUT_MS = 60_000;
+export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+/** Public API bases, used unless CLEF_AGENT_VCS_API_URL names a self-hosted instance. */
+export const VCS_DEFAULT_API = {
+  github: 'https://api.github.com',
+  gitlab: 'https://gitlab.com/api/v4',
+  bitbucket: 'https://api.bitbucket.org/2.0',
+} as const;
+
+function grouped<N extends string>(name: N, group: Group, shownDefault: string, doc: string): GroupedVariable<N> {
+  return { name, group, default: shownDefault, doc };
+}
+
+function scalar<N extends string, T>(v: ScalarVariable<N, T>): ScalarVariable<N, T> {
+  return v;
+}
+
+/** An integer setting whose bounds the expectation spells out (`unit` in parentheses, if any). */
+function bounded(min: number, max: number, unit?: string): (name: string, raw: string) => number {
+  const expected = unit === undefined ? undefined : `an integer from ${min} to ${max} (${unit})`;
+  return (name, raw) => integer(name, raw, min, max, expected);
+}
+
+export const VARIABLES = {
+  source: grouped('CLEF_AGENT_SOURCE', 'source', UNSET, 'artifact location: a file path, an http(s) URL or an S3 URL (or the VCS group)'),
+  vcsProvider: grouped('CLEF_AGENT_VCS_PROVIDER', 'source', UNSET, 'github, gitlab or bitbucket'),
+  vcsRepo: grouped('CLEF_AGENT_VCS_REPO', 'source', UNSET, 'owner/repo, or a GitLab project path'),
+  vcsToken: grouped('CLEF_AGENT_VCS_TOKEN', 'source', UNSET, "the provider's API token (secret)"),
+  vcsIdentity: grouped('CLEF_AGENT_VCS_IDENTITY', 'source', UNSET, 'service identity: reads .clef/packed/<identity>/<environment>.age.json'),
+  vcsEnvironment: grouped('CLEF_AGENT_VCS_ENVIRONMENT', 'source', UNSET, 'environment of the packed artifact'),
+  vcsRef: grouped('CLEF_AGENT_VCS_REF', 'source', 'provider default', 'branch, tag or commit to read'),
+  vcsApiUrl: grouped('CLEF_AGENT_VCS_API_URL', 'source', Object.values(VCS_DEFAULT_API).join(', '), 'API base URL of a self-hosted instance'),
+  ageKey: grouped('CLEF_AGENT_AGE_KEY', 'age-key', UNSET, 'inline age secret key (secret; removed from the environment)'),
+  ageKeyFile: grouped('CLEF_AGENT_AGE_KEY_FILE', 'age-key', UNSET, 'path to an age identity file, read by the workers'),
+  port: scalar({
+    name: 'CLEF_AGENT_PORT',
+    default: String(DEFAULT_PORT),
+    doc: 'listen port on 127.0.0.1; 0 asks the OS for a free one (for tests, which read it back)',
+    parse: bounded(0, MAX_PORT),
+    fallback: () => DEFAULT_PORT,
+  }),
+  token: grouped('CLEF_AGENT_TOKEN', 'token', 'generated', 'bearer token clients must send (secret)'),
+  tokenFile: grouped('CLEF_AGENT_TOKEN_FILE', 'token', UNSET, 'file holding the bearer token, created 0600 when missing'),
+  agentId: scalar({
+    name: 'CLEF_AGENT_ID',
+    default: 'random UUID',
+    doc: 'agent instance id for logs and telemetry',
+    parse: agentId,
+    fallback: () => randomUUID(),
+  }),
+  cacheTtl: grouped('CLEF_AGENT_CACHE_TTL', 'timing', String(DEFAULT_CACHE_TTL), 'seconds to serve without a successful refresh; 0 = JIT mode'),
+  maxStale: grouped('CLEF_AGENT_MAX_STALE', 'timing', String(DEFAULT_MAX_STALE), 'JIT mode: seconds to serve without a successful refresh'),
+  pollInterval: grouped(
+    'CLEF_AGENT_POLL_INTERVAL',
+    'timing',
+    `CACHE_TTL/10 (min ${MIN_POLL_INTERVAL}); ${MIN_POLL_INTERVAL} in JIT mode`,
+    'seconds between polls',
+  ),
+  cachePath: scalar({
+    name: 'CLEF_AGENT_CACHE_PATH',
+    default: UNSET,
+    doc: 'directory for the encrypted disk fallback cache',
+    parse: (name, raw, ctx) => directoryPath(name, raw, ctx.cwd, 'a directory for the disk cache (created later if missing)'),
+  }),
+  verifyKey: scalar({
+    name: 'CLEF_AGENT_VERIFY_KEY',
+    default: UNSET,
+    doc: 'Ed25519 or P-256 public key that artifacts must be signed with',
+    parse: parseVerifyKey,
+  }),
+  expectIdentity: scalar({
+    name: 'CLEF_AGENT_EXPECT_IDENTITY',
+    default: `VCS identity, else ${UNSET}`,
+    doc: 'artifacts naming another identity are rejected',
+    parse: (name, raw) => text(name, raw, MAX_NAME_LENGTH),
+  }),
+  expectEnvironment: scalar({
+    name: 'CLEF_AGENT_EXPECT_ENVIRONMENT',
+    default: `VCS environment, else ${UNSET}`,
+    doc: 'artifacts naming another environment are rejected',
+    parse: (name, raw) => text(name, raw, MAX_NAME_LENGTH),
+  }),
+  allowHttp: scalar({
+    name: 'CLEF_AGENT_ALLOW_HTTP',
+    default: 'false',
+    doc: 'allow plain http to non-loopback hosts',
+    parse: boolean,
+    fallback: () => false,
+  }),
+  telemetryUrl: scalar({
+    name: 'CLEF_AGENT_TELEMETRY_URL',
+    default: UNSET,
+    doc: 'OTLP/HTTP logs endpoint (validated; export is not implemented yet)',
+    parse: (name, raw) => httpUrl(name, raw),
+  }),
+  logLevel: scalar({
+    name: 'CLEF_AGENT_LOG_LEVEL',
+    default: DEFAULT_LOG_LEVEL,
+    doc: 'the least severe log level written',
+    parse: (name, raw) => oneOf(name, raw, LOG_LEVELS, 'log level'),
+    fallback: () => DEFAULT_LOG_LEVEL,
+  }),
+  maxArtifactBytes: scalar({
+    name: 'CLEF_AGENT_MAX_ARTIFACT_BYTES',
+    default: `${DEFAULT_MAX_ARTIFACT_BYTES} (10 MiB)`,
+    doc: 'largest artifact accepted, after HTTP decompression',
+    parse: bounded(MIN_MAX_ARTIFACT_BYTES, MAX_MAX_ARTIFACT_BYTES, 'bytes'),
+    fallback: () => DEFAULT_MAX_ARTIFACT_BYTES,
+  }),
+  maxConnections: scalar({
+    name: 'CLEF_AGENT_MAX_CONNECTIONS',
+    default: String(DEFAULT_MAX_CONNECTIONS),
+    doc: 'open connections served; beyond it requests get 429',
+    parse: bounded(1, MAX_MAX_CONNECTIONS),
+    fallback: () => DEFAULT_MAX_CONNECTIONS,
+  }),
+  maxQueue: scalar({
+    name: 'CLEF_AGENT_MAX_QUEUE',
+    default: String(DEFAULT_MAX_QUEUE),
+    doc: 'JIT mode: worker tasks that may wait before requests get 503 overloaded',
+    parse: bounded(1, MAX_MAX_QUEUE, 'tasks waiting for a worker'),
+    fallback: () => DEFAULT_MAX_QUEUE,
+  }),
+  decryptTimeoutMs: scalar({
+    name: 'CLEF_AGENT_DECRYPT_TIMEOUT_MS',
+    default: String(DEFAULT_DECRYPT_TIMEOUT_MS),
+    doc: "JIT mode: deadline of one request's worker task",
+    parse: bounded(MIN_DECRYPT_TIMEOUT_MS, MAX_DECRYPT_TIMEOUT_MS, 'milliseconds'),
+    fallback: () => DEFAULT_DECRYPT_TIMEOUT_MS,
+  }),
+  workers: scalar({
+    name: 'CLEF_AGENT_WORKERS',
+    default: 'CPUs − 1 (min 1)',
+    doc: 'worker pool size',
+    parse: bounded(1, MAX_WORKERS),
+    fallback: (ctx) => defaultWorkerCount(ctx.cpu),
+  }),
+};
+
+type Table = typeof VARIABLES;
+export type KnownVariable = Table[keyof Table]['name'];
+
+/** Every entry, in validation order. */
+export const VARIABLE_LIST: readonly Variable[] = Object.values(VARIABLES);
+export const KNOWN_VARIABLES: readonly KnownVariable[] = Object.values(VARIABLES).map((v) => v.name);

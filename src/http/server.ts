@@ -1,28 +1,12 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
+import { HTTP_LIMITS as LIMITS } from '../../common/limits.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Body, ServingMode } from '../serving/mode.js';
 import { prefersTextPlain } from './accept.js';
 import type { TokenGuard } from './auth.js';
 import { ALLOWED_METHODS, matchRoute } from './routes.js';
-
-/** Limits that keep a slow, oversized or flooding client from pinning the server (SPEC §5.1). */
-export const LIMITS = {
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 5_000,
-  /** Idle sockets are closed after this long without traffic. */
-  socketIdleMs: 60_000,
-  maxHeaderBytes: 16 * 1024,
-  /**
-   * How often Node enforces the headers/request timeouts. Its default (30 s) would let a slow
-   * client keep its headers open for up to 40 s despite the 10 s headers timeout.
-   */
-  checkIntervalMs: 1_000,
-  /** How long a stop waits for in-flight requests before closing their sockets. */
-  drainMs: 5_000,
-} as const;
 
 export interface ServerOptions {
   readonly port: number;
@@ -70,7 +54,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const drain = { stopping: false };
   // Past the cap, requests get 429; far past it, the kernel-level accept is refused outright so
   // a flood cannot exhaust memory with idle sockets.
-  server.maxConnections = o.maxConnections + Math.max(16, Math.ceil(o.maxConnections / 8));
+  server.maxConnections = o.maxConnections + Math.max(LIMITS.connectionHeadroomMin, Math.ceil(o.maxConnections / LIMITS.connectionHeadroomDivisor));
   server.on('connection', (socket: Socket) => {
     open++;
     sockets.set(socket, 0);

@@ -1,8 +1,6 @@
+import { STOP_DEADLINE_MS } from '../../common/limits.js';
 import type { AgentHandle } from '../agent.js';
 import type { Logger } from '../log.js';
-
-/** Upper bound on a graceful stop; past it the process exits anyway (non-zero). */
-const STOP_DEADLINE_MS = 15_000;
 
 /**
  * Daemon lifecycle (SPEC §6): SIGTERM/SIGINT stop polling and accepting, let in-flight requests

@@ -1,4 +1,5 @@
 import { FAILURES } from '../../common/failures.js';
+import { FETCH_RETRIES, FETCH_TIMEOUT_MS, LOAD_DEADLINE_MS, MAX_TIMER_MS } from '../../common/limits.js';
 import type { ArtifactMeta, LoadResult, LoadTask, TaskFailure } from '../../common/protocol.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -258,12 +259,6 @@ export class Refresher {
   /** Hook for the mode: runs after every poll (cached mode wipes a snapshot whose TTL ran out). */
   afterPoll: (() => void) | undefined;
 }
-
-const FETCH_TIMEOUT_MS = 10_000;
-const FETCH_RETRIES = 2;
-/** A whole load: three fetch attempts with their timeouts and backoff, plus decryption. */
-const LOAD_DEADLINE_MS = 60_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function laterOf(a: string | undefined, b: string): string {
   if (a === undefined) return b;

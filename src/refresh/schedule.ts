@@ -2,9 +2,7 @@
  * The time rules of SPEC §4 as pure functions of an injected clock: when to poll next, and
  * whether the agent may serve. No timers and no I/O here, so every rule is tested in-process.
  */
-
-/** Never poll more often than this (SPEC §4.1). */
-export const MIN_POLL_SECONDS = 5;
+import { MIN_POLL_SECONDS, POLL_BEFORE_EXPIRY_FRACTION, STARTUP_BACKOFF_BASE_MS } from '../../common/limits.js';
 
 export interface PollInputs {
   readonly nowMs: number;
@@ -22,7 +20,7 @@ export function nextPollDelayMs(p: PollInputs): number {
   let delay = p.pollIntervalSeconds * 1000;
   if (p.expiresAtMs !== undefined) {
     const left = p.expiresAtMs - p.nowMs;
-    if (left > 0) delay = Math.min(delay, Math.floor(left * 0.8));
+    if (left > 0) delay = Math.min(delay, Math.floor(left * POLL_BEFORE_EXPIRY_FRACTION));
   }
   return Math.max(delay, MIN_POLL_SECONDS * 1000);
 }
@@ -62,8 +60,6 @@ export function servingState(s: ServingInputs): ServingState {
 }
 
 /** Start-up backoff (SPEC §4.2): delay before attempt `n` (1-based; attempt 1 has none). */
-export function startupBackoffMs(attempt: number, baseMs = 500): number {
+export function startupBackoffMs(attempt: number, baseMs = STARTUP_BACKOFF_BASE_MS): number {
   return attempt <= 1 ? 0 : baseMs * 2 ** (attempt - 2);
 }
-
-export const STARTUP_ATTEMPTS = 3;

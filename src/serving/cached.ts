@@ -1,3 +1,4 @@
+import { REQUEST_REFRESH_DEADLINE_MS } from '../../common/limits.js';
 import type { ArtifactMeta } from '../../common/protocol.js';
 import { ApiError } from '../errors.js';
 import type { Refresher } from '../refresh/refresher.js';
@@ -8,9 +9,6 @@ import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, ServingMode } from './mode.js';
 import { Snapshot } from './snapshot.js';
 import { SnapshotStore } from './store.js';
-
-/** How long a request waits for the one refresh it may trigger after the TTL ran out. */
-const REQUEST_REFRESH_DEADLINE_MS = 3_000;
 
 /**
  * Cached mode (SPEC §5.2): the decrypted snapshot lives in node-cache on the main thread, with

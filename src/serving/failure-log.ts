@@ -1,7 +1,5 @@
+import { FAILURE_LOG_WINDOW_MS } from '../../common/limits.js';
 import type { Logger } from '../log.js';
-
-/** One report per reason per window; the rest are counted into the next line. */
-export const FAILURE_LOG_WINDOW_MS = 10_000;
 
 interface Window {
   readonly startedAt: number;

@@ -4,7 +4,8 @@ import { after, describe, test } from 'node:test';
 import { ConfigError, KNOWN_VARIABLES } from '../../src/config/index.js';
 import { isLoopbackHost } from '../../common/net.js';
 import { maskUrl, quote } from '../../common/display.js';
-import { editDistance, suggest } from '../../src/config/variables.js';
+import { editDistance, suggest } from '../../src/config/unknown.js';
+import { VARIABLE_LIST } from '../../src/config/variables.js';
 import { cleanup, env, load, refuse, refuseWith } from './helpers.js';
 
 after(cleanup);
@@ -59,6 +60,20 @@ describe('collected errors', () => {
     assert.equal(err.variable, 'CLEF_AGENT_PORT');
     assert.equal(err.message, 'CLEF_AGENT_PORT: x; expected y');
     assert.ok(err instanceof Error);
+  });
+});
+
+describe('settings table', () => {
+  test('settings table: an empty value is refused for every variable, and the lines come in table order', () => {
+    // The source group is left valid (SOURCE set, no VCS variable), so each other variable reports itself.
+    const others = VARIABLE_LIST.filter((v) => !v.name.startsWith('CLEF_AGENT_VCS_') && v.name !== 'CLEF_AGENT_SOURCE');
+    // AGE_KEY and AGE_KEY_FILE, TOKEN and TOKEN_FILE are exclusive pairs: only the first of each is set.
+    const set = others.filter((v) => v.name !== 'CLEF_AGENT_AGE_KEY_FILE' && v.name !== 'CLEF_AGENT_TOKEN_FILE');
+    const err = refuse(env(Object.fromEntries(set.map((v) => [v.name, '']))));
+    assert.deepEqual(
+      err.issues.map((i) => i.variable),
+      set.map((v) => v.name),
+    );
   });
 });
 

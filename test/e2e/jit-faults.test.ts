@@ -19,7 +19,7 @@ import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 import { suiteTempDirs, waitUntil, sleep } from '../kit/index.js';
 import { type InProcessAgent, jitHttpEnv, largePayload, type LogEntry, outcome, type Outcome, startInProcess, tally } from '../helpers/jit-agent.js';
-import { TASKS_PER_WORKER } from '../../src/pool.js';
+import { TASKS_PER_WORKER } from '../../common/limits.js';
 
 const TOKEN = 'f4u17'.repeat(10);
 

@@ -1,5 +1,5 @@
 /**
- * A poll that hangs must not hold up JIT requests (src/pool.ts TASKS_PER_WORKER). With one worker
+ * A poll that hangs must not hold up JIT requests (TASKS_PER_WORKER in common/limits.ts). With one worker
  * (the default on two cores) and one task per worker, a poll stuck on a source that never answers
  * occupied the only worker for the whole fetch timeout (10 s), and every JIT request queued behind
  * it ran out of its 5 s deadline: a source outage turned into 503s although the artifact in memory

@@ -10,7 +10,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { LoadTask } from '../../common/protocol.js';
-import { TASKS_PER_WORKER, WorkerPool } from '../../src/pool.js';
+import { TASKS_PER_WORKER } from '../../common/limits.js';
+import { WorkerPool } from '../../src/pool.js';
 
 /** An artifact source that answers nothing until told to. */
 class HoldingSource {

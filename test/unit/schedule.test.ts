@@ -5,15 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  MIN_POLL_SECONDS,
-  STARTUP_ATTEMPTS,
-  derivedPollIntervalSeconds,
-  nextPollDelayMs,
-  servingState,
-  startupBackoffMs,
-  type ServingInputs,
-} from '../../src/refresh/schedule.js';
+import { MIN_POLL_SECONDS, STARTUP_ATTEMPTS } from '../../common/limits.js';
+import { derivedPollIntervalSeconds, nextPollDelayMs, servingState, startupBackoffMs, type ServingInputs } from '../../src/refresh/schedule.js';
 
 /** The injected clock: a fixed instant; every test reasons in offsets from it. */
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');

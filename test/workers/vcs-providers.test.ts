@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FetchPolicy, TaskFailure, VcsSourceSpec } from '../../common/protocol.js';
-import { MAX_RETRY_AFTER_MS } from '../../workers/fetch/policy.js';
+import { MAX_RETRY_AFTER_MS } from '../../common/limits.js';
 import type { FetchOutcome } from '../../workers/fetch/types.js';
 import { fetchVcs } from '../../workers/fetch/vcs/index.js';
 import { answer, VcsServer, type Provider } from '../../emulators/vcs-servers.js';

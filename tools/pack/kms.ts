@@ -10,12 +10,10 @@
 import { createCipheriv, createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { GenerateDataKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import type { Envelope } from '../../common/artifact.js';
+import { PROXY_CONNECT_TIMEOUT_MS } from '../../common/limits.js';
 import { ProxyConfigError, proxyAgents, type NodeProxyAgents } from '../../common/proxy-rules.js';
 import { PackError } from './errors.js';
 import type { SignatureAlgorithm } from './sign.js';
-
-/** Bounds reaching a proxy and its answer to CONNECT, so a stalled proxy fails the run instead of hanging it. */
-const PROXY_CONNECT_TIMEOUT_MS = 10_000;
 
 /** The algorithm the agent passes back to KMS Decrypt: data keys are wrapped by a symmetric key. */
 const WRAP_ALGORITHM = 'SYMMETRIC_DEFAULT';

@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FUTURE_SKEW_MS, META_MAX_BYTES } from '../../common/limits.js';
 import type { DiskCachePolicy, PurgeCacheResult } from '../../common/protocol.js';
 import { fail } from '../result.js';
 import { errnoCode } from '../../common/display.js';
@@ -32,10 +33,6 @@ interface Meta {
   readonly sha256: string;
   readonly size: number;
 }
-
-const META_MAX_BYTES = 16 * 1024;
-/** A fetch time further in the future than this is not a clock skew but a bad file. */
-const FUTURE_SKEW_MS = 5 * 60_000;
 
 export function cacheFiles(dir: string, name: string): { readonly artifact: string; readonly meta: string } {
   return { artifact: join(dir, `${name}.artifact`), meta: join(dir, `${name}.meta.json`) };

@@ -9,26 +9,11 @@
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { KMS_LIMITS } from '../../common/limits.js';
 import type { TaskFailure } from '../../common/protocol.js';
 import { proxyAgents } from '../../common/proxy-rules.js';
 import { fail } from '../result.js';
 import { errnoCode } from '../../common/display.js';
-
-/**
- * Bounds of one KMS call. KMS answers in tens of ms; these only cut off a sick endpoint.
- * Two attempts × 1.5 s plus the SDK's throttling backoff (≤ 1 s) stays under the whole-call
- * bound, which stays under the default JIT request deadline (CLEF_AGENT_DECRYPT_TIMEOUT_MS, 5 s).
- */
-export const KMS_LIMITS = {
-  /** Total attempts (1 retry): transient failures get one more try, and no retry storm. */
-  maxAttempts: 2,
-  /** To connect; through a proxy, to reach it and get its answer to CONNECT (the tunnel is closed past it). */
-  connectionTimeoutMs: 1_000,
-  /** Per attempt, headers and body; includes the connection phase (and the TLS handshake in a tunnel). */
-  requestTimeoutMs: 1_500,
-  /** The whole call, retries and backoff included (an AbortSignal). */
-  totalMs: 4_000,
-} as const;
 
 let client: KMSClient | undefined;
 

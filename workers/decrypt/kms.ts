@@ -14,7 +14,8 @@ import { fail } from '../result.js';
 import { quote } from '../../common/display.js';
 import { decodeBase64Strict } from '../signature.js';
 import { IV_BYTES, TAG_BYTES, openAesGcm } from './kms-aead.js';
-import { KMS_LIMITS, classifyKmsError, kmsClient } from './kms-client.js';
+import { classifyKmsError, kmsClient } from './kms-client.js';
+import { KMS_LIMITS } from '../../common/limits.js';
 
 export const SUPPORTED_PROVIDERS = ['aws'] as const;
 const ALGORITHMS: ReadonlySet<string> = new Set(Object.values(EncryptionAlgorithmSpec));

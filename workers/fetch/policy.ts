@@ -18,6 +18,7 @@ import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
 import { fail } from '../result.js';
 import { maskUrl } from '../../common/display.js';
 import { isLoopbackHost, literalIp } from '../../common/net.js';
+import { FETCH_BACKOFF_BASE_MS, FETCH_BACKOFF_JITTER_MS, MAX_RETRY_AFTER_MS } from '../../common/limits.js';
 import { FORBIDDEN_ADDRESS, isForbiddenAddress, type Resolver } from './address.js';
 import { abandonProxied, describe, hasCode, isProxied, kyOptions, makeDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';
 import type { FetchOutcome } from './types.js';
@@ -28,9 +29,6 @@ export interface HttpDeps {
   /** Backoff sleeper (tests may shorten it). */
   readonly sleep?: ((ms: number) => Promise<void>) | undefined;
 }
-
-/** A server asking for a longer wait than this is not retried within the load (the next poll is). */
-export const MAX_RETRY_AFTER_MS = 5_000;
 
 export interface PolicyRequest {
   /** Request URL without userinfo or fragment. */
@@ -79,7 +77,7 @@ export async function fetchWithPolicy(
       if (r.retryAfterMs !== undefined && r.retryAfterMs > MAX_RETRY_AFTER_MS) return r.transient;
       // Short exponential backoff with jitter (200 ms, 400 ms, …), stretched to a short
       // Retry-After; the whole-load retries of §4.2 and the poll schedule sit above this.
-      const backoff = 200 * 2 ** attempt + Math.floor(Math.random() * 100);
+      const backoff = FETCH_BACKOFF_BASE_MS * 2 ** attempt + Math.floor(Math.random() * FETCH_BACKOFF_JITTER_MS);
       await sleep(Math.max(backoff, r.retryAfterMs ?? 0));
     }
   } finally {

@@ -16,6 +16,7 @@ import { fail } from '../result.js';
 import { maskUrl } from '../../common/display.js';
 import { fetchWithPolicy, type HttpDeps } from './policy.js';
 import { proxyAgents } from '../../common/proxy-rules.js';
+import { CREDENTIAL_EXCHANGE_LIMITS as EXCHANGE_LIMITS } from '../../common/limits.js';
 import type { FetchOutcome } from './types.js';
 
 export interface AwsCredentials {
@@ -32,9 +33,6 @@ export interface S3Deps extends HttpDeps {
 
 // One memoized chain per worker: it caches credentials and refreshes them before they expire.
 let chain: CredentialSource | undefined;
-
-/** Bounds of one credential exchange (STS for a web identity, SSO): a sick endpoint fails the attempt. */
-const EXCHANGE_LIMITS = { connectionTimeoutMs: 2_000, requestTimeoutMs: 5_000 } as const;
 
 /**
  * The SDK's default chain. Its token exchanges (web identity → STS `AssumeRoleWithWebIdentity`,

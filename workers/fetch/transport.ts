@@ -9,9 +9,8 @@ import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import type { TaskFailure } from '../../common/protocol.js';
 import { fail } from '../result.js';
 import { maskUrl } from '../../common/display.js';
+import { MAX_REDIRECTS } from '../../common/limits.js';
 import { guardedLookup, type Resolver } from './address.js';
-
-export const MAX_REDIRECTS = 5;
 
 export function kyOptions(headers: Record<string, string>, signal: AbortSignal, dispatcher: Dispatcher): Options {
   return {

@@ -7,13 +7,13 @@
  * `GET {api}/repositories/{workspace}/{repo}` (`mainbranch.name`) and remembered for 10 minutes per
  * worker, so a poll usually costs one request against the hourly rate limit, not two.
  */
+import { MAIN_BRANCH_TTL_MS } from '../../../common/limits.js';
 import type { FetchPolicy, TaskFailure, VcsSourceSpec } from '../../../common/protocol.js';
 import { fail } from '../../result.js';
 import { fetchWithPolicy, type HttpDeps } from '../policy.js';
 import type { FetchOutcome } from '../types.js';
 import { apiUrl, encodePath } from './paths.js';
 
-const MAIN_BRANCH_TTL_MS = 10 * 60_000;
 const mainBranches = new Map<string, { readonly name: string; readonly at: number }>();
 
 export async function fetchBitbucket(s: VcsSourceSpec, policy: FetchPolicy, marker: string | undefined, deps: HttpDeps): Promise<FetchOutcome | TaskFailure> {

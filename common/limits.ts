@@ -1,0 +1,124 @@
+/**
+ * Fixed limits: the bounds no setting changes, in one place with the reason for each value. What an
+ * operator may change (ports, TTLs, queue and connection caps, deadlines) is a `CLEF_AGENT_*`
+ * variable instead, with its default and bounds in the settings table (src/config/variables.ts).
+ * Both threads and the tools import from here; nothing here imports anything.
+ */
+
+// ── HTTP server (main thread, SPEC §5.1) ─────────────────────────────────────────────────────────
+
+/** Limits that keep a slow, oversized or flooding client from pinning the server. */
+export const HTTP_LIMITS = {
+  /** To send the request headers: generous for a local client, short for a slowloris. */
+  headersTimeoutMs: 10_000,
+  /** To send a whole request; ours are bodiless GETs, so this only cuts off a stalled client. */
+  requestTimeoutMs: 30_000,
+  /** An idle keep-alive connection is closed after this; clients reconnect cheaply over loopback. */
+  keepAliveTimeoutMs: 5_000,
+  /** Idle sockets are closed after this long without traffic. */
+  socketIdleMs: 60_000,
+  /** Node's own default header cap; the longest legitimate header is a 1 KiB bearer token. */
+  maxHeaderBytes: 16 * 1024,
+  /** How often Node enforces the timeouts above; its 30 s default would let headers stay open 40 s. */
+  checkIntervalMs: 1_000,
+  /** How long a stop waits for in-flight requests before closing their sockets. */
+  drainMs: 5_000,
+  /** Sockets accepted past CLEF_AGENT_MAX_CONNECTIONS (to answer 429) at least this many… */
+  connectionHeadroomMin: 16,
+  /** …or 1/this of the cap if more; beyond the headroom the kernel-level accept is refused outright. */
+  connectionHeadroomDivisor: 8,
+} as const;
+
+// ── Lifecycle and worker pool (main thread) ──────────────────────────────────────────────────────
+
+/** Upper bound on a graceful stop (drain + pool shutdown + log flush); past it the process exits non-zero. */
+export const STOP_DEADLINE_MS = 15_000;
+
+/** Tasks a worker holds at once: network waits (KMS, fetches) overlap, and a stuck task strands few others. */
+export const TASKS_PER_WORKER = 4;
+
+// ── Refresh (main thread, SPEC §4) ───────────────────────────────────────────────────────────────
+
+/** Never poll more often than this (SPEC §4.1); also the floor of CLEF_AGENT_POLL_INTERVAL. */
+export const MIN_POLL_SECONDS = 5;
+
+/** A poll comes at this fraction of the time left to `expiresAt` when sooner (SPEC §4.1): room for one retry. */
+export const POLL_BEFORE_EXPIRY_FRACTION = 0.8;
+
+/** First-load attempts before start-up gives up (SPEC §4.2). */
+export const STARTUP_ATTEMPTS = 3;
+
+/** Delay before the second first-load attempt, doubled for each later one (SPEC §4.2). */
+export const STARTUP_BACKOFF_BASE_MS = 500;
+
+/** One fetch attempt of a load: a healthy source answers in well under a second. */
+export const FETCH_TIMEOUT_MS = 10_000;
+
+/** Retries within one load (three attempts in all); the poll schedule sits above them. */
+export const FETCH_RETRIES = 2;
+
+/** A whole load: three fetch attempts with their timeouts and backoff, plus decryption. */
+export const LOAD_DEADLINE_MS = 60_000;
+
+/** The longest delay Node timers accept (about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+// ── Serving (main thread) ────────────────────────────────────────────────────────────────────────
+
+/** One failure log line per reason per window; the rest are counted into the next line (a KMS outage fails every request). */
+export const FAILURE_LOG_WINDOW_MS = 10_000;
+
+/** How long a cached-mode request waits for the one refresh it may trigger after the TTL ran out. */
+export const REQUEST_REFRESH_DEADLINE_MS = 3_000;
+
+// ── Fetching (workers) ───────────────────────────────────────────────────────────────────────────
+
+/** A server asking for a longer wait than this is not retried within the load (the next poll is). */
+export const MAX_RETRY_AFTER_MS = 5_000;
+
+/** First retry backoff, doubled per attempt (200 ms, 400 ms, …): short, the load's deadline sits above. */
+export const FETCH_BACKOFF_BASE_MS = 200;
+
+/** Random extra backoff, so agents that failed together do not retry in lockstep. */
+export const FETCH_BACKOFF_JITTER_MS = 100;
+
+/** Redirects followed per fetch (same host only): enough for a moved path, few enough to stop a loop. */
+export const MAX_REDIRECTS = 5;
+
+/** How long a Bitbucket repository's main branch name is remembered: it rarely changes, and each lookup is an API call. */
+export const MAIN_BRANCH_TTL_MS = 10 * 60_000;
+
+/** One credential exchange (STS for a web identity, SSO): a sick endpoint fails the attempt. */
+export const CREDENTIAL_EXCHANGE_LIMITS = { connectionTimeoutMs: 2_000, requestTimeoutMs: 5_000 } as const;
+
+/**
+ * Bounds of one KMS call. KMS answers in tens of ms; these only cut off a sick endpoint.
+ * Two attempts × 1.5 s plus the SDK's throttling backoff (≤ 1 s) stays under the whole-call
+ * bound, which stays under the default JIT request deadline (CLEF_AGENT_DECRYPT_TIMEOUT_MS, 5 s).
+ */
+export const KMS_LIMITS = {
+  /** Total attempts (1 retry): transient failures get one more try, and no retry storm. */
+  maxAttempts: 2,
+  /** To connect; through a proxy, to reach it and get its answer to CONNECT (the tunnel is closed past it). */
+  connectionTimeoutMs: 1_000,
+  /** Per attempt, headers and body; includes the connection phase (and the TLS handshake in a tunnel). */
+  requestTimeoutMs: 1_500,
+  /** The whole call, retries and backoff included (an AbortSignal). */
+  totalMs: 4_000,
+} as const;
+
+// ── Disk cache and keys (workers) ────────────────────────────────────────────────────────────────
+
+/** A disk cache metadata file bigger than this is not ours: it holds a few short fields. */
+export const META_MAX_BYTES = 16 * 1024;
+
+/** A cached fetch time further in the future than this is not a clock skew but a bad file. */
+export const FUTURE_SKEW_MS = 5 * 60_000;
+
+/** Parsed verify keys kept per worker: a worker sees one key in practice, the cap only bounds misuse. */
+export const KEY_CACHE_MAX = 4;
+
+// ── Tools ────────────────────────────────────────────────────────────────────────────────────────
+
+/** `clef-agent pack`: reaching a proxy and its answer to CONNECT, so a stalled proxy fails the run instead of hanging it. */
+export const PROXY_CONNECT_TIMEOUT_MS = 10_000;
