@@ -10,6 +10,8 @@ import type { Envelope, PackedArtifact } from '../common/artifact.js';
 import type { ArtifactMeta, TaskFailure, ValidationPolicy } from '../common/protocol.js';
 import { fail } from './result.js';
 import { quote } from '../common/display.js';
+import { decodeUtf8, isPlainObject } from '../common/json.js';
+import { parseIsoDate } from '../common/iso-date.js';
 import { checkSignature, decodeBase64Strict } from './signature.js';
 
 export type ValidationResult =
@@ -38,17 +40,18 @@ export function validateArtifact(bytes: Uint8Array, policy: ValidationPolicy): V
 
 /** Step 1a. UTF-8 (a BOM is tolerated) then JSON. */
 function parseJson(bytes: Uint8Array): { value: unknown } | TaskFailure {
+  const text = decodeUtf8(bytes);
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return { value: JSON.parse(text) as unknown };
+    if (text !== null) return { value: JSON.parse(text) as unknown };
   } catch {
-    return fail('invalid_json', 'artifact is not valid UTF-8 JSON');
+    // the same failure as bad UTF-8, below
   }
+  return fail('invalid_json', 'artifact is not valid UTF-8 JSON');
 }
 
 /** Step 1b. Any object carrying `revokedAt`, whatever else it holds, is a kill signal. */
 function checkRevoked(value: unknown): ValidationResult | null {
-  if (!isObject(value) || !Object.hasOwn(value, 'revokedAt')) return null;
+  if (!isPlainObject(value) || !Object.hasOwn(value, 'revokedAt')) return null;
   const v = value['revokedAt'];
   return { ok: true, kind: 'revoked', revokedAt: typeof v === 'string' ? v.slice(0, 100) : quote(v, 100) };
 }
@@ -60,7 +63,7 @@ const ENVELOPE_FIELDS = ['provider', 'keyId', 'wrappedKey', 'algorithm', 'iv', '
 
 /** Step 2. The §2 table; unknown fields are dropped so nothing downstream can depend on them. */
 function checkShape(value: unknown): PackedArtifact | TaskFailure {
-  if (!isObject(value)) return shape('the artifact must be a JSON object');
+  if (!isPlainObject(value)) return shape('the artifact must be a JSON object');
   if (!Object.hasOwn(value, 'version')) return shape('version is missing: expected the number 1');
   if (value['version'] !== 1) {
     return fail('unsupported_version', `unsupported artifact version ${quote(value['version'])}: only version 1 is accepted`);
@@ -102,7 +105,7 @@ function checkShape(value: unknown): PackedArtifact | TaskFailure {
 }
 
 function checkEnvelope(e: unknown): Envelope | TaskFailure {
-  if (!isObject(e)) return shape('envelope must be an object when present');
+  if (!isPlainObject(e)) return shape('envelope must be an object when present');
   for (const f of ENVELOPE_FIELDS) {
     const v = e[f];
     if (typeof v !== 'string' || v === '') return shape(`envelope.${f} must be a non-empty string`);
@@ -158,34 +161,6 @@ function metaOf(a: PackedArtifact, signed: boolean): ArtifactMeta {
     signed,
     encryption: a.envelope !== undefined ? 'kms' : 'age',
   };
-}
-
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$/;
-
-/**
- * Epoch ms of an ISO-8601 date-time, or null. A time zone is required (a zoneless time would be
- * read in the host's local zone), and calendar-impossible dates that `Date.parse` would roll over
- * (Feb 30) are refused.
- */
-export function parseIsoDate(s: string): number | null {
-  const m = ISO_DATE_TIME.exec(s);
-  if (m === null) return null;
-  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return null;
-  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
-  if (d > daysInMonth) return null;
-  // Date.parse needs seconds and at most millisecond precision; normalise before handing it over.
-  const ms = Date.parse(
-    s
-      .toUpperCase()
-      .replace(/(\.\d{3})\d+/, '$1')
-      .replace(/^(.{16})(?=[Z+-])/, '$1:00'),
-  );
-  return Number.isFinite(ms) ? ms : null;
-}
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function shape(what: string): TaskFailure {

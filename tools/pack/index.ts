@@ -11,10 +11,10 @@ import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Encrypter, armor as ageArmor } from 'age-encryption';
 import { signingPayload, type Envelope, type PackedArtifact } from '../../common/artifact.js';
-import { SHORT_USAGE, USAGE, parseIsoDate, parsePackArgs, type PackCommand } from './args.js';
+import { SHORT_USAGE, USAGE, parsePackArgs, parsePackedAt, type PackCommand } from './args.js';
 import { PackError, fsReason } from './errors.js';
-import { writeFileAtomic, writeText, type TextSink } from './output.js';
-import { checkPayload, decodePayloadBytes, parsePayloadJson, type PackPayload } from './payload.js';
+import { writeArtifactFile, writeText, type TextSink } from './output.js';
+import { decodePayloadBytes, parsePayloadJson, payloadPlaintext, type PackPayload } from './payload.js';
 import { revokeArtifactFile } from './revoke.js';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { PackSigner } from './kms.js';
@@ -92,17 +92,6 @@ function defaultRevision(packedAt: Date): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
-function toPlaintext(payload: PackArtifactOptions['payload']): Buffer {
-  if (typeof payload === 'string' || payload instanceof Uint8Array) {
-    const text = typeof payload === 'string' ? payload : decodePayloadBytes(payload);
-    // Re-serialised from the checked object: what was validated is exactly what gets encrypted,
-    // whatever whitespace or duplicate keys the input text had.
-    return Buffer.from(JSON.stringify(parsePayloadJson(text)), 'utf8');
-  }
-  checkPayload(payload);
-  return Buffer.from(JSON.stringify(payload), 'utf8');
-}
-
 function toSigner(key: KeyObject | string | Uint8Array): Signer {
   if (typeof key === 'string') return makeSigner(parseSigningKey(Buffer.from(key, 'utf8')));
   return makeSigner(key instanceof Uint8Array ? parseSigningKey(key) : key);
@@ -126,7 +115,7 @@ export async function packArtifact(options: PackArtifactOptions): Promise<PackRe
     checkName(signKmsKeyId, '--sign-kms-key-id');
   }
 
-  const packedAt = typeof options.packedAt === 'string' ? parseIsoDate(options.packedAt, '--packed-at') : (options.packedAt ?? new Date());
+  const packedAt = typeof options.packedAt === 'string' ? parsePackedAt(options.packedAt) : (options.packedAt ?? new Date());
   if (Number.isNaN(packedAt.getTime())) throw new PackError('--packed-at is not a valid time');
   const revision = options.revision ?? defaultRevision(packedAt);
   checkName(revision, '--revision');
@@ -154,7 +143,7 @@ export async function packArtifact(options: PackArtifactOptions): Promise<PackRe
   let ciphertext: string;
   let envelope: Envelope | undefined;
   if (kmsKeyId !== undefined && kms !== undefined && client !== undefined) {
-    const plaintext = toPlaintext(options.payload);
+    const plaintext = payloadPlaintext(options.payload);
     try {
       ({ ciphertext, envelope } = await kms.sealWithKms(client, kmsKeyId, plaintext));
     } finally {
@@ -204,7 +193,7 @@ async function ageCiphertext(recipients: readonly string[], options: PackArtifac
       throw new PackError(`--recipient #${i + 1} is not a valid age recipient (bad checksum or encoding)`);
     }
   });
-  const plaintext = toPlaintext(options.payload);
+  const plaintext = payloadPlaintext(options.payload);
   let ageFile: Uint8Array;
   try {
     ageFile = await encrypter.encrypt(plaintext);
@@ -256,7 +245,7 @@ async function runPackCommand(cmd: PackCommand, io: PackIO): Promise<void> {
   if (cmd.out === undefined) {
     await writeText(io.stdout, json);
   } else {
-    await writeFileAtomic(cmd.out, json);
+    await writeArtifactFile(cmd.out, json);
     const what = `${artifact.identity}/${artifact.environment}, revision ${artifact.revision}`;
     await writeText(io.stderr, `clef-agent pack: wrote ${cmd.out} (${what})\n`);
   }
@@ -280,7 +269,7 @@ export async function runPack(argv: readonly string[], io: PackIO): Promise<numb
       const json = await revokeArtifactFile(cmd.from, new Date());
       if (cmd.out === undefined) await writeText(io.stdout, json);
       else {
-        await writeFileAtomic(cmd.out, json);
+        await writeArtifactFile(cmd.out, json);
         await writeText(io.stderr, `clef-agent pack: wrote revoked artifact ${cmd.out}\n`);
       }
     } else {

@@ -10,13 +10,14 @@
  * edited artifact file is detected and ignored. Every failure here is a warning, never an error:
  * the cache is an optimisation, and serving must not depend on it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiskCachePolicy, PurgeCacheResult } from '../../common/protocol.js';
 import { fail } from '../result.js';
 import { errnoCode } from '../../common/display.js';
+import { syncDir, writeFileAtomic } from '../../common/files.js';
 
 export interface CachedCopy {
   readonly bytes: Uint8Array;
@@ -77,8 +78,8 @@ export async function writeCache(p: DiskCachePolicy, bytes: Uint8Array, marker: 
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const meta: Meta = { v: 1, fetchedAtMs: nowMs, marker, sha256, size: bytes.byteLength };
   try {
-    await atomicWrite(files.artifact, bytes);
-    await atomicWrite(files.meta, Buffer.from(JSON.stringify(meta), 'utf8'));
+    await writeFileAtomic(files.artifact, bytes, 0o600);
+    await writeFileAtomic(files.meta, JSON.stringify(meta), 0o600);
     await syncDir(p.dir);
   } catch (err) {
     warnings.push(`disk cache ${p.dir} is not writable (${errnoCode(err) ?? 'error'}); serving continues without a fresh disk copy`);
@@ -97,7 +98,7 @@ export async function touchCache(p: DiskCachePolicy, sha256: string, marker: str
   if (meta === undefined || meta.sha256 !== sha256) return;
   if (nowMs - meta.fetchedAtMs < p.maxAgeMs / 10 && meta.marker === marker) return;
   try {
-    await atomicWrite(files.meta, Buffer.from(JSON.stringify({ ...meta, fetchedAtMs: nowMs, marker: marker ?? meta.marker }), 'utf8'));
+    await writeFileAtomic(files.meta, JSON.stringify({ ...meta, fetchedAtMs: nowMs, marker: marker ?? meta.marker }), 0o600);
     await syncDir(p.dir);
   } catch (err) {
     warnings.push(`disk cache ${p.dir} is not writable (${errnoCode(err) ?? 'error'}); its fetch time was not updated`);
@@ -184,37 +185,6 @@ async function readRegular(path: string, cap: number): Promise<Uint8Array> {
       total += bytesRead;
     }
     return buf.subarray(0, total);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-}
-
-async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  // 'wx': exclusive create, so a planted file or symlink at the temp name is never written through.
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-}
-
-/** fsync of the directory makes the renames themselves durable. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await fh.sync();
   } finally {
     await fh.close().catch(() => undefined);
   }

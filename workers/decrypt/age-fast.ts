@@ -119,7 +119,8 @@ export class AgeFastDecrypter {
 
 /**
  * The binary age file: `bytes` itself, or its armor decoded by age-encryption's `armor.decode`.
- * Armor is recognised like workers/decrypt/age.ts does (leading whitespace allowed).
+ * Armor is recognised by its BEGIN line within the first 64 bytes, after any leading whitespace.
+ * The one armor check of the agent: workers/decrypt/age.ts uses it too.
  */
 export function dearmor(bytes: Uint8Array): Uint8Array {
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 64)).toString('latin1').trimStart();

@@ -2,14 +2,11 @@
  * age decryption (SPEC §2: an age v1 file for an X25519 recipient, binary or ASCII-armored, inside
  * the base64 `ciphertext`). KMS envelope artifacts are decrypted by ./kms.ts; these functions refuse them.
  */
-import { armor } from 'age-encryption';
 import type { PackedArtifact } from '../../common/artifact.js';
 import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
 import { getDecrypter, getFastDecrypter } from '../keys.js';
 import { fail } from '../result.js';
-import { AgeDecryptError, AgeFastDecrypter } from './age-fast.js';
-
-const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
+import { AgeDecryptError, AgeFastDecrypter, dearmor } from './age-fast.js';
 
 /**
  * Returns the plaintext. The caller owns it and must `fill(0)` it once it has been copied into the
@@ -37,13 +34,10 @@ export async function decryptArtifact(artifact: PackedArtifact, init: WorkerInit
   }
 }
 
-/** The binary age file: the base64 decoded, then de-armored when it is PEM-style armor. */
+/** The binary age file: the base64 decoded, then de-armored when it is PEM-style armor; null when the armor is malformed. */
 function ageFileBytes(ciphertextB64: string): Uint8Array | null {
-  const raw = Buffer.from(ciphertextB64, 'base64');
-  const head = raw.subarray(0, 64).toString('latin1').trimStart();
-  if (!head.startsWith(ARMOR_BEGIN)) return raw;
   try {
-    return armor.decode(raw.toString('utf8'));
+    return dearmor(Buffer.from(ciphertextB64, 'base64'));
   } catch {
     return null;
   }
