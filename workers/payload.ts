@@ -5,7 +5,7 @@ import { qualifiedName } from '../common/artifact.js';
 import { decodeUtf8 } from '../common/json.js';
 import { checkPayload, type Payload } from '../common/payload.js';
 import type { SnapshotEntry, SnapshotWire, Span, TaskFailure } from '../common/protocol.js';
-import { fail } from './result.js';
+import { taskFailure } from '../common/task-failure.js';
 
 /** The plaintext as a payload, or `invalid_payload` with a message that names keys, never values. */
 export function parsePayload(plaintext: Uint8Array): Payload | TaskFailure {
@@ -15,12 +15,12 @@ export function parsePayload(plaintext: Uint8Array): Payload | TaskFailure {
   } catch {
     // the same failure as bad UTF-8, below
   }
-  return fail('invalid_payload', 'the decrypted payload is not valid UTF-8 JSON');
+  return taskFailure('invalid_payload', 'the decrypted payload is not valid UTF-8 JSON');
 }
 
 function checked(root: unknown): Payload | TaskFailure {
   const payload = checkPayload(root);
-  return 'problem' in payload ? fail('invalid_payload', `the decrypted ${payload.problem}`) : payload;
+  return 'problem' in payload ? taskFailure('invalid_payload', `the decrypted ${payload.problem}`) : payload;
 }
 
 /**

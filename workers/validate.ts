@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Envelope, PackedArtifact } from '../common/artifact.js';
 import type { ArtifactMeta, TaskFailure, ValidationPolicy } from '../common/protocol.js';
-import { fail } from './result.js';
+import { taskFailure } from '../common/task-failure.js';
 import { quote } from '../common/display.js';
 import { decodeUtf8, isPlainObject } from '../common/json.js';
 import { parseIsoDate } from '../common/iso-date.js';
@@ -46,7 +46,7 @@ function parseJson(bytes: Uint8Array): { value: unknown } | TaskFailure {
   } catch {
     // the same failure as bad UTF-8, below
   }
-  return fail('invalid_json', 'artifact is not valid UTF-8 JSON');
+  return taskFailure('invalid_json', 'artifact is not valid UTF-8 JSON');
 }
 
 /** Step 1b. Any object carrying `revokedAt`, whatever else it holds, is a kill signal. */
@@ -66,7 +66,7 @@ function checkShape(value: unknown): PackedArtifact | TaskFailure {
   if (!isPlainObject(value)) return shape('the artifact must be a JSON object');
   if (!Object.hasOwn(value, 'version')) return shape('version is missing: expected the number 1');
   if (value['version'] !== 1) {
-    return fail('unsupported_version', `unsupported artifact version ${quote(value['version'])}: only version 1 is accepted`);
+    return taskFailure('unsupported_version', `unsupported artifact version ${quote(value['version'])}: only version 1 is accepted`);
   }
   for (const f of REQUIRED) {
     const v = value[f];
@@ -117,10 +117,10 @@ function checkEnvelope(e: unknown): Envelope | TaskFailure {
 /** Step 3. Identity and environment are names, not secrets: quoting them helps the operator. */
 function checkIdentity(a: PackedArtifact, p: ValidationPolicy): TaskFailure | null {
   if (p.expectIdentity !== undefined && a.identity !== p.expectIdentity) {
-    return fail('identity_mismatch', `artifact is for identity ${quote(a.identity, 80)}, expected ${quote(p.expectIdentity, 80)}`);
+    return taskFailure('identity_mismatch', `artifact is for identity ${quote(a.identity, 80)}, expected ${quote(p.expectIdentity, 80)}`);
   }
   if (p.expectEnvironment !== undefined && a.environment !== p.expectEnvironment) {
-    return fail('identity_mismatch', `artifact is for environment ${quote(a.environment, 80)}, expected ${quote(p.expectEnvironment, 80)}`);
+    return taskFailure('identity_mismatch', `artifact is for environment ${quote(a.environment, 80)}, expected ${quote(p.expectEnvironment, 80)}`);
   }
   return null;
 }
@@ -129,13 +129,13 @@ function checkIdentity(a: PackedArtifact, p: ValidationPolicy): TaskFailure | nu
 function checkExpiry(a: PackedArtifact, nowMs: number): TaskFailure | null {
   if (a.expiresAt === undefined) return null;
   const exp = parseIsoDate(a.expiresAt) ?? Number.NEGATIVE_INFINITY;
-  return exp <= nowMs ? fail('expired', `artifact expired at ${a.expiresAt}`) : null;
+  return exp <= nowMs ? taskFailure('expired', `artifact expired at ${a.expiresAt}`) : null;
 }
 
 /** Step 5. The hash covers the base64 text itself, not the decoded bytes (SPEC §2). */
 function checkIntegrity(a: PackedArtifact): TaskFailure | null {
   const actual = createHash('sha256').update(a.ciphertext, 'utf8').digest('hex');
-  return actual === a.ciphertextHash ? null : fail('integrity', 'ciphertextHash does not match the ciphertext (corrupted or tampered artifact)');
+  return actual === a.ciphertextHash ? null : taskFailure('integrity', 'ciphertextHash does not match the ciphertext (corrupted or tampered artifact)');
 }
 
 /** Step 7. Strictly older than the served artifact is a rollback; the same instant is not. */
@@ -144,7 +144,7 @@ function checkRollback(a: PackedArtifact, servingPackedAt: string | undefined): 
   const serving = parseIsoDate(servingPackedAt);
   const packed = parseIsoDate(a.packedAt);
   if (serving === null || packed === null || packed >= serving) return null;
-  return fail('rollback', `artifact packedAt ${a.packedAt} is older than the served artifact's ${servingPackedAt}`);
+  return taskFailure('rollback', `artifact packedAt ${a.packedAt} is older than the served artifact's ${servingPackedAt}`);
 }
 
 function metaOf(a: PackedArtifact, signed: boolean): ArtifactMeta {
@@ -164,5 +164,5 @@ function metaOf(a: PackedArtifact, signed: boolean): ArtifactMeta {
 }
 
 function shape(what: string): TaskFailure {
-  return fail('invalid_shape', `invalid artifact: ${what}`);
+  return taskFailure('invalid_shape', `invalid artifact: ${what}`);
 }

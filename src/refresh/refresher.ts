@@ -1,5 +1,6 @@
 import { FAILURES } from '../../common/failures.js';
 import type { ArtifactMeta, LoadResult, LoadTask, TaskFailure } from '../../common/protocol.js';
+import { taskFailure } from '../../common/task-failure.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { WorkerPool } from '../pool.js';
@@ -138,7 +139,7 @@ export class Refresher {
           // The worker cached it as valid; a restart must not serve it from disk either.
           this.disk.purge();
           const message = `artifact packedAt ${r.meta.packedAt} is not later than the last served artifact's ${this.rollbackFloor}: only a later artifact ends a revocation`;
-          this.reject({ ok: false, code: 'rollback', message }, trigger, now);
+          this.reject(taskFailure('rollback', message), trigger, now);
           return;
         }
         const previous = this.status.meta?.revision;

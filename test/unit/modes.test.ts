@@ -8,7 +8,8 @@ import { describe, test } from 'node:test';
 import type { FailureCode, ServeResult } from '../../common/protocol.js';
 import { ApiError } from '../../src/errors.js';
 import { answer, cachedRig, jitRig, refusal, text } from './refresh-rig.js';
-import { failure, loaded, meta, verified } from './scripted-pool.js';
+import { loaded, meta, verified } from './scripted-pool.js';
+import { taskFailure } from '../../common/task-failure.js';
 
 const PAYLOAD = { app: { API_KEY: 'k-1', DB: 'postgres://db' }, a__b: { c: 'one' }, a: { b__c: 'two' } };
 
@@ -160,10 +161,10 @@ describe('JitMode', () => {
       ['internal', 'decrypt_failed'],
     ];
     for (const [code, reason] of cases) {
-      r.pool.serve = () => failure(code, `worker said ${code}`);
+      r.pool.serve = () => taskFailure(code, `worker said ${code}`);
       await assert.rejects(r.mode.keys(), (err) => err instanceof ApiError && err.reason === reason, code);
     }
-    r.pool.serve = () => failure('overloaded', 'the worker queue is full');
+    r.pool.serve = () => taskFailure('overloaded', 'the worker queue is full');
     await assert.rejects(r.mode.secrets(), (err) => err instanceof ApiError && err.headers?.['Retry-After'] === '1');
     assert.deepEqual(r.mode.ready(), { ready: true }, 'a failed request does not stop serving');
   });

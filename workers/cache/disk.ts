@@ -15,7 +15,7 @@ import { constants } from 'node:fs';
 import { chmod, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiskCachePolicy, PurgeCacheResult } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { errnoCode } from '../../common/display.js';
 import { syncDir, writeFileAtomic } from '../../common/files.js';
 
@@ -145,7 +145,7 @@ export async function purgeCache(dir: string, name: string): Promise<PurgeCacheR
   try {
     await Promise.all([rm(files.artifact, { force: true }), rm(files.meta, { force: true })]);
   } catch (err) {
-    return fail('internal', `disk cache could not be purged (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return taskFailure('internal', `disk cache could not be purged (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   await syncDir(dir).catch(() => undefined);
   return { ok: true };

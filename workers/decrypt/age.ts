@@ -5,7 +5,7 @@
 import type { PackedArtifact } from '../../common/artifact.js';
 import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
 import { getDecrypter, getFastDecrypter } from '../keys.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { AgeDecryptError, AgeFastDecrypter, dearmor } from './age-fast.js';
 
 /**
@@ -14,18 +14,18 @@ import { AgeDecryptError, AgeFastDecrypter, dearmor } from './age-fast.js';
  */
 export async function decryptArtifact(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
   if (artifact.envelope !== undefined) {
-    return fail('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
+    return taskFailure('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
   }
   const decrypter = getDecrypter(init);
   if ('ok' in decrypter) return decrypter;
   const file = ageFileBytes(artifact.ciphertext);
-  if (file === null) return fail('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
+  if (file === null) return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
   try {
     return await decrypter.decrypt(file);
   } catch (err) {
     // The library's messages carry no secrets, but we still map them to fixed wording.
     const noMatch = err instanceof Error && /no identity matched/i.test(err.message);
-    return fail(
+    return taskFailure(
       'decrypt_failed',
       noMatch
         ? 'age decryption failed: the configured age key is not a recipient of this artifact'
@@ -49,7 +49,7 @@ function ageFileBytes(ciphertextB64: string): Uint8Array | null {
  */
 export function sharedAgeFile(artifact: PackedArtifact): Uint8Array | TaskFailure {
   const file = ageFileBytes(artifact.ciphertext);
-  if (file === null) return fail('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
+  if (file === null) return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
   const shared = new Uint8Array(new SharedArrayBuffer(file.byteLength));
   shared.set(file);
   return shared;
@@ -66,8 +66,8 @@ export async function decryptCiphertextFast(ciphertextHash: string, ageFile: Uin
   try {
     return await fast.decrypt(ciphertextHash, ageFile);
   } catch (err) {
-    if (err instanceof AgeDecryptError && err.reason === 'armor') return fail('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
-    return fail(
+    if (err instanceof AgeDecryptError && err.reason === 'armor') return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
+    return taskFailure(
       'decrypt_failed',
       err instanceof AgeDecryptError && err.reason === 'no_identity'
         ? 'age decryption failed: the configured age key is not a recipient of this artifact'
@@ -79,7 +79,7 @@ export async function decryptCiphertextFast(ciphertextHash: string, ageFile: Uin
 /** `decryptCiphertextFast` for a whole artifact (armor decoded inside). */
 export async function decryptArtifactFast(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
   if (artifact.envelope !== undefined) {
-    return fail('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
+    return taskFailure('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
   }
   return decryptCiphertextFast(artifact.ciphertextHash, Buffer.from(artifact.ciphertext, 'base64'), init);
 }

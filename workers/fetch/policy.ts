@@ -15,7 +15,7 @@
 import ky from 'ky';
 import type { Dispatcher } from 'undici';
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
 import { isLoopbackHost, literalIp } from '../../common/net.js';
 import { FORBIDDEN_ADDRESS, isForbiddenAddress, type Resolver } from './address.js';
@@ -54,15 +54,15 @@ export async function fetchWithPolicy(
 ): Promise<FetchOutcome | TaskFailure> {
   const url = req.url;
   const shown = req.label ?? maskUrl(url);
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return fail('insecure_source', `${shown}: only http(s) URLs are supported`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return taskFailure('insecure_source', `${shown}: only http(s) URLs are supported`);
   if (url.protocol === 'http:' && !policy.allowHttp && !isLoopbackHost(url.hostname)) {
-    return fail(
+    return taskFailure(
       'insecure_source',
       `${shown}: plain http to a non-loopback host is refused (${req.httpHint ?? 'set CLEF_AGENT_VERIFY_KEY or CLEF_AGENT_ALLOW_HTTP=true'})`,
     );
   }
   const ip = literalIp(url.hostname);
-  if (ip !== null && isForbiddenAddress(ip)) return fail('forbidden_address', `${shown}: link-local addresses (cloud metadata) are never fetched`);
+  if (ip !== null && isForbiddenAddress(ip)) return taskFailure('forbidden_address', `${shown}: link-local addresses (cloud metadata) are never fetched`);
 
   const headers: Record<string, string> = { accept: 'application/json, */*;q=0.5', 'user-agent': 'clef-agent', ...req.headers };
   if (marker !== undefined) headers['if-none-match'] = marker;
@@ -123,27 +123,27 @@ async function attemptOnce(
         const body = await readCapped(res, policy.maxBytes);
         if (body === null) {
           ac.abort();
-          return { done: fail('too_large', `${shown}: the artifact is larger than the ${policy.maxBytes}-byte cap (after decompression)`) };
+          return { done: taskFailure('too_large', `${shown}: the artifact is larger than the ${policy.maxBytes}-byte cap (after decompression)`) };
         }
         const contentType = res.headers.get('content-type') ?? undefined;
         return { done: { kind: 'bytes', bytes: body, marker: res.headers.get('etag') ?? undefined, contentType } };
       }
       await res.body?.cancel().catch(() => undefined);
-      if (!isTransientStatus(res)) return { done: fail('fetch_status', `${shown} answered HTTP ${res.status}`, res.status) };
+      if (!isTransientStatus(res)) return { done: taskFailure('fetch_status', `${shown} answered HTTP ${res.status}`, res.status) };
       const wait = rateLimitWaitMs(res.headers);
       const note = wait === undefined ? '' : ` (rate limited; the server asks to wait ${Math.ceil(wait / 1000)} s)`;
-      return { transient: fail('fetch_status', `${shown} answered HTTP ${res.status}${note}`, res.status), retryAfterMs: wait };
+      return { transient: taskFailure('fetch_status', `${shown} answered HTTP ${res.status}${note}`, res.status), retryAfterMs: wait };
     }
   } catch (err) {
     const shown = maskUrl(current);
     if (hasCode(err, FORBIDDEN_ADDRESS)) {
-      return { done: fail('forbidden_address', `${shown}: the host resolves to a link-local address (cloud metadata); refused`) };
+      return { done: taskFailure('forbidden_address', `${shown}: the host resolves to a link-local address (cloud metadata); refused`) };
     }
     if (timedOut) {
       const where = viaProxy ? ' through the proxy (HTTPS_PROXY/HTTP_PROXY)' : '';
-      return { transient: fail('fetch_timeout', `${shown}: no complete answer within ${policy.timeoutMs} ms${where}`) };
+      return { transient: taskFailure('fetch_timeout', `${shown}: no complete answer within ${policy.timeoutMs} ms${where}`) };
     }
-    return { transient: fail('fetch_failed', `${shown}: network error (${describe(err)})`) };
+    return { transient: taskFailure('fetch_failed', `${shown}: network error (${describe(err)})`) };
   } finally {
     clearTimeout(timer);
   }

@@ -7,7 +7,7 @@
 import type { Options } from 'ky';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import type { TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
 import { guardedLookup, type Resolver } from './address.js';
 
@@ -32,19 +32,19 @@ export function kyOptions(headers: Record<string, string>, signal: AbortSignal, 
 /** Validates one redirect hop: https only, same host (and port), no userinfo, at most 5 hops. */
 export function redirectTarget(origin: URL, current: URL, res: Response, hop: number): URL | TaskFailure {
   const shown = maskUrl(current);
-  if (hop >= MAX_REDIRECTS) return fail('forbidden_redirect', `${shown}: more than ${MAX_REDIRECTS} redirects`);
+  if (hop >= MAX_REDIRECTS) return taskFailure('forbidden_redirect', `${shown}: more than ${MAX_REDIRECTS} redirects`);
   const location = res.headers.get('location');
-  if (location === null) return fail('fetch_status', `${shown} answered HTTP ${res.status} without a Location`, res.status);
+  if (location === null) return taskFailure('fetch_status', `${shown} answered HTTP ${res.status} without a Location`, res.status);
   let next: URL;
   try {
     next = new URL(location, current);
   } catch {
-    return fail('forbidden_redirect', `${shown}: redirect to an unparseable location`);
+    return taskFailure('forbidden_redirect', `${shown}: redirect to an unparseable location`);
   }
   // `host` omits default ports, so http://h/ → https://h/ counts as the same host and port.
   // Credentials (Authorization, PRIVATE-TOKEN, SigV4 headers) therefore never reach another host.
   if (next.protocol !== 'https:' || next.host !== origin.host || next.username !== '' || next.password !== '') {
-    return fail('forbidden_redirect', `${shown}: redirect to ${maskUrl(next)} refused (only https on the same host is followed)`);
+    return taskFailure('forbidden_redirect', `${shown}: redirect to ${maskUrl(next)} refused (only https on the same host is followed)`);
   }
   next.hash = '';
   return next;
