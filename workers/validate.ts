@@ -35,7 +35,7 @@ export function validateArtifact(bytes: Uint8Array, policy: ValidationPolicy): V
     (policy.verifyKey !== undefined ? checkSignature(artifact, policy.verifyKey) : null) ??
     checkRollback(artifact, policy.servingPackedAt);
   if (failure !== null) return failure;
-  return { ok: true, kind: 'valid', artifact, meta: metaOf(artifact, policy.verifyKey !== undefined) };
+  return { ok: true, kind: 'valid', artifact, meta: metaOf(artifact, { signed: policy.verifyKey !== undefined }) };
 }
 
 /** Step 1a. UTF-8 (a BOM is tolerated) then JSON. */
@@ -147,7 +147,7 @@ function checkRollback(a: PackedArtifact, servingPackedAt: string | undefined): 
   return taskFailure('rollback', `artifact packedAt ${a.packedAt} is older than the served artifact's ${servingPackedAt}`);
 }
 
-function metaOf(a: PackedArtifact, signed: boolean): ArtifactMeta {
+function metaOf(a: PackedArtifact, { signed }: { readonly signed: boolean }): ArtifactMeta {
   const expiresAtMs = a.expiresAt === undefined ? undefined : (parseIsoDate(a.expiresAt) ?? undefined);
   return {
     identity: a.identity,

@@ -158,7 +158,7 @@ function handle(req: IncomingMessage, res: ServerResponse, open: number, port: n
         body = o.mode.keys();
         break;
       case 'secret':
-        body = o.mode.secret(route.key ?? '', prefersTextPlain(req.headers.accept));
+        body = o.mode.secret(route.key ?? '', { plain: prefersTextPlain(req.headers.accept) });
         break;
     }
   } catch (err) {

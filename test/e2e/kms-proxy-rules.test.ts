@@ -15,7 +15,7 @@ import { request } from 'undici';
 import { isLoopbackHost } from '../../common/net.js';
 import type { Resolver } from '../../workers/fetch/address.js';
 import { ProxyConfigError, proxyAgents, proxyFor } from '../../common/proxy-rules.js';
-import { makeDispatcher, proxyConfigured } from '../../workers/fetch/transport.js';
+import { directDispatcher, proxyConfigured, proxyDispatcher } from '../../workers/fetch/transport.js';
 import { ForwardProxy } from '../../emulators/proxy.js';
 import { closedPort } from '../kit/index.js';
 
@@ -50,7 +50,7 @@ async function sawProxy(attempt: () => Promise<unknown>): Promise<boolean> {
 
 /** The fetch transport's choice (sharedDispatcher's, without its per-worker cache). */
 function viaFetchPath(url: string): Promise<boolean> {
-  const dispatcher = makeDispatcher(!isLoopbackHost(new URL(url).hostname) && proxyConfigured(), noAddress);
+  const dispatcher = !isLoopbackHost(new URL(url).hostname) && proxyConfigured() ? proxyDispatcher(noAddress) : directDispatcher(noAddress);
   return sawProxy(async () => {
     try {
       const res = await request(url, { dispatcher, signal: AbortSignal.timeout(3_000) });

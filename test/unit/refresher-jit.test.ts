@@ -39,7 +39,7 @@ describe('JIT mode: MAX_STALE (fake clock)', () => {
     assert.deepEqual(r.mode.ready(), { ready: false, reason: 'cache_expired' });
     const served = r.pool.serves.length;
     assert.equal(await refusal(() => r.mode.secrets()), 'cache_expired');
-    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', true)), 'cache_expired');
+    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', { plain: true })), 'cache_expired');
     assert.equal(r.pool.serves.length, served, 'a stale artifact is not even decrypted');
     // Unlike cached mode, a request triggers no refresh: the next poll decides.
     assert.equal(r.pool.loads.length, 3);

@@ -63,7 +63,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
     assert.deepEqual(reasons, Array(5).fill('cache_expired'));
     assert.equal(r.pool.loads.length, before + 1, '5 concurrent requests share one refresh');
     assert.equal(await refusal(() => r.mode.keys()), 'cache_expired');
-    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', false)), 'cache_expired');
+    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', { plain: false })), 'cache_expired');
     r.refresher.stop();
   });
 

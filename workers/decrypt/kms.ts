@@ -21,7 +21,7 @@ const ALGORITHMS: ReadonlySet<string> = new Set(Object.values(EncryptionAlgorith
 
 /** Cached mode: decrypt a whole artifact. The caller owns and wipes the plaintext. */
 export function decryptKmsArtifact(artifact: PackedArtifact): Promise<Uint8Array | TaskFailure> {
-  const sealed = sealKms(artifact, false);
+  const sealed = sealKms(artifact, { shared: false });
   return 'ok' in sealed ? Promise.resolve(sealed) : openKms(sealed);
 }
 
@@ -30,7 +30,7 @@ export function decryptKmsArtifact(artifact: PackedArtifact): Promise<Uint8Array
  * when `shared`, so per-request tasks get a reference, not a copy). The envelope is checked here
  * so an artifact that can never be opened is refused at load, before any KMS call.
  */
-export function sealKms(artifact: PackedArtifact, shared: boolean): KmsSealed | TaskFailure {
+export function sealKms(artifact: PackedArtifact, { shared }: { readonly shared: boolean }): KmsSealed | TaskFailure {
   const envelope = artifact.envelope;
   if (envelope === undefined) return taskFailure('internal', 'sealKms called for an artifact without an envelope');
   const parts = decodeEnvelope(envelope);

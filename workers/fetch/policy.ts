@@ -19,7 +19,7 @@ import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
 import { isLoopbackHost, literalIp } from '../../common/net.js';
 import { FORBIDDEN_ADDRESS, isForbiddenAddress, type Resolver } from './address.js';
-import { abandonProxied, describe, hasCode, isProxied, kyOptions, makeDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';
+import { abandonProxied, describe, hasCode, isProxied, kyOptions, directDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';
 import type { FetchOutcome } from './types.js';
 
 export interface HttpDeps {
@@ -67,12 +67,12 @@ export async function fetchWithPolicy(
   const headers: Record<string, string> = { accept: 'application/json, */*;q=0.5', 'user-agent': 'clef-agent', ...req.headers };
   if (marker !== undefined) headers['if-none-match'] = marker;
 
-  const own = deps.resolve !== undefined ? makeDispatcher(false, deps.resolve) : undefined;
+  const own = deps.resolve !== undefined ? directDispatcher(deps.resolve) : undefined;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   try {
     for (let attempt = 0; ; attempt++) {
       // Per attempt: a timed-out proxied pool is abandoned (transport.ts), the next one is fresh.
-      const dispatcher = own ?? sharedDispatcher(isLoopbackHost(url.hostname));
+      const dispatcher = own ?? sharedDispatcher({ loopback: isLoopbackHost(url.hostname) });
       const r = await attemptOnce(url, headers, policy, marker, dispatcher);
       if ('done' in r) return r.done;
       if (attempt >= policy.retries) return r.transient;

@@ -106,9 +106,10 @@ export function proxyConfigured(): boolean {
   return ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => (process.env[k] ?? '') !== '');
 }
 
-export function sharedDispatcher(loopback: boolean): Dispatcher {
-  if (!loopback && proxyConfigured()) return (proxied ??= makeDispatcher(true));
-  return (direct ??= makeDispatcher(false));
+/** The worker's pool for a target: direct for loopback hosts, else through the proxy when one is set. */
+export function sharedDispatcher(target: { readonly loopback: boolean }): Dispatcher {
+  if (!target.loopback && proxyConfigured()) return (proxied ??= proxyDispatcher());
+  return (direct ??= directDispatcher());
 }
 
 /** True for the worker's proxied pool (messages say a failure happened through the proxy). */
@@ -129,9 +130,16 @@ export function abandonProxied(d: Dispatcher): void {
   void d.destroy().catch(() => undefined);
 }
 
-export function makeDispatcher(proxy: boolean, resolve?: Resolver): Dispatcher {
-  const connect = { lookup: guardedLookup(resolve) };
-  // EnvHttpProxyAgent reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Behind a proxy the proxy resolves
-  // the target, so only literal-IP refusal (checked before connecting) still applies there.
-  return proxy ? new EnvHttpProxyAgent({ connect }) : new Agent({ connect });
+/** Connects to the target itself, through the guarded lookup (`resolve`: tests' own resolver). */
+export function directDispatcher(resolve?: Resolver): Dispatcher {
+  return new Agent({ connect: { lookup: guardedLookup(resolve) } });
+}
+
+/**
+ * Connects through the proxy: EnvHttpProxyAgent reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Behind a
+ * proxy the proxy resolves the target, so only literal-IP refusal (checked before connecting)
+ * still applies there.
+ */
+export function proxyDispatcher(resolve?: Resolver): Dispatcher {
+  return new EnvHttpProxyAgent({ connect: { lookup: guardedLookup(resolve) } });
 }
