@@ -1,6 +1,6 @@
 /**
  * What the HTTP server needs from a serving mode (SPEC §5.2). Cached mode answers from an
- * in-memory snapshot; JIT mode (a later issue) decrypts per request in the pool. The server owns
+ * in-memory snapshot (cached.ts); JIT mode (jit.ts) decrypts per request in the pool. The server owns
  * the gate order and headers; a mode only produces bodies or throws an ApiError.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The JIT fast path for age artifacts (issue 3 "Fast decryption"): a worker verifies an artifact's
+ * The JIT fast path for age artifacts: a worker verifies an artifact's
  * header and unwraps its file key once, keeps only the derived payload key, and per request runs
  * only the symmetric STREAM decryption (age-stream.ts).
  *

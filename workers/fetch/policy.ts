@@ -1,5 +1,5 @@
 /**
- * The one fetch policy every remote source goes through (SPEC §4.1, §4.2, §5.1; issue 6 item 3):
+ * The one fetch policy every remote source goes through (SPEC §4.1, §4.2, §5.1):
  * plain-http and link-local refusal, a per-attempt deadline covering headers and body, conditional
  * GET with the change marker (`If-None-Match`; 304 → unchanged), a size cap after decompression,
  * same-host https-only redirects, and retries with backoff and jitter for transient failures only.
