@@ -9,7 +9,7 @@ import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { CheckKeyResult, LoadResult, PurgeCacheResult, ServeResult, Task, WorkerInit } from '../common/protocol.js';
 import { purgeCache } from './cache/disk.js';
-import type { HttpDeps } from './fetch/http.js';
+import type { HttpDeps } from './fetch/policy.js';
 import { getDecrypter } from './keys.js';
 import { load } from './load.js';
 import { taskFailure } from '../common/task-failure.js';

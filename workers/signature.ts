@@ -32,7 +32,7 @@ export function decodeBase64Strict(s: string): Buffer | null {
 }
 
 /** Parses `CLEF_AGENT_VERIFY_KEY` (base64 DER SubjectPublicKeyInfo) once per worker. */
-export function loadVerifyKey(b64: string): VerifyKey | TaskFailure {
+function loadVerifyKey(b64: string): VerifyKey | TaskFailure {
   const hit = keyCache.get(b64);
   if (hit !== undefined) return hit;
   const der = decodeBase64Strict(b64.trim());

@@ -180,7 +180,7 @@ function sendErrorOrThrow(req: IncomingMessage, res: ServerResponse, err: unknow
 }
 
 /** `127.0.0.1`, `localhost`, optionally with our port. Anything else may be DNS rebinding. */
-export function hostAllowed(host: string | undefined, port: number): boolean {
+function hostAllowed(host: string | undefined, port: number): boolean {
   if (host === undefined) return false;
   const h = host.toLowerCase();
   return h === '127.0.0.1' || h === 'localhost' || h === `127.0.0.1:${port}` || h === `localhost:${port}`;

@@ -9,10 +9,6 @@ import { nextPollDelayMs } from './schedule.js';
 import type { RefreshSink, RefreshStatus, RefreshTrigger } from './sink.js';
 import { realTimers, type Clock, type TimerHandle, type Timers } from './timers.js';
 
-// The modes and the agent wiring import the loop's types from here.
-export type { Clock } from './timers.js';
-export type { LastError, Loaded, RefreshSink, RefreshStatus, RefreshTrigger } from './sink.js';
-
 /** The pool as the refresh loop uses it (an interface, so tests can script the workers' answers). */
 export type RefreshPool = Pick<WorkerPool, 'run' | 'recycle'>;
 

@@ -1,4 +1,4 @@
-import type { RefreshStatus } from '../refresh/refresher.js';
+import type { RefreshStatus } from '../refresh/sink.js';
 import { servingState, type ServingState } from '../refresh/schedule.js';
 import type { Readiness } from './mode.js';
 

@@ -1,7 +1,9 @@
 import type { ArtifactMeta, EncryptedArtifact, ServeRequest, ServeResult, TaskFailure } from '../../common/protocol.js';
 import { ApiError } from '../errors.js';
 import type { WorkerPool } from '../pool.js';
-import type { Clock, Loaded, Refresher, RefreshSink } from '../refresh/refresher.js';
+import type { Refresher } from '../refresh/refresher.js';
+import type { Loaded, RefreshSink } from '../refresh/sink.js';
+import type { Clock } from '../refresh/timers.js';
 import type { ServingState } from '../refresh/schedule.js';
 import type { FailureLog } from './failure-log.js';
 import { healthBody, readiness, stateOf } from './health.js';

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { FailureCode, ServeResult } from '../../common/protocol.js';
+import type { FailureCode } from '../../common/failures.js';
+import type { ServeResult } from '../../common/protocol.js';
 import { ApiError } from '../../src/errors.js';
 import { answer, cachedRig, jitRig, refusal, text } from './refresh-rig.js';
 import { loaded, meta, verified } from './scripted-pool.js';

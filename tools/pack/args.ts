@@ -99,7 +99,7 @@ export function parsePackedAt(text: string): Date {
   return new Date(ms);
 }
 
-export function parseTtl(text: string): number {
+function parseTtl(text: string): number {
   const n = Number(text);
   if (!/^[1-9][0-9]*$/.test(text) || !Number.isSafeInteger(n)) {
     throw usageError('--ttl must be a positive whole number of seconds');

@@ -21,7 +21,6 @@ import type { PackSigner } from './kms.js';
 import { makeSigner, parseSigningKey, readSigningKeyFile, type Signer } from './sign.js';
 
 export { PackError } from './errors.js';
-export { USAGE } from './args.js';
 export type { PackPayload } from './payload.js';
 export type { TextSink } from './output.js';
 

@@ -47,7 +47,7 @@ export function cacheFiles(dir: string, name: string): { readonly artifact: stri
  * tightened to 0700 when this process owns it (with a warning), and refused otherwise: another
  * user's writable directory could be used to plant or swap files under us.
  */
-export async function prepareDir(dir: string, warnings: string[]): Promise<boolean> {
+async function prepareDir(dir: string, warnings: string[]): Promise<boolean> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const st = await stat(dir);

@@ -19,8 +19,6 @@
 import { armor, Decrypter } from 'age-encryption';
 import { AgeDecryptError, decryptStream, derivePayloadKey, PAYLOAD_NONCE_SIZE, splitHeader } from './age-stream.js';
 
-export { AgeDecryptError, type AgeFailure } from './age-stream.js';
-
 const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
 
 /** The single cache entry. `prefix` is header || nonce, copied: the caller may wipe or transfer its input. */

@@ -6,7 +6,8 @@ import type { PackedArtifact } from '../../common/artifact.js';
 import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
 import { getDecrypter, getFastDecrypter } from '../keys.js';
 import { taskFailure } from '../../common/task-failure.js';
-import { AgeDecryptError, AgeFastDecrypter, dearmor } from './age-fast.js';
+import { AgeFastDecrypter, dearmor } from './age-fast.js';
+import { AgeDecryptError } from './age-stream.js';
 
 /**
  * Returns the plaintext. The caller owns it and must `fill(0)` it once it has been copied into the
@@ -74,12 +75,4 @@ export async function decryptCiphertextFast(ciphertextHash: string, ageFile: Uin
         : 'age decryption failed: the ciphertext is corrupted or not an age v1 file',
     );
   }
-}
-
-/** `decryptCiphertextFast` for a whole artifact (armor decoded inside). */
-export async function decryptArtifactFast(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
-  if (artifact.envelope !== undefined) {
-    return taskFailure('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
-  }
-  return decryptCiphertextFast(artifact.ciphertextHash, Buffer.from(artifact.ciphertext, 'base64'), init);
 }

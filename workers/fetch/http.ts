@@ -8,8 +8,6 @@ import { maskUrl } from '../../common/display.js';
 import { fetchWithPolicy, type HttpDeps } from './policy.js';
 import type { FetchOutcome } from './types.js';
 
-export type { HttpDeps } from './policy.js';
-
 export async function fetchHttp(rawUrl: string, policy: FetchPolicy, marker: string | undefined, deps: HttpDeps = {}): Promise<FetchOutcome | TaskFailure> {
   let url: URL;
   try {

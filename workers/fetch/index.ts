@@ -7,7 +7,6 @@ import { fetchS3, type S3Deps } from './s3.js';
 import { fetchVcs } from './vcs/index.js';
 import type { FetchOutcome } from './types.js';
 
-export type { FetchOutcome } from './types.js';
 /** Test seams for every remote kind (resolver, sleeper, AWS credentials). */
 export type FetchDeps = S3Deps;
 

@@ -165,7 +165,7 @@ function rateLimitExhausted(h: Headers): boolean {
  * quota is exhausted — the reset header: GitHub's `x-ratelimit-reset` and GitLab's `RateLimit-Reset`
  * are epoch seconds; the IETF draft's `RateLimit-Reset` is delta seconds (small numbers).
  */
-export function rateLimitWaitMs(h: Headers, nowMs = Date.now()): number | undefined {
+function rateLimitWaitMs(h: Headers, nowMs = Date.now()): number | undefined {
   const ra = h.get('retry-after')?.trim();
   if (ra !== undefined) {
     if (/^\d+$/.test(ra)) return Number(ra) * 1000;

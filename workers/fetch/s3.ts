@@ -80,7 +80,7 @@ export async function fetchS3(source: S3SourceSpec, policy: FetchPolicy, marker:
  * The SigV4 headers for a GET of `url` (`authorization`, `x-amz-date`, `x-amz-content-sha256`,
  * `x-amz-security-token`). Exported so the test S3 server verifies with the same signer.
  */
-export async function signGet(url: URL, region: string, credentials: AwsCredentials, signingDate?: Date): Promise<Record<string, string>> {
+async function signGet(url: URL, region: string, credentials: AwsCredentials, signingDate?: Date): Promise<Record<string, string>> {
   const signer = new SignatureV4({
     service: 's3',
     region,

@@ -36,7 +36,7 @@ interface Contents {
  * `content`). A packed artifact itself is JSON too, but it never has `type`/`encoding` fields of
  * that shape, so the two cannot be confused.
  */
-export function unwrapContents(bytes: Uint8Array, contentType: string | undefined, marker: string | undefined): FetchOutcome | TaskFailure {
+function unwrapContents(bytes: Uint8Array, contentType: string | undefined, marker: string | undefined): FetchOutcome | TaskFailure {
   if (contentType === undefined || !/^application\/json\b/i.test(contentType)) return { kind: 'bytes', bytes, marker };
   let obj: Contents;
   try {
