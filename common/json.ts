@@ -27,3 +27,14 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
     return null;
   }
 }
+
+/** The JSON value of UTF-8 bytes (see `decodeUtf8`), or null when they are not UTF-8 JSON. */
+export function parseJsonBytes(bytes: Uint8Array): { readonly value: unknown } | null {
+  const text = decodeUtf8(bytes);
+  if (text === null) return null;
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return null;
+  }
+}

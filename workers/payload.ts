@@ -2,24 +2,16 @@
  * The decrypted payload (SPEC §2.1, checked by common/payload.ts) and the snapshot built from it.
  */
 import { qualifiedName } from '../common/artifact.js';
-import { decodeUtf8 } from '../common/json.js';
+import { parseJsonBytes } from '../common/json.js';
 import { checkPayload, type Payload } from '../common/payload.js';
 import type { SnapshotEntry, SnapshotWire, Span, TaskFailure } from '../common/protocol.js';
 import { taskFailure } from '../common/task-failure.js';
 
 /** The plaintext as a payload, or `invalid_payload` with a message that names keys, never values. */
 export function parsePayload(plaintext: Uint8Array): Payload | TaskFailure {
-  const text = decodeUtf8(plaintext);
-  try {
-    if (text !== null) return checked(JSON.parse(text) as unknown);
-  } catch {
-    // the same failure as bad UTF-8, below
-  }
-  return taskFailure('invalid_payload', 'the decrypted payload is not valid UTF-8 JSON');
-}
-
-function checked(root: unknown): Payload | TaskFailure {
-  const payload = checkPayload(root);
+  const json = parseJsonBytes(plaintext);
+  if (json === null) return taskFailure('invalid_payload', 'the decrypted payload is not valid UTF-8 JSON');
+  const payload = checkPayload(json.value);
   return 'problem' in payload ? taskFailure('invalid_payload', `the decrypted ${payload.problem}`) : payload;
 }
 

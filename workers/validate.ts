@@ -10,7 +10,7 @@ import type { Envelope, PackedArtifact } from '../common/artifact.js';
 import type { ArtifactMeta, TaskFailure, ValidationPolicy } from '../common/protocol.js';
 import { taskFailure } from '../common/task-failure.js';
 import { quote } from '../common/display.js';
-import { decodeUtf8, isPlainObject } from '../common/json.js';
+import { isPlainObject, parseJsonBytes } from '../common/json.js';
 import { parseIsoDate } from '../common/iso-date.js';
 import { checkSignature, decodeBase64Strict } from './signature.js';
 
@@ -40,13 +40,7 @@ export function validateArtifact(bytes: Uint8Array, policy: ValidationPolicy): V
 
 /** Step 1a. UTF-8 (a BOM is tolerated) then JSON. */
 function parseJson(bytes: Uint8Array): { value: unknown } | TaskFailure {
-  const text = decodeUtf8(bytes);
-  try {
-    if (text !== null) return { value: JSON.parse(text) as unknown };
-  } catch {
-    // the same failure as bad UTF-8, below
-  }
-  return taskFailure('invalid_json', 'artifact is not valid UTF-8 JSON');
+  return parseJsonBytes(bytes) ?? taskFailure('invalid_json', 'artifact is not valid UTF-8 JSON');
 }
 
 /** Step 1b. Any object carrying `revokedAt`, whatever else it holds, is a kill signal. */
