@@ -4,15 +4,14 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/clean-dist.mjs ./scripts/
 COPY common ./common
 COPY src ./src
 COPY workers ./workers
 COPY tools ./tools
-# tsc compiles the whole project (tests included); only runtime folders are copied below.
-COPY test ./test
-COPY bench ./bench
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+# The production build compiles only shipped code (src, workers, common, tools) into dist/.
+RUN npm run build:prod && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production

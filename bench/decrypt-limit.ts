@@ -72,7 +72,7 @@ async function measure(pool: WorkerPool, artifact: EncryptedArtifact, concurrenc
 /** The artifact as the agent's JIT load keeps it (workers/load.ts `verifyForJit`). */
 function encrypted(packed: PackedArtifact): EncryptedArtifact {
   if (packed.envelope !== undefined) {
-    const kms = sealKms(packed, true);
+    const kms = sealKms(packed, { shared: true });
     if ('ok' in kms) throw new Error(kms.message);
     return { ciphertextHash: packed.ciphertextHash, ageFile: new Uint8Array(0), kms };
   }

@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of one JIT age decryption (issue 3 "Fast decryption"), all in one process/run:
+ * Micro-benchmark of one JIT age decryption (workers/decrypt/age-fast.ts), all in one process/run:
  *   (a) naive:  new Decrypter(); addIdentity(key); decrypt(bytes, "text")   every time
  *   (b) reused: the worker's current path, one Decrypter per worker, decrypt(bytes, "text")
  *   (c) fast:   AgeFastDecrypter, header verified once, STREAM decryption on node:crypto per call

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the benchmark suite (issue 4). scripts/bench.mjs builds dist/ if needed and runs
+ * `npm run bench`: the benchmark suite (bench/README.md). scripts/bench.mjs builds dist/ if needed and runs
  * this file. Makes its own keys and artifacts (age, and KMS envelopes through a local KMS server),
  * measures the agent in cached and JIT mode against the HTTP and decryption limits of this
  * machine, and writes a table (stdout), a JSON file, a markdown report and an SVG chart to

@@ -9,8 +9,6 @@
 import type { Envelope } from './artifact.js';
 import type { FailureCode } from './failures.js';
 
-export type { FailureCode } from './failures.js';
-
 /** Where the artifact comes from (SPEC §3). */
 export type SourceSpec = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'http'; readonly url: string } | S3SourceSpec | VcsSourceSpec;
 

@@ -24,7 +24,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'http:': 80, 'https:': 443 };
 
 /** The proxy variable that applies to a scheme, by name (for messages) and value. */
-export function proxySetting(protocol: string, env: Env = process.env): { readonly variable: string; readonly value: string } | undefined {
+function proxySetting(protocol: string, env: Env = process.env): { readonly variable: string; readonly value: string } | undefined {
   const pick = (lower: string, upper: string): { variable: string; value: string } | undefined => {
     const variable = env[lower] !== undefined ? lower : upper;
     const value = env[variable];
@@ -37,7 +37,7 @@ export function proxySetting(protocol: string, env: Env = process.env): { readon
 }
 
 /** True when `no_proxy`/`NO_PROXY` exempts this host and port. */
-export function noProxyMatches(target: URL, env: Env = process.env): boolean {
+function noProxyMatches(target: URL, env: Env = process.env): boolean {
   const value = env['no_proxy'] ?? env['NO_PROXY'] ?? '';
   // `host` keeps IPv6 brackets, so `[::1]`-style entries compare as written.
   const hostname = target.host.replace(/:\d*$/, '').toLowerCase();
@@ -55,13 +55,8 @@ export function noProxyMatches(target: URL, env: Env = process.env): boolean {
 }
 
 /** True when a request to `target` connects directly: loopback, or exempted by NO_PROXY. */
-export function bypassesProxy(target: URL, env: Env = process.env): boolean {
+function bypassesProxy(target: URL, env: Env = process.env): boolean {
   return isLoopbackHost(target.hostname) || noProxyMatches(target, env);
-}
-
-/** The proxy a request to `target` goes through, or undefined for a direct connection. */
-export function proxyFor(target: URL, env: Env = process.env): string | undefined {
-  return bypassesProxy(target, env) ? undefined : proxySetting(target.protocol, env)?.value;
 }
 
 type ConnectOpts = Parameters<HttpsProxyAgent<string>['connect']>[1];

@@ -20,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
       return serve();
     case 'pack': {
       // Loaded only for this subcommand: the agent's main thread never imports age-encryption.
-      const { runPack } = await import('../tools/pack/index.js');
+      const { runPack } = await import('../tools/pack/command.js');
       return runPack(rest, { stdout: process.stdout, stderr: process.stderr });
     }
     case 'loadtest': {

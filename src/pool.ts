@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { TASKS_PER_WORKER } from '../common/limits.js';
 import type { Task, TaskFailure, TaskResults, WorkerInit } from '../common/protocol.js';
+import { taskFailure } from '../common/task-failure.js';
 
 /** The compiled worker entry: dist/workers/index.js, next to dist/src/. */
 const WORKER_FILE = new URL('../workers/index.js', import.meta.url);
@@ -52,7 +53,7 @@ export class WorkerPool {
    */
   async run<T extends Task>(task: T, options: RunOptions = {}): Promise<TaskResults[T['type']]> {
     // Checked before queueing, so a flood is refused in O(1) instead of growing memory.
-    if (this.piscina.queueSize >= this.options.maxQueue) return failure('overloaded', 'the worker queue is full');
+    if (this.piscina.queueSize >= this.options.maxQueue) return taskFailure('overloaded', 'the worker queue is full');
     const state = { overdue: false };
     const settled = this.attempt(task, state);
     const deadline = options.deadlineMs;
@@ -65,7 +66,7 @@ export class WorkerPool {
     const late = new Promise<TaskFailure>((resolve) => {
       timer = setTimeout(() => {
         state.overdue = true;
-        resolve(failure('task_timeout', `the worker task exceeded its ${deadline} ms deadline`));
+        resolve(taskFailure('task_timeout', `the worker task exceeded its ${deadline} ms deadline`));
         this.watchOverdue(this.piscina, settled, deadline);
       }, deadline);
     });
@@ -85,11 +86,11 @@ export class WorkerPool {
     try {
       return (await piscina.run(task)) as TaskResults[T['type']];
     } catch (err) {
-      if (piscina === this.piscina || state.overdue) return failure('internal', `worker failed: ${errorName(err)}`);
+      if (piscina === this.piscina || state.overdue) return taskFailure('internal', `worker failed: ${errorName(err)}`);
       try {
         return (await this.piscina.run(task)) as TaskResults[T['type']];
       } catch (again) {
-        return failure('internal', `worker failed: ${errorName(again)}`);
+        return taskFailure('internal', `worker failed: ${errorName(again)}`);
       }
     }
   }
@@ -136,10 +137,6 @@ export class WorkerPool {
       concurrentTasksPerWorker: TASKS_PER_WORKER,
     });
   }
-}
-
-function failure(code: TaskFailure['code'], message: string): TaskFailure {
-  return { ok: false, code, message };
 }
 
 /** Only the error's class/code, never its message: a message could quote bytes it was handed. */

@@ -39,11 +39,6 @@ export function rememberCanonical(artifact: EncryptedArtifact, plaintext: Uint8A
   return canonical;
 }
 
-/** Forgets the verdict (tests; a worker replacement drops it with the worker anyway). */
-export function forgetCanonical(): void {
-  verdict = undefined;
-}
-
 function sealedParts(a: EncryptedArtifact): Buffer[] {
   if (a.kms === undefined) return [view(a.ageFile)];
   // The envelope decides the data key (KMS Decrypt of wrappedKey) and the GCM iv/tag.

@@ -9,10 +9,10 @@ import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { CheckKeyResult, LoadResult, PurgeCacheResult, ServeResult, Task, WorkerInit } from '../common/protocol.js';
 import { purgeCache } from './cache/disk.js';
-import type { HttpDeps } from './fetch/http.js';
+import type { HttpDeps } from './fetch/policy.js';
 import { getDecrypter } from './keys.js';
 import { load } from './load.js';
-import { fail } from './result.js';
+import { taskFailure } from '../common/task-failure.js';
 import { serve } from './serve.js';
 
 const init: WorkerInit = isWorkerInit(workerData) ? workerData : {};
@@ -32,12 +32,12 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
       case 'purgeCache':
         return await purgeCache(task.dir, task.name);
       default:
-        return fail('internal', `unknown task type ${String((task as { type?: unknown }).type).slice(0, 40)}`);
+        return taskFailure('internal', `unknown task type ${String((task as { type?: unknown }).type).slice(0, 40)}`);
     }
   } catch (err) {
     // Unexpected: report the class of error only — a message could quote input bytes.
     const kind = err instanceof Error ? err.name : typeof err;
-    return fail('internal', `unexpected worker error (${kind})`);
+    return taskFailure('internal', `unexpected worker error (${kind})`);
   }
 }
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Decrypter } from 'age-encryption';
 import type { TaskFailure, WorkerInit } from '../common/protocol.js';
 import { AgeFastDecrypter } from './decrypt/age-fast.js';
-import { fail } from './result.js';
+import { taskFailure } from '../common/task-failure.js';
 import { errnoCode } from '../common/display.js';
 
 type AgeKeySpec = NonNullable<WorkerInit['ageKey']>;
@@ -54,7 +54,7 @@ export function getFastDecrypter(init: WorkerInit): AgeFastDecrypter | TaskFailu
 export function getDecrypter(init: WorkerInit): Decrypter | TaskFailure {
   const spec = init.ageKey;
   if (spec === undefined) {
-    return fail('no_key', 'no age key configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE');
+    return taskFailure('no_key', 'no age key configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE');
   }
   if (cached !== undefined && cached.spec === spec) return cached.decrypter;
   const parsed = spec.kind === 'file' ? fromFile(spec.path) : fromText(decodeInline(spec.bytes), 'CLEF_AGENT_AGE_KEY is not a valid age secret key');
@@ -75,7 +75,7 @@ function fromFile(path: string): Decrypter | TaskFailure {
   try {
     buf = readFileSync(path);
   } catch (err) {
-    return fail('key_unreadable', `CLEF_AGENT_AGE_KEY_FILE ${path} cannot be read (${errnoCode(err) ?? 'error'})`);
+    return taskFailure('key_unreadable', `CLEF_AGENT_AGE_KEY_FILE ${path} cannot be read (${errnoCode(err) ?? 'error'})`);
   }
   const text = decodeInline(buf);
   // The file's bytes are key material: wipe our copy once decoded (the string cannot be wiped).
@@ -88,7 +88,7 @@ function fromFile(path: string): Decrypter | TaskFailure {
  * X25519 identity. All identities are added, like `age -i` does.
  */
 function fromText(text: string | null, prefix: string): Decrypter | TaskFailure {
-  if (text === null) return fail('key_invalid', `${prefix}: not UTF-8 text; ${EXPECTED}`);
+  if (text === null) return taskFailure('key_invalid', `${prefix}: not UTF-8 text; ${EXPECTED}`);
   const d = new Decrypter();
   let count = 0;
   const lines = text.split(/\r?\n/);
@@ -97,17 +97,17 @@ function fromText(text: string | null, prefix: string): Decrypter | TaskFailure 
     if (line === '' || line.startsWith('#')) continue;
     const where = lines.length > 1 ? ` (line ${i + 1})` : '';
     if (line.startsWith('AGE-SECRET-KEY-PQ-1')) {
-      return fail('key_invalid', `${prefix}${where}: post-quantum identities are not supported; ${EXPECTED}`);
+      return taskFailure('key_invalid', `${prefix}${where}: post-quantum identities are not supported; ${EXPECTED}`);
     }
-    if (!line.startsWith('AGE-SECRET-KEY-1')) return fail('key_invalid', `${prefix}${where}: ${EXPECTED}`);
+    if (!line.startsWith('AGE-SECRET-KEY-1')) return taskFailure('key_invalid', `${prefix}${where}: ${EXPECTED}`);
     try {
       // Validates the bech32 checksum and the 32-byte scalar.
       d.addIdentity(line);
     } catch {
-      return fail('key_invalid', `${prefix}${where}: bad encoding or checksum; ${EXPECTED}`);
+      return taskFailure('key_invalid', `${prefix}${where}: bad encoding or checksum; ${EXPECTED}`);
     }
     count++;
   }
-  if (count === 0) return fail('key_invalid', `${prefix}: no key found; ${EXPECTED}`);
+  if (count === 0) return taskFailure('key_invalid', `${prefix}: no key found; ${EXPECTED}`);
   return d;
 }

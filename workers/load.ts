@@ -88,7 +88,7 @@ async function verifyForJit(
   let kept: EncryptedArtifact;
   let plaintext: Uint8Array | TaskFailure;
   if (artifact.envelope !== undefined) {
-    const kms = sealKms(artifact, true);
+    const kms = sealKms(artifact, { shared: true });
     if ('ok' in kms) return kms;
     kept = { ciphertextHash: artifact.ciphertextHash, ageFile: new Uint8Array(0), kms };
     plaintext = await openKms(kms);

@@ -1,69 +1,18 @@
 /**
- * The decrypted payload (SPEC §2.1) and the snapshot built from it.
- *
- * Parsing keeps names in `Map`s, never as properties of ordinary objects, so `__proto__` or
- * `constructor` are just keys. (`JSON.parse` itself defines `__proto__` as an own property, which is
- * harmless as long as nothing assigns into `{}` — we only read its result with `Object.keys`.)
- *
- * Key order is the order `Object.keys` gives on `JSON.parse`'s result: the document order, except
- * that integer-like keys ("1", "42") come first in ascending order, as everywhere in JavaScript.
- *
- * Error messages name keys (names are not secret) but never a value.
+ * The decrypted payload (SPEC §2.1, checked by common/payload.ts) and the snapshot built from it.
  */
 import { qualifiedName } from '../common/artifact.js';
+import { parseJsonBytes } from '../common/json.js';
+import { checkPayload, type Payload } from '../common/payload.js';
 import type { SnapshotEntry, SnapshotWire, Span, TaskFailure } from '../common/protocol.js';
-import { fail } from './result.js';
-import { quote } from '../common/display.js';
+import { taskFailure } from '../common/task-failure.js';
 
-/** `nested`: namespace → key → value; `flat`: key → value. `{}` is an empty flat payload. */
-export type Payload =
-  | { readonly kind: 'flat'; readonly keys: ReadonlyMap<string, string> }
-  | { readonly kind: 'nested'; readonly namespaces: ReadonlyMap<string, ReadonlyMap<string, string>> };
-
+/** The plaintext as a payload, or `invalid_payload` with a message that names keys, never values. */
 export function parsePayload(plaintext: Uint8Array): Payload | TaskFailure {
-  let root: unknown;
-  try {
-    root = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext)) as unknown;
-  } catch {
-    return invalid('the decrypted payload is not valid UTF-8 JSON');
-  }
-  if (!isPlainObject(root)) return invalid(`the decrypted payload must be a JSON object, not ${typeName(root)}`);
-  const names = Object.keys(root);
-  const firstString = names.find((n) => typeof root[n] === 'string');
-  const firstObject = names.find((n) => isPlainObject(root[n]));
-  if (firstString !== undefined && firstObject !== undefined) {
-    return invalid(`the payload mixes flat keys and namespaces at the top level (${quote(firstString)} is a string, ${quote(firstObject)} is a namespace)`);
-  }
-  return firstObject === undefined ? parseFlat(root, names) : parseNested(root, names);
-}
-
-function parseFlat(root: Record<string, unknown>, names: string[]): Payload | TaskFailure {
-  const keys = new Map<string, string>();
-  for (const n of names) {
-    const v = root[n];
-    if (typeof v !== 'string') return invalid(`key ${quote(n)} holds ${typeName(v)}: expected a string or a namespace object`);
-    keys.set(n, v);
-  }
-  return { kind: 'flat', keys };
-}
-
-function parseNested(root: Record<string, unknown>, names: string[]): Payload | TaskFailure {
-  const namespaces = new Map<string, Map<string, string>>();
-  for (const ns of names) {
-    const obj = root[ns];
-    if (!isPlainObject(obj)) return invalid(`namespace ${quote(ns)} holds ${typeName(obj)}: expected an object of strings`);
-    const keys = new Map<string, string>();
-    for (const k of Object.keys(obj)) {
-      const v = obj[k];
-      if (typeof v !== 'string') {
-        const why = isPlainObject(v) ? 'is nested too deeply (namespaces hold only strings)' : `holds ${typeName(v)}: expected a string`;
-        return invalid(`key ${quote(ns)} / ${quote(k)} ${why}`);
-      }
-      keys.set(k, v);
-    }
-    namespaces.set(ns, keys);
-  }
-  return { kind: 'nested', namespaces };
+  const json = parseJsonBytes(plaintext);
+  if (json === null) return taskFailure('invalid_payload', 'the decrypted payload is not valid UTF-8 JSON');
+  const payload = checkPayload(json.value);
+  return 'problem' in payload ? taskFailure('invalid_payload', `the decrypted ${payload.problem}`) : payload;
 }
 
 /**
@@ -176,19 +125,4 @@ export class ArenaPlan {
     this.pieces.length = 0;
     return arena;
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  return `a ${typeof v}`;
-}
-
-function invalid(message: string): TaskFailure {
-  return fail('invalid_payload', message);
 }

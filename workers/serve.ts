@@ -9,7 +9,8 @@ import type { ServeResult, ServeTask, WorkerInit } from '../common/protocol.js';
 import { knownCanonical, rememberCanonical } from './canonical.js';
 import { decryptCiphertextFast } from './decrypt/age.js';
 import { openKms } from './decrypt/kms.js';
-import { ArenaPlan, keysJson, parsePayload, writeEntryJson, writePayload, type FlatEntry, type Payload } from './payload.js';
+import type { Payload } from '../common/payload.js';
+import { ArenaPlan, keysJson, parsePayload, writeEntryJson, writePayload, type FlatEntry } from './payload.js';
 
 export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeResult> {
   // KMS artifacts: a KMS Decrypt on every request, no data key kept between them (SPEC §5.2).

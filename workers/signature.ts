@@ -7,7 +7,7 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { signingPayload, type PackedArtifact } from '../common/artifact.js';
 import { KEY_CACHE_MAX } from '../common/limits.js';
 import type { TaskFailure } from '../common/protocol.js';
-import { fail } from './result.js';
+import { taskFailure } from '../common/task-failure.js';
 
 interface VerifyKey {
   readonly key: KeyObject;
@@ -32,7 +32,7 @@ export function decodeBase64Strict(s: string): Buffer | null {
 }
 
 /** Parses `CLEF_AGENT_VERIFY_KEY` (base64 DER SubjectPublicKeyInfo) once per worker. */
-export function loadVerifyKey(b64: string): VerifyKey | TaskFailure {
+function loadVerifyKey(b64: string): VerifyKey | TaskFailure {
   const hit = keyCache.get(b64);
   if (hit !== undefined) return hit;
   const der = decodeBase64Strict(b64.trim());
@@ -41,13 +41,13 @@ export function loadVerifyKey(b64: string): VerifyKey | TaskFailure {
     if (der === null) throw new Error('not base64');
     key = createPublicKey({ key: der, format: 'der', type: 'spki' });
   } catch {
-    return fail('key_invalid', 'CLEF_AGENT_VERIFY_KEY is not a valid key: expected base64 DER SubjectPublicKeyInfo (Ed25519 or EC P-256)');
+    return taskFailure('key_invalid', 'CLEF_AGENT_VERIFY_KEY is not a valid key: expected base64 DER SubjectPublicKeyInfo (Ed25519 or EC P-256)');
   }
   let type: VerifyKey['type'];
   if (key.asymmetricKeyType === 'ed25519') type = 'ed25519';
   else if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') type = 'p256';
   else {
-    return fail('key_invalid', `CLEF_AGENT_VERIFY_KEY has unsupported key type ${key.asymmetricKeyType ?? 'unknown'}: expected Ed25519 or EC P-256`);
+    return taskFailure('key_invalid', `CLEF_AGENT_VERIFY_KEY has unsupported key type ${key.asymmetricKeyType ?? 'unknown'}: expected Ed25519 or EC P-256`);
   }
   if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
   const vk: VerifyKey = { key, type };
@@ -60,11 +60,11 @@ export function checkSignature(artifact: PackedArtifact, verifyKeyB64: string): 
   const vk = loadVerifyKey(verifyKeyB64);
   if ('ok' in vk) return vk;
   if (artifact.signature === undefined) {
-    return fail('signature_missing', 'artifact is not signed but CLEF_AGENT_VERIFY_KEY is set');
+    return taskFailure('signature_missing', 'artifact is not signed but CLEF_AGENT_VERIFY_KEY is set');
   }
   const sig = decodeBase64Strict(artifact.signature);
   if (sig === null || sig.length === 0) {
-    return fail('signature_invalid', 'artifact signature is not valid base64');
+    return taskFailure('signature_invalid', 'artifact signature is not valid base64');
   }
   const payload = signingPayload(artifact);
   let good = false;
@@ -76,7 +76,7 @@ export function checkSignature(artifact: PackedArtifact, verifyKeyB64: string): 
   }
   if (!good) {
     const alg = vk.type === 'ed25519' ? 'Ed25519' : 'ECDSA P-256/SHA-256';
-    return fail('signature_invalid', `artifact signature does not verify (${alg}, per the verify key's type)`);
+    return taskFailure('signature_invalid', `artifact signature does not verify (${alg}, per the verify key's type)`);
   }
   return null;
 }

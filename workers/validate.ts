@@ -8,8 +8,10 @@
 import { createHash } from 'node:crypto';
 import type { Envelope, PackedArtifact } from '../common/artifact.js';
 import type { ArtifactMeta, TaskFailure, ValidationPolicy } from '../common/protocol.js';
-import { fail } from './result.js';
+import { taskFailure } from '../common/task-failure.js';
 import { quote } from '../common/display.js';
+import { isPlainObject, parseJsonBytes } from '../common/json.js';
+import { parseIsoDate } from '../common/iso-date.js';
 import { checkSignature, decodeBase64Strict } from './signature.js';
 
 export type ValidationResult =
@@ -33,22 +35,17 @@ export function validateArtifact(bytes: Uint8Array, policy: ValidationPolicy): V
     (policy.verifyKey !== undefined ? checkSignature(artifact, policy.verifyKey) : null) ??
     checkRollback(artifact, policy.servingPackedAt);
   if (failure !== null) return failure;
-  return { ok: true, kind: 'valid', artifact, meta: metaOf(artifact, policy.verifyKey !== undefined) };
+  return { ok: true, kind: 'valid', artifact, meta: metaOf(artifact, { signed: policy.verifyKey !== undefined }) };
 }
 
 /** Step 1a. UTF-8 (a BOM is tolerated) then JSON. */
 function parseJson(bytes: Uint8Array): { value: unknown } | TaskFailure {
-  try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return { value: JSON.parse(text) as unknown };
-  } catch {
-    return fail('invalid_json', 'artifact is not valid UTF-8 JSON');
-  }
+  return parseJsonBytes(bytes) ?? taskFailure('invalid_json', 'artifact is not valid UTF-8 JSON');
 }
 
 /** Step 1b. Any object carrying `revokedAt`, whatever else it holds, is a kill signal. */
 function checkRevoked(value: unknown): ValidationResult | null {
-  if (!isObject(value) || !Object.hasOwn(value, 'revokedAt')) return null;
+  if (!isPlainObject(value) || !Object.hasOwn(value, 'revokedAt')) return null;
   const v = value['revokedAt'];
   return { ok: true, kind: 'revoked', revokedAt: typeof v === 'string' ? v.slice(0, 100) : quote(v, 100) };
 }
@@ -60,10 +57,10 @@ const ENVELOPE_FIELDS = ['provider', 'keyId', 'wrappedKey', 'algorithm', 'iv', '
 
 /** Step 2. The §2 table; unknown fields are dropped so nothing downstream can depend on them. */
 function checkShape(value: unknown): PackedArtifact | TaskFailure {
-  if (!isObject(value)) return shape('the artifact must be a JSON object');
+  if (!isPlainObject(value)) return shape('the artifact must be a JSON object');
   if (!Object.hasOwn(value, 'version')) return shape('version is missing: expected the number 1');
   if (value['version'] !== 1) {
-    return fail('unsupported_version', `unsupported artifact version ${quote(value['version'])}: only version 1 is accepted`);
+    return taskFailure('unsupported_version', `unsupported artifact version ${quote(value['version'])}: only version 1 is accepted`);
   }
   for (const f of REQUIRED) {
     const v = value[f];
@@ -102,7 +99,7 @@ function checkShape(value: unknown): PackedArtifact | TaskFailure {
 }
 
 function checkEnvelope(e: unknown): Envelope | TaskFailure {
-  if (!isObject(e)) return shape('envelope must be an object when present');
+  if (!isPlainObject(e)) return shape('envelope must be an object when present');
   for (const f of ENVELOPE_FIELDS) {
     const v = e[f];
     if (typeof v !== 'string' || v === '') return shape(`envelope.${f} must be a non-empty string`);
@@ -114,10 +111,10 @@ function checkEnvelope(e: unknown): Envelope | TaskFailure {
 /** Step 3. Identity and environment are names, not secrets: quoting them helps the operator. */
 function checkIdentity(a: PackedArtifact, p: ValidationPolicy): TaskFailure | null {
   if (p.expectIdentity !== undefined && a.identity !== p.expectIdentity) {
-    return fail('identity_mismatch', `artifact is for identity ${quote(a.identity, 80)}, expected ${quote(p.expectIdentity, 80)}`);
+    return taskFailure('identity_mismatch', `artifact is for identity ${quote(a.identity, 80)}, expected ${quote(p.expectIdentity, 80)}`);
   }
   if (p.expectEnvironment !== undefined && a.environment !== p.expectEnvironment) {
-    return fail('identity_mismatch', `artifact is for environment ${quote(a.environment, 80)}, expected ${quote(p.expectEnvironment, 80)}`);
+    return taskFailure('identity_mismatch', `artifact is for environment ${quote(a.environment, 80)}, expected ${quote(p.expectEnvironment, 80)}`);
   }
   return null;
 }
@@ -126,13 +123,13 @@ function checkIdentity(a: PackedArtifact, p: ValidationPolicy): TaskFailure | nu
 function checkExpiry(a: PackedArtifact, nowMs: number): TaskFailure | null {
   if (a.expiresAt === undefined) return null;
   const exp = parseIsoDate(a.expiresAt) ?? Number.NEGATIVE_INFINITY;
-  return exp <= nowMs ? fail('expired', `artifact expired at ${a.expiresAt}`) : null;
+  return exp <= nowMs ? taskFailure('expired', `artifact expired at ${a.expiresAt}`) : null;
 }
 
 /** Step 5. The hash covers the base64 text itself, not the decoded bytes (SPEC §2). */
 function checkIntegrity(a: PackedArtifact): TaskFailure | null {
   const actual = createHash('sha256').update(a.ciphertext, 'utf8').digest('hex');
-  return actual === a.ciphertextHash ? null : fail('integrity', 'ciphertextHash does not match the ciphertext (corrupted or tampered artifact)');
+  return actual === a.ciphertextHash ? null : taskFailure('integrity', 'ciphertextHash does not match the ciphertext (corrupted or tampered artifact)');
 }
 
 /** Step 7. Strictly older than the served artifact is a rollback; the same instant is not. */
@@ -141,10 +138,10 @@ function checkRollback(a: PackedArtifact, servingPackedAt: string | undefined): 
   const serving = parseIsoDate(servingPackedAt);
   const packed = parseIsoDate(a.packedAt);
   if (serving === null || packed === null || packed >= serving) return null;
-  return fail('rollback', `artifact packedAt ${a.packedAt} is older than the served artifact's ${servingPackedAt}`);
+  return taskFailure('rollback', `artifact packedAt ${a.packedAt} is older than the served artifact's ${servingPackedAt}`);
 }
 
-function metaOf(a: PackedArtifact, signed: boolean): ArtifactMeta {
+function metaOf(a: PackedArtifact, { signed }: { readonly signed: boolean }): ArtifactMeta {
   const expiresAtMs = a.expiresAt === undefined ? undefined : (parseIsoDate(a.expiresAt) ?? undefined);
   return {
     identity: a.identity,
@@ -160,34 +157,6 @@ function metaOf(a: PackedArtifact, signed: boolean): ArtifactMeta {
   };
 }
 
-const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$/;
-
-/**
- * Epoch ms of an ISO-8601 date-time, or null. A time zone is required (a zoneless time would be
- * read in the host's local zone), and calendar-impossible dates that `Date.parse` would roll over
- * (Feb 30) are refused.
- */
-export function parseIsoDate(s: string): number | null {
-  const m = ISO_DATE_TIME.exec(s);
-  if (m === null) return null;
-  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return null;
-  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
-  if (d > daysInMonth) return null;
-  // Date.parse needs seconds and at most millisecond precision; normalise before handing it over.
-  const ms = Date.parse(
-    s
-      .toUpperCase()
-      .replace(/(\.\d{3})\d+/, '$1')
-      .replace(/^(.{16})(?=[Z+-])/, '$1:00'),
-  );
-  return Number.isFinite(ms) ? ms : null;
-}
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function shape(what: string): TaskFailure {
-  return fail('invalid_shape', `invalid artifact: ${what}`);
+  return taskFailure('invalid_shape', `invalid artifact: ${what}`);
 }

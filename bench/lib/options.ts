@@ -3,7 +3,7 @@
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
   (default)            quick profile: per measurement 1 s warm-up + 3 × 5 s, median of 3 (~4.5 min)
-  --full               the issue's profile: 2 s warm-up + 3 × 10 s, median of 3 (~8.5 min)
+  --full               the full profile: 2 s warm-up + 3 × 10 s, median of 3 (~8.5 min)
   --seconds N          measured seconds per repetition (1-60)
   --reps N             repetitions per measurement, median reported (1-9)
   --warmup N           unmeasured seconds before the repetitions (0-30)
@@ -24,7 +24,7 @@ export interface Profile {
   readonly warmupSeconds: number;
   readonly seconds: number;
   readonly reps: number;
-  /** Fixed by the issue so runs compare. */
+  /** The same in every profile, so runs compare. */
   readonly connections: number;
   /** Requests/s of the low-rate `/v1/health` client that runs beside the load. */
   readonly healthRate: number;

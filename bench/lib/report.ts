@@ -1,4 +1,4 @@
-/** Ratios, the issues' targets with PASS/MISS, and the markdown report. */
+/** Ratios, the targets (bench/README.md) with PASS/MISS, and the markdown report. */
 import { markdownTable } from '../../tools/loadtest/table.js';
 import { KINDS } from './fixtures.js';
 import { isBusy, machineLine, type Machine, type Pinning } from './machine.js';
@@ -21,7 +21,7 @@ export interface TargetCheck {
   readonly source: string;
   readonly measured: number;
   readonly threshold: string;
-  /** null: reported for information, no target in the issues. */
+  /** null: reported for information, no target set. */
   readonly pass: boolean | null;
 }
 
@@ -68,8 +68,8 @@ export function computeRatios(suite: SuiteResult): Ratios[] {
 }
 
 /**
- * The issues' targets are for age artifacts. KMS rows are reported for information (`pass: null`):
- * no issue sets a KMS target, and JIT KMS against a local server says little about a real KMS.
+ * The targets (bench/README.md) are for age artifacts. KMS rows are reported for information
+ * (`pass: null`): there is no KMS target, and JIT KMS against a local server says little about a real KMS.
  */
 export function checkTargets(ratios: readonly Ratios[]): TargetCheck[] {
   const out: TargetCheck[] = [];
@@ -86,35 +86,35 @@ function ageTargets(r: Ratios): TargetCheck[] {
   return [
     {
       target: `cached req/s ÷ HTTP limit (${at})`,
-      source: ten ? 'issue 4' : 'info',
+      source: ten ? 'target' : 'info',
       measured: r.cachedOverHttpLimit,
       threshold: '≥ 0.75',
       pass: ten ? r.cachedOverHttpLimit >= 0.75 : null,
     },
     {
       target: `JIT req/s ÷ decryption limit (${at})`,
-      source: ten ? 'issues 3, 4' : 'issue 3',
+      source: 'target',
       measured: r.jitOverDecryptLimit,
       threshold: '≥ 0.80',
       pass: r.jitOverDecryptLimit >= 0.8,
     },
     {
       target: `one fast decryption ÷ naive (${at})`,
-      source: ten ? 'issues 3, 4' : 'info',
+      source: ten ? 'target' : 'info',
       measured: r.fastOverNaive,
       threshold: '≤ 0.333',
       pass: ten ? r.fastOverNaive <= 1 / 3 : null,
     },
     {
       target: `JIT ÷ cached /v1/health p99 under load (${at})`,
-      source: ten ? 'issues 3, 4' : 'issue 3',
+      source: 'target',
       measured: r.healthP99JitOverCached,
       threshold: '≤ 1.10',
       pass: r.healthP99JitOverCached <= TOLERANCE,
     },
     {
       target: `JIT ÷ cached event-loop delay p99 (${at})`,
-      source: 'issue 3',
+      source: 'target',
       measured: r.loopP99JitOverCached,
       threshold: '≤ 1.10',
       pass: r.loopP99JitOverCached <= TOLERANCE,
@@ -184,7 +184,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
   const reduced =
     p.name === 'full'
       ? ''
-      : ` The issue's profile is ${PROFILES.full.reps} × ${PROFILES.full.seconds} s after a warm-up (\`npm run bench -- --full\`, ~8.5 min with both kinds); the default is reduced to keep a run of both kinds under 5 minutes on 2 cores (~4.5 min; age alone took ~2.5).`;
+      : ` The full profile is ${PROFILES.full.reps} × ${PROFILES.full.seconds} s after a warm-up (\`npm run bench -- --full\`, ~8.5 min with both kinds); the default is reduced to keep a run of both kinds under 5 minutes on 2 cores (~4.5 min; age alone took ~2.5).`;
   const misses = r.targets.filter((t) => t.pass === false);
   // With pinning, autocannon and the KMS server share the load side's CPU.
   const genBound = r.suite.scenarios.filter((s) => (s.generatorCpu ?? 0) + (s.kmsCpu ?? 0) >= 0.9).map((s) => s.row.label);

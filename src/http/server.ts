@@ -118,14 +118,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
  * Synchronous unless the mode must wait, so a cached answer costs no promise.
  */
 function handle(req: IncomingMessage, res: ServerResponse, open: number, port: number, o: ServerOptions): void | Promise<void> {
-  if (open > o.maxConnections) return fail(req, res, new ApiError('too_many_connections'), true);
-  if (req.headers['x-forwarded-for'] !== undefined || req.headers['forwarded'] !== undefined) return fail(req, res, new ApiError('proxied_request'));
-  if (!hostAllowed(req.headers.host, port)) return fail(req, res, new ApiError('forbidden_host'));
+  if (open > o.maxConnections) return sendError(req, res, new ApiError('too_many_connections', { headers: { Connection: 'close' } }));
+  if (req.headers['x-forwarded-for'] !== undefined || req.headers['forwarded'] !== undefined) return sendError(req, res, new ApiError('proxied_request'));
+  if (!hostAllowed(req.headers.host, port)) return sendError(req, res, new ApiError('forbidden_host'));
   const route = matchRoute(req.url ?? '/');
-  if (!route) return fail(req, res, new ApiError('not_found'));
-  if (req.method !== 'GET' && req.method !== 'HEAD') return fail(req, res, new ApiError('method_not_allowed', { headers: { Allow: ALLOWED_METHODS } }));
+  if (!route) return sendError(req, res, new ApiError('not_found'));
+  if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, new ApiError('method_not_allowed', { headers: { Allow: ALLOWED_METHODS } }));
   if (route.auth && !o.guard.check(req.headers.authorization))
-    return fail(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+    return sendError(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
   let body: Body | Promise<Body>;
   try {
     switch (route.name) {
@@ -142,29 +142,29 @@ function handle(req: IncomingMessage, res: ServerResponse, open: number, port: n
         body = o.mode.keys();
         break;
       case 'secret':
-        body = o.mode.secret(route.key ?? '', prefersTextPlain(req.headers.accept));
+        body = o.mode.secret(route.key ?? '', { plain: prefersTextPlain(req.headers.accept) });
         break;
     }
   } catch (err) {
-    return failOrThrow(req, res, err);
+    return sendErrorOrThrow(req, res, err);
   }
   if (body instanceof Promise) {
     return body.then(
       (b) => sendBody(req, res, b),
-      (err: unknown) => failOrThrow(req, res, err),
+      (err: unknown) => sendErrorOrThrow(req, res, err),
     );
   }
   return sendBody(req, res, body);
 }
 
 /** An ApiError is an answer; anything else is a bug for the request handler to report. */
-function failOrThrow(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-  if (err instanceof ApiError) return fail(req, res, err);
+function sendErrorOrThrow(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  if (err instanceof ApiError) return sendError(req, res, err);
   throw err;
 }
 
 /** `127.0.0.1`, `localhost`, optionally with our port. Anything else may be DNS rebinding. */
-export function hostAllowed(host: string | undefined, port: number): boolean {
+function hostAllowed(host: string | undefined, port: number): boolean {
   if (host === undefined) return false;
   const h = host.toLowerCase();
   return h === '127.0.0.1' || h === 'localhost' || h === `127.0.0.1:${port}` || h === `localhost:${port}`;
@@ -189,10 +189,10 @@ function sendJson(req: IncomingMessage, res: ServerResponse, status: number, val
   send(req, res, status, 'application/json', Buffer.from(JSON.stringify(value)));
 }
 
-function fail(req: IncomingMessage, res: ServerResponse, err: ApiError, closeConnection = false): void {
+/** The error response of an `ApiError`: its status, JSON body and extra headers. */
+function sendError(req: IncomingMessage, res: ServerResponse, err: ApiError): void {
   const extra: string[] = [];
   for (const [k, v] of Object.entries(err.headers ?? {})) extra.push(k, v);
-  if (closeConnection) extra.push('Connection', 'close');
   send(req, res, err.status, 'application/json', Buffer.from(err.body()), extra);
 }
 

@@ -1,6 +1,7 @@
 import { FAILURES } from '../../common/failures.js';
 import { FETCH_RETRIES, FETCH_TIMEOUT_MS, LOAD_DEADLINE_MS, MAX_TIMER_MS } from '../../common/limits.js';
 import type { ArtifactMeta, LoadResult, LoadTask, TaskFailure } from '../../common/protocol.js';
+import { taskFailure } from '../../common/task-failure.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { WorkerPool } from '../pool.js';
@@ -8,10 +9,6 @@ import { DiskCacheControl } from './disk-cache.js';
 import { nextPollDelayMs } from './schedule.js';
 import type { RefreshSink, RefreshStatus, RefreshTrigger } from './sink.js';
 import { realTimers, type Clock, type TimerHandle, type Timers } from './timers.js';
-
-// The modes and the agent wiring import the loop's types from here.
-export type { Clock } from './timers.js';
-export type { LastError, Loaded, RefreshSink, RefreshStatus, RefreshTrigger } from './sink.js';
 
 /** The pool as the refresh loop uses it (an interface, so tests can script the workers' answers). */
 export type RefreshPool = Pick<WorkerPool, 'run' | 'recycle'>;
@@ -139,7 +136,7 @@ export class Refresher {
           // The worker cached it as valid; a restart must not serve it from disk either.
           this.disk.purge();
           const message = `artifact packedAt ${r.meta.packedAt} is not later than the last served artifact's ${this.rollbackFloor}: only a later artifact ends a revocation`;
-          this.reject({ ok: false, code: 'rollback', message }, trigger, now);
+          this.reject(taskFailure('rollback', message), trigger, now);
           return;
         }
         const previous = this.status.meta?.revision;

@@ -25,12 +25,6 @@ export function nextPollDelayMs(p: PollInputs): number {
   return Math.max(delay, MIN_POLL_SECONDS * 1000);
 }
 
-/** Default poll interval (SPEC §4.1): CACHE_TTL/10, 5 s in JIT mode, never below 5 s. */
-export function derivedPollIntervalSeconds(cacheTtlSeconds: number): number {
-  if (cacheTtlSeconds === 0) return MIN_POLL_SECONDS;
-  return Math.max(MIN_POLL_SECONDS, Math.floor(cacheTtlSeconds / 10));
-}
-
 export type ServingState = 'ok' | 'not_loaded' | 'cache_expired' | 'revoked' | 'expired';
 
 export interface ServingInputs {

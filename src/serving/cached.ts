@@ -6,7 +6,7 @@ import type { ServingState } from '../refresh/schedule.js';
 import type { Loaded, RefreshSink } from '../refresh/sink.js';
 import { realTimers, type Clock, type TimerHandle, type Timers } from '../refresh/timers.js';
 import { healthBody, readiness, stateOf } from './health.js';
-import type { Body, Readiness, ServingMode } from './mode.js';
+import type { Body, Readiness, SecretOptions, ServingMode } from './mode.js';
 import { Snapshot } from './snapshot.js';
 import { SnapshotStore } from './store.js';
 
@@ -64,7 +64,7 @@ export class CachedMode implements ServingMode, RefreshSink {
     return this.withSnapshot((snap) => ({ contentType: 'application/json', bytes: snap.keysBody, release: this.store.acquire(snap) }));
   }
 
-  secret(name: string, plain: boolean): Body | Promise<Body> {
+  secret(name: string, { plain }: SecretOptions): Body | Promise<Body> {
     return this.withSnapshot((snap) => {
       const found = snap.lookup(name);
       if (found.kind === 'missing') throw new ApiError('not_found');
@@ -86,7 +86,7 @@ export class CachedMode implements ServingMode, RefreshSink {
   private state(): ServingState {
     // Loaded once and not since revoked or expired: an empty store then means the TTL wiped it.
     const s = this.refresher.status;
-    return stateOf(s, this.clock(), s.lastSuccessAt !== undefined, this.ttlSeconds);
+    return stateOf(s, { nowMs: this.clock(), loaded: s.lastSuccessAt !== undefined, freshnessSeconds: this.ttlSeconds });
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { RefreshStatus } from '../refresh/refresher.js';
+import type { RefreshStatus } from '../refresh/sink.js';
 import { servingState, type ServingState } from '../refresh/schedule.js';
 import type { Readiness } from './mode.js';
 
@@ -25,8 +25,15 @@ export function readiness(state: ServingState): Readiness {
   return state === 'ok' ? { ready: true } : { ready: false, reason: state };
 }
 
+/** What a mode adds to the refresh status to judge its state: the time, whether it holds an artifact, how long one stays fresh. */
+export interface StateInputs {
+  readonly nowMs: number;
+  readonly loaded: boolean;
+  readonly freshnessSeconds: number;
+}
+
 /** The serving state of either mode: the refresh status read through the pure rules of schedule.ts. */
-export function stateOf(s: RefreshStatus, nowMs: number, loaded: boolean, freshnessSeconds: number): ServingState {
+export function stateOf(s: RefreshStatus, { nowMs, loaded, freshnessSeconds }: StateInputs): ServingState {
   return servingState({
     nowMs,
     loaded,

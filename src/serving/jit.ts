@@ -1,11 +1,13 @@
 import type { ArtifactMeta, EncryptedArtifact, ServeRequest, ServeResult, TaskFailure } from '../../common/protocol.js';
 import { ApiError } from '../errors.js';
 import type { WorkerPool } from '../pool.js';
-import type { Clock, Loaded, Refresher, RefreshSink } from '../refresh/refresher.js';
+import type { Refresher } from '../refresh/refresher.js';
+import type { Loaded, RefreshSink } from '../refresh/sink.js';
+import type { Clock } from '../refresh/timers.js';
 import type { ServingState } from '../refresh/schedule.js';
 import type { FailureLog } from './failure-log.js';
 import { healthBody, readiness, stateOf } from './health.js';
-import type { Body, Readiness, ServingMode } from './mode.js';
+import type { Body, Readiness, SecretOptions, ServingMode } from './mode.js';
 
 interface Current {
   readonly meta: ArtifactMeta;
@@ -71,7 +73,7 @@ export class JitMode implements ServingMode, RefreshSink {
     return this.serve({ route: 'keys' });
   }
 
-  secret(name: string, plain: boolean): Promise<Body> {
+  secret(name: string, { plain }: SecretOptions): Promise<Body> {
     return this.serve({ route: 'secret', name, plain });
   }
 
@@ -79,7 +81,7 @@ export class JitMode implements ServingMode, RefreshSink {
     // age artifacts stop being served after MAX_STALE without a successful refresh (SPEC §4.3).
     // KMS artifacts are gated by KMS instead: every request's Decrypt is the freshness proof.
     const freshness = this.current?.meta.encryption === 'kms' ? Number.POSITIVE_INFINITY : this.maxStaleSeconds;
-    return stateOf(this.refresher.status, this.clock(), this.current !== undefined, freshness);
+    return stateOf(this.refresher.status, { nowMs: this.clock(), loaded: this.current !== undefined, freshnessSeconds: freshness });
   }
 
   /** A request is answered from the artifact that was current when it arrived. */

@@ -1,6 +1,6 @@
 /**
  * What the HTTP server needs from a serving mode (SPEC §5.2). Cached mode answers from an
- * in-memory snapshot; JIT mode (a later issue) decrypts per request in the pool. The server owns
+ * in-memory snapshot (cached.ts); JIT mode (jit.ts) decrypts per request in the pool. The server owns
  * the gate order and headers; a mode only produces bodies or throws an ApiError.
  */
 
@@ -12,6 +12,11 @@ export interface Body {
 }
 
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: 'not_loaded' | 'cache_expired' | 'revoked' | 'expired' };
+
+/** How `/v1/secrets/:key` answers: `plain` when the client prefers `text/plain` (SPEC §5). */
+export interface SecretOptions {
+  readonly plain: boolean;
+}
 
 export interface ServingMode {
   readonly name: 'cached' | 'jit';
@@ -25,6 +30,7 @@ export interface ServingMode {
    * May throw an ApiError synchronously or reject with one.
    */
   secrets(): Body | Promise<Body>;
-  secret(name: string, plain: boolean): Body | Promise<Body>;
+  /** One secret: its JSON body, or with `plain` its bare value as `text/plain`. */
+  secret(name: string, options: SecretOptions): Body | Promise<Body>;
   keys(): Body | Promise<Body>;
 }

@@ -1,5 +1,5 @@
 /**
- * `clef-agent loadtest` (issue 4 item 4) against a real agent process on 127.0.0.1: the table is
+ * `clef-agent loadtest` against a real agent process on 127.0.0.1: the table is
  * printed, thresholds decide the exit code, and non-loopback targets are refused before any
  * request is sent. Assertions are on behaviour (exit codes, output), never on speed; every load is
  * a fraction of a second on two connections.

@@ -1,5 +1,5 @@
 /**
- * Issue 3 "Backpressure" and "event loop never blocked" (SPEC §5 reason `overloaded`) against the
+ * Backpressure, and an event loop that is never blocked (SPEC §5 reason `overloaded`), against the
  * real agent process in JIT mode with one worker, a queue of 4, and a 1000-key payload of 1 KiB
  * values (every request decrypts and serializes ~1 MB): a flood far beyond capacity gets prompt
  * 503 `overloaded` answers with Retry-After — no timeouts, no resets —, `/v1/health` keeps
@@ -18,7 +18,7 @@ const FLOOD = 300;
 const FLOOD_ROUTES = ['/v1/secrets', '/v1/keys', '/v1/secrets/app__KEY_000500', '/v1/secrets/KEY_000007'];
 const MiB = 1024 * 1024;
 
-describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=4, 1000 keys × 1 KiB)', { timeout: 240_000 }, () => {
+describe('JIT backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=4, 1000 keys × 1 KiB)', { timeout: 240_000 }, () => {
   let fa: FileAgent | undefined;
   let agent: AgentProcess | undefined;
 
@@ -45,7 +45,7 @@ describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=
   }
 
   it(
-    'JIT issue 3 a flood beyond capacity gets 200s and prompt 503 {"reason":"overloaded"} with Retry-After — no timeouts or resets — and /v1/health answers 200 throughout',
+    'JIT: a flood beyond capacity gets 200s and prompt 503 {"reason":"overloaded"} with Retry-After — no timeouts or resets — and /v1/health answers 200 throughout',
     { timeout: 90_000 },
     async (t) => {
       const a = agent as AgentProcess;
@@ -69,7 +69,7 @@ describe('issue 3 backpressure: JIT flood beyond capacity (WORKERS=1, MAX_QUEUE=
   );
 
   it(
-    'JIT issue 3 memory stays bounded: agent RSS stays within 128 MiB of its warmed-up level across 10 rounds of (a 300-request flood + 20 sequential 1 MB /v1/secrets answers)',
+    'JIT: memory stays bounded: agent RSS stays within 128 MiB of its warmed-up level across 10 rounds of (a 300-request flood + 20 sequential 1 MB /v1/secrets answers)',
     { timeout: 90_000 },
     async (t) => {
       const a = agent as AgentProcess;

@@ -1,5 +1,5 @@
 /**
- * Issue 3 bar "JIT mode passes the same black-box contract as cached mode" (SPEC §5, §5.2): two
+ * JIT mode passes the same black-box contract as cached mode (SPEC §5, §5.2): two
  * real agent processes on the SAME artifact file, one cached (CACHE_TTL=300), one JIT
  * (CACHE_TTL=0), must give identical status, headers (Date aside) and body bytes for every route,
  * key form, Accept variant, HEAD and gate. Each comparison also pins the expected status, so two
@@ -152,7 +152,7 @@ async function assertRoutesSame(p: Pair, paths: [string, number][]): Promise<num
   return n;
 }
 
-describe('issue 3 bar: JIT mode passes the same black-box contract as cached mode (SPEC §5, §5.2)', { timeout: 120_000 }, () => {
+describe('JIT mode passes the same black-box contract as cached mode (SPEC §5, §5.2)', { timeout: 120_000 }, () => {
   const dir = suiteTempDirs('clef-jit-contract-').make();
   let nested: Pair | undefined;
   let flat: Pair | undefined;

@@ -1,5 +1,5 @@
 /**
- * Issue 3 "Faults" with the real agent running in this process (real piscina pool), faults
+ * Faults in JIT mode, with the real agent running in this process (real piscina pool), faults
  * injected from the test, never by a switch in production code:
  *  - a worker killed mid-flight (`handle.pool.threads[i].terminate()`): the requests it held (up
  *    to TASKS_PER_WORKER) get 503 `decrypt_failed`, queued ones are still served, piscina replaces
@@ -46,7 +46,7 @@ function healthLoop(a: InProcessAgent): { stop(): Promise<Outcome[]> } {
   };
 }
 
-describe('issue 3 faults: a worker killed mid-flight (in-process agent, WORKERS=2, 3000 keys × 1 KiB)', { timeout: 120_000 }, () => {
+describe('JIT faults: a worker killed mid-flight (in-process agent, WORKERS=2, 3000 keys × 1 KiB)', { timeout: 120_000 }, () => {
   // Large enough that 40 requests keep both workers full and the queue non-empty for a while.
   const PAYLOAD = largePayload(3000, 1024, 'KILL');
   const dir = suiteTempDirs('clef-jit-faults-').make();
@@ -103,7 +103,7 @@ describe('issue 3 faults: a worker killed mid-flight (in-process agent, WORKERS=
   }
 
   it(
-    'JIT issue 3 killing one worker mid-flight: the requests it held get 503 decrypt_failed, the rest 200, the worker is replaced and the agent keeps serving',
+    'JIT: killing one worker mid-flight: the requests it held get 503 decrypt_failed, the rest 200, the worker is replaced and the agent keeps serving',
     { timeout: 60_000 },
     async (t) => {
       const a = agent as InProcessAgent;
@@ -123,7 +123,7 @@ describe('issue 3 faults: a worker killed mid-flight (in-process agent, WORKERS=
   );
 
   it(
-    'JIT issue 3 killing every worker at once mid-flight: only their running requests fail (503), queued ones are served by the replacements',
+    'JIT: killing every worker at once mid-flight: only their running requests fail (503), queued ones are served by the replacements',
     { timeout: 60_000 },
     async (t) => {
       const a = agent as InProcessAgent;
@@ -144,7 +144,7 @@ describe('issue 3 faults: a worker killed mid-flight (in-process agent, WORKERS=
 });
 
 describe(
-  'issue 3 faults: CLEF_AGENT_DECRYPT_TIMEOUT_MS=100 with a decryption that takes longer (in-process agent, HTTP source, WORKERS=1)',
+  'JIT faults: CLEF_AGENT_DECRYPT_TIMEOUT_MS=100 with a decryption that takes longer (in-process agent, HTTP source, WORKERS=1)',
   { timeout: 180_000 },
   () => {
     // ~45 MB of plaintext in 100 000 keys: parsing and serializing it takes several times 100 ms.
@@ -172,7 +172,7 @@ describe(
     });
 
     it(
-      'JIT issue 3 a decryption past the deadline answers 503 "timeout" on every secrets route (GET, HEAD, text/plain, /v1/keys, 404 lookup); the worker running it is replaced; health stays 200; a small artifact is served again',
+      'JIT: a decryption past the deadline answers 503 "timeout" on every secrets route (GET, HEAD, text/plain, /v1/keys, 404 lookup); the worker running it is replaced; health stays 200; a small artifact is served again',
       { timeout: 60_000 },
       async (t) => {
         const a = agent as InProcessAgent;

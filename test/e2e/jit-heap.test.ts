@@ -1,5 +1,5 @@
 /**
- * Issue 3 "Key isolation" (SPEC §5.2 "no plaintext secret is held between requests"): heap
+ * Key isolation (SPEC §5.2 "no plaintext secret is held between requests"): heap
  * snapshots of the agent's MAIN thread, after a forced GC, (1) after the first load, (2) after a
  * burst of JIT requests on every route and key form, (3) after revocation. None may contain a
  * secret value or the age secret key. The agent runs in a probe child process
@@ -157,7 +157,7 @@ async function burst(port: number): Promise<number> {
   return results.filter((r) => r.status === 200).length;
 }
 
-describe('issue 3 key isolation: heap snapshots of the JIT agent main thread hold no secret value and no age key', { timeout: 150_000 }, () => {
+describe('JIT key isolation: heap snapshots of the JIT agent main thread hold no secret value and no age key', { timeout: 150_000 }, () => {
   const dir = suiteTempDirs('clef-jit-heap-').make();
   let server: ArtifactServer;
   let key: AgeKeyPair;
@@ -189,24 +189,20 @@ describe('issue 3 key isolation: heap snapshots of the JIT agent main thread hol
     return { probe, config, port };
   };
 
-  it(
-    'JIT issue 3 control: the snapshot search finds strings the probe deliberately keeps (a sentinel and fetched response bodies)',
-    { timeout: 60_000 },
-    async () => {
-      const { probe } = await start({ ...baseEnv(), CLEF_AGENT_AGE_KEY: key.identity });
-      const sentinel = `SENTINEL-${rand()}`;
-      await probe.ask({ type: 'keep', value: sentinel }, 'kept');
-      await probe.ask({ type: 'fetchAndKeep', path: '/v1/secrets' }, 'kept');
-      await probe.ask({ type: 'fetchAndKeep', path: '/v1/secrets/payments__STRIPE_KEY', accept: 'text/plain' }, 'kept');
-      const strings = await probe.strings('control', dir);
-      assert.ok(found(strings, sentinel) > 0, 'the kept sentinel is found');
-      for (const v of VALUES) assert.ok(found(strings, v) > 0, `a value inside a kept response body is found (${v.slice(0, 6)}…)`);
-      assert.ok(found(strings, REVISION) > 0, 'agent state (the revision) is in the snapshot');
-    },
-  );
+  it('JIT: control: the snapshot search finds strings the probe deliberately keeps (a sentinel and fetched response bodies)', { timeout: 60_000 }, async () => {
+    const { probe } = await start({ ...baseEnv(), CLEF_AGENT_AGE_KEY: key.identity });
+    const sentinel = `SENTINEL-${rand()}`;
+    await probe.ask({ type: 'keep', value: sentinel }, 'kept');
+    await probe.ask({ type: 'fetchAndKeep', path: '/v1/secrets' }, 'kept');
+    await probe.ask({ type: 'fetchAndKeep', path: '/v1/secrets/payments__STRIPE_KEY', accept: 'text/plain' }, 'kept');
+    const strings = await probe.strings('control', dir);
+    assert.ok(found(strings, sentinel) > 0, 'the kept sentinel is found');
+    for (const v of VALUES) assert.ok(found(strings, v) > 0, `a value inside a kept response body is found (${v.slice(0, 6)}…)`);
+    assert.ok(found(strings, REVISION) > 0, 'agent state (the revision) is in the snapshot');
+  });
 
   it(
-    'JIT issue 3 CLEF_AGENT_AGE_KEY inline: removed from process.env, not inherited by child processes, not in the config, and never in the main heap after load, a request burst, or revocation',
+    'JIT: CLEF_AGENT_AGE_KEY inline: removed from process.env, not inherited by child processes, not in the config, and never in the main heap after load, a request burst, or revocation',
     { timeout: 60_000 },
     async () => {
       const { probe, config, port } = await start({ ...baseEnv(), CLEF_AGENT_AGE_KEY: key.identity });
@@ -240,7 +236,7 @@ describe('issue 3 key isolation: heap snapshots of the JIT agent main thread hol
   );
 
   it(
-    'JIT issue 3 CLEF_AGENT_AGE_KEY_FILE: the main thread never reads the key file; neither key nor values in its heap after a burst',
+    'JIT: CLEF_AGENT_AGE_KEY_FILE: the main thread never reads the key file; neither key nor values in its heap after a burst',
     { timeout: 60_000 },
     async () => {
       const keyFile = join(dir, 'age.key');

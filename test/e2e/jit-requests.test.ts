@@ -1,6 +1,6 @@
 /**
- * SPEC §5.2 per-request decryption and issue 3 "a client that disconnects mid-request leaks no
- * task, socket or memory".
+ * SPEC §5.2 per-request decryption, and a client that disconnects mid-request leaks no task,
+ * socket or memory.
  *
  * In-process (the real agent and pool in this process): the pool's `run` is wrapped from the test
  * to observe every task the main thread submits and every body a worker returns — so the test can
@@ -136,7 +136,7 @@ describe('JIT §5.2 per-request decryption, body wiping and client disconnects (
   });
 
   it(
-    'JIT issue 3 clients that disconnect mid-request: no worker is terminated, no task stays queued, and every body made for them is zeroed',
+    'JIT: clients that disconnect mid-request: no worker is terminated, no task stays queued, and every body made for them is zeroed',
     { timeout: 60_000 },
     async (t) => {
       const a = agent as InProcessAgent;
@@ -163,7 +163,7 @@ describe('JIT §5.2 per-request decryption, body wiping and client disconnects (
   );
 });
 
-describe('issue 3 client disconnect storm against the agent process (WORKERS=1, MAX_QUEUE=4)', { timeout: 180_000 }, () => {
+describe('JIT client disconnect storm against the agent process (WORKERS=1, MAX_QUEUE=4)', { timeout: 180_000 }, () => {
   let fa: FileAgent | undefined;
   let agent: AgentProcess | undefined;
 
@@ -179,7 +179,7 @@ describe('issue 3 client disconnect storm against the agent process (WORKERS=1, 
   after(() => fa?.close());
 
   it(
-    'JIT issue 3 1 600 clients that send a request and vanish leave no connection open, no task queued, no error logged, and RSS bounded',
+    'JIT: 1 600 clients that send a request and vanish leave no connection open, no task queued, no error logged, and RSS bounded',
     { timeout: 60_000 },
     async (t) => {
       const a = agent as AgentProcess;

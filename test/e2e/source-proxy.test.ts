@@ -1,5 +1,6 @@
 /**
- * HTTPS_PROXY / HTTP_PROXY / NO_PROXY for every remote source kind (issue 6: one fetch policy).
+ * HTTPS_PROXY / HTTP_PROXY / NO_PROXY for every remote source kind (one fetch policy,
+ * workers/fetch/policy.ts).
  * The sources are named by hosts that do not resolve (`s3.test`, `github.test`), so a request can
  * only reach the local servers through the proxy: the proxy sees every connection and the servers
  * see the requested Host. Loopback targets (127.0.0.1, localhost) bypass the proxy by design —

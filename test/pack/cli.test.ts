@@ -53,6 +53,15 @@ test('without --out the artifact is the whole of stdout and the verify key goes 
   assert.equal(decryptWithAgeCli(age.keyFile, ageBytes(artifact)), '{"K":"v"}');
 });
 
+test('a payload file with a UTF-8 byte order mark is packed like the agent reads it: BOM dropped', async (t) => {
+  const dir = tempDir(t);
+  const age = await makeAgeKey(dir);
+  const payloadFile = writeFile(dir, 'p.json', `\ufeff{"K":"${SECRET}"}`);
+  const r = runCli(packArgs({ payload: payloadFile, recipient: age.recipient }));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(decryptWithAgeCli(age.keyFile, ageBytes(parseArtifact(r.stdout))), `{"K":"${SECRET}"}`);
+});
+
 test('a large payload is written completely through a pipe', async (t) => {
   const dir = tempDir(t);
   const age = await makeAgeKey(dir);

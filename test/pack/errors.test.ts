@@ -70,6 +70,11 @@ const CASES: Case[] = [
   { name: '--packed-at without zone', argv: ({ base }) => [...base, '--packed-at', '2025-01-01T00:00:00'], message: /--packed-at must be an ISO-8601/ },
   { name: '--packed-at impossible date', argv: ({ base }) => [...base, '--packed-at', '2025-13-45T00:00:00Z'], message: /--packed-at must be/ },
   {
+    name: '--packed-at Feb 30 (the agent refuses it too)',
+    argv: ({ base }) => [...base, '--packed-at', '2025-02-30T00:00:00Z'],
+    message: /--packed-at must be/,
+  },
+  {
     name: 'missing payload file',
     argv: ({ base }) => set(base, '--payload', '/nonexistent/p.json'),
     message: /cannot read --payload file \/nonexistent\/p\.json: no such file/,
@@ -108,7 +113,7 @@ const CASES: Case[] = [
   {
     name: 'payload: number leaf',
     argv: ({ base, payload }) => set(base, '--payload', payload(`{"app":{"K":"${SECRET}","PORT":5432}}`)),
-    message: /payload key "app\.PORT" must be a string \(found a number\)/,
+    message: /payload key "app" \/ "PORT" must be a string \(found a number\)/,
   },
   {
     name: 'payload: boolean flat value',
@@ -118,7 +123,7 @@ const CASES: Case[] = [
   {
     name: 'payload: nested too deep',
     argv: ({ base, payload }) => set(base, '--payload', payload(`{"app":{"db":{"PASSWORD":"${SECRET}"}}}`)),
-    message: /payload key "app\.db" must be a string \(found an object \(payloads nest at most one level\)\)/,
+    message: /payload key "app" \/ "db" must be a string \(found an object: payloads nest at most one level\)/,
   },
   {
     name: 'payload: array namespace',
@@ -128,7 +133,7 @@ const CASES: Case[] = [
   {
     name: 'payload: null leaf',
     argv: ({ base, payload }) => set(base, '--payload', payload(`{"app":{"K":null}}`)),
-    message: /payload key "app\.K" must be a string \(found null\)/,
+    message: /payload key "app" \/ "K" must be a string \(found null\)/,
   },
   {
     name: 'payload: flat and namespaces mixed',
@@ -140,7 +145,6 @@ const CASES: Case[] = [
     argv: ({ base, payload }) => set(base, '--payload', payload(`{"a\\nb":1}`)),
     message: /payload key "a\\nb" must be/,
   },
-  { name: 'payload: UTF-8 BOM', argv: ({ base, payload }) => set(base, '--payload', payload(`\ufeff{"K":"${SECRET}"}`)), message: /byte order mark/ },
   {
     name: 'payload: invalid UTF-8',
     argv: ({ base, payload }) => set(base, '--payload', payload(Buffer.concat([Buffer.from(`{"K":"${SECRET}`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]))),

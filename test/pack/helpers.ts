@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Decrypter, armor } from 'age-encryption';
 import type { PackedArtifact } from '../../common/artifact.js';
-import { runPack, type TextSink } from '../../tools/pack/index.js';
+import { runPack } from '../../tools/pack/command.js';
+import type { TextSink } from '../../tools/pack/output.js';
 import { ageKeyPair, sha256Hex } from '../helpers/artifacts.js';
 
 // The pack tests hash the way every other suite does.

@@ -1,7 +1,7 @@
 /**
  * Properties: any valid SPEC §2.1 payload survives pack → age-encryption decrypt unchanged (binary
  * and armored, object or JSON-text input); any payload with one bad leaf is refused without the
- * leaf's value appearing in the message.
+ * leaf's value appearing in the message; pack refuses exactly the payloads the agent refuses.
  */
 
 import assert from 'node:assert/strict';
@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { PackError, packArtifact, type PackPayload } from '../../tools/pack/index.js';
+import { parsePayloadJson } from '../../tools/pack/payload.js';
+import { parsePayload } from '../../workers/payload.js';
 import { ageBytes, decryptWithTypage, sha256Hex } from './helpers.js';
 
 /** Arbitrary strings, full Unicode including lone surrogates, plus the keys that tempt prototype bugs. */
@@ -70,5 +72,33 @@ test('property: a payload with one misplaced non-string value is refused without
       });
     }),
     { numRuns: 150 },
+  );
+});
+
+test('property: pack refuses exactly the payload texts the agent refuses, with the same message', () => {
+  // Any JSON value, and values near the valid shapes (one or two levels of strings and others).
+  const leaf = fc.oneof(value, fc.constant(null), fc.boolean(), fc.integer(), fc.array(value, { maxLength: 2 }));
+  const near = fc.dictionary(
+    name,
+    fc.oneof(leaf, fc.dictionary(name, fc.oneof(value, value, leaf, fc.dictionary(name, value, { maxKeys: 2 })), { maxKeys: 4 })),
+    {
+      maxKeys: 5,
+    },
+  );
+  fc.assert(
+    fc.property(fc.oneof(fc.jsonValue(), near, flat, nested), (v) => {
+      const text = JSON.stringify(v);
+      const agent = parsePayload(Buffer.from(text, 'utf8'));
+      let packMessage: string | undefined;
+      try {
+        parsePayloadJson(text);
+      } catch (err) {
+        assert.ok(err instanceof PackError);
+        packMessage = err.message;
+      }
+      if ('ok' in agent) assert.equal(`the decrypted ${packMessage ?? '(pack accepted it)'}`, agent.message);
+      else assert.equal(packMessage, undefined, 'pack refused a payload the agent accepts');
+    }),
+    { numRuns: 500 },
   );
 });

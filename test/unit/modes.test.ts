@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { FailureCode, ServeResult } from '../../common/protocol.js';
+import type { FailureCode } from '../../common/failures.js';
+import type { ServeResult } from '../../common/protocol.js';
 import { ApiError } from '../../src/errors.js';
 import { answer, cachedRig, jitRig, refusal, text } from './refresh-rig.js';
-import { failure, loaded, meta, verified } from './scripted-pool.js';
+import { loaded, meta, verified } from './scripted-pool.js';
+import { taskFailure } from '../../common/task-failure.js';
 
 const PAYLOAD = { app: { API_KEY: 'k-1', DB: 'postgres://db' }, a__b: { c: 'one' }, a: { b__c: 'two' } };
 
@@ -24,7 +26,7 @@ describe('CachedMode', () => {
     const r = cachedRig();
     assert.deepEqual(r.mode.ready(), { ready: false, reason: 'not_loaded' });
     assert.equal(await refusal(() => r.mode.secrets()), 'not_loaded');
-    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', false)), 'not_loaded');
+    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', { plain: false })), 'not_loaded');
     const h = r.mode.health();
     assert.deepEqual([h['mode'], h['state'], h['keys'], h['revision'], h['ready']], ['cached', 'not_loaded', 0, null, false]);
     assert.equal(r.pool.loads.length, 0, 'a request before the first load triggers no refresh');
@@ -36,20 +38,20 @@ describe('CachedMode', () => {
     assert.equal(all.contentType, 'application/json');
     assert.deepEqual(JSON.parse(text(all)), PAYLOAD);
     assert.deepEqual(JSON.parse(text(await answer(() => r.mode.keys()))), ['a__b__c', 'a__b__c', 'app__API_KEY', 'app__DB'], 'sorted');
-    const one = await answer(() => r.mode.secret('app__API_KEY', false));
+    const one = await answer(() => r.mode.secret('app__API_KEY', { plain: false }));
     assert.deepEqual([one.contentType, text(one)], ['application/json', '{"key":"app__API_KEY","value":"k-1"}']);
-    const plain = await answer(() => r.mode.secret('app/DB', true));
+    const plain = await answer(() => r.mode.secret('app/DB', { plain: true }));
     assert.deepEqual([plain.contentType, text(plain)], ['text/plain', 'postgres://db']);
-    assert.equal(text(await answer(() => r.mode.secret('a/b__c', true))), 'two');
+    assert.equal(text(await answer(() => r.mode.secret('a/b__c', { plain: true }))), 'two');
     const h = r.mode.health();
     assert.deepEqual([h['mode'], h['state'], h['keys'], h['revision'], h['ready']], ['cached', 'ok', 4, 'rev-a', true]);
   });
 
   test('an unknown key is 404 not_found; a qualified name two entries share is 409 with the candidates', async () => {
     const r = await cached();
-    assert.equal(await refusal(() => r.mode.secret('app__NOPE', false)), 'not_found');
+    assert.equal(await refusal(() => r.mode.secret('app__NOPE', { plain: false })), 'not_found');
     try {
-      r.mode.secret('a__b__c', false);
+      r.mode.secret('a__b__c', { plain: false });
       assert.fail('expected ambiguous_key');
     } catch (err) {
       assert.ok(err instanceof ApiError && err.reason === 'ambiguous_key');
@@ -63,7 +65,7 @@ describe('CachedMode', () => {
     r.pool.source = () => loaded(meta('rev-b', { packedAtMs: r.time.now() + 1 }), { app: { API_KEY: 'k-2' } });
     await r.refresher.refresh('poll');
     assert.deepEqual(JSON.parse(text(old)), PAYLOAD, 'the writer still reads revision A whole');
-    assert.equal(text(await answer(() => r.mode.secret('app__API_KEY', true))), 'k-2', 'new requests see B');
+    assert.equal(text(await answer(() => r.mode.secret('app__API_KEY', { plain: true }))), 'k-2', 'new requests see B');
     old.release?.();
     assert.ok(old.bytes.every((x) => x === 0));
     old.release?.();
@@ -95,7 +97,7 @@ describe('JitMode', () => {
     r.pool.serve = (t) => (t.request.route === 'secret' && t.request.plain ? body('v', 'text/plain') : body(`{"route":"${t.request.route}"}`));
     assert.equal(text(await r.mode.secrets()), '{"route":"secrets"}');
     assert.equal(text(await r.mode.keys()), '{"route":"keys"}');
-    const plain = await r.mode.secret('app/API_KEY', true);
+    const plain = await r.mode.secret('app/API_KEY', { plain: true });
     assert.deepEqual([plain.contentType, text(plain)], ['text/plain', 'v']);
     assert.deepEqual(
       r.pool.serves.map((t) => t.request),
@@ -140,10 +142,10 @@ describe('JitMode', () => {
   test('404 and 409 answers of the worker become not_found and ambiguous_key', async () => {
     const r = await jit();
     r.pool.serve = () => ({ ok: true, status: 404 });
-    assert.equal(await refusal(() => r.mode.secret('nope', false)), 'not_found');
+    assert.equal(await refusal(() => r.mode.secret('nope', { plain: false })), 'not_found');
     r.pool.serve = () => ({ ok: true, status: 409, candidates: ['a__b/c', 'a/b__c'] });
     await assert.rejects(
-      r.mode.secret('a__b__c', false),
+      r.mode.secret('a__b__c', { plain: false }),
       (err) => err instanceof ApiError && err.reason === 'ambiguous_key' && err.extra?.['candidates'] !== undefined,
     );
   });
@@ -160,10 +162,10 @@ describe('JitMode', () => {
       ['internal', 'decrypt_failed'],
     ];
     for (const [code, reason] of cases) {
-      r.pool.serve = () => failure(code, `worker said ${code}`);
+      r.pool.serve = () => taskFailure(code, `worker said ${code}`);
       await assert.rejects(r.mode.keys(), (err) => err instanceof ApiError && err.reason === reason, code);
     }
-    r.pool.serve = () => failure('overloaded', 'the worker queue is full');
+    r.pool.serve = () => taskFailure('overloaded', 'the worker queue is full');
     await assert.rejects(r.mode.secrets(), (err) => err instanceof ApiError && err.headers?.['Retry-After'] === '1');
     assert.deepEqual(r.mode.ready(), { ready: true }, 'a failed request does not stop serving');
   });

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ServeResult } from '../../common/protocol.js';
 import { answer, jitRig, refusal, text } from './refresh-rig.js';
-import { failure, meta, verified } from './scripted-pool.js';
+import { meta, verified } from './scripted-pool.js';
+import { taskFailure } from '../../common/task-failure.js';
 
 const S = 1000;
 const MAX_STALE = 10 * S;
@@ -29,7 +30,7 @@ async function loadedJit(encryption: 'age' | 'kms' = 'age'): Promise<ReturnType<
 describe('JIT mode: MAX_STALE (fake clock)', () => {
   test('an age artifact is served until MAX_STALE passes without a successful refresh, then 503 cache_expired', async () => {
     const r = await loadedJit();
-    r.pool.source = () => failure('fetch_status', 'HTTP 503 from the source', 503);
+    r.pool.source = () => taskFailure('fetch_status', 'HTTP 503 from the source', 503);
     await r.time.advance(5 * S);
     assert.equal(text(await answer(() => r.mode.secrets())), '{"app":{"API_KEY":"jit"}}', 'a failed poll alone does not stop serving');
     await r.time.advance(MAX_STALE - 5 * S);
@@ -38,7 +39,7 @@ describe('JIT mode: MAX_STALE (fake clock)', () => {
     assert.deepEqual(r.mode.ready(), { ready: false, reason: 'cache_expired' });
     const served = r.pool.serves.length;
     assert.equal(await refusal(() => r.mode.secrets()), 'cache_expired');
-    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', true)), 'cache_expired');
+    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', { plain: true })), 'cache_expired');
     assert.equal(r.pool.serves.length, served, 'a stale artifact is not even decrypted');
     // Unlike cached mode, a request triggers no refresh: the next poll decides.
     assert.equal(r.pool.loads.length, 3);
@@ -52,7 +53,7 @@ describe('JIT mode: MAX_STALE (fake clock)', () => {
 
   test('a KMS artifact is never stale: KMS itself gates every request', async () => {
     const r = await loadedJit('kms');
-    r.pool.source = () => failure('fetch_failed', 'connection refused');
+    r.pool.source = () => taskFailure('fetch_failed', 'connection refused');
     await r.time.advance(10 * MAX_STALE);
     assert.deepEqual(r.mode.ready(), { ready: true });
     assert.equal(text(await answer(() => r.mode.keys())), '{"app":{"API_KEY":"jit"}}');

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { answer, cachedRig, pollingCached, refusal, text } from './refresh-rig.js';
-import { failure, loaded, meta } from './scripted-pool.js';
+import { loaded, meta } from './scripted-pool.js';
+import { taskFailure } from '../../common/task-failure.js';
 
 const S = 1000;
 const DAY = 86_400 * S;
@@ -101,7 +102,7 @@ describe('§4.3 step 4 expiry', () => {
 
   test('a fetched artifact already past expiresAt drops the snapshot and stops serving', async () => {
     const r = await pollingCached(GOOD);
-    r.pool.source = () => failure('expired', 'the artifact expired at 2026-03-01T11:00:00.000Z');
+    r.pool.source = () => taskFailure('expired', 'the artifact expired at 2026-03-01T11:00:00.000Z');
     await r.time.advance(5 * S);
     assert.deepEqual(r.mode.ready(), { ready: false, reason: 'expired' });
     assert.equal(r.pool.recycled, 1);
@@ -168,7 +169,7 @@ describe('§4.3 step 1 revocation and the rollback floor', () => {
 
   test('a rejected artifact leaves the last good one served and is reported', async () => {
     const r = await pollingCached(GOOD);
-    r.pool.source = () => failure('integrity', 'ciphertextHash does not match the ciphertext');
+    r.pool.source = () => taskFailure('integrity', 'ciphertextHash does not match the ciphertext');
     await r.time.advance(5 * S);
     assert.deepEqual(JSON.parse(text(await answer(() => r.mode.secrets()))), GOOD);
     assert.equal(r.events('artifact.invalid')[0]?.['code'], 'integrity');

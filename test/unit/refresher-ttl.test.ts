@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { answer, cachedRig, pollingCached, refusal, text } from './refresh-rig.js';
-import { failure, loaded, meta } from './scripted-pool.js';
+import { loaded, meta } from './scripted-pool.js';
+import { taskFailure } from '../../common/task-failure.js';
 
 const S = 1000;
 const TTL = 30 * S;
@@ -17,7 +18,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
   test('within the TTL a failed poll changes nothing for clients but is reported; lastRefreshAt stays', async () => {
     const r = await pollingCached(GOOD);
     const loadedAt = r.time.now();
-    r.pool.source = () => failure('fetch_status', 'HTTP 500 from the source', 500);
+    r.pool.source = () => taskFailure('fetch_status', 'HTTP 500 from the source', 500);
     await r.time.advance(5 * S);
     assert.equal(r.pool.loads.length, 2, 'one poll after 5 s');
     const fetchFailed = r.events('fetch.failed');
@@ -37,7 +38,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
 
   test('the TTL boundary: served at exactly CACHE_TTL, refused 1 ms later after one request refresh', async () => {
     const r = await pollingCached(GOOD);
-    r.pool.source = () => failure('fetch_status', 'HTTP 500 from the source', 500);
+    r.pool.source = () => taskFailure('fetch_status', 'HTTP 500 from the source', 500);
     await r.time.advance(TTL);
     assert.deepEqual(r.mode.ready(), { ready: true }, 'not before CACHE_TTL has passed');
     assert.deepEqual(JSON.parse(text(await answer(() => r.mode.keys()))), ['app__API_KEY', 'app__DATABASE_URL']);
@@ -55,14 +56,14 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
 
   test('concurrent requests after the TTL share one refresh; every secrets route is refused', async () => {
     const r = await pollingCached(GOOD);
-    r.pool.source = () => failure('fetch_status', 'HTTP 500 from the source', 500);
+    r.pool.source = () => taskFailure('fetch_status', 'HTTP 500 from the source', 500);
     await r.time.advance(TTL + 1);
     const before = r.pool.loads.length;
     const reasons = await Promise.all(Array.from({ length: 5 }, () => refusal(() => r.mode.secrets())));
     assert.deepEqual(reasons, Array(5).fill('cache_expired'));
     assert.equal(r.pool.loads.length, before + 1, '5 concurrent requests share one refresh');
     assert.equal(await refusal(() => r.mode.keys()), 'cache_expired');
-    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', false)), 'cache_expired');
+    assert.equal(await refusal(() => r.mode.secret('app__API_KEY', { plain: false })), 'cache_expired');
     r.refresher.stop();
   });
 
@@ -70,7 +71,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
     const r = await pollingCached(GOOD);
     const held = await answer(() => r.mode.secrets());
     held.release?.();
-    r.pool.source = () => failure('fetch_failed', 'connection refused');
+    r.pool.source = () => taskFailure('fetch_failed', 'connection refused');
     await r.time.advance(TTL);
     assert.equal(r.mode.health()['keys'], 2, 'within the TTL the snapshot stays');
     await r.time.advance(5 * S);
@@ -85,7 +86,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
   test('the source returns: a request’s own refresh recovers at once, and the TTL counts from it', async () => {
     const r = await pollingCached(GOOD);
     const loadedAt = r.time.now();
-    r.pool.source = () => failure('fetch_status', 'HTTP 500 from the source', 500);
+    r.pool.source = () => taskFailure('fetch_status', 'HTTP 500 from the source', 500);
     await r.time.advance(TTL + 2 * S);
     assert.equal(await refusal(() => r.mode.secrets()), 'cache_expired');
 
@@ -120,7 +121,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
     const r = cachedRig({ CLEF_AGENT_CACHE_PATH: '/var/cache/clef' });
     const fetchedAtMs = r.time.now() - 20 * S;
     const A = meta('rev-a', { packedAtMs: fetchedAtMs - 60 * S });
-    const sourceFailure = failure('fetch_failed', 'connection refused');
+    const sourceFailure = taskFailure('fetch_failed', 'connection refused');
     r.pool.source = () => ({ ...loaded(A, GOOD), cache: { fromDisk: { fetchedAtMs, sourceFailure } } });
     await r.refresher.refresh('startup');
     assert.equal(r.pool.loads[0]?.diskCache?.maxAgeMs, TTL, 'cached mode keeps a copy up to its TTL');

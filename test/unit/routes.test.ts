@@ -88,7 +88,7 @@ const STUB: ServingMode = {
   ready: () => ({ ready: true }),
   secrets: () => json({ route: 'secrets' }),
   keys: () => json({ route: 'keys' }),
-  secret: (name, plain) => json({ route: 'secret', name, plain }),
+  secret: (name, { plain }) => json({ route: 'secret', name, plain }),
 };
 
 function json(v: unknown): Body {

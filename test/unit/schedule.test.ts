@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MIN_POLL_SECONDS, STARTUP_ATTEMPTS } from '../../common/limits.js';
-import { derivedPollIntervalSeconds, nextPollDelayMs, servingState, startupBackoffMs, type ServingInputs } from '../../src/refresh/schedule.js';
+import { nextPollDelayMs, servingState, startupBackoffMs, type ServingInputs } from '../../src/refresh/schedule.js';
+import { derivePollInterval } from '../../src/config/timing.js';
 
 /** The injected clock: a fixed instant; every test reasons in offsets from it. */
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
@@ -63,30 +64,30 @@ describe('§4.1 nextPollDelayMs', { timeout: 30_000 }, () => {
   });
 });
 
-describe('§4.1 derivedPollIntervalSeconds', { timeout: 30_000 }, () => {
+describe('§4.1 the derived poll interval (src/config/timing.ts)', { timeout: 30_000 }, () => {
   it('§4.1: the default poll interval is CACHE_TTL/10', () => {
-    assert.equal(derivedPollIntervalSeconds(300), 30);
-    assert.equal(derivedPollIntervalSeconds(3600), 360);
-    assert.equal(derivedPollIntervalSeconds(600), 60);
-    assert.equal(derivedPollIntervalSeconds(60), 6);
+    assert.equal(derivePollInterval(300), 30);
+    assert.equal(derivePollInterval(3600), 360);
+    assert.equal(derivePollInterval(600), 60);
+    assert.equal(derivePollInterval(60), 6);
   });
 
   it('§4.1: whole seconds (CACHE_TTL/10 rounded down)', () => {
-    assert.equal(derivedPollIntervalSeconds(301), 30);
-    assert.equal(derivedPollIntervalSeconds(69), 6);
+    assert.equal(derivePollInterval(301), 30);
+    assert.equal(derivePollInterval(69), 6);
   });
 
   it('§4.1: 5 s in JIT mode (CACHE_TTL=0) and never below 5 s', () => {
-    assert.equal(derivedPollIntervalSeconds(0), 5);
-    assert.equal(derivedPollIntervalSeconds(30), 5);
-    assert.equal(derivedPollIntervalSeconds(49), 5);
-    assert.equal(derivedPollIntervalSeconds(55), 5);
+    assert.equal(derivePollInterval(0), 5);
+    assert.equal(derivePollInterval(30), 5);
+    assert.equal(derivePollInterval(49), 5);
+    assert.equal(derivePollInterval(55), 5);
   });
 
   it('§4.1 property: derived interval = max(5, floor(ttl/10)) for every valid cached TTL', () => {
     fc.assert(
       fc.property(fc.integer({ min: 30, max: 10_000_000 }), (ttl) => {
-        assert.equal(derivedPollIntervalSeconds(ttl), Math.max(5, Math.floor(ttl / 10)));
+        assert.equal(derivePollInterval(ttl), Math.max(5, Math.floor(ttl / 10)));
       }),
     );
   });

@@ -4,10 +4,11 @@
  * real modes do the rest. Snapshots are built by the workers' own serializer, so the modes serve
  * real bodies.
  */
-import type { ArtifactMeta, FailureCode, LoadResult, LoadTask, ServeResult, ServeTask, Task, TaskFailure, TaskResults } from '../../common/protocol.js';
+import type { ArtifactMeta, LoadResult, LoadTask, ServeResult, ServeTask, Task, TaskResults } from '../../common/protocol.js';
 import type { RunOptions } from '../../src/pool.js';
 import type { RefreshPool } from '../../src/refresh/refresher.js';
 import { buildSnapshot, parsePayload } from '../../workers/payload.js';
+import { taskFailure } from '../../common/task-failure.js';
 
 /** What the next load answers; `'hang'` never answers until `release`. */
 export type SourceAnswer = LoadResult | 'hang';
@@ -21,9 +22,9 @@ export class ScriptedPool implements RefreshPool {
   purges = 0;
   recycled = 0;
   /** The source's behaviour, asked once per load (a fresh result each time: modes wipe what they drop). */
-  source: (task: LoadTask) => SourceAnswer = () => failure('fetch_failed', 'no source scripted');
+  source: (task: LoadTask) => SourceAnswer = () => taskFailure('fetch_failed', 'no source scripted');
   /** JIT requests. */
-  serve: (task: ServeTask) => ServeResult | Promise<ServeResult> = () => failure('internal', 'no serve answer scripted');
+  serve: (task: ServeTask) => ServeResult | Promise<ServeResult> = () => taskFailure('internal', 'no serve answer scripted');
   private hung: Array<(r: LoadResult) => void> = [];
 
   run<T extends Task>(task: T, options?: RunOptions): Promise<TaskResults[T['type']]> {
@@ -63,10 +64,6 @@ export class ScriptedPool implements RefreshPool {
         return { ok: true };
     }
   }
-}
-
-export function failure(code: FailureCode, message: string, status?: number): TaskFailure {
-  return { ok: false, code, message, status };
 }
 
 export interface MetaOptions {

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { Decrypter } from 'age-encryption';
-import { AgeDecryptError, AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
+import { AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
+import { AgeDecryptError } from '../../workers/decrypt/age-stream.js';
 
 const entryOf = (f: AgeFastDecrypter): AgeFastDecrypter['cachedEntry'] => f.cachedEntry;
 import { ageCliEncrypt, ageKeygen, sha256Hex, type AgeKeyPair } from './helpers.js';

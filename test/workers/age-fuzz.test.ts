@@ -12,7 +12,8 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { armor, Decrypter, Encrypter } from 'age-encryption';
 import fc from 'fast-check';
-import { AgeDecryptError, AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
+import { AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
+import { AgeDecryptError } from '../../workers/decrypt/age-stream.js';
 import { CHUNK_CIPHERTEXT_SIZE, CHUNK_SIZE, splitHeader } from '../../workers/decrypt/age-stream.js';
 import { ageCliEncrypt, ageKeygen, sha256Hex, type AgeKeyPair } from './helpers.js';
 

@@ -1,13 +1,14 @@
 /**
- * The worker-side wiring of the fast path: `decryptArtifactFast` (workers/decrypt/age.ts) and
+ * The worker-side wiring of the fast path as JIT mode runs it: `sharedAgeFile` at load, then
+ * `decryptCiphertextFast` per request (workers/decrypt/age.ts), and
  * `getFastDecrypter` / `dropKeyCache` (workers/keys.ts). Same answers and failure wording as the
  * library path `decryptArtifact`; revocation wipes the cached payload key.
  */
 import assert from 'node:assert/strict';
 import { before, beforeEach, describe, test } from 'node:test';
 import type { PackedArtifact } from '../../common/artifact.js';
-import type { TaskFailure } from '../../common/protocol.js';
-import { decryptArtifact, decryptArtifactFast } from '../../workers/decrypt/age.js';
+import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
+import { decryptArtifact, decryptCiphertextFast, sharedAgeFile } from '../../workers/decrypt/age.js';
 import { AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
 import { dropKeyCache, getFastDecrypter } from '../../workers/keys.js';
 import { ageCliEncrypt, ageKeygen, makeArtifact, type AgeKeyPair, inlineKey } from './helpers.js';
@@ -24,7 +25,13 @@ beforeEach(() => dropKeyCache());
 const artifactOf = (file: Uint8Array): PackedArtifact => makeArtifact(file) as unknown as PackedArtifact;
 const isFailure = (r: Uint8Array | TaskFailure): r is TaskFailure => !(r instanceof Uint8Array);
 
-describe('decryptArtifactFast', () => {
+/** JIT mode's path: the age file is decoded once at load, then decrypted per request. */
+async function decryptArtifactFast(a: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
+  const file = sharedAgeFile(a);
+  return isFailure(file) ? file : decryptCiphertextFast(a.ciphertextHash, file, init);
+}
+
+describe('JIT age decryption (sharedAgeFile + decryptCiphertextFast)', () => {
   test('binary and armored artifacts: same plaintext as decryptArtifact', async () => {
     const init = inlineKey(pair.identity);
     for (const armored of [false, true]) {

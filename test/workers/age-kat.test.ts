@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { armor, Decrypter } from 'age-encryption';
-import { AgeDecryptError, AgeFastDecrypter, type AgeFailure } from '../../workers/decrypt/age-fast.js';
+import { AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
+import { AgeDecryptError, type AgeFailure } from '../../workers/decrypt/age-stream.js';
 import { CHUNK_CIPHERTEXT_SIZE, CHUNK_SIZE, splitHeader } from '../../workers/decrypt/age-stream.js';
 import { ageCliEncrypt, ageKeygen, sha256Hex, type AgeKeyPair } from './helpers.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { before, beforeEach, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { EncryptedArtifact, ServeResult, Span, WorkerInit } from '../../common/protocol.js';
-import { forgetCanonical, knownCanonical } from '../../workers/canonical.js';
+import { knownCanonical } from '../../workers/canonical.js';
 import { runTask } from '../../workers/index.js';
 import { dropKeyCache } from '../../workers/keys.js';
 import { buildSnapshot, parsePayload } from '../../workers/payload.js';
@@ -21,7 +21,6 @@ before(() => {
   init = inlineKey(pair.identity);
 });
 beforeEach(() => {
-  forgetCanonical();
   dropKeyCache();
 });
 

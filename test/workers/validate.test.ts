@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { FailureCode, ValidationPolicy } from '../../common/protocol.js';
+import type { FailureCode } from '../../common/failures.js';
+import type { ValidationPolicy } from '../../common/protocol.js';
 import { validateArtifact, type ValidationResult } from '../../workers/validate.js';
 import { ageKeygen, ageLibEncrypt, bytesOf, makeArtifact, NOW_MS, RUNS, signingKey, type SigningKey } from './helpers.js';
 

@@ -83,25 +83,39 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestArgs | 'help
     url,
     token: values.get('--token'),
     tokenFile: values.get('--token-file'),
-    connections: num(values, '--connections', 32, 1, 1000, true),
+    connections: int(values, '--connections', 32, 1, 1000),
     durationSeconds: num(values, '--duration', 10, 0.1, 3600),
     warmupSeconds: num(values, '--warmup', 1, 0, 600),
     rate: values.has('--rate') ? num(values, '--rate', 0, 0.1, 1_000_000) : undefined,
-    timeoutMs: num(values, '--timeout-ms', 10_000, 1, 600_000, true),
+    timeoutMs: int(values, '--timeout-ms', 10_000, 1, 600_000),
     maxP99Ms: values.has('--max-p99-ms') ? num(values, '--max-p99-ms', 0, 0.001, 3_600_000) : undefined,
-    maxErrors: num(values, '--max-errors', 0, 0, Number.MAX_SAFE_INTEGER, true),
+    maxErrors: int(values, '--max-errors', 0, 0, Number.MAX_SAFE_INTEGER),
     json,
   };
 }
 
-function num(values: Map<string, string>, flag: string, fallback: number, min: number, max: number, integer = false): number {
-  const raw = values.get(flag);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`${flag} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
-  }
+/** A number flag in [min, max], or `fallback` when absent. */
+function num(values: Map<string, string>, flag: string, fallback: number, min: number, max: number): number {
+  const n = numberFlag(values, flag, min, max);
+  if (n === undefined) return fallback;
+  if (Number.isNaN(n)) throw new UsageError(`${flag} must be a number from ${min} to ${max}`);
   return n;
+}
+
+/** A whole-number flag in [min, max], or `fallback` when absent. */
+function int(values: Map<string, string>, flag: string, fallback: number, min: number, max: number): number {
+  const n = numberFlag(values, flag, min, max);
+  if (n === undefined) return fallback;
+  if (!Number.isInteger(n)) throw new UsageError(`${flag} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** The flag's value, undefined when absent, NaN when it is not a finite number in [min, max]. */
+function numberFlag(values: Map<string, string>, flag: string, min: number, max: number): number | undefined {
+  const raw = values.get(flag);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  return raw.trim() === '' || !Number.isFinite(n) || n < min || n > max ? Number.NaN : n;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import { parseIsoDate } from '../../common/iso-date.js';
 import { PackError } from './errors.js';
 
 export const USAGE = `Usage: clef-agent pack --payload <file.json> --recipient <age1...> --identity <name> --environment <name> [options]
@@ -88,20 +89,17 @@ function usageError(message: string): PackError {
 }
 
 /**
- * ISO-8601 with an explicit zone (or a bare date, which is UTC). `new Date()` alone would accept
- * "1" as the year 2001, and a zone-less time would silently mean the packing machine's local time.
+ * `--packed-at`: an ISO-8601 time with a zone, parsed as the agent parses `packedAt`
+ * (common/iso-date.ts), or a bare date, which is UTC midnight. A zone-less time would silently mean
+ * the packing machine's local time.
  */
-const ISO_RE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
-
-export function parseIsoDate(text: string, flag: string): Date {
-  const d = new Date(text);
-  if (!ISO_RE.test(text) || Number.isNaN(d.getTime())) {
-    throw usageError(`${flag} must be an ISO-8601 time with a zone, e.g. 2025-01-31T12:00:00Z`);
-  }
-  return d;
+export function parsePackedAt(text: string): Date {
+  const ms = parseIsoDate(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+  if (ms === null) throw usageError('--packed-at must be an ISO-8601 time with a zone, e.g. 2025-01-31T12:00:00Z');
+  return new Date(ms);
 }
 
-export function parseTtl(text: string): number {
+function parseTtl(text: string): number {
   const n = Number(text);
   if (!/^[1-9][0-9]*$/.test(text) || !Number.isSafeInteger(n)) {
     throw usageError('--ttl must be a positive whole number of seconds');
@@ -179,7 +177,7 @@ export function parsePackArgs(argv: readonly string[]): Command {
     identity,
     environment,
     revision: values.revision,
-    packedAt: values['packed-at'] === undefined ? undefined : parseIsoDate(values['packed-at'], '--packed-at'),
+    packedAt: values['packed-at'] === undefined ? undefined : parsePackedAt(values['packed-at']),
     ttlSeconds: values.ttl === undefined ? undefined : parseTtl(values.ttl),
     signKeyPath: values['sign-key'],
     armor: values.armor === true,

@@ -1,3 +1,5 @@
+import { errnoCode } from '../../common/display.js';
+
 /**
  * The one error type `clef-agent pack` reports to its user. Its message is written to stderr as is,
  * so every message is composed here in pack/ from flag names, key names and file paths — never from
@@ -19,7 +21,7 @@ export class PackError extends Error {
 
 /** A short, value-free reason for a failed file operation (fs messages are fine, but codes are shorter). */
 export function fsReason(err: unknown): string {
-  const code = err instanceof Error && 'code' in err ? String(err.code) : '';
+  const code = errnoCode(err);
   switch (code) {
     case 'ENOENT':
       return 'no such file';
@@ -31,6 +33,6 @@ export function fsReason(err: unknown): string {
     case 'ENOTDIR':
       return 'a parent is not a directory';
     default:
-      return code !== '' ? code : 'unreadable';
+      return code ?? 'unreadable';
   }
 }

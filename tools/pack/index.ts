@@ -2,28 +2,23 @@
  * `clef-agent pack`: encrypt a payload to age recipients, or seal it in an AWS KMS envelope
  * (pack/kms.ts), and write a packed artifact (SPEC §2).
  *
- * Two entries: `runPack` for the command line (src/main.ts imports this module dynamically, so the
- * agent's main thread never loads age-encryption), and `packArtifact` for tests, benchmarks and the
- * demo. The plaintext goes only into the age encrypter; nothing here prints or stores it.
+ * `packArtifact` is the library entry (tests, benchmarks, the demo); the command line is
+ * pack/command.ts. The plaintext goes only into the age encrypter or the KMS seal; nothing here
+ * prints or stores it.
  */
 
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Encrypter, armor as ageArmor } from 'age-encryption';
 import { signingPayload, type Envelope, type PackedArtifact } from '../../common/artifact.js';
-import { SHORT_USAGE, USAGE, parseIsoDate, parsePackArgs, type PackCommand } from './args.js';
-import { PackError, fsReason } from './errors.js';
-import { writeFileAtomic, writeText, type TextSink } from './output.js';
-import { checkPayload, decodePayloadBytes, parsePayloadJson, type PackPayload } from './payload.js';
-import { revokeArtifactFile } from './revoke.js';
+import { parsePackedAt } from './args.js';
+import { PackError } from './errors.js';
+import { payloadPlaintext, type PackPayload } from './payload.js';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { PackSigner } from './kms.js';
-import { makeSigner, parseSigningKey, readSigningKeyFile, type Signer } from './sign.js';
+import { makeSigner, parseSigningKey, type Signer } from './sign.js';
 
 export { PackError } from './errors.js';
-export { USAGE } from './args.js';
 export type { PackPayload } from './payload.js';
-export type { TextSink } from './output.js';
 
 export interface PackArtifactOptions {
   /** The payload (SPEC §2.1): an object, or its JSON text as a string or UTF-8 bytes. */
@@ -92,17 +87,6 @@ function defaultRevision(packedAt: Date): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
-function toPlaintext(payload: PackArtifactOptions['payload']): Buffer {
-  if (typeof payload === 'string' || payload instanceof Uint8Array) {
-    const text = typeof payload === 'string' ? payload : decodePayloadBytes(payload);
-    // Re-serialised from the checked object: what was validated is exactly what gets encrypted,
-    // whatever whitespace or duplicate keys the input text had.
-    return Buffer.from(JSON.stringify(parsePayloadJson(text)), 'utf8');
-  }
-  checkPayload(payload);
-  return Buffer.from(JSON.stringify(payload), 'utf8');
-}
-
 function toSigner(key: KeyObject | string | Uint8Array): Signer {
   if (typeof key === 'string') return makeSigner(parseSigningKey(Buffer.from(key, 'utf8')));
   return makeSigner(key instanceof Uint8Array ? parseSigningKey(key) : key);
@@ -126,7 +110,7 @@ export async function packArtifact(options: PackArtifactOptions): Promise<PackRe
     checkName(signKmsKeyId, '--sign-kms-key-id');
   }
 
-  const packedAt = typeof options.packedAt === 'string' ? parseIsoDate(options.packedAt, '--packed-at') : (options.packedAt ?? new Date());
+  const packedAt = typeof options.packedAt === 'string' ? parsePackedAt(options.packedAt) : (options.packedAt ?? new Date());
   if (Number.isNaN(packedAt.getTime())) throw new PackError('--packed-at is not a valid time');
   const revision = options.revision ?? defaultRevision(packedAt);
   checkName(revision, '--revision');
@@ -154,7 +138,7 @@ export async function packArtifact(options: PackArtifactOptions): Promise<PackRe
   let ciphertext: string;
   let envelope: Envelope | undefined;
   if (kmsKeyId !== undefined && kms !== undefined && client !== undefined) {
-    const plaintext = toPlaintext(options.payload);
+    const plaintext = payloadPlaintext(options.payload);
     try {
       ({ ciphertext, envelope } = await kms.sealWithKms(client, kmsKeyId, plaintext));
     } finally {
@@ -204,7 +188,7 @@ async function ageCiphertext(recipients: readonly string[], options: PackArtifac
       throw new PackError(`--recipient #${i + 1} is not a valid age recipient (bad checksum or encoding)`);
     }
   });
-  const plaintext = toPlaintext(options.payload);
+  const plaintext = payloadPlaintext(options.payload);
   let ageFile: Uint8Array;
   try {
     ageFile = await encrypter.encrypt(plaintext);
@@ -214,88 +198,4 @@ async function ageCiphertext(recipients: readonly string[], options: PackArtifac
   return options.armor === true
     ? Buffer.from(ageArmor.encode(ageFile), 'utf8').toString('base64')
     : Buffer.from(ageFile.buffer, ageFile.byteOffset, ageFile.byteLength).toString('base64');
-}
-
-export interface PackIO {
-  readonly stdout: TextSink;
-  readonly stderr: TextSink;
-}
-
-async function readPayloadFile(path: string): Promise<PackPayload> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new PackError(`cannot read --payload file ${path}: ${fsReason(err)}`);
-  }
-  try {
-    return parsePayloadJson(decodePayloadBytes(bytes));
-  } finally {
-    bytes.fill(0);
-  }
-}
-
-async function runPackCommand(cmd: PackCommand, io: PackIO): Promise<void> {
-  const payload = await readPayloadFile(cmd.payloadPath);
-  const signingKey = cmd.signKeyPath === undefined ? undefined : await readSigningKeyFile(cmd.signKeyPath);
-  const { json, verifyKey, artifact } = await packArtifact({
-    payload,
-    recipients: cmd.recipients,
-    kmsKeyId: cmd.kmsKeyId,
-    signKmsKeyId: cmd.signKmsKeyId,
-    identity: cmd.identity,
-    environment: cmd.environment,
-    revision: cmd.revision,
-    packedAt: cmd.packedAt,
-    ttlSeconds: cmd.ttlSeconds,
-    signingKey,
-    armor: cmd.armor,
-  });
-  // The artifact takes stdout unless --out is given; the verify key goes to whichever stream is free.
-  const keyStream = cmd.out === undefined ? io.stderr : io.stdout;
-  if (cmd.out === undefined) {
-    await writeText(io.stdout, json);
-  } else {
-    await writeFileAtomic(cmd.out, json);
-    const what = `${artifact.identity}/${artifact.environment}, revision ${artifact.revision}`;
-    await writeText(io.stderr, `clef-agent pack: wrote ${cmd.out} (${what})\n`);
-  }
-  if (verifyKey !== undefined) {
-    await writeText(keyStream, `CLEF_AGENT_VERIFY_KEY=${verifyKey}\n`);
-  } else {
-    await writeText(
-      io.stderr,
-      'clef-agent pack: note: the artifact is unsigned; sign it with --sign-key (or --sign-kms-key-id) and set CLEF_AGENT_VERIFY_KEY on the agent, or anyone who can write the artifact can choose the secrets it serves\n',
-    );
-  }
-}
-
-/** The `clef-agent pack` command. Resolves to the exit code; the caller should set process.exitCode. */
-export async function runPack(argv: readonly string[], io: PackIO): Promise<number> {
-  try {
-    const cmd = parsePackArgs(argv);
-    if (cmd.kind === 'help') {
-      await writeText(io.stdout, USAGE);
-    } else if (cmd.kind === 'revoke') {
-      const json = await revokeArtifactFile(cmd.from, new Date());
-      if (cmd.out === undefined) await writeText(io.stdout, json);
-      else {
-        await writeFileAtomic(cmd.out, json);
-        await writeText(io.stderr, `clef-agent pack: wrote revoked artifact ${cmd.out}\n`);
-      }
-    } else {
-      await runPackCommand(cmd, io);
-    }
-    return 0;
-  } catch (err) {
-    if (err instanceof PackError) {
-      await writeText(io.stderr, `clef-agent pack: ${err.message}\n${err.showUsage ? `\n${SHORT_USAGE}` : ''}`).catch(() => undefined);
-      return err.exitCode;
-    }
-    // Not ours: print only the class of error. Third-party messages could quote their input.
-    const name = err instanceof Error ? err.name : typeof err;
-    const code = err instanceof Error && 'code' in err ? ` (${String(err.code)})` : '';
-    await writeText(io.stderr, `clef-agent pack: failed: ${name}${code}\n`).catch(() => undefined);
-    return 1;
-  }
 }

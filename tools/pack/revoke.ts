@@ -24,7 +24,7 @@ const FIELD_ORDER = [
 ] as const;
 
 /** The revoked copy of an artifact's JSON text, formatted like pack's own output. */
-export function revokeArtifactJson(text: string, revokedAt: Date): string {
+function revokeArtifactJson(text: string, revokedAt: Date): string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

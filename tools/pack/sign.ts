@@ -89,7 +89,7 @@ function checkPrivate(key: KeyObject): KeyObject {
 }
 
 /** The key type picks the algorithm (SPEC §2.2); anything but Ed25519 and P-256 is refused. */
-export function algorithmFor(key: KeyObject): SignatureAlgorithm {
+function algorithmFor(key: KeyObject): SignatureAlgorithm {
   const type = key.asymmetricKeyType;
   if (type === 'ed25519') return 'Ed25519';
   if (type === 'ec') {

@@ -10,14 +10,15 @@
  * edited artifact file is detected and ignored. Every failure here is a warning, never an error:
  * the cache is an optimisation, and serving must not depend on it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FUTURE_SKEW_MS, META_MAX_BYTES } from '../../common/limits.js';
 import type { DiskCachePolicy, PurgeCacheResult } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { errnoCode } from '../../common/display.js';
+import { syncDir, writeFileAtomic } from '../../common/files.js';
 
 export interface CachedCopy {
   readonly bytes: Uint8Array;
@@ -43,7 +44,7 @@ export function cacheFiles(dir: string, name: string): { readonly artifact: stri
  * tightened to 0700 when this process owns it (with a warning), and refused otherwise: another
  * user's writable directory could be used to plant or swap files under us.
  */
-export async function prepareDir(dir: string, warnings: string[]): Promise<boolean> {
+async function prepareDir(dir: string, warnings: string[]): Promise<boolean> {
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const st = await stat(dir);
@@ -74,8 +75,8 @@ export async function writeCache(p: DiskCachePolicy, bytes: Uint8Array, marker: 
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const meta: Meta = { v: 1, fetchedAtMs: nowMs, marker, sha256, size: bytes.byteLength };
   try {
-    await atomicWrite(files.artifact, bytes);
-    await atomicWrite(files.meta, Buffer.from(JSON.stringify(meta), 'utf8'));
+    await writeFileAtomic(files.artifact, bytes, 0o600);
+    await writeFileAtomic(files.meta, JSON.stringify(meta), 0o600);
     await syncDir(p.dir);
   } catch (err) {
     warnings.push(`disk cache ${p.dir} is not writable (${errnoCode(err) ?? 'error'}); serving continues without a fresh disk copy`);
@@ -94,7 +95,7 @@ export async function touchCache(p: DiskCachePolicy, sha256: string, marker: str
   if (meta === undefined || meta.sha256 !== sha256) return;
   if (nowMs - meta.fetchedAtMs < p.maxAgeMs / 10 && meta.marker === marker) return;
   try {
-    await atomicWrite(files.meta, Buffer.from(JSON.stringify({ ...meta, fetchedAtMs: nowMs, marker: marker ?? meta.marker }), 'utf8'));
+    await writeFileAtomic(files.meta, JSON.stringify({ ...meta, fetchedAtMs: nowMs, marker: marker ?? meta.marker }), 0o600);
     await syncDir(p.dir);
   } catch (err) {
     warnings.push(`disk cache ${p.dir} is not writable (${errnoCode(err) ?? 'error'}); its fetch time was not updated`);
@@ -141,7 +142,7 @@ export async function purgeCache(dir: string, name: string): Promise<PurgeCacheR
   try {
     await Promise.all([rm(files.artifact, { force: true }), rm(files.meta, { force: true })]);
   } catch (err) {
-    return fail('internal', `disk cache could not be purged (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return taskFailure('internal', `disk cache could not be purged (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   await syncDir(dir).catch(() => undefined);
   return { ok: true };
@@ -181,37 +182,6 @@ async function readRegular(path: string, cap: number): Promise<Uint8Array> {
       total += bytesRead;
     }
     return buf.subarray(0, total);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-}
-
-async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  // 'wx': exclusive create, so a planted file or symlink at the temp name is never written through.
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-}
-
-/** fsync of the directory makes the renames themselves durable. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await fh.sync();
   } finally {
     await fh.close().catch(() => undefined);
   }

@@ -1,5 +1,5 @@
 /**
- * The JIT fast path for age artifacts (issue 3 "Fast decryption"): a worker verifies an artifact's
+ * The JIT fast path for age artifacts: a worker verifies an artifact's
  * header and unwraps its file key once, keeps only the derived payload key, and per request runs
  * only the symmetric STREAM decryption (age-stream.ts).
  *
@@ -18,8 +18,6 @@
  */
 import { armor, Decrypter } from 'age-encryption';
 import { AgeDecryptError, decryptStream, derivePayloadKey, PAYLOAD_NONCE_SIZE, splitHeader } from './age-stream.js';
-
-export { AgeDecryptError, type AgeFailure } from './age-stream.js';
 
 const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
 
@@ -119,7 +117,8 @@ export class AgeFastDecrypter {
 
 /**
  * The binary age file: `bytes` itself, or its armor decoded by age-encryption's `armor.decode`.
- * Armor is recognised like workers/decrypt/age.ts does (leading whitespace allowed).
+ * Armor is recognised by its BEGIN line within the first 64 bytes, after any leading whitespace.
+ * The one armor check of the agent: workers/decrypt/age.ts uses it too.
  */
 export function dearmor(bytes: Uint8Array): Uint8Array {
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 64)).toString('latin1').trimStart();

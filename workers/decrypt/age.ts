@@ -2,14 +2,12 @@
  * age decryption (SPEC §2: an age v1 file for an X25519 recipient, binary or ASCII-armored, inside
  * the base64 `ciphertext`). KMS envelope artifacts are decrypted by ./kms.ts; these functions refuse them.
  */
-import { armor } from 'age-encryption';
 import type { PackedArtifact } from '../../common/artifact.js';
 import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
 import { getDecrypter, getFastDecrypter } from '../keys.js';
-import { fail } from '../result.js';
-import { AgeDecryptError, AgeFastDecrypter } from './age-fast.js';
-
-const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
+import { taskFailure } from '../../common/task-failure.js';
+import { AgeFastDecrypter, dearmor } from './age-fast.js';
+import { AgeDecryptError } from './age-stream.js';
 
 /**
  * Returns the plaintext. The caller owns it and must `fill(0)` it once it has been copied into the
@@ -17,18 +15,18 @@ const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
  */
 export async function decryptArtifact(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
   if (artifact.envelope !== undefined) {
-    return fail('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
+    return taskFailure('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
   }
   const decrypter = getDecrypter(init);
   if ('ok' in decrypter) return decrypter;
   const file = ageFileBytes(artifact.ciphertext);
-  if (file === null) return fail('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
+  if (file === null) return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
   try {
     return await decrypter.decrypt(file);
   } catch (err) {
     // The library's messages carry no secrets, but we still map them to fixed wording.
     const noMatch = err instanceof Error && /no identity matched/i.test(err.message);
-    return fail(
+    return taskFailure(
       'decrypt_failed',
       noMatch
         ? 'age decryption failed: the configured age key is not a recipient of this artifact'
@@ -37,13 +35,10 @@ export async function decryptArtifact(artifact: PackedArtifact, init: WorkerInit
   }
 }
 
-/** The binary age file: the base64 decoded, then de-armored when it is PEM-style armor. */
+/** The binary age file: the base64 decoded, then de-armored when it is PEM-style armor; null when the armor is malformed. */
 function ageFileBytes(ciphertextB64: string): Uint8Array | null {
-  const raw = Buffer.from(ciphertextB64, 'base64');
-  const head = raw.subarray(0, 64).toString('latin1').trimStart();
-  if (!head.startsWith(ARMOR_BEGIN)) return raw;
   try {
-    return armor.decode(raw.toString('utf8'));
+    return dearmor(Buffer.from(ciphertextB64, 'base64'));
   } catch {
     return null;
   }
@@ -55,7 +50,7 @@ function ageFileBytes(ciphertextB64: string): Uint8Array | null {
  */
 export function sharedAgeFile(artifact: PackedArtifact): Uint8Array | TaskFailure {
   const file = ageFileBytes(artifact.ciphertext);
-  if (file === null) return fail('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
+  if (file === null) return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
   const shared = new Uint8Array(new SharedArrayBuffer(file.byteLength));
   shared.set(file);
   return shared;
@@ -72,20 +67,12 @@ export async function decryptCiphertextFast(ciphertextHash: string, ageFile: Uin
   try {
     return await fast.decrypt(ciphertextHash, ageFile);
   } catch (err) {
-    if (err instanceof AgeDecryptError && err.reason === 'armor') return fail('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
-    return fail(
+    if (err instanceof AgeDecryptError && err.reason === 'armor') return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
+    return taskFailure(
       'decrypt_failed',
       err instanceof AgeDecryptError && err.reason === 'no_identity'
         ? 'age decryption failed: the configured age key is not a recipient of this artifact'
         : 'age decryption failed: the ciphertext is corrupted or not an age v1 file',
     );
   }
-}
-
-/** `decryptCiphertextFast` for a whole artifact (armor decoded inside). */
-export async function decryptArtifactFast(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
-  if (artifact.envelope !== undefined) {
-    return fail('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
-  }
-  return decryptCiphertextFast(artifact.ciphertextHash, Buffer.from(artifact.ciphertext, 'base64'), init);
 }

@@ -5,7 +5,7 @@
  */
 import { createDecipheriv } from 'node:crypto';
 import type { TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 
 export const DATA_KEY_BYTES = 32;
 export const IV_BYTES = 12;
@@ -19,10 +19,10 @@ export const TAG_BYTES = 16;
 export function openAesGcm(key: Uint8Array, iv: Uint8Array, tag: Uint8Array, ciphertext: Uint8Array): Buffer | TaskFailure {
   // Checked here, not left to OpenSSL: a wrong-length key would throw a generic "Invalid key length".
   if (key.byteLength !== DATA_KEY_BYTES) {
-    return fail('decrypt_failed', `KMS returned a ${key.byteLength}-byte data key; AES-256-GCM needs exactly ${DATA_KEY_BYTES} bytes`);
+    return taskFailure('decrypt_failed', `KMS returned a ${key.byteLength}-byte data key; AES-256-GCM needs exactly ${DATA_KEY_BYTES} bytes`);
   }
-  if (iv.byteLength !== IV_BYTES) return fail('decrypt_failed', `envelope.iv is ${iv.byteLength} bytes; expected ${IV_BYTES}`);
-  if (tag.byteLength !== TAG_BYTES) return fail('decrypt_failed', `envelope.authTag is ${tag.byteLength} bytes; expected ${TAG_BYTES}`);
+  if (iv.byteLength !== IV_BYTES) return taskFailure('decrypt_failed', `envelope.iv is ${iv.byteLength} bytes; expected ${IV_BYTES}`);
+  if (tag.byteLength !== TAG_BYTES) return taskFailure('decrypt_failed', `envelope.authTag is ${tag.byteLength} bytes; expected ${TAG_BYTES}`);
   let out: Buffer | undefined;
   try {
     // authTagLength pins the tag size, so a truncated tag can never be accepted.
@@ -35,7 +35,7 @@ export function openAesGcm(key: Uint8Array, iv: Uint8Array, tag: Uint8Array, cip
     return out;
   } catch {
     out?.fill(0);
-    return fail(
+    return taskFailure(
       'decrypt_failed',
       'AES-256-GCM authentication failed: the ciphertext, envelope.iv or envelope.authTag was altered, or the data key is not the one the artifact was sealed with',
     );

@@ -12,7 +12,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { KMS_LIMITS } from '../../common/limits.js';
 import type { TaskFailure } from '../../common/protocol.js';
 import { proxyAgents } from '../../common/proxy-rules.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { errnoCode } from '../../common/display.js';
 
 let client: KMSClient | undefined;
@@ -130,24 +130,27 @@ export function classifyKmsError(err: unknown): TaskFailure {
   const awsMessage = status !== undefined && typeof e.message === 'string' ? `: ${sanitise(e.message)}` : '';
   const what = `${name}${status !== undefined ? `, HTTP ${status}` : ''}`;
   if (BAD_CIPHERTEXT.has(name)) {
-    return fail('decrypt_failed', `KMS could not unwrap envelope.wrappedKey (${what})${awsMessage}: the artifact is corrupted or was sealed under another key`);
+    return taskFailure(
+      'decrypt_failed',
+      `KMS could not unwrap envelope.wrappedKey (${what})${awsMessage}: the artifact is corrupted or was sealed under another key`,
+    );
   }
-  if (DENIED.has(name)) return fail('kms_denied', `KMS Decrypt denied (${what})${awsMessage}`);
+  if (DENIED.has(name)) return taskFailure('kms_denied', `KMS Decrypt denied (${what})${awsMessage}`);
   if (UNAVAILABLE.has(name) || (status !== undefined && status >= 500)) {
-    return fail('kms_unavailable', `KMS is unavailable (${what})${awsMessage}`);
+    return taskFailure('kms_unavailable', `KMS is unavailable (${what})${awsMessage}`);
   }
   if (status !== undefined) {
     // Any other 4xx: KMS refused the request for a reason we do not know to be transient.
-    return fail('kms_denied', `KMS refused the Decrypt request (${what})${awsMessage}`);
+    return taskFailure('kms_denied', `KMS refused the Decrypt request (${what})${awsMessage}`);
   }
   // Composed by common/proxy-rules.ts from a variable name, or a host and a status.
-  if (name === 'ProxyConfigError' && typeof e.message === 'string') return fail('kms_unavailable', `KMS cannot be called: ${e.message}`);
-  if (name === 'ProxyTunnelError' && typeof e.message === 'string') return fail('kms_unavailable', `KMS could not be reached: ${e.message}`);
+  if (name === 'ProxyConfigError' && typeof e.message === 'string') return taskFailure('kms_unavailable', `KMS cannot be called: ${e.message}`);
+  if (name === 'ProxyTunnelError' && typeof e.message === 'string') return taskFailure('kms_unavailable', `KMS could not be reached: ${e.message}`);
   if (typeof e.message === 'string' && /region is missing/i.test(e.message)) {
-    return fail('kms_unavailable', 'KMS cannot be called: no AWS region is configured (set AWS_REGION)');
+    return taskFailure('kms_unavailable', 'KMS cannot be called: no AWS region is configured (set AWS_REGION)');
   }
   const code = errnoCode(err);
-  return fail('kms_unavailable', `KMS could not be reached (${name}${code !== undefined ? ` ${code}` : ''})`);
+  return taskFailure('kms_unavailable', `KMS could not be reached (${name}${code !== undefined ? ` ${code}` : ''})`);
 }
 
 /**
@@ -174,7 +177,7 @@ function classifyCredentialsError(err: unknown): TaskFailure {
     name === 'IDPCommunicationErrorException' ||
     (status !== undefined && status >= 500) ||
     (code !== undefined && NETWORK_CODES.has(code));
-  return fail(transient ? 'credentials_unreachable' : 'credentials_denied', `AWS credentials could not be obtained (${what})${quoted}`);
+  return taskFailure(transient ? 'credentials_unreachable' : 'credentials_denied', `AWS credentials could not be obtained (${what})${quoted}`);
 }
 
 function sanitise(message: string): string {

@@ -10,7 +10,7 @@
 import { DecryptCommand, EncryptionAlgorithmSpec } from '@aws-sdk/client-kms';
 import type { Envelope, PackedArtifact } from '../../common/artifact.js';
 import type { KmsSealed, TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { quote } from '../../common/display.js';
 import { decodeBase64Strict } from '../signature.js';
 import { IV_BYTES, TAG_BYTES, openAesGcm } from './kms-aead.js';
@@ -22,7 +22,7 @@ const ALGORITHMS: ReadonlySet<string> = new Set(Object.values(EncryptionAlgorith
 
 /** Cached mode: decrypt a whole artifact. The caller owns and wipes the plaintext. */
 export function decryptKmsArtifact(artifact: PackedArtifact): Promise<Uint8Array | TaskFailure> {
-  const sealed = sealKms(artifact, false);
+  const sealed = sealKms(artifact, { shared: false });
   return 'ok' in sealed ? Promise.resolve(sealed) : openKms(sealed);
 }
 
@@ -31,9 +31,9 @@ export function decryptKmsArtifact(artifact: PackedArtifact): Promise<Uint8Array
  * when `shared`, so per-request tasks get a reference, not a copy). The envelope is checked here
  * so an artifact that can never be opened is refused at load, before any KMS call.
  */
-export function sealKms(artifact: PackedArtifact, shared: boolean): KmsSealed | TaskFailure {
+export function sealKms(artifact: PackedArtifact, { shared }: { readonly shared: boolean }): KmsSealed | TaskFailure {
   const envelope = artifact.envelope;
-  if (envelope === undefined) return fail('internal', 'sealKms called for an artifact without an envelope');
+  if (envelope === undefined) return taskFailure('internal', 'sealKms called for an artifact without an envelope');
   const parts = decodeEnvelope(envelope);
   if ('ok' in parts) return parts;
   const raw = Buffer.from(artifact.ciphertext, 'base64');
@@ -65,7 +65,7 @@ export async function openKms(sealed: KmsSealed): Promise<Uint8Array | TaskFailu
   } catch (err) {
     return classifyKmsError(err);
   }
-  if (dataKey === undefined) return fail('decrypt_failed', 'KMS Decrypt answered without a Plaintext data key');
+  if (dataKey === undefined) return taskFailure('decrypt_failed', 'KMS Decrypt answered without a Plaintext data key');
   try {
     return openAesGcm(dataKey, iv, tag, sealed.ciphertext);
   } finally {
@@ -80,22 +80,22 @@ export async function openKms(sealed: KmsSealed): Promise<Uint8Array | TaskFailu
  */
 function decodeEnvelope(e: Envelope): { iv: Buffer; tag: Buffer; wrapped: Buffer } | TaskFailure {
   if (!(SUPPORTED_PROVIDERS as readonly string[]).includes(e.provider)) {
-    return fail(
+    return taskFailure(
       'unsupported_encryption',
       `envelope.provider ${quote(e.provider, 40)} is not supported: supported providers are ${SUPPORTED_PROVIDERS.map((p) => `"${p}" (AWS KMS)`).join(', ')}`,
     );
   }
   if (!ALGORITHMS.has(e.algorithm)) {
-    return fail(
+    return taskFailure(
       'unsupported_encryption',
       `envelope.algorithm ${quote(e.algorithm, 40)} is not a KMS encryption algorithm: expected one of ${[...ALGORITHMS].join(', ')}`,
     );
   }
   const iv = decodeBase64Strict(e.iv);
-  if (iv === null || iv.byteLength !== IV_BYTES) return fail('decrypt_failed', `envelope.iv must be ${IV_BYTES} bytes in standard base64`);
+  if (iv === null || iv.byteLength !== IV_BYTES) return taskFailure('decrypt_failed', `envelope.iv must be ${IV_BYTES} bytes in standard base64`);
   const tag = decodeBase64Strict(e.authTag);
-  if (tag === null || tag.byteLength !== TAG_BYTES) return fail('decrypt_failed', `envelope.authTag must be ${TAG_BYTES} bytes in standard base64`);
+  if (tag === null || tag.byteLength !== TAG_BYTES) return taskFailure('decrypt_failed', `envelope.authTag must be ${TAG_BYTES} bytes in standard base64`);
   const wrapped = decodeBase64Strict(e.wrappedKey);
-  if (wrapped === null || wrapped.byteLength === 0) return fail('decrypt_failed', 'envelope.wrappedKey must be a KMS CiphertextBlob in standard base64');
+  if (wrapped === null || wrapped.byteLength === 0) return taskFailure('decrypt_failed', 'envelope.wrappedKey must be a KMS CiphertextBlob in standard base64');
   return { iv, tag, wrapped };
 }

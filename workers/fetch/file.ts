@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { errnoCode } from '../../common/display.js';
 import type { FetchOutcome } from './types.js';
 
@@ -19,7 +19,7 @@ export async function fetchFile(path: string, policy: Pick<FetchPolicy, 'maxByte
   }
   try {
     const st = await fh.stat();
-    if (st.isDirectory()) return fail('source_unreadable', `artifact file ${path} cannot be read (EISDIR)`);
+    if (st.isDirectory()) return taskFailure('source_unreadable', `artifact file ${path} cannot be read (EISDIR)`);
     if (st.size > cap) return tooLarge(path, cap);
     // The buffer never exceeds cap + 1 bytes: filling that last byte proves the file is too big.
     let buf = Buffer.alloc(Math.min(cap + 1, Math.max(st.size + 1, 64 * 1024)));
@@ -44,9 +44,9 @@ export async function fetchFile(path: string, policy: Pick<FetchPolicy, 'maxByte
 }
 
 function unreadable(path: string, err: unknown): TaskFailure {
-  return fail('source_unreadable', `artifact file ${path} cannot be read (${errnoCode(err) ?? 'error'})`);
+  return taskFailure('source_unreadable', `artifact file ${path} cannot be read (${errnoCode(err) ?? 'error'})`);
 }
 
 function tooLarge(path: string, maxBytes: number): TaskFailure {
-  return fail('too_large', `artifact file ${path} is larger than the ${maxBytes}-byte cap`);
+  return taskFailure('too_large', `artifact file ${path} is larger than the ${maxBytes}-byte cap`);
 }

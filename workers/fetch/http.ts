@@ -3,19 +3,17 @@
  * query). Everything but the URL handling is the shared fetch policy (policy.ts).
  */
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
 import { fetchWithPolicy, type HttpDeps } from './policy.js';
 import type { FetchOutcome } from './types.js';
-
-export type { HttpDeps } from './policy.js';
 
 export async function fetchHttp(rawUrl: string, policy: FetchPolicy, marker: string | undefined, deps: HttpDeps = {}): Promise<FetchOutcome | TaskFailure> {
   let url: URL;
   try {
     url = new URL(rawUrl);
   } catch {
-    return fail('fetch_failed', 'the source URL cannot be parsed');
+    return taskFailure('fetch_failed', 'the source URL cannot be parsed');
   }
   const shown = maskUrl(url);
   const headers: Record<string, string> = {};
@@ -28,7 +26,7 @@ export async function fetchHttp(rawUrl: string, policy: FetchPolicy, marker: str
       user = decodeURIComponent(url.username);
       pass = decodeURIComponent(url.password);
     } catch {
-      return fail('fetch_failed', `${shown}: the URL credentials are not valid percent-encoding`);
+      return taskFailure('fetch_failed', `${shown}: the URL credentials are not valid percent-encoding`);
     }
     headers['authorization'] = `Basic ${Buffer.from(`${user}:${pass}`, 'utf8').toString('base64')}`;
     url.username = '';

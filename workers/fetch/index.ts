@@ -1,13 +1,12 @@
 /** Fetch dispatch by source kind. Every remote kind goes through the one policy in policy.ts. */
 import type { FetchPolicy, SourceSpec, TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { fetchFile } from './file.js';
 import { fetchHttp } from './http.js';
 import { fetchS3, type S3Deps } from './s3.js';
 import { fetchVcs } from './vcs/index.js';
 import type { FetchOutcome } from './types.js';
 
-export type { FetchOutcome } from './types.js';
 /** Test seams for every remote kind (resolver, sleeper, AWS credentials). */
 export type FetchDeps = S3Deps;
 
@@ -23,6 +22,6 @@ export async function fetchSource(source: SourceSpec, policy: FetchPolicy, marke
       return fetchVcs(source, policy, marker, deps);
     default:
       // Unreachable with today's SourceSpec; guards a main thread that is newer than the workers.
-      return fail('internal', `unsupported source kind ${String((source as { kind?: unknown }).kind)}`);
+      return taskFailure('internal', `unsupported source kind ${String((source as { kind?: unknown }).kind)}`);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The one fetch policy every remote source goes through (SPEC §4.1, §4.2, §5.1; issue 6 item 3):
+ * The one fetch policy every remote source goes through (SPEC §4.1, §4.2, §5.1):
  * plain-http and link-local refusal, a per-attempt deadline covering headers and body, conditional
  * GET with the change marker (`If-None-Match`; 304 → unchanged), a size cap after decompression,
  * same-host https-only redirects, and retries with backoff and jitter for transient failures only.
@@ -15,12 +15,12 @@
 import ky from 'ky';
 import type { Dispatcher } from 'undici';
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
 import { isLoopbackHost, literalIp } from '../../common/net.js';
 import { FETCH_BACKOFF_BASE_MS, FETCH_BACKOFF_JITTER_MS, MAX_RETRY_AFTER_MS } from '../../common/limits.js';
 import { FORBIDDEN_ADDRESS, isForbiddenAddress, type Resolver } from './address.js';
-import { abandonProxied, describe, hasCode, isProxied, kyOptions, makeDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';
+import { abandonProxied, describe, hasCode, isProxied, kyOptions, directDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';
 import type { FetchOutcome } from './types.js';
 
 export interface HttpDeps {
@@ -52,25 +52,25 @@ export async function fetchWithPolicy(
 ): Promise<FetchOutcome | TaskFailure> {
   const url = req.url;
   const shown = req.label ?? maskUrl(url);
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return fail('insecure_source', `${shown}: only http(s) URLs are supported`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return taskFailure('insecure_source', `${shown}: only http(s) URLs are supported`);
   if (url.protocol === 'http:' && !policy.allowHttp && !isLoopbackHost(url.hostname)) {
-    return fail(
+    return taskFailure(
       'insecure_source',
       `${shown}: plain http to a non-loopback host is refused (${req.httpHint ?? 'set CLEF_AGENT_VERIFY_KEY or CLEF_AGENT_ALLOW_HTTP=true'})`,
     );
   }
   const ip = literalIp(url.hostname);
-  if (ip !== null && isForbiddenAddress(ip)) return fail('forbidden_address', `${shown}: link-local addresses (cloud metadata) are never fetched`);
+  if (ip !== null && isForbiddenAddress(ip)) return taskFailure('forbidden_address', `${shown}: link-local addresses (cloud metadata) are never fetched`);
 
   const headers: Record<string, string> = { accept: 'application/json, */*;q=0.5', 'user-agent': 'clef-agent', ...req.headers };
   if (marker !== undefined) headers['if-none-match'] = marker;
 
-  const own = deps.resolve !== undefined ? makeDispatcher(false, deps.resolve) : undefined;
+  const own = deps.resolve !== undefined ? directDispatcher(deps.resolve) : undefined;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   try {
     for (let attempt = 0; ; attempt++) {
       // Per attempt: a timed-out proxied pool is abandoned (transport.ts), the next one is fresh.
-      const dispatcher = own ?? sharedDispatcher(isLoopbackHost(url.hostname));
+      const dispatcher = own ?? sharedDispatcher({ loopback: isLoopbackHost(url.hostname) });
       const r = await attemptOnce(url, headers, policy, marker, dispatcher);
       if ('done' in r) return r.done;
       if (attempt >= policy.retries) return r.transient;
@@ -121,27 +121,27 @@ async function attemptOnce(
         const body = await readCapped(res, policy.maxBytes);
         if (body === null) {
           ac.abort();
-          return { done: fail('too_large', `${shown}: the artifact is larger than the ${policy.maxBytes}-byte cap (after decompression)`) };
+          return { done: taskFailure('too_large', `${shown}: the artifact is larger than the ${policy.maxBytes}-byte cap (after decompression)`) };
         }
         const contentType = res.headers.get('content-type') ?? undefined;
         return { done: { kind: 'bytes', bytes: body, marker: res.headers.get('etag') ?? undefined, contentType } };
       }
       await res.body?.cancel().catch(() => undefined);
-      if (!isTransientStatus(res)) return { done: fail('fetch_status', `${shown} answered HTTP ${res.status}`, res.status) };
+      if (!isTransientStatus(res)) return { done: taskFailure('fetch_status', `${shown} answered HTTP ${res.status}`, res.status) };
       const wait = rateLimitWaitMs(res.headers);
       const note = wait === undefined ? '' : ` (rate limited; the server asks to wait ${Math.ceil(wait / 1000)} s)`;
-      return { transient: fail('fetch_status', `${shown} answered HTTP ${res.status}${note}`, res.status), retryAfterMs: wait };
+      return { transient: taskFailure('fetch_status', `${shown} answered HTTP ${res.status}${note}`, res.status), retryAfterMs: wait };
     }
   } catch (err) {
     const shown = maskUrl(current);
     if (hasCode(err, FORBIDDEN_ADDRESS)) {
-      return { done: fail('forbidden_address', `${shown}: the host resolves to a link-local address (cloud metadata); refused`) };
+      return { done: taskFailure('forbidden_address', `${shown}: the host resolves to a link-local address (cloud metadata); refused`) };
     }
     if (timedOut) {
       const where = viaProxy ? ' through the proxy (HTTPS_PROXY/HTTP_PROXY)' : '';
-      return { transient: fail('fetch_timeout', `${shown}: no complete answer within ${policy.timeoutMs} ms${where}`) };
+      return { transient: taskFailure('fetch_timeout', `${shown}: no complete answer within ${policy.timeoutMs} ms${where}`) };
     }
-    return { transient: fail('fetch_failed', `${shown}: network error (${describe(err)})`) };
+    return { transient: taskFailure('fetch_failed', `${shown}: network error (${describe(err)})`) };
   } finally {
     clearTimeout(timer);
   }
@@ -163,7 +163,7 @@ function rateLimitExhausted(h: Headers): boolean {
  * quota is exhausted — the reset header: GitHub's `x-ratelimit-reset` and GitLab's `RateLimit-Reset`
  * are epoch seconds; the IETF draft's `RateLimit-Reset` is delta seconds (small numbers).
  */
-export function rateLimitWaitMs(h: Headers, nowMs = Date.now()): number | undefined {
+function rateLimitWaitMs(h: Headers, nowMs = Date.now()): number | undefined {
   const ra = h.get('retry-after')?.trim();
   if (ra !== undefined) {
     if (/^\d+$/.test(ra)) return Number(ra) * 1000;

@@ -12,7 +12,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { FetchPolicy, S3SourceSpec, TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
 import { fetchWithPolicy, type HttpDeps } from './policy.js';
 import { proxyAgents } from '../../common/proxy-rules.js';
@@ -59,7 +59,7 @@ export async function fetchS3(source: S3SourceSpec, policy: FetchPolicy, marker:
   try {
     url = new URL(source.url);
   } catch {
-    return fail('fetch_failed', 'the S3 request URL cannot be parsed');
+    return taskFailure('fetch_failed', 'the S3 request URL cannot be parsed');
   }
   const shown = maskUrl(url);
   let credentials: AwsCredentials;
@@ -68,7 +68,7 @@ export async function fetchS3(source: S3SourceSpec, policy: FetchPolicy, marker:
   } catch (err) {
     // SDK provider errors name the providers tried, never secret values; keep only a short slice.
     const why = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]?.slice(0, 200) ?? ''}` : 'unknown error';
-    return fail('credentials_unavailable', `${shown}: no AWS credentials from the default provider chain (${why})`);
+    return taskFailure('credentials_unavailable', `${shown}: no AWS credentials from the default provider chain (${why})`);
   }
   const headers = await signGet(url, source.region, credentials);
   return fetchWithPolicy({ url, headers, httpHint: 'an http S3 endpoint needs CLEF_AGENT_ALLOW_HTTP=true unless it is loopback' }, policy, marker, deps);
@@ -78,7 +78,7 @@ export async function fetchS3(source: S3SourceSpec, policy: FetchPolicy, marker:
  * The SigV4 headers for a GET of `url` (`authorization`, `x-amz-date`, `x-amz-content-sha256`,
  * `x-amz-security-token`). Exported so the test S3 server verifies with the same signer.
  */
-export async function signGet(url: URL, region: string, credentials: AwsCredentials, signingDate?: Date): Promise<Record<string, string>> {
+async function signGet(url: URL, region: string, credentials: AwsCredentials, signingDate?: Date): Promise<Record<string, string>> {
   const signer = new SignatureV4({
     service: 's3',
     region,

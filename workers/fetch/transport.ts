@@ -7,7 +7,7 @@
 import type { Options } from 'ky';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import type { TaskFailure } from '../../common/protocol.js';
-import { fail } from '../result.js';
+import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
 import { MAX_REDIRECTS } from '../../common/limits.js';
 import { guardedLookup, type Resolver } from './address.js';
@@ -31,19 +31,19 @@ export function kyOptions(headers: Record<string, string>, signal: AbortSignal, 
 /** Validates one redirect hop: https only, same host (and port), no userinfo, at most 5 hops. */
 export function redirectTarget(origin: URL, current: URL, res: Response, hop: number): URL | TaskFailure {
   const shown = maskUrl(current);
-  if (hop >= MAX_REDIRECTS) return fail('forbidden_redirect', `${shown}: more than ${MAX_REDIRECTS} redirects`);
+  if (hop >= MAX_REDIRECTS) return taskFailure('forbidden_redirect', `${shown}: more than ${MAX_REDIRECTS} redirects`);
   const location = res.headers.get('location');
-  if (location === null) return fail('fetch_status', `${shown} answered HTTP ${res.status} without a Location`, res.status);
+  if (location === null) return taskFailure('fetch_status', `${shown} answered HTTP ${res.status} without a Location`, res.status);
   let next: URL;
   try {
     next = new URL(location, current);
   } catch {
-    return fail('forbidden_redirect', `${shown}: redirect to an unparseable location`);
+    return taskFailure('forbidden_redirect', `${shown}: redirect to an unparseable location`);
   }
   // `host` omits default ports, so http://h/ → https://h/ counts as the same host and port.
   // Credentials (Authorization, PRIVATE-TOKEN, SigV4 headers) therefore never reach another host.
   if (next.protocol !== 'https:' || next.host !== origin.host || next.username !== '' || next.password !== '') {
-    return fail('forbidden_redirect', `${shown}: redirect to ${maskUrl(next)} refused (only https on the same host is followed)`);
+    return taskFailure('forbidden_redirect', `${shown}: redirect to ${maskUrl(next)} refused (only https on the same host is followed)`);
   }
   next.hash = '';
   return next;
@@ -105,9 +105,10 @@ export function proxyConfigured(): boolean {
   return ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => (process.env[k] ?? '') !== '');
 }
 
-export function sharedDispatcher(loopback: boolean): Dispatcher {
-  if (!loopback && proxyConfigured()) return (proxied ??= makeDispatcher(true));
-  return (direct ??= makeDispatcher(false));
+/** The worker's pool for a target: direct for loopback hosts, else through the proxy when one is set. */
+export function sharedDispatcher(target: { readonly loopback: boolean }): Dispatcher {
+  if (!target.loopback && proxyConfigured()) return (proxied ??= proxyDispatcher());
+  return (direct ??= directDispatcher());
 }
 
 /** True for the worker's proxied pool (messages say a failure happened through the proxy). */
@@ -128,9 +129,16 @@ export function abandonProxied(d: Dispatcher): void {
   void d.destroy().catch(() => undefined);
 }
 
-export function makeDispatcher(proxy: boolean, resolve?: Resolver): Dispatcher {
-  const connect = { lookup: guardedLookup(resolve) };
-  // EnvHttpProxyAgent reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Behind a proxy the proxy resolves
-  // the target, so only literal-IP refusal (checked before connecting) still applies there.
-  return proxy ? new EnvHttpProxyAgent({ connect }) : new Agent({ connect });
+/** Connects to the target itself, through the guarded lookup (`resolve`: tests' own resolver). */
+export function directDispatcher(resolve?: Resolver): Dispatcher {
+  return new Agent({ connect: { lookup: guardedLookup(resolve) } });
+}
+
+/**
+ * Connects through the proxy: EnvHttpProxyAgent reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY. Behind a
+ * proxy the proxy resolves the target, so only literal-IP refusal (checked before connecting)
+ * still applies there.
+ */
+export function proxyDispatcher(resolve?: Resolver): Dispatcher {
+  return new EnvHttpProxyAgent({ connect: { lookup: guardedLookup(resolve) } });
 }

@@ -9,7 +9,7 @@
  */
 import { MAIN_BRANCH_TTL_MS } from '../../../common/limits.js';
 import type { FetchPolicy, TaskFailure, VcsSourceSpec } from '../../../common/protocol.js';
-import { fail } from '../../result.js';
+import { taskFailure } from '../../../common/task-failure.js';
 import { fetchWithPolicy, type HttpDeps } from '../policy.js';
 import type { FetchOutcome } from '../types.js';
 import { apiUrl, encodePath } from './paths.js';
@@ -40,7 +40,7 @@ async function mainBranch(s: VcsSourceSpec, headers: Record<string, string>, pol
     deps,
   );
   if ('ok' in r) return r;
-  if (r.kind === 'unchanged') return fail('internal', 'unexpected 304 for the repository metadata');
+  if (r.kind === 'unchanged') return taskFailure('internal', 'unexpected 304 for the repository metadata');
   let name: unknown;
   try {
     name = (JSON.parse(Buffer.from(r.bytes).toString('utf8')) as { mainbranch?: { name?: unknown } }).mainbranch?.name;
@@ -48,7 +48,7 @@ async function mainBranch(s: VcsSourceSpec, headers: Record<string, string>, pol
     name = undefined;
   }
   if (typeof name !== 'string' || name === '') {
-    return fail('source_unreadable', 'the Bitbucket repository has no main branch; set CLEF_AGENT_VCS_REF');
+    return taskFailure('source_unreadable', 'the Bitbucket repository has no main branch; set CLEF_AGENT_VCS_REF');
   }
   mainBranches.set(key, { name, at: Date.now() });
   return name;

@@ -6,7 +6,7 @@
  * blob sha) is the marker, and GitHub does not count a 304 against the rate limit.
  */
 import type { FetchPolicy, TaskFailure, VcsSourceSpec } from '../../../common/protocol.js';
-import { fail } from '../../result.js';
+import { taskFailure } from '../../../common/task-failure.js';
 import { fetchWithPolicy, type HttpDeps } from '../policy.js';
 import type { FetchOutcome } from '../types.js';
 import { apiUrl, encodePath } from './paths.js';
@@ -36,7 +36,7 @@ interface Contents {
  * `content`). A packed artifact itself is JSON too, but it never has `type`/`encoding` fields of
  * that shape, so the two cannot be confused.
  */
-export function unwrapContents(bytes: Uint8Array, contentType: string | undefined, marker: string | undefined): FetchOutcome | TaskFailure {
+function unwrapContents(bytes: Uint8Array, contentType: string | undefined, marker: string | undefined): FetchOutcome | TaskFailure {
   if (contentType === undefined || !/^application\/json\b/i.test(contentType)) return { kind: 'bytes', bytes, marker };
   let obj: Contents;
   try {
@@ -47,11 +47,11 @@ export function unwrapContents(bytes: Uint8Array, contentType: string | undefine
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj) || typeof obj.encoding !== 'string' || !('content' in obj)) {
     return { kind: 'bytes', bytes, marker };
   }
-  if (obj.type !== 'file') return fail('source_unreadable', 'the repository path is not a file (the contents API answered a directory or link)');
+  if (obj.type !== 'file') return taskFailure('source_unreadable', 'the repository path is not a file (the contents API answered a directory or link)');
   const sha = typeof obj.sha === 'string' ? `"${obj.sha}"` : undefined;
   if (obj.encoding !== 'base64' || typeof obj.content !== 'string' || obj.content === '') {
     // encoding "none": the file is above the inline limit and the raw media type was ignored.
-    return fail('source_unreadable', 'the artifact is larger than the contents API inline limit and the server did not honour the raw media type');
+    return taskFailure('source_unreadable', 'the artifact is larger than the contents API inline limit and the server did not honour the raw media type');
   }
   return { kind: 'bytes', bytes: Buffer.from(obj.content.replace(/\s+/g, ''), 'base64'), marker: marker ?? sha };
 }
