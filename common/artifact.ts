@@ -28,6 +28,22 @@ export interface PackedArtifact {
   readonly signatureAlgorithm?: string | undefined;
 }
 
+/** Every field of the SPEC §2 table, in its order: the order `pack` writes them in. */
+export const ARTIFACT_FIELDS = [
+  'version',
+  'identity',
+  'environment',
+  'packedAt',
+  'revision',
+  'ciphertextHash',
+  'ciphertext',
+  'envelope',
+  'expiresAt',
+  'revokedAt',
+  'signature',
+  'signatureAlgorithm',
+] as const satisfies readonly (keyof PackedArtifact)[];
+
 export const SIGNING_PREFIX = 'clef-sig-v3';
 
 /**

@@ -33,8 +33,7 @@ export async function load(task: LoadTask, init: WorkerInit, deps?: FetchDeps): 
 
 /** Validate (§4.3 1–7), then decrypt and check the payload: for fetched bytes and disk-cached ones alike. */
 export async function loadBytes(task: LoadTask, init: WorkerInit, bytes: Uint8Array, marker: string | undefined, bytesHash: string): Promise<LoadResult> {
-  const fetched = { bytes, marker };
-  const v = validateArtifact(fetched.bytes, task.validation);
+  const v = validateArtifact(bytes, task.validation);
   if (!v.ok) return v;
   if (v.kind === 'revoked') {
     // "Drop every copy" includes this worker's key caches; the main thread recycles the pool
@@ -44,19 +43,23 @@ export async function loadBytes(task: LoadTask, init: WorkerInit, bytes: Uint8Ar
     return { ok: true, outcome: 'revoked', revokedAt: v.revokedAt };
   }
 
-  return task.mode === 'jit'
-    ? verifyForJit(v.artifact, v.meta, init, fetched.marker, bytesHash)
-    : decryptForCache(v.artifact, v.meta, init, fetched.marker, bytesHash);
+  const validated: Validated = { artifact: v.artifact, meta: v.meta, marker, bytesHash };
+  return task.mode === 'jit' ? verifyForJit(validated, init) : decryptForCache(validated, init);
+}
+
+/** What a validated artifact carries into decryption, and back out in the result. */
+interface Validated {
+  readonly artifact: PackedArtifact;
+  readonly meta: ArtifactMeta;
+  /** The source's change marker (ETag), sent as `If-None-Match` on the next poll. */
+  readonly marker: string | undefined;
+  /** SHA-256 of the fetched bytes: an identical refetch is `unchanged` without validating. */
+  readonly bytesHash: string;
 }
 
 /** Cached mode: decrypt, check the payload and lay out every response body in one arena. */
-async function decryptForCache(
-  artifact: PackedArtifact,
-  meta: ArtifactMeta,
-  init: WorkerInit,
-  marker: string | undefined,
-  bytesHash: string,
-): Promise<LoadResult> {
+async function decryptForCache(v: Validated, init: WorkerInit): Promise<LoadResult> {
+  const { artifact, meta, marker, bytesHash } = v;
   // One KMS call per new revision for envelope artifacts; an unchanged one never gets here.
   const plaintext = artifact.envelope !== undefined ? await decryptKmsArtifact(artifact) : await decryptArtifact(artifact, init);
   if ('ok' in plaintext) return plaintext;
@@ -78,13 +81,8 @@ async function decryptForCache(
  * KMS envelope artifacts: one KMS call proves access; the envelope is kept (the data key is not),
  * so every request calls KMS again (SPEC §5.2).
  */
-async function verifyForJit(
-  artifact: PackedArtifact,
-  meta: ArtifactMeta,
-  init: WorkerInit,
-  marker: string | undefined,
-  bytesHash: string,
-): Promise<LoadResult> {
+async function verifyForJit(v: Validated, init: WorkerInit): Promise<LoadResult> {
+  const { artifact, meta, marker, bytesHash } = v;
   let kept: EncryptedArtifact;
   let plaintext: Uint8Array | TaskFailure;
   if (artifact.envelope !== undefined) {

@@ -83,7 +83,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         custom.seconds = num(arg, value(), 1, 60);
         break;
       case '--reps':
-        custom.reps = num(arg, value(), 1, 9, true);
+        custom.reps = int(arg, value(), 1, 9);
         break;
       case '--warmup':
         custom.warmupSeconds = num(arg, value(), 0, 30);
@@ -112,11 +112,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   return { profile, pin, baseline, out, soak: soakMinutes === undefined ? undefined : { minutes: soakMinutes, mode: soakMode, rate }, poolSizing };
 }
 
-function num(flag: string, raw: string, min: number, max: number, integer = false): number {
+function num(flag: string, raw: string, min: number, max: number): number {
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new Error(`${flag} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
-  }
+  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} must be a number from ${min} to ${max}`);
+  return n;
+}
+
+function int(flag: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer from ${min} to ${max}`);
   return n;
 }
 

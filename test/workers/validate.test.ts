@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FailureCode } from '../../common/failures.js';
+import { ARTIFACT_FIELDS } from '../../common/artifact.js';
 import type { ValidationPolicy } from '../../common/protocol.js';
 import { validateArtifact, type ValidationResult } from '../../workers/validate.js';
 import { ageKeygen, ageLibEncrypt, bytesOf, makeArtifact, NOW_MS, RUNS, signingKey, type SigningKey } from './helpers.js';
@@ -234,24 +235,7 @@ describe('validateArtifact: properties', () => {
       fc.constant(1),
       fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
     );
-    const artifactLike = fc.dictionary(
-      fc.constantFrom(
-        'version',
-        'identity',
-        'environment',
-        'packedAt',
-        'revision',
-        'ciphertextHash',
-        'ciphertext',
-        'envelope',
-        'expiresAt',
-        'signature',
-        'signatureAlgorithm',
-        '__proto__',
-        'constructor',
-      ),
-      fieldValue,
-    );
+    const artifactLike = fc.dictionary(fc.constantFrom(...ARTIFACT_FIELDS, '__proto__', 'constructor'), fieldValue);
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue(), artifactLike), (v) =>
         assertTagged(validateArtifact(bytesOf(v), { ...policy, verifyKey: ed.verifyKey, servingPackedAt: '2025-01-01T00:00:00Z' })),

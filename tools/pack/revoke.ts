@@ -5,23 +5,8 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import { ARTIFACT_FIELDS } from '../../common/artifact.js';
 import { PackError, fsReason } from './errors.js';
-
-/** SPEC §2 table order; fields the table does not know keep their place after these. */
-const FIELD_ORDER = [
-  'version',
-  'identity',
-  'environment',
-  'packedAt',
-  'revision',
-  'ciphertextHash',
-  'ciphertext',
-  'envelope',
-  'expiresAt',
-  'revokedAt',
-  'signature',
-  'signatureAlgorithm',
-] as const;
 
 /** The revoked copy of an artifact's JSON text, formatted like pack's own output. */
 function revokeArtifactJson(text: string, revokedAt: Date): string {
@@ -37,7 +22,8 @@ function revokeArtifactJson(text: string, revokedAt: Date): string {
   const source = new Map(Object.entries(parsed));
   source.set('revokedAt', revokedAt.toISOString());
   const entries: [string, unknown][] = [];
-  for (const name of FIELD_ORDER) {
+  // SPEC §2 table order; fields the table does not know keep their place after these.
+  for (const name of ARTIFACT_FIELDS) {
     if (source.has(name)) entries.push([name, source.get(name)]);
     source.delete(name);
   }
