@@ -1,16 +1,16 @@
 /**
  * `clef-agent check` (SPEC §9), run as the built CLI in a child process the way a probe runs it:
- * against real agents (ready, expired), nothing listening, a server that accepts and never
+ * against real agents (ready, revoked), nothing listening, a server that accepts and never
  * answers, servers that are not the agent, and usage errors. Assertions are on exit codes and
  * messages, never on elapsed time.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { samplePayload } from '../helpers/artifacts.js';
+import { artifactJson, samplePayload } from '../helpers/artifacts.js';
 import { TOKEN, startFileAgent, type FileAgent } from '../helpers/http-fixtures.js';
 import { MAIN, closedPort, runNode, type RunResult } from '../kit/index.js';
 
@@ -29,17 +29,22 @@ async function close(server: net.Server): Promise<void> {
   await new Promise<void>((r) => server.close(() => r()));
 }
 
-describe('clef-agent check against a real agent', { timeout: 90_000 }, () => {
+describe('clef-agent check against a real agent', { timeout: 120_000 }, () => {
+  const agents: FileAgent[] = [];
+  /** Started one by one and closed in `after` even when the other failed to start. */
+  async function start(o: Parameters<typeof startFileAgent>[0]): Promise<FileAgent> {
+    const fa = await startFileAgent(o);
+    agents.push(fa);
+    return fa;
+  }
   let ready: FileAgent;
-  let expired: FileAgent;
+  let revoked: FileAgent;
   before(async () => {
-    [ready, expired] = await Promise.all([
-      startFileAgent({ payload: samplePayload('CHECK-R') }),
-      startFileAgent({ payload: samplePayload('CHECK-E'), artifact: { expiresAt: new Date(Date.now() + 4_000).toISOString() } }),
-    ]);
+    ready = await start({ payload: samplePayload('CHECK-R') });
+    revoked = await start({ payload: samplePayload('CHECK-V'), env: { CLEF_AGENT_POLL_INTERVAL: '5' } });
   });
   after(async () => {
-    await Promise.all([ready?.close(), expired?.close()]);
+    await Promise.all(agents.map((a) => a.close()));
   });
 
   it('exits 0 when the agent is ready (--port, --port=N, CLEF_AGENT_PORT, --ready)', async () => {
@@ -70,16 +75,22 @@ describe('clef-agent check against a real agent', { timeout: 90_000 }, () => {
     assert.equal(r.stdout, `clef-agent check: healthy (127.0.0.1:${ready.agent.port}, state ok)\n`);
   });
 
-  it('exits 1 with the reason when the agent is not ready (artifact expired); --health still exits 0', async () => {
-    await expired.agent.waitForLog((l) => l.event === 'artifact.expired', 30_000);
-    const port = String(expired.agent.port);
+  it('exits 1 with the reason when the agent is not ready (artifact revoked); --health still exits 0', async () => {
+    const port = String(revoked.agent.port);
+    assert.equal((await check(['--port', port])).code, 0, 'ready before the revocation');
+    // The kill signal: the same source now holds a revoked artifact, picked up by the next poll.
+    writeFileSync(
+      revoked.artifactPath,
+      await artifactJson({ recipient: revoked.key.recipient, payload: samplePayload('CHECK-V'), revokedAt: new Date().toISOString() }),
+    );
+    await revoked.agent.waitForLog((l) => l.event === 'artifact.revoked', 60_000);
     const r = await check(['--port', port]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, 'clef-agent check: not ready (expired)\n');
+    assert.equal(r.stderr, 'clef-agent check: not ready (revoked)\n');
     const h = await check(['--health', '--port', port]);
     assert.equal(h.code, 0, h.stderr);
-    assert.match(h.stdout, /state expired/);
+    assert.match(h.stdout, /state revoked/);
   });
 });
 
