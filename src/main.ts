@@ -1,31 +1,39 @@
 #!/usr/bin/env node
-import inspector from 'node:inspector';
+/**
+ * The `clef-agent` command: a dispatcher that imports only the usage texts up front. Each command
+ * is loaded when chosen, so `check` (a probe run every few seconds) and `--help`/`--version` never
+ * load the agent, and the agent's main thread never loads age-encryption (pack) or the load
+ * generator.
+ */
 import { readFileSync } from 'node:fs';
-import { startAgent } from './agent.js';
-import { ConfigError, loadConfig } from './config/index.js';
-import { refuseInspectorSignal, runAsDaemon } from './lifecycle/daemon.js';
-import { createLogger } from './log.js';
-import { StartupError } from './startup.js';
+import { MAIN_USAGE, SERVE_USAGE } from './cli/usage.js';
 
-const USAGE = `Usage:
-  clef-agent [serve]          run the agent (configured by CLEF_AGENT_* environment variables)
-  clef-agent pack [options]   build a packed artifact (clef-agent pack --help)
-  clef-agent loadtest [opts]  load-test a running agent (clef-agent loadtest --help)
-  clef-agent --version`;
+const HELP = new Set(['--help', '-h']);
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv;
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env };
   switch (command) {
-    case 'serve':
-      return serve();
+    case 'serve': {
+      if (rest.length === 0) {
+        const { runServe } = await import('./cli/serve.js');
+        return runServe(version());
+      }
+      if (rest.length === 1 && HELP.has(rest[0] ?? '')) return help(SERVE_USAGE);
+      return usageError('clef-agent serve', `${describe(rest[0] ?? '')}: serve takes no flags (its settings are CLEF_AGENT_* variables)`, SERVE_USAGE);
+    }
+    case 'check': {
+      const { runCheck } = await import('./cli/check.js');
+      return runCheck(rest, io);
+    }
     case 'pack': {
       // Loaded only for this subcommand: the agent's main thread never imports age-encryption.
       const { runPack } = await import('../tools/pack/command.js');
-      return runPack(rest, { stdout: process.stdout, stderr: process.stderr });
+      return runPack(rest, io);
     }
     case 'loadtest': {
       const { runLoadtest } = await import('../tools/loadtest/index.js');
-      return runLoadtest(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+      return runLoadtest(rest, io);
     }
     case '--version':
     case 'version':
@@ -34,79 +42,25 @@ async function main(argv: string[]): Promise<number> {
     case '--help':
     case '-h':
     case 'help':
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
+      return help(MAIN_USAGE);
     default:
-      process.stderr.write(`clef-agent: unknown command "${command.slice(0, 40)}"\n${USAGE}\n`);
-      return 2;
+      return usageError('clef-agent', command.startsWith('-') ? describe(command) : `unknown command "${command.slice(0, 40)}"`, MAIN_USAGE);
   }
 }
 
-async function serve(): Promise<number> {
-  // A debugger on a process that holds secrets is a way in: refuse --inspect and NODE_OPTIONS=--inspect.
-  if (inspector.url() !== undefined || process.execArgv.some((a) => a.startsWith('--inspect'))) {
-    inspector.close();
-    process.stderr.write('clef-agent: refusing to run with the inspector enabled (--inspect); remove it from the command line and NODE_OPTIONS\n');
-    return 2;
-  }
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`clef-agent: invalid configuration:\n${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  // Parsed now: no child process or later reader of the environment needs the raw secrets.
-  // (CLEF_AGENT_AGE_KEY was already removed by loadConfig.)
-  delete process.env['CLEF_AGENT_TOKEN'];
-  delete process.env['CLEF_AGENT_VCS_TOKEN'];
-  const log = createLogger(config.logLevel, { agentId: config.agentId });
-  refuseInspectorSignal(log);
-  log.info(
-    {
-      event: 'agent.starting',
-      version: version(),
-      source: config.sourceLabel,
-      mode: config.cacheTtl === 0 ? 'jit' : 'cached',
-      cacheTtl: config.cacheTtl,
-      pollInterval: config.pollInterval,
-      workers: config.workers,
-      tokenOrigin: config.tokenOrigin,
-      signed: config.verifyKey !== undefined,
-    },
-    'clef-agent starting',
-  );
-  if (config.verifyKey === undefined) {
-    log.warn(
-      { event: 'config.no_verify_key' },
-      'CLEF_AGENT_VERIFY_KEY is not set: anyone who can write the artifact location can make the agent serve secrets of their choosing; set a verify key',
-    );
-  }
-  for (const w of config.warnings) log.warn({ event: 'config.warning' }, w);
-  // Accepted and validated so deployments can be written now, but not acted on yet: say so.
-  if (config.telemetryUrl !== undefined)
-    log.warn({ event: 'config.not_supported' }, 'CLEF_AGENT_TELEMETRY_URL is set but telemetry export is not supported yet; ignored');
-  if (process.env['AWS_LAMBDA_RUNTIME_API'] !== undefined) {
-    log.warn({ event: 'config.not_supported' }, 'AWS_LAMBDA_RUNTIME_API is set but the Lambda extension lifecycle is not supported yet; running as a daemon');
-  }
+function help(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
 
-  try {
-    const agent = await startAgent(config, { log });
-    runAsDaemon(agent, log);
-    await agent.loaded;
-    return -1; // keep running; the daemon lifecycle exits
-  } catch (err) {
-    if (err instanceof StartupError) {
-      log.fatal({ event: 'agent.start_failed' }, err.message);
-      log.flush();
-      process.stderr.write(`clef-agent: ${err.message}\n`);
-      return err.exitCode;
-    }
-    throw err;
-  }
+function usageError(prefix: string, message: string, usage: string): number {
+  process.stderr.write(`${prefix}: ${message}\n\n${usage}`);
+  return 2;
+}
+
+/** An unexpected argument as an error message: a flag by its name only (a value could be a secret pasted in the wrong place). */
+function describe(arg: string): string {
+  return arg.startsWith('-') ? `unknown flag ${JSON.stringify(arg.split('=')[0]?.slice(0, 40) ?? '')}` : 'unexpected argument';
 }
 
 function version(): string {

@@ -19,6 +19,9 @@ Exits 1 when a threshold is breached (for CI), 2 on a usage error.
   --max-p99-ms MS      fail when the p99 latency exceeds MS
   --max-errors N       fail when errors + non-2xx responses exceed N (default 0)
   --json               also print the result as one JSON line (prefix RESULT)
+  -h, --help           show this help
+
+Documentation: README.md ("Load-testing a running agent"), shipped in the clef-agent package.
 `;
 
 export interface LoadtestArgs {
@@ -63,7 +66,9 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestArgs | 'help
     }
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    if (!VALUE_FLAGS.has(flag)) throw new UsageError(`unknown option ${JSON.stringify(arg.slice(0, 40))}`);
+    // The name only, and no positional: in `--tokn=<secret>` or a stray word, the text may be a secret put in the wrong place.
+    if (!flag.startsWith('-')) throw new UsageError('unexpected argument: loadtest takes only --flags (did a value need quoting?)');
+    if (!VALUE_FLAGS.has(flag)) throw new UsageError(`unknown option ${JSON.stringify(flag.slice(0, 40))}`);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
     values.set(flag, value);

@@ -38,6 +38,8 @@ Options:
   -h, --help             show this help
 
 Exit status: 0 success, 2 bad input (flags, files, payload, key), 1 other failure.
+
+Documentation: README.md ("Building artifacts"), shipped in the clef-agent package.
 `;
 
 /** The synopsis lines of USAGE plus a pointer to the rest: what a flag mistake prints. */

@@ -1,0 +1,78 @@
+/**
+ * `clef-agent [serve]`: loads the configuration from the environment and runs the agent as a
+ * daemon. src/main.ts imports this module only for this command, so `check`, `--help` and
+ * `--version` never load the agent (config, logger, worker pool).
+ */
+import inspector from 'node:inspector';
+import { startAgent } from '../agent.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { refuseInspectorSignal, runAsDaemon } from '../lifecycle/daemon.js';
+import { createLogger } from '../log.js';
+import { StartupError } from '../startup.js';
+
+export async function runServe(version: string): Promise<number> {
+  // A debugger on a process that holds secrets is a way in: refuse --inspect and NODE_OPTIONS=--inspect.
+  if (inspector.url() !== undefined || process.execArgv.some((a) => a.startsWith('--inspect'))) {
+    inspector.close();
+    process.stderr.write('clef-agent: refusing to run with the inspector enabled (--inspect); remove it from the command line and NODE_OPTIONS\n');
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`clef-agent: invalid configuration:\n${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  // Parsed now: no child process or later reader of the environment needs the raw secrets.
+  // (CLEF_AGENT_AGE_KEY was already removed by loadConfig.)
+  delete process.env['CLEF_AGENT_TOKEN'];
+  delete process.env['CLEF_AGENT_VCS_TOKEN'];
+  const log = createLogger(config.logLevel, { agentId: config.agentId });
+  refuseInspectorSignal(log);
+  log.info(
+    {
+      event: 'agent.starting',
+      version,
+      source: config.sourceLabel,
+      mode: config.cacheTtl === 0 ? 'jit' : 'cached',
+      cacheTtl: config.cacheTtl,
+      pollInterval: config.pollInterval,
+      workers: config.workers,
+      tokenOrigin: config.tokenOrigin,
+      signed: config.verifyKey !== undefined,
+    },
+    'clef-agent starting',
+  );
+  if (config.verifyKey === undefined) {
+    log.warn(
+      { event: 'config.no_verify_key' },
+      'CLEF_AGENT_VERIFY_KEY is not set: anyone who can write the artifact location can make the agent serve secrets of their choosing; set a verify key',
+    );
+  }
+  for (const w of config.warnings) log.warn({ event: 'config.warning' }, w);
+  // Accepted and validated so deployments can be written now, but not acted on yet: say so.
+  if (config.telemetryUrl !== undefined)
+    log.warn({ event: 'config.not_supported' }, 'CLEF_AGENT_TELEMETRY_URL is set but telemetry export is not supported yet; ignored');
+  if (process.env['AWS_LAMBDA_RUNTIME_API'] !== undefined) {
+    log.warn({ event: 'config.not_supported' }, 'AWS_LAMBDA_RUNTIME_API is set but the Lambda extension lifecycle is not supported yet; running as a daemon');
+  }
+
+  try {
+    const agent = await startAgent(config, { log });
+    runAsDaemon(agent, log);
+    await agent.loaded;
+    return -1; // keep running; the daemon lifecycle exits
+  } catch (err) {
+    if (err instanceof StartupError) {
+      log.fatal({ event: 'agent.start_failed' }, err.message);
+      log.flush();
+      process.stderr.write(`clef-agent: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
