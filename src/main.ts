@@ -5,6 +5,7 @@ import { startAgent } from './agent.js';
 import { ConfigError, loadConfig } from './config/index.js';
 import { refuseInspectorSignal, runAsDaemon } from './lifecycle/daemon.js';
 import { createLogger } from './log.js';
+import { SEA_ASSETS, seaTextAsset } from './sea.js';
 import { StartupError } from './startup.js';
 
 const USAGE = `Usage:
@@ -110,7 +111,8 @@ async function serve(): Promise<number> {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const text = seaTextAsset(SEA_ASSETS.packageJson) ?? readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  const pkg = JSON.parse(text) as { version: string };
   return pkg.version;
 }
 
