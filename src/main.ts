@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { MAIN_USAGE, SERVE_USAGE } from './cli/usage.js';
+import { SEA_ASSETS, seaTextAsset } from './sea.js';
 
 const HELP = new Set(['--help', '-h']);
 
@@ -64,7 +65,8 @@ function describe(arg: string): string {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const text = seaTextAsset(SEA_ASSETS.packageJson) ?? readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  const pkg = JSON.parse(text) as { version: string };
   return pkg.version;
 }
 

@@ -3,8 +3,9 @@ import { Piscina } from 'piscina';
 import { TASKS_PER_WORKER } from '../common/limits.js';
 import type { Task, TaskFailure, TaskResults, WorkerInit } from '../common/protocol.js';
 import { taskFailure } from '../common/task-failure.js';
+import { seaWorkerEnv, seaWorkerFile } from './sea.js';
 
-/** The compiled worker entry: dist/workers/index.js, next to dist/src/. */
+/** The compiled worker entry: dist/workers/index.js, next to dist/src/ (in the binary: src/sea.ts). */
 const WORKER_FILE = new URL('../workers/index.js', import.meta.url);
 
 export interface PoolOptions {
@@ -123,11 +124,12 @@ export class WorkerPool {
 
   private create(): Piscina {
     return new Piscina({
-      filename: WORKER_FILE.href,
+      filename: (seaWorkerFile() ?? WORKER_FILE).href,
       minThreads: this.options.size,
       maxThreads: this.options.size,
       // Workers must never inherit --inspect (SPEC §5.1) or other debugging flags.
       execArgv: [],
+      env: seaWorkerEnv(),
       workerData: this.options.init,
       // First in, first out, also for a task a busy worker handed back (the default re-queues it
       // at the tail, which shows as long latency tails under load).

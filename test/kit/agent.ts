@@ -2,6 +2,9 @@
  * The one agent launcher: starts the built agent (`dist/src/main.js`) as a real child process with
  * a clean environment, collects its JSON log lines, waits for what it logs, talks HTTP to it and
  * stops it — always bounded, so a hung agent never outlives its test.
+ *
+ * With `CLEF_AGENT_TEST_BINARY=/path/to/clef-agent` (the binary leg, `npm run test:binary`) it
+ * starts that standalone binary instead, with the same arguments and environment.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +12,17 @@ import { request, type HttpAnswer, type RequestOptions } from './http.js';
 import { waitUntil } from './wait.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+/** The standalone binary under test, when this is the binary leg. */
+export const BINARY: string | undefined = process.env['CLEF_AGENT_TEST_BINARY'] || undefined;
+
+/** The command and arguments that run the agent: `node [nodeArgs] main.js args`, or `binary args`. */
+export function agentCommand(args: readonly string[], nodeArgs: readonly string[] = [], binary = BINARY): [string, string[]] {
+  if (binary === undefined) return [process.execPath, [...nodeArgs, MAIN, ...args]];
+  // The binary takes no Node flags (its SEA config sets execArgvExtension "none").
+  if (nodeArgs.length > 0) throw new Error(`node flags (${nodeArgs.join(' ')}) do not apply to the standalone binary`);
+  return [binary, [...args]];
+}
 
 export interface LogLine {
   readonly level?: string;
@@ -20,8 +34,10 @@ export interface LogLine {
 export interface LaunchOptions {
   /** Arguments after main.js (e.g. `['loadtest', …]`). */
   readonly args?: readonly string[];
-  /** Node flags before main.js (e.g. `--inspect`). */
+  /** Node flags before main.js (e.g. `--inspect`); refused for the binary. */
   readonly nodeArgs?: readonly string[];
+  /** A standalone binary to run (default: `BINARY`, else node and main.js). */
+  readonly binary?: string;
   /** The agent's working directory (default: the test runner's). */
   readonly cwd?: string;
 }
@@ -52,7 +68,8 @@ export class AgentProcess {
   /** `env` is all the agent sees, plus PATH and CLEF_AGENT_PORT=0 (any free port) unless `env` sets it. */
   constructor(env: Readonly<Record<string, string>>, o: LaunchOptions = {}) {
     this.token = env['CLEF_AGENT_TOKEN'] ?? '';
-    this.child = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, ...(o.args ?? [])], {
+    const [command, argv] = agentCommand(o.args ?? [], o.nodeArgs, o.binary ?? BINARY);
+    this.child = spawn(command, argv, {
       ...(o.cwd === undefined ? {} : { cwd: o.cwd }),
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CLEF_AGENT_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 /** The test kit: one agent launcher, one HTTP client, waiting, temp dirs, the error-body check, running a built CLI, /proc views. */
-export { AgentProcess, MAIN, type LaunchOptions, type LogLine, type StopOptions } from './agent.js';
+export { AgentProcess, agentCommand, BINARY, MAIN, type LaunchOptions, type LogLine, type StopOptions } from './agent.js';
 export { assertErrorBody } from './error-body.js';
 export {
   KeepAliveConnection,

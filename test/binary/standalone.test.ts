@@ -1,0 +1,102 @@
+/**
+ * SPEC §9 standalone binary: the executable alone, copied into an empty directory with no
+ * node_modules anywhere up the tree, prints its version, packs an artifact, serves it, takes no
+ * Node options from the environment, and leaves nothing in its temp directory after SIGTERM.
+ *
+ * Runs in the binary leg only (`npm run test:binary` sets CLEF_AGENT_TEST_BINARY); the normal leg
+ * has no binary to test.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { AgentProcess, BINARY, listeningSockets, suiteTempDirs } from '../kit/index.js';
+import { ageKeyPair, samplePayload, type AgeKeyPair } from '../helpers/artifacts.js';
+
+const PACKAGE = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+const TOKEN = 'b'.repeat(64);
+
+describe('§9 standalone binary', { skip: BINARY === undefined && 'no binary: set CLEF_AGENT_TEST_BINARY (npm run test:binary)', timeout: 120_000 }, () => {
+  const dirs = suiteTempDirs('clef-binary-');
+  let dir = '';
+  let exe = '';
+  let keys: AgeKeyPair;
+
+  /** Runs the copied binary to its end from the empty directory, with nothing but PATH. */
+  function run(args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(exe, args, { cwd: dir, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, encoding: 'utf8', timeout: 30_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  before(async () => {
+    dir = dirs.make();
+    exe = join(dir, 'clef-agent');
+    copyFileSync(BINARY ?? '', exe);
+    for (let d = dir; ; d = dirname(d)) {
+      assert.ok(!existsSync(join(d, 'node_modules')), `${d} has a node_modules: the test needs a tree without one`);
+      if (dirname(d) === d) break;
+    }
+    keys = await ageKeyPair();
+  });
+
+  it('--version prints the package version and exits 0', () => {
+    const r = run(['--version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), PACKAGE.version);
+  });
+
+  it('pack writes an artifact, and the binary serves it; nothing is left in its temp dir after SIGTERM', async () => {
+    writeFileSync(join(dir, 'payload.json'), JSON.stringify(samplePayload('BIN')));
+    const packed = run([
+      'pack',
+      '--payload',
+      'payload.json',
+      '--recipient',
+      keys.recipient,
+      '--identity',
+      'svc',
+      '--environment',
+      'test',
+      '--out',
+      'artifact.json',
+    ]);
+    assert.equal(packed.code, 0, packed.stderr);
+    assert.ok(statSync(join(dir, 'artifact.json')).size > 0);
+
+    const tmp = dirs.make();
+    const agent = new AgentProcess(
+      {
+        CLEF_AGENT_SOURCE: join(dir, 'artifact.json'),
+        CLEF_AGENT_AGE_KEY: keys.identity,
+        CLEF_AGENT_TOKEN: TOKEN,
+        CLEF_AGENT_WORKERS: '2',
+        TMPDIR: tmp,
+        // Ignored by the binary (SEA execArgvExtension "none"): node would fail on the --require.
+        NODE_OPTIONS: '--require=/nonexistent/clef-agent-probe.js --inspect=127.0.0.1:0',
+      },
+      { binary: exe, cwd: dir },
+    );
+    try {
+      await agent.ready();
+      assert.deepEqual((await agent.request('/v1/secrets')).json(), samplePayload('BIN'));
+      assert.ok(!agent.stderr.includes('Debugger listening'), agent.stderr);
+      assert.deepEqual(
+        listeningSockets(agent.child.pid ?? 0).map((s) => s.port),
+        [agent.port],
+        'only the secrets port listens (no inspector)',
+      );
+      // The worker code, written once into a private directory.
+      const made = readdirSync(tmp);
+      assert.equal(made.length, 1, made.join(', '));
+      assert.match(made[0] ?? '', /^clef-agent-/);
+      assert.equal(statSync(join(tmp, made[0] ?? '')).mode & 0o777, 0o700);
+      assert.deepEqual(readdirSync(join(tmp, made[0] ?? '')), ['worker.cjs']);
+    } finally {
+      const code = await agent.stop({ signal: 'SIGTERM' });
+      assert.equal(code, 0, agent.output);
+    }
+    assert.deepEqual(readdirSync(tmp), [], 'the temp directory is removed at exit');
+    assert.deepEqual(readdirSync(dir).sort(), ['artifact.json', 'clef-agent', 'payload.json'], 'nothing written next to the binary');
+  });
+});
