@@ -1,28 +1,48 @@
-# clef-agent sidecar image. Production runs on the current Node.js LTS (SPEC §1).
-# Build: docker build -t clef-agent .
-FROM node:22-bookworm-slim AS build
-WORKDIR /app
+# clef-agent sidecar image (SPEC §9). Build: docker build -t clef-agent .
+#
+# The image holds exactly what the npm tarball installs: the build stage runs `npm pack` (whose
+# prepack step is the production build) and installs that tarball with --omit=dev into
+# /opt/clef-agent; the runtime stage copies that one directory and nothing else. The same two
+# steps, taken from the RUN lines below, are what test/deploy/dockerfile.test.ts runs before it
+# starts ENTRYPOINT+CMD and HEALTHCHECK from the result.
+#
+# Base: Node 26, the current LTS, on Debian 13 "trixie" slim: the official images' default Debian
+# for Node 26 (bookworm-slim is also published, at the same ~80 MB compressed), with the newer
+# package set and the longer security support, so fewer known CVEs in the shared libraries the
+# agent never uses. Alpine (~55 MB) uses musl, on which Node is an experimental platform; a
+# distroless base needs the standalone binary instead (a separate image). Pin by digest in
+# production (node:26-trixie-slim@sha256:…) and let a bot bump it.
+FROM node:26-trixie-slim AS build
+WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/clean-dist.mjs ./scripts/
-COPY common ./common
+COPY tsconfig.json tsconfig.build.json README.md ./
+COPY scripts ./scripts
 COPY src ./src
 COPY workers ./workers
+COPY common ./common
 COPY tools ./tools
-# The production build compiles only shipped code (src, workers, common, tools) into dist/.
-RUN npm run build:prod && npm prune --omit=dev
+RUN mkdir /pkg && npm pack --pack-destination /pkg
+RUN npm install --omit=dev --no-audit --no-fund --prefix /opt/clef-agent /pkg/clef-agent-*.tgz
 
-FROM node:22-bookworm-slim
-ENV NODE_ENV=production
-WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist/src ./dist/src
-COPY --from=build /app/dist/workers ./dist/workers
-COPY --from=build /app/dist/common ./dist/common
-COPY --from=build /app/dist/tools ./dist/tools
-# Unprivileged user; the agent needs no capabilities. It listens on 127.0.0.1 only, so there is no
-# port to EXPOSE: the application container reaches it through the shared pod/task network namespace.
-USER node
-ENTRYPOINT ["node", "dist/src/main.js"]
+FROM node:26-trixie-slim
+LABEL org.opencontainers.image.title="clef-agent" \
+      org.opencontainers.image.description="Localhost secrets sidecar: serves a verified, decrypted Clef artifact on 127.0.0.1:7779 behind a bearer token" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="docker.io/library/node:26-trixie-slim"
+COPY --from=build /opt/clef-agent /opt/clef-agent
+ENV NODE_ENV=production \
+    PATH=/opt/clef-agent/node_modules/.bin:/usr/local/bin:/usr/bin:/bin
+# A fixed numeric uid/gid that exists nowhere else in the image (the base's `node` user is 1000),
+# so Kubernetes `runAsNonRoot` can verify it and a shared token file can be owned by it. The agent
+# writes nothing of its own: it runs on a read-only root filesystem with no capabilities, and only
+# CLEF_AGENT_TOKEN_FILE / CLEF_AGENT_CACHE_PATH, when set, point at mounted volumes it writes to.
+USER 10001:10001
+WORKDIR /opt/clef-agent
+# It listens on 127.0.0.1 only, so there is no port to EXPOSE: the application reaches it through
+# the pod's or task's shared network namespace. The probe runs the agent's own `check` command,
+# so the image needs no curl.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["clef-agent", "check"]
+ENTRYPOINT ["clef-agent"]
+CMD ["serve"]
