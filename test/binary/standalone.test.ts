@@ -1,7 +1,8 @@
 /**
  * SPEC §9 standalone binary: the executable alone, copied into an empty directory with no
- * node_modules anywhere up the tree, prints its version, packs an artifact, serves it, takes no
- * Node options from the environment, and leaves nothing in its temp directory after SIGTERM.
+ * node_modules anywhere up the tree, prints its version, packs an artifact, serves it, answers its
+ * own `check` probe, takes no Node options from the environment, and leaves nothing in its temp
+ * directory after SIGTERM.
  *
  * Runs in the binary leg only (`npm run test:binary` sets CLEF_AGENT_TEST_BINARY); the normal leg
  * has no binary to test.
@@ -80,6 +81,9 @@ describe('§9 standalone binary', { skip: BINARY === undefined && 'no binary: se
     try {
       await agent.ready();
       assert.deepEqual((await agent.request('/v1/secrets')).json(), samplePayload('BIN'));
+      // The probe an image's HEALTHCHECK runs, from the binary itself.
+      const probe = run(['check', '--port', String(agent.port)]);
+      assert.equal(probe.code, 0, probe.stderr);
       assert.ok(!agent.stderr.includes('Debugger listening'), agent.stderr);
       assert.deepEqual(
         listeningSockets(agent.child.pid ?? 0).map((s) => s.port),
@@ -97,6 +101,9 @@ describe('§9 standalone binary', { skip: BINARY === undefined && 'no binary: se
       assert.equal(code, 0, agent.output);
     }
     assert.deepEqual(readdirSync(tmp), [], 'the temp directory is removed at exit');
+    const gone = run(['check', '--port', String(agent.port)]);
+    assert.equal(gone.code, 1, 'check fails once the agent is gone');
+    assert.match(gone.stderr, /connection refused/);
     assert.deepEqual(readdirSync(dir).sort(), ['artifact.json', 'clef-agent', 'payload.json'], 'nothing written next to the binary');
   });
 });
