@@ -5,9 +5,7 @@
  * load the agent, and the agent's main thread never loads age-encryption (pack) or the load
  * generator.
  */
-import { readFileSync } from 'node:fs';
 import { MAIN_USAGE, SERVE_USAGE } from './cli/usage.js';
-import { SEA_ASSETS, seaTextAsset } from './sea.js';
 
 const HELP = new Set(['--help', '-h']);
 
@@ -18,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': {
       if (rest.length === 0) {
         const { runServe } = await import('./cli/serve.js');
-        return runServe(version());
+        return runServe();
       }
       if (rest.length === 1 && HELP.has(rest[0] ?? '')) return help(SERVE_USAGE);
       return usageError('clef-agent serve', `${describe(rest[0] ?? '')}: serve takes no flags (its settings are CLEF_AGENT_* variables)`, SERVE_USAGE);
@@ -37,9 +35,11 @@ async function main(argv: string[]): Promise<number> {
       return runLoadtest(rest, io);
     }
     case '--version':
-    case 'version':
-      process.stdout.write(`${version()}\n`);
+    case 'version': {
+      const { packageVersion } = await import('./cli/version.js');
+      process.stdout.write(`${packageVersion()}\n`);
       return 0;
+    }
     case '--help':
     case '-h':
     case 'help':
@@ -62,12 +62,6 @@ function usageError(prefix: string, message: string, usage: string): number {
 /** An unexpected argument as an error message: a flag by its name only (a value could be a secret pasted in the wrong place). */
 function describe(arg: string): string {
   return arg.startsWith('-') ? `unknown flag ${JSON.stringify(arg.split('=')[0]?.slice(0, 40) ?? '')}` : 'unexpected argument';
-}
-
-function version(): string {
-  const text = seaTextAsset(SEA_ASSETS.packageJson) ?? readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  const pkg = JSON.parse(text) as { version: string };
-  return pkg.version;
 }
 
 main(process.argv.slice(2)).then(

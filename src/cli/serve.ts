@@ -9,8 +9,10 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { refuseInspectorSignal, runAsDaemon } from '../lifecycle/daemon.js';
 import { createLogger } from '../log.js';
 import { StartupError } from '../startup.js';
+import { packageVersion } from './version.js';
 
-export async function runServe(version: string): Promise<number> {
+export async function runServe(): Promise<number> {
+  const version = packageVersion();
   // A debugger on a process that holds secrets is a way in: refuse --inspect and NODE_OPTIONS=--inspect.
   if (inspector.url() !== undefined || process.execArgv.some((a) => a.startsWith('--inspect'))) {
     inspector.close();
