@@ -43,7 +43,7 @@ describe('§5 /v1/ready 503 reasons after the first load', { timeout: 90_000, co
   });
 
   it('§5 GET /v1/ready → 503 {"ready":false,"reason":"expired"} past expiresAt; secrets routes 503 expired; health expired: true', async () => {
-    const fa = await startFileAgent({ payload: samplePayload('STATE-E'), artifact: { expiresAt: new Date(Date.now() + 4_000).toISOString() } });
+    const fa = await startFileAgent({ payload: samplePayload('STATE-E'), artifact: { expiresAt: new Date(Date.now() + 10_000).toISOString() } });
     agents.push(fa);
     await fa.agent.waitForLog((l) => l.event === 'artifact.expired', 30_000);
     await assertNotServing(fa, 'expired');
