@@ -13,7 +13,7 @@ export {
   type RawResponse,
   type RequestOptions,
 } from './http.js';
-export { runNode, type RunOptions, type RunResult } from './run.js';
+export { runCommand, runNode, type RunOptions, type RunResult } from './run.js';
 export { listeningSockets, openConnections, rssBytes, tcpSockets, type ListeningSocket, type TcpSocket } from './procfs.js';
 export { TempDirs, suiteTempDirs, tempDir } from './temp.js';
 export { sleep, waitUntil } from './wait.js';

@@ -1,4 +1,4 @@
-/** Runs a node script (a built CLI) as a child to its end: output collected, always bounded. */
+/** Runs a node script (a built CLI) or any command as a child to its end: output collected, always bounded. */
 import { spawn } from 'node:child_process';
 
 export interface RunOptions {
@@ -17,11 +17,13 @@ export interface RunResult {
 
 /** `node script ...args` with a clean environment; resolves once it exited and its output was read. */
 export function runNode(script: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
+  return runCommand(process.execPath, [script, ...args], { ...o, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...o.env } });
+}
+
+/** Any command, with exactly the environment given (and the working directory, if given); same bounds as runNode. */
+export function runCommand(command: string, args: readonly string[], o: RunOptions & { readonly cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...o.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, args, { cwd: o.cwd, env: o.env ?? {}, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

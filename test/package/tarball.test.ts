@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { makeAgeKey } from '../pack/helpers.js';
-import { request, suiteTempDirs, waitUntil } from '../kit/index.js';
+import { request, runCommand, suiteTempDirs, waitUntil, type RunResult } from '../kit/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** What `npm pack` needs to run `prepack` (the production build) in a copy of the checkout. */
@@ -22,12 +22,6 @@ const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig
 const SHIPPED = /^(package\.json|README\.md|dist\/(src|workers|common|tools)\/.+\.js)$/;
 const PAYLOAD = { app: { API_KEY: 'tarball-test-api-key', DATABASE_URL: 'postgres://u:tarball-db@localhost/app' } };
 const TOKEN = 'ab12'.repeat(16);
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 /**
  * The suite's environment minus npm's lifecycle variables (when run under `npm test`), so the
@@ -43,20 +37,9 @@ function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, ...extra };
 }
 
-function run(cmd: string, args: readonly string[], o: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const kill = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** A command from `cwd`, with this test's clean environment unless another is given. */
+function run(cmd: string, args: readonly string[], o: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<RunResult> {
+  return runCommand(cmd, args, { cwd: o.cwd, env: o.env ?? cleanEnv(), timeoutMs: o.timeoutMs });
 }
 
 /** Bytes of every file under `dir` (symlinks not followed): the installed size. */
