@@ -4,8 +4,8 @@
  * own `check` probe, takes no Node options from the environment, and leaves nothing in its temp
  * directory after SIGTERM.
  *
- * Runs in the binary leg only (`npm run test:binary` sets CLEF_AGENT_TEST_BINARY); the normal leg
- * has no binary to test.
+ * Runs in the binary leg only: scripts/run-tests.mjs collects test/binary only when
+ * CLEF_AGENT_TEST_BINARY is set (`npm run test:binary` sets it); the normal leg has no binary.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -18,7 +18,7 @@ import { ageKeyPair, samplePayload, type AgeKeyPair } from '../helpers/artifacts
 const PACKAGE = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 const TOKEN = 'b'.repeat(64);
 
-describe('§9 standalone binary', { skip: BINARY === undefined && 'no binary: set CLEF_AGENT_TEST_BINARY (npm run test:binary)', timeout: 120_000 }, () => {
+describe('§9 standalone binary', { timeout: 120_000 }, () => {
   const dirs = suiteTempDirs('clef-binary-');
   let dir = '';
   let exe = '';
@@ -31,6 +31,7 @@ describe('§9 standalone binary', { skip: BINARY === undefined && 'no binary: se
   }
 
   before(async () => {
+    assert.ok(BINARY !== undefined, 'set CLEF_AGENT_TEST_BINARY to the binary (npm run test:binary does)');
     dir = dirs.make();
     exe = join(dir, 'clef-agent');
     copyFileSync(BINARY ?? '', exe);
