@@ -45,6 +45,7 @@ export async function runServe(): Promise<number> {
       pollInterval: config.pollInterval,
       workers: config.workers,
       tokenOrigin: config.tokenOrigin,
+      cachePath: config.cachePath,
       signed: config.verifyKey !== undefined,
     },
     'clef-agent starting',

@@ -11,13 +11,14 @@ import { refuse, type Issues } from './errors.js';
 import { pathValue, read, type Env } from './parse.js';
 import { errnoCode, quote } from '../../common/display.js';
 import type { AgeKeySource } from './types.js';
+import { checkTrustedFile } from './trusted-file.js';
 import { VARIABLES } from './variables.js';
 
 const AGE_KEY = VARIABLES.ageKey.name;
 const AGE_KEY_FILE = VARIABLES.ageKeyFile.name;
 const FILE_EXPECTED = 'a path to a readable age identity file';
 
-/** Follows symlinks on purpose: Kubernetes mounts secret files as symlinks into `..data/`. */
+/** Follows symlinks on purpose (Kubernetes mounts secret files as symlinks into `..data/`): the target is judged. */
 function checkKeyFile(raw: string, cwd: string, warnings: string[]): AgeKeySource {
   const path = pathValue(AGE_KEY_FILE, raw, cwd, FILE_EXPECTED);
   const shown = quote(path, 200);
@@ -36,10 +37,9 @@ function checkKeyFile(raw: string, cwd: string, warnings: string[]): AgeKeySourc
   }
   // Size is metadata, not content: an empty file can be refused without reading it.
   if (st.size === 0) refuse(AGE_KEY_FILE, `${shown} is empty`, FILE_EXPECTED);
-  if ((st.mode & 0o077) !== 0) {
-    const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-    warnings.push(`${AGE_KEY_FILE} ${shown} is accessible to group or others (mode ${mode}); restrict it to 0600 or 0400`);
-  }
+  // Another user who could write the key file would choose the identity the agent decrypts with.
+  const exposed = checkTrustedFile(AGE_KEY_FILE, path, { secret: true, stats: st });
+  if (exposed !== undefined) warnings.push(exposed);
   return { kind: 'file', path };
 }
 

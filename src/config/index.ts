@@ -6,12 +6,13 @@
  * verify key, expectations, allow-http, telemetry, log level, limits, workers, then the
  * cross-variable rules (plain http, VCS expectations).
  *
- * Side effects, both deliberate: CLEF_AGENT_AGE_KEY is deleted from `env` (child processes must
- * never inherit it), and a missing CLEF_AGENT_TOKEN_FILE is created — only once every other
- * setting is valid, so a refused start-up leaves nothing behind.
+ * Side effects, all deliberate: CLEF_AGENT_AGE_KEY is deleted from `env` (child processes must
+ * never inherit it), and a missing CLEF_AGENT_TOKEN_FILE or cache directory is created — only once
+ * every other setting is valid, so a refused start-up leaves nothing behind.
  */
 import { Issues } from './errors.js';
 import { resolveAgeKey } from './age-key.js';
+import { finishCacheDir } from './cache-dir.js';
 import type { CpuProbe } from './cpus.js';
 import { isLoopbackHost } from '../../common/net.js';
 import { read, type Env } from './parse.js';
@@ -70,7 +71,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   const tokenPlan = planToken(env, cwd, issues);
   const agentId = setting(V.agentId);
   const timing = resolveTiming(env, issues, warnings);
-  const cachePath = setting(V.cachePath);
+  const cachePlan = setting(V.cachePath);
   const verify = setting(V.verifyKey);
   const expectIdentity = setting(V.expectIdentity);
   const expectEnvironment = setting(V.expectEnvironment);
@@ -106,6 +107,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   }
   issues.throwIfAny();
 
+  const cachePath = cachePlan === undefined ? undefined : finishCacheDir(cachePlan);
   const token = finishToken(ok(tokenPlan));
   const t = ok(timing);
   const src = ok(source);

@@ -4,9 +4,8 @@
  * given a secret variable's value: secrets are validated in token.ts / age-key.ts / verify-key.ts / source.ts, which
  * never quote the value.
  */
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { errnoCode, maskUrl, quote } from '../../common/display.js';
+import { maskUrl, quote } from '../../common/display.js';
 import { refuse } from './errors.js';
 
 export type Env = NodeJS.ProcessEnv;
@@ -89,24 +88,6 @@ export function pathValue(name: string, raw: string, cwd: string, expected: stri
   if (raw === '') refuse(name, 'is empty', expected);
   if (raw.includes('\0')) refuse(name, `${quote(raw)} contains a NUL byte`, expected);
   return resolve(cwd, raw);
-}
-
-/**
- * A directory path that may not exist yet (its owner creates it later), but if something exists at
- * the path it must be a directory. Symlinks to directories are fine.
- */
-export function directoryPath(name: string, raw: string, cwd: string, expected: string): string {
-  const dir = pathValue(name, raw, cwd, expected);
-  let isDirectory: boolean;
-  try {
-    isDirectory = statSync(dir).isDirectory();
-  } catch (err) {
-    const code = errnoCode(err) ?? 'unknown error';
-    if (code === 'ENOENT') return dir;
-    return refuse(name, `${quote(dir, 200)} cannot be inspected (${code})`, expected);
-  }
-  if (!isDirectory) refuse(name, `${quote(dir, 200)} exists and is not a directory`, expected);
-  return dir;
 }
 
 const AGENT_ID_EXPECTED = '1 to 128 characters: letters, digits and . _ - : @ / + =';

@@ -12,6 +12,7 @@ import { refuse, type Issues } from './errors.js';
 import { isHeaderSafe, pathValue, read, type Env } from './parse.js';
 import { errnoCode, quote } from '../../common/display.js';
 import type { Config } from './types.js';
+import { checkTrustedFile } from './trusted-file.js';
 import { MAX_TOKEN_LENGTH, VARIABLES } from './variables.js';
 
 const TOKEN = VARIABLES.token.name;
@@ -81,9 +82,13 @@ function readTokenFile(file: string): TokenPlan {
     return refuse(TOKEN_FILE, `${shown} cannot be read (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
   }
   let content: string;
+  let exposed: string | undefined;
   try {
     const fst = fstatSync(fd);
     if (!fst.isFile()) refuse(TOKEN_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
+    // Judged on the open file, so the file checked is the file read. A file another user could
+    // have written holds a token of their choosing: refused before its content is looked at.
+    exposed = checkTrustedFile(TOKEN_FILE, file, { secret: true, stats: fst });
     if (fst.size > MAX_FILE_BYTES) refuse(TOKEN_FILE, `${shown} is larger than ${MAX_FILE_BYTES} bytes`, FILE_EXPECTED);
     content = readFileSync(fd, 'utf8');
   } finally {
@@ -91,7 +96,8 @@ function readTokenFile(file: string): TokenPlan {
   }
   // Editors and `echo` add a trailing newline; it is never part of the token.
   const token = checkToken(TOKEN_FILE, content.replace(/\s+$/, ''), `the token in ${shown} `);
-  return { kind: 'ready', token, origin: 'file', file, warnings: token.length < MIN_RECOMMENDED ? [SHORT_FILE_TOKEN_WARNING] : [] };
+  const warnings = [...(exposed === undefined ? [] : [exposed]), ...(token.length < MIN_RECOMMENDED ? [SHORT_FILE_TOKEN_WARNING] : [])];
+  return { kind: 'ready', token, origin: 'file', file, warnings };
 }
 
 /** Validates and reads; records issues and returns undefined when anything is wrong. No side effects. */

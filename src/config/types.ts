@@ -42,6 +42,7 @@ export interface Config {
   /** Seconds between polls (explicit or derived per SPEC §4.1). */
   readonly pollInterval: number;
   readonly pollIntervalExplicit: boolean;
+  /** The disk cache directory decided at start-up (config/cache-dir.ts): CLEF_AGENT_CACHE_PATH or its private subdirectory. */
   readonly cachePath?: string | undefined;
   /** Base64 DER SubjectPublicKeyInfo, already checked to be Ed25519 or EC P-256. */
   readonly verifyKey?: string | undefined;

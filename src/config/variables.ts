@@ -12,8 +12,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MIN_POLL_SECONDS } from '../../common/limits.js';
+import { planCacheDir } from './cache-dir.js';
 import { defaultWorkerCount, MAX_WORKERS, type CpuProbe } from './cpus.js';
-import { agentId, boolean, directoryPath, httpUrl, integer, oneOf, text } from './parse.js';
+import { agentId, boolean, httpUrl, integer, oneOf, text } from './parse.js';
 import type { LogLevel } from './types.js';
 import { parseVerifyKey } from './verify-key.js';
 
@@ -145,7 +146,7 @@ export const VARIABLES = {
     name: 'CLEF_AGENT_CACHE_PATH',
     default: UNSET,
     doc: 'directory for the encrypted disk fallback cache',
-    parse: (name, raw, ctx) => directoryPath(name, raw, ctx.cwd, 'a directory for the disk cache (created later if missing)'),
+    parse: (_name, raw, ctx) => planCacheDir(raw, ctx.cwd),
   }),
   verifyKey: scalar({
     name: 'CLEF_AGENT_VERIFY_KEY',

@@ -69,7 +69,7 @@ describe('CLEF_AGENT_AGE_KEY_FILE', () => {
   test('CLEF_AGENT_AGE_KEY_FILE: warns when group or others can read the file', () => {
     const file = keyFile(0o644);
     assert.deepEqual(load(env({ CLEF_AGENT_AGE_KEY_FILE: file })).warnings, [
-      `CLEF_AGENT_AGE_KEY_FILE "${file}" is accessible to group or others (mode 0644); restrict it to 0600 or 0400`,
+      `CLEF_AGENT_AGE_KEY_FILE "${file}" is readable by group or others (mode 0644); restrict it to 0600 or 0400`,
     ]);
   });
   test('CLEF_AGENT_AGE_KEY_FILE: resolves a relative path against the working directory', () => {

@@ -65,7 +65,7 @@ describe('CLEF_AGENT_TOKEN_FILE', () => {
   });
   test('CLEF_AGENT_TOKEN_FILE: a short token in the file is accepted with a warning', () => {
     const file = join(tempDir(), 'token');
-    writeFileSync(file, 'short\r\n');
+    writeFileSync(file, 'short\r\n', { mode: 0o600 });
     const c = load(env({ CLEF_AGENT_TOKEN: undefined, CLEF_AGENT_TOKEN_FILE: file }));
     assert.equal(c.token, 'short');
     assert.deepEqual(c.warnings, [SHORT_FILE_TOKEN_WARNING]);

@@ -126,7 +126,7 @@ describe('§3 config: plain settings', { concurrency: 6 }, () => {
     const file = join(dir, 'cache-is-a-file');
     writeFileSync(file, 'x');
     assertRefused(await runCli(base, { CLEF_AGENT_CACHE_PATH: file }), [
-      `CLEF_AGENT_CACHE_PATH: ${JSON.stringify(file)} exists and is not a directory; expected a directory for the disk cache (created later if missing)`,
+      `CLEF_AGENT_CACHE_PATH: ${JSON.stringify(file)} exists and is not a directory; expected a directory for the disk cache (created if missing)`,
     ]);
   });
 

@@ -9,6 +9,10 @@ import type { ServeResult } from '../../common/protocol.js';
 import { answer, jitRig, refusal, text } from './refresh-rig.js';
 import { meta, verified } from './scripted-pool.js';
 import { taskFailure } from '../../common/task-failure.js';
+import { suiteTempDirs } from '../kit/index.js';
+
+/** The cache directory is decided (and created) by loadConfig: a real one, never a system path. */
+const CACHE_DIR = suiteTempDirs('clef-refresher-').make();
 
 const S = 1000;
 const MAX_STALE = 10 * S;
@@ -61,7 +65,7 @@ describe('JIT mode: MAX_STALE (fake clock)', () => {
   });
 
   test('JIT keeps a disk copy up to MAX_STALE (any age for KMS)', async () => {
-    const r = jitRig({ CLEF_AGENT_CACHE_PATH: '/var/cache/clef' });
+    const r = jitRig({ CLEF_AGENT_CACHE_PATH: CACHE_DIR });
     r.pool.source = () => verified(meta('rev-a', { packedAtMs: r.time.now() }), 1);
     await r.refresher.refresh('startup');
     const policy = r.pool.loads[0]?.diskCache;

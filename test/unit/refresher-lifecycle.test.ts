@@ -7,6 +7,10 @@ import { describe, test } from 'node:test';
 import { answer, cachedRig, pollingCached, refusal, text } from './refresh-rig.js';
 import { loaded, meta } from './scripted-pool.js';
 import { taskFailure } from '../../common/task-failure.js';
+import { suiteTempDirs } from '../kit/index.js';
+
+/** The cache directory is decided (and created) by loadConfig: a real one, never a system path. */
+const CACHE_DIR = suiteTempDirs('clef-refresher-').make();
 
 const S = 1000;
 const DAY = 86_400 * S;
@@ -118,7 +122,7 @@ describe('§4.3 step 4 expiry', () => {
 
 describe('§4.3 step 1 revocation and the rollback floor', () => {
   test('revokedAt drops every copy; a replay of the revoked artifact is refused; only a later one ends it', async () => {
-    const r = cachedRig({ CLEF_AGENT_CACHE_PATH: '/var/cache/clef' });
+    const r = cachedRig({ CLEF_AGENT_CACHE_PATH: CACHE_DIR });
     const packedAtMs = r.time.now() - DAY;
     const A = meta('rev-a', { packedAtMs });
     r.pool.source = () => loaded(A, GOOD);

@@ -9,6 +9,10 @@ import { describe, test } from 'node:test';
 import { answer, cachedRig, pollingCached, refusal, text } from './refresh-rig.js';
 import { loaded, meta } from './scripted-pool.js';
 import { taskFailure } from '../../common/task-failure.js';
+import { suiteTempDirs } from '../kit/index.js';
+
+/** The cache directory is decided (and created) by loadConfig: a real one, never a system path. */
+const CACHE_DIR = suiteTempDirs('clef-refresher-').make();
 
 const S = 1000;
 const TTL = 30 * S;
@@ -118,7 +122,7 @@ describe('cached mode: CACHE_TTL with a failing source (fake clock)', () => {
   });
 
   test('a copy from the disk cache is not a refresh: the TTL counts from when it was fetched', async () => {
-    const r = cachedRig({ CLEF_AGENT_CACHE_PATH: '/var/cache/clef' });
+    const r = cachedRig({ CLEF_AGENT_CACHE_PATH: CACHE_DIR });
     const fetchedAtMs = r.time.now() - 20 * S;
     const A = meta('rev-a', { packedAtMs: fetchedAtMs - 60 * S });
     const sourceFailure = taskFailure('fetch_failed', 'connection refused');

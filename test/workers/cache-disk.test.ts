@@ -5,7 +5,7 @@
  * with a warning, an unwritable directory a warning only. The load task runs on a fixed clock.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { suiteTempDirs } from '../kit/index.js';
@@ -80,14 +80,15 @@ describe('disk cache: writing', () => {
     for (const f of readdirSync(dc.dir)) assert.ok(!readFileSync(join(dc.dir, f), 'utf8').includes(SECRET), 'no plaintext on disk');
   });
 
-  test('an existing group/world-accessible directory is tightened to 0700 with a warning', async () => {
+  test('an existing 0755 directory of ours is used as is: never chmod-ed, no warning', async () => {
     const { dc, source, task } = setup();
     put(source, good);
     mkdirSync(dc.dir, { recursive: true });
     chmodSync(dc.dir, 0o755);
     const r = loaded(await load(task(), init));
-    assert.equal(statSync(dc.dir).mode & 0o777, 0o700);
-    assert.match(warnings(r).join('\n'), /mode was set to 0700/);
+    assert.equal(statSync(dc.dir).mode & 0o777, 0o755);
+    assert.deepEqual(warnings(r), []);
+    assert.equal(readFileSync(cacheFiles(dc.dir, dc.name).artifact, 'utf8'), good);
   });
 
   test('an unwritable cache directory is a warning; the load still succeeds', async () => {
@@ -96,7 +97,7 @@ describe('disk cache: writing', () => {
     const blocker = join(root, `blocker-${n++}`);
     writeFileSync(blocker, 'a file where a directory should be');
     const r = loaded(await load(task({ diskCache: { dir: join(blocker, 'cache'), name: 'x', maxAgeMs: 1000, kmsAnyAge: false } }), init));
-    assert.match(warnings(r).join('\n'), /cannot be prepared \(ENOTDIR\)/);
+    assert.match(warnings(r).join('\n'), /cannot be used \(ENOTDIR\); continuing without it/);
   });
 
   test('an invalid fetched artifact is never written', async () => {
@@ -216,5 +217,78 @@ describe('disk cache: purges', () => {
     assert.equal(meta(), NOW_MS, 'not rewritten within a tenth of the TTL');
     await load(s.task({ bytesHash: first.bytesHash, validation: { nowMs: NOW_MS + 40_000 } }), init);
     assert.equal(meta(), NOW_MS + 40_000);
+  });
+});
+
+describe('disk cache: who may have written it (checked before every access)', () => {
+  const OTHER = 12345;
+  async function warm(): Promise<ReturnType<typeof setup>> {
+    const s = setup();
+    put(s.source, good);
+    loaded(await load(s.task(), init));
+    rmSync(s.source);
+    return s;
+  }
+
+  for (const which of ['artifact', 'meta'] as const) {
+    test(`a cache ${which} file owned by another user is never loaded: a warning, the plain failure`, async () => {
+      const s = await warm();
+      chownSync(cacheFiles(s.dc.dir, s.dc.name)[which], OTHER, OTHER);
+      const r = await load(s.task(), init);
+      assert.ok(!r.ok && r.code === 'source_unreadable', JSON.stringify(r).slice(0, 300));
+      assert.match(warnings(r).join('\n'), new RegExp(`${which === 'meta' ? 'meta\\.json' : 'artifact'} is owned by uid ${OTHER}, not by root; not loaded`));
+    });
+  }
+
+  test('a cache file group or others can write is never loaded', async () => {
+    const s = await warm();
+    chmodSync(cacheFiles(s.dc.dir, s.dc.name).artifact, 0o666);
+    const r = await load(s.task(), init);
+    assert.ok(!r.ok && r.code === 'source_unreadable');
+    assert.match(warnings(r).join('\n'), /artifact is writable by group or others \(mode 0666\); not loaded/);
+  });
+
+  test('a cache directory now owned by another user is neither read nor written', async () => {
+    const s = await warm();
+    chownSync(s.dc.dir, OTHER, OTHER);
+    const r = await load(s.task(), init);
+    assert.ok(!r.ok && r.code === 'source_unreadable');
+    assert.match(warnings(r).join('\n'), new RegExp(`cache is owned by uid ${OTHER}, not by root; not used`));
+    put(s.source, good);
+    const before = statSync(cacheFiles(s.dc.dir, s.dc.name).meta).mtimeMs;
+    const w = loaded(await load(s.task({ validation: { nowMs: NOW_MS + 1 } }), init));
+    assert.match(warnings(w).join('\n'), /not used/);
+    assert.equal(statSync(cacheFiles(s.dc.dir, s.dc.name).meta).mtimeMs, before, 'nothing written there');
+  });
+
+  test('a cache directory swapped for a symbolic link is not followed', async () => {
+    const s = await warm();
+    const moved = `${s.dc.dir}-moved`;
+    renameSync(s.dc.dir, moved);
+    symlinkSync(moved, s.dc.dir);
+    const r = await load(s.task(), init);
+    assert.ok(!r.ok && r.code === 'source_unreadable');
+    assert.match(warnings(r).join('\n'), /cache is a symbolic link; not used/);
+  });
+
+  test('a cache directory group or others can write is not used', async () => {
+    const s = await warm();
+    chmodSync(s.dc.dir, 0o777);
+    const r = await load(s.task(), init);
+    assert.ok(!r.ok);
+    assert.match(warnings(r).join('\n'), /cache is writable by group or others \(mode 0777\); not used/);
+    assert.equal(statSync(s.dc.dir).mode & 0o777, 0o777, 'never chmod-ed');
+  });
+
+  test('a purge never removes files from a directory that is not trusted', async () => {
+    const s = setup();
+    put(s.source, good);
+    loaded(await load(s.task(), init));
+    chownSync(s.dc.dir, OTHER, OTHER);
+    put(s.source, revoked);
+    const r = await load(s.task(), init);
+    assert.ok(r.ok && r.outcome === 'revoked');
+    assert.equal(readdirSync(s.dc.dir).length, 2);
+    assert.match(warnings(r).join('\n'), new RegExp(`cache is owned by uid ${OTHER}, not by root; not purged`));
   });
 });

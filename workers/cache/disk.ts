@@ -1,23 +1,26 @@
 /**
  * The disk fallback cache (SPEC §4.4). Only the fetched, still-encrypted artifact bytes are written
- * — plaintext never reaches this module. Two files per source, in a 0700 directory, each 0600:
+ * — plaintext never reaches this module. Two files per source, in the directory chosen at start-up
+ * (src/config/cache-dir.ts), each 0600:
  *
  *   <name>.artifact    the artifact bytes exactly as fetched
  *   <name>.meta.json   {"v":1,"fetchedAtMs","marker","sha256","size"}
  *
  * Each is written atomically (temp file, fsync, rename, then fsync of the directory). The meta
  * file names the artifact's SHA-256, so a torn pair (crash between the two renames), a truncated or
- * edited artifact file is detected and ignored. Every failure here is a warning, never an error:
- * the cache is an optimisation, and serving must not depend on it.
+ * edited artifact file is detected and ignored. The directory and every file read are checked for
+ * who could have written them (common/file-trust.ts): a copy another user could plant is never
+ * loaded. Every failure here is a warning, never an error: the cache is an optimisation, and
+ * serving must not depend on it.
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FUTURE_SKEW_MS, META_MAX_BYTES } from '../../common/limits.js';
 import type { DiskCachePolicy, PurgeCacheResult } from '../../common/protocol.js';
 import { taskFailure } from '../../common/task-failure.js';
 import { errnoCode } from '../../common/display.js';
+import { assertTrustedDir, openTrustedFile, UntrustedFileError } from '../../common/file-trust.js';
 import { syncDir, writeFileAtomic } from '../../common/files.js';
 
 export interface CachedCopy {
@@ -40,37 +43,33 @@ export function cacheFiles(dir: string, name: string): { readonly artifact: stri
 }
 
 /**
- * Creates the directory 0700 when missing. An existing one that group or others can access is
- * tightened to 0700 when this process owns it (with a warning), and refused otherwise: another
- * user's writable directory could be used to plant or swap files under us.
+ * The directory was chosen and checked at start-up, but whoever can swap it later (a renamed
+ * directory in a shared parent, a symlink) could plant files for us: it is checked again before
+ * every access. A missing one is recreated 0700 for a write (non-recursive; then checked like any
+ * other). A failing check is a warning and the cache is not used.
  */
-async function prepareDir(dir: string, warnings: string[]): Promise<boolean> {
+async function checkDir(dir: string, create: boolean, warnings: string[]): Promise<boolean> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const st = await stat(dir);
-    if (!st.isDirectory()) {
-      warnings.push(`disk cache ${dir} is not a directory; not used`);
-      return false;
-    }
-    if ((st.mode & 0o077) !== 0) {
-      const uid = process.getuid?.();
-      if (uid !== undefined && st.uid !== uid) {
-        warnings.push(`disk cache ${dir} is accessible to group/others and owned by another user; not used`);
-        return false;
-      }
-      await chmod(dir, 0o700);
-      warnings.push(`disk cache ${dir} was accessible to group/others; its mode was set to 0700`);
-    }
+    if (create)
+      await mkdir(dir, { mode: 0o700 }).catch((err: unknown) => {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      });
+    await assertTrustedDir(dir);
     return true;
   } catch (err) {
-    warnings.push(`disk cache ${dir} cannot be prepared (${errnoCode(err) ?? 'error'}); continuing without it`);
+    if (!create && errnoCode(err) === 'ENOENT') return false;
+    warnings.push(
+      err instanceof UntrustedFileError
+        ? `disk cache ${dir} ${err.message}; not used (expected a directory owned by the agent's user or root that group and others cannot write)`
+        : `disk cache ${dir} cannot be used (${errnoCode(err) ?? 'error'}); continuing without it`,
+    );
     return false;
   }
 }
 
 /** Writes the artifact and its meta atomically. Failures become warnings. */
 export async function writeCache(p: DiskCachePolicy, bytes: Uint8Array, marker: string | undefined, nowMs: number, warnings: string[]): Promise<void> {
-  if (!(await prepareDir(p.dir, warnings))) return;
+  if (!(await checkDir(p.dir, true, warnings))) return;
   const files = cacheFiles(p.dir, p.name);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const meta: Meta = { v: 1, fetchedAtMs: nowMs, marker, sha256, size: bytes.byteLength };
@@ -90,6 +89,7 @@ export async function writeCache(p: DiskCachePolicy, bytes: Uint8Array, marker: 
  * every few seconds must not mean an fsync every few seconds).
  */
 export async function touchCache(p: DiskCachePolicy, sha256: string, marker: string | undefined, nowMs: number, warnings: string[]): Promise<void> {
+  if (!(await checkDir(p.dir, false, warnings))) return;
   const files = cacheFiles(p.dir, p.name);
   const meta = await readMeta(files.meta).catch(() => undefined);
   if (meta === undefined || meta.sha256 !== sha256) return;
@@ -110,12 +110,14 @@ export type ReadOutcome = { readonly copy: CachedCopy } | { readonly none: true 
  * them). Age is judged by the caller, which knows whether the artifact is a KMS one.
  */
 export async function readCache(p: DiskCachePolicy, maxBytes: number, nowMs: number, warnings: string[]): Promise<ReadOutcome> {
+  if (!(await checkDir(p.dir, false, warnings))) return { none: true };
   const files = cacheFiles(p.dir, p.name);
   let meta: Meta;
   try {
     meta = await readMeta(files.meta);
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') warnings.push(`disk cache ${files.meta} is unreadable or corrupted (${describe(err)}); ignored`);
+    if (err instanceof UntrustedFileError) warnings.push(untrusted(files.meta, err));
+    else if (errnoCode(err) !== 'ENOENT') warnings.push(`disk cache ${files.meta} is unreadable or corrupted (${describe(err)}); ignored`);
     return { none: true };
   }
   if (meta.fetchedAtMs > nowMs + FUTURE_SKEW_MS) {
@@ -126,7 +128,9 @@ export async function readCache(p: DiskCachePolicy, maxBytes: number, nowMs: num
   try {
     bytes = await readRegular(files.artifact, Math.min(maxBytes, meta.size));
   } catch (err) {
-    warnings.push(`disk cache ${files.artifact} is unreadable (${describe(err)}); ignored`);
+    warnings.push(
+      err instanceof UntrustedFileError ? untrusted(files.artifact, err) : `disk cache ${files.artifact} is unreadable (${describe(err)}); ignored`,
+    );
     return { none: true };
   }
   if (bytes.byteLength !== meta.size || createHash('sha256').update(bytes).digest('hex') !== meta.sha256) {
@@ -138,6 +142,14 @@ export async function readCache(p: DiskCachePolicy, maxBytes: number, nowMs: num
 
 /** Removes both files (revocation, expiry, too old). Missing files are fine; a failure says why by code only. */
 export async function purgeCache(dir: string, name: string): Promise<PurgeCacheResult> {
+  const why = await assertTrustedDir(dir).then(
+    () => undefined,
+    (err: unknown) =>
+      errnoCode(err) === 'ENOENT' ? 'gone' : err instanceof UntrustedFileError ? err.message : `cannot be inspected (${errnoCode(err) ?? 'error'})`,
+  );
+  if (why === 'gone') return { ok: true };
+  // Removing files from a directory someone swapped in would act on their files, not ours.
+  if (why !== undefined) return taskFailure('internal', `disk cache ${dir} ${why}; not purged`);
   const files = cacheFiles(dir, name);
   try {
     await Promise.all([rm(files.artifact, { force: true }), rm(files.meta, { force: true })]);
@@ -167,12 +179,14 @@ async function readMeta(path: string): Promise<Meta> {
   return m as Meta;
 }
 
-/** Reads a regular file (no symlink followed), refusing more than `cap` bytes. */
+/**
+ * Reads a regular file owned by the agent's user or root that group and others cannot write (no
+ * symlink followed, the open file itself checked), refusing more than `cap` bytes.
+ */
 async function readRegular(path: string, cap: number): Promise<Uint8Array> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fh = await openTrustedFile(path);
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
     if (st.size > cap) throw Object.assign(new Error('larger than expected'), { code: 'ETOOBIG' });
     const buf = Buffer.alloc(st.size);
     let total = 0;
@@ -185,6 +199,10 @@ async function readRegular(path: string, cap: number): Promise<Uint8Array> {
   } finally {
     await fh.close().catch(() => undefined);
   }
+}
+
+function untrusted(path: string, err: UntrustedFileError): string {
+  return `disk cache ${path} ${err.message}; not loaded (expected a regular file owned by the agent's user or root that group and others cannot write)`;
 }
 
 function describe(err: unknown): string {

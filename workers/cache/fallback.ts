@@ -73,9 +73,10 @@ async function fallback(task: LoadTask, dc: DiskCachePolicy, failure: TaskFailur
 }
 
 async function purge(dc: DiskCachePolicy, warnings: string[]): Promise<void> {
-  await purgeCache(dc.dir, dc.name).catch((err: unknown) => {
+  const r = await purgeCache(dc.dir, dc.name).catch((err: unknown) => {
     warnings.push(`disk cache ${dc.dir} could not be purged (${err instanceof Error ? err.message.slice(0, 120) : 'error'})`);
   });
+  if (r !== undefined && !r.ok) warnings.push(r.message);
 }
 
 /** KMS artifacts carry an `envelope` object (SPEC §2). Anything unparsable is treated as age. */
