@@ -102,6 +102,12 @@ const TABLE = {
   signature_missing: { category: 'validation', reason: 'not_loaded', transient: false, hint: SIGNATURE },
   signature_invalid: { category: 'validation', reason: 'not_loaded', transient: false, hint: SIGNATURE },
   rollback: { category: 'validation', reason: 'not_loaded', transient: false, hint: REJECTED },
+  clock_skew: {
+    category: 'validation',
+    reason: 'not_loaded',
+    transient: false,
+    hint: 'the artifact was packed more than 5 minutes in the future: check the clocks of the packing machine and of this host, then pack it again',
+  },
   // Also what a serve task answers if a decrypted payload does not parse.
   invalid_payload: { category: 'validation', reason: 'decrypt_failed', transient: false, hint: REJECTED },
   // Also what the age path answers when handed an envelope artifact.
