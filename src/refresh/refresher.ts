@@ -157,7 +157,7 @@ export class Refresher {
         // (JIT KMS artifacts excepted: KMS gates each request, SPEC §4.4).
         this.status.lastSuccessAt = fromDisk === undefined || (this.sink.name === 'jit' && r.meta.encryption === 'kms') ? now : fromDisk.fetchedAtMs;
         const sf = fromDisk?.sourceFailure;
-        this.status.lastError = sf === undefined ? undefined : { code: sf.code, message: sf.message, status: sf.status, at: now };
+        this.status.lastError = sf === undefined ? undefined : { code: sf.code, status: sf.status, at: now };
         this.status.expired = false;
         const endedRevocation = this.status.revokedAt !== undefined;
         this.status.revokedAt = undefined;
@@ -184,14 +184,14 @@ export class Refresher {
       case 'revoked':
         this.dropEverywhere();
         this.status.revokedAt = r.revokedAt;
-        this.status.lastError = { code: 'revoked', message: `artifact revoked at ${r.revokedAt}`, at: now };
+        this.status.lastError = { code: 'revoked', at: now };
         this.log.warn({ event: 'artifact.revoked', trigger, revokedAt: r.revokedAt }, 'artifact revoked: secrets dropped, serving stopped');
         return;
     }
   }
 
   private reject(f: TaskFailure, trigger: RefreshTrigger, now: number): void {
-    this.status.lastError = { code: f.code, message: f.message, status: f.status, at: now };
+    this.status.lastError = { code: f.code, status: f.status, at: now };
     if (f.code === 'expired') {
       this.markExpired('fetched artifact is past its expiresAt');
       return;
