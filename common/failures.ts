@@ -13,7 +13,7 @@ import type { Reason } from './reasons.js';
  * - `decrypt`: the artifact could not be decrypted with the key it was sealed for.
  * - `kms`: KMS refused or could not answer the Decrypt of an envelope artifact's data key.
  * - `credentials`: for an envelope artifact, the AWS credential chain failed, so KMS was never called.
- * - `setup`: the agent's own age key is missing or unusable.
+ * - `setup`: the agent's own age key is missing or unusable, or its rollback state file is.
  * - `pool`: the worker pool could not run the task in time.
  * - `internal`: anything unexpected.
  */
@@ -162,6 +162,9 @@ const TABLE = {
     transient: false,
     hint: 'this is an age artifact and no age key is configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE (KMS envelope artifacts need none)',
   },
+
+  // The rollback state file next to the disk cache (workers/cache/state.ts): the message says what to do.
+  state_invalid: { category: 'setup', reason: 'not_loaded', transient: false, hint: REJECTED },
 
   // The pool (src/pool.ts): the queue was full, or the deadline passed and the worker was replaced.
   overloaded: { category: 'pool', reason: 'overloaded', transient: true, hint: REJECTED },

@@ -76,7 +76,8 @@ function checkShape(value: unknown): PackedArtifact | TaskFailure {
   }
   for (const f of SIGNED) {
     const v = value[f];
-    if (typeof v === 'string' && hasControlChars(v)) return shape(`${f} contains a control character (newlines and other control characters are refused in signed fields)`);
+    if (typeof v === 'string' && hasControlChars(v))
+      return shape(`${f} contains a control character (newlines and other control characters are refused in signed fields)`);
   }
   const s = value as Json & Record<(typeof REQUIRED)[number], string>;
   if (!HEX64.test(s.ciphertextHash)) return shape('ciphertextHash must be 64 lowercase hex characters (SHA-256)');

@@ -93,7 +93,9 @@ test('--packed-at up to 5 minutes ahead is accepted; further ahead only with --a
   const near = await runInProcess(packArgs({ payload: payloadFile, recipient: key.recipient }, '--packed-at', soon));
   assert.equal(near.code, 0, near.stderr);
   assert.equal(parseArtifact(near.stdout).packedAt, soon);
-  const far = await runInProcess(packArgs({ payload: payloadFile, recipient: key.recipient }, '--packed-at', '2036-01-01T00:00:00Z', '--allow-future-packed-at'));
+  const far = await runInProcess(
+    packArgs({ payload: payloadFile, recipient: key.recipient }, '--packed-at', '2036-01-01T00:00:00Z', '--allow-future-packed-at'),
+  );
   assert.equal(far.code, 0, far.stderr);
   assert.equal(parseArtifact(far.stdout).packedAt, '2036-01-01T00:00:00.000Z');
   await assert.rejects(

@@ -128,7 +128,11 @@ describe('validateArtifact: §4.3 step 2, shape', () => {
       const a = makeArtifact(ageFile);
       assertFails(run({ ...a, ciphertextHash: `${String(a['ciphertextHash'])}${c}` }), 'invalid_shape', /ciphertextHash contains a control character/);
       for (const f of Object.keys(env)) {
-        assertFails(run(makeArtifact(ageFile, { envelope: { ...env, [f]: `x${c}y` } })), 'invalid_shape', new RegExp(`envelope\\.${f} contains a control character`));
+        assertFails(
+          run(makeArtifact(ageFile, { envelope: { ...env, [f]: `x${c}y` } })),
+          'invalid_shape',
+          new RegExp(`envelope\\.${f} contains a control character`),
+        );
       }
     }
     // Other non-ASCII text is a name like any other.
@@ -220,7 +224,11 @@ describe('validateArtifact: §4.3 steps 3-7', () => {
   test('step 7: a packedAt more than 5 minutes ahead of the clock is clock_skew, naming both times', () => {
     const ahead = (ms: number): string => new Date(NOW_MS + ms).toISOString();
     assertValid(run(makeArtifact(ageFile, { packedAt: ahead(5 * 60_000) })));
-    assertFails(run(makeArtifact(ageFile, { packedAt: ahead(5 * 60_000 + 1) })), 'clock_skew', /more than 5 minutes ahead of this host's clock \(2025-06-02T00:00:00\.000Z\)/);
+    assertFails(
+      run(makeArtifact(ageFile, { packedAt: ahead(5 * 60_000 + 1) })),
+      'clock_skew',
+      /more than 5 minutes ahead of this host's clock \(2025-06-02T00:00:00\.000Z\)/,
+    );
     assertFails(run(makeArtifact(ageFile, { packedAt: '2036-01-01T00:00:00Z' })), 'clock_skew', /2036-01-01T00:00:00Z/);
     // A signed future artifact is refused too: the signature proves who packed it, not when.
     assertFails(run(makeArtifact(ageFile, { packedAt: '2036-01-01T00:00:00Z' }, ed), { verifyKey: ed.verifyKey }), 'clock_skew');
