@@ -13,7 +13,7 @@ import type { Reason } from './reasons.js';
  * - `decrypt`: the artifact could not be decrypted with the key it was sealed for.
  * - `kms`: KMS refused or could not answer the Decrypt of an envelope artifact's data key.
  * - `credentials`: for an envelope artifact, the AWS credential chain failed, so KMS was never called.
- * - `setup`: the agent's own age key is missing or unusable.
+ * - `setup`: the agent's own age key is missing or unusable, or its rollback state file is.
  * - `pool`: the worker pool could not run the task in time.
  * - `internal`: anything unexpected.
  */
@@ -102,6 +102,12 @@ const TABLE = {
   signature_missing: { category: 'validation', reason: 'not_loaded', transient: false, hint: SIGNATURE },
   signature_invalid: { category: 'validation', reason: 'not_loaded', transient: false, hint: SIGNATURE },
   rollback: { category: 'validation', reason: 'not_loaded', transient: false, hint: REJECTED },
+  clock_skew: {
+    category: 'validation',
+    reason: 'not_loaded',
+    transient: false,
+    hint: 'the artifact was packed more than 5 minutes in the future: check the clocks of the packing machine and of this host, then pack it again',
+  },
   // Also what a serve task answers if a decrypted payload does not parse.
   invalid_payload: { category: 'validation', reason: 'decrypt_failed', transient: false, hint: REJECTED },
   // Also what the age path answers when handed an envelope artifact.
@@ -156,6 +162,9 @@ const TABLE = {
     transient: false,
     hint: 'this is an age artifact and no age key is configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE (KMS envelope artifacts need none)',
   },
+
+  // The rollback state file next to the disk cache (workers/cache/state.ts): the message says what to do.
+  state_invalid: { category: 'setup', reason: 'not_loaded', transient: false, hint: REJECTED },
 
   // The pool (src/pool.ts): the queue was full, or the deadline passed and the worker was replaced.
   overloaded: { category: 'pool', reason: 'overloaded', transient: true, hint: REJECTED },

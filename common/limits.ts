@@ -45,6 +45,14 @@ export const MIN_POLL_SECONDS = 5;
 /** A poll comes at this fraction of the time left to `expiresAt` when sooner (SPEC §4.1): room for one retry. */
 export const POLL_BEFORE_EXPIRY_FRACTION = 0.8;
 
+/**
+ * How far an artifact's `packedAt` may be ahead of the agent's clock (SPEC §4.3 step 7): enough
+ * for ordinary clock drift between the packing machine and the agent; more would let one artifact
+ * raise the rollback floor so far that every normal artifact after it is refused. `pack` holds
+ * `--packed-at` to the same bound.
+ */
+export const PACKED_AT_MAX_AHEAD_MS = 5 * 60_000;
+
 /** First-load attempts before start-up gives up (SPEC §4.2). */
 export const STARTUP_ATTEMPTS = 3;
 

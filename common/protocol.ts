@@ -122,7 +122,34 @@ export interface PurgeCacheTask {
   readonly name: string;
 }
 
-export type Task = LoadTask | CheckKeyTask | ServeTask | PurgeCacheTask;
+/**
+ * What a restart must not forget (SPEC §4.3 step 7): the newest `packedAt` ever served (the
+ * rollback floor) and an active revocation. Kept with CLEF_AGENT_CACHE_PATH in `<name>.state.json`.
+ */
+export interface RollbackState {
+  readonly floor?: string | undefined;
+  /** `revokedAt` as the revoking artifact gave it, and when this agent saw it (ISO). */
+  readonly revocation?: { readonly revokedAt: string; readonly seenAt: string } | undefined;
+}
+
+/** Read the rollback state before the first load; a bad file fails the start. */
+export interface ReadStateTask {
+  readonly type: 'readState';
+  readonly dir: string;
+  readonly name: string;
+  /** A floor ahead of this clock means the clock went back or the file was edited. */
+  readonly nowMs: number;
+}
+
+/** Replace the rollback state file (the main thread serializes these, newest last). */
+export interface WriteStateTask {
+  readonly type: 'writeState';
+  readonly dir: string;
+  readonly name: string;
+  readonly state: RollbackState;
+}
+
+export type Task = LoadTask | CheckKeyTask | ServeTask | PurgeCacheTask | ReadStateTask | WriteStateTask;
 
 /**
  * A verified artifact as JIT mode holds it: still encrypted. `ageFile` is the binary age file
@@ -249,6 +276,11 @@ export type CheckKeyResult = { readonly ok: true } | TaskFailure;
 
 export type PurgeCacheResult = { readonly ok: true } | TaskFailure;
 
+/** `state: null`: no state file yet (a fresh start). */
+export type ReadStateResult = { readonly ok: true; readonly state: RollbackState | null } | TaskFailure;
+
+export type WriteStateResult = { readonly ok: true } | TaskFailure;
+
 export type ServeResult =
   | { readonly ok: true; readonly status: 200; readonly contentType: 'application/json' | 'text/plain'; readonly body: Uint8Array }
   | { readonly ok: true; readonly status: 404 }
@@ -261,4 +293,6 @@ export interface TaskResults {
   checkKey: CheckKeyResult;
   serve: ServeResult;
   purgeCache: PurgeCacheResult;
+  readState: ReadStateResult;
+  writeState: WriteStateResult;
 }

@@ -53,6 +53,13 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     }
   }
 
+  // Before anything listens or loads: a rollback floor or revocation from an earlier run must apply.
+  const stateProblem = await refresher.restoreState();
+  if (stateProblem !== undefined) {
+    await pool.destroy();
+    throw new StartupError(stateProblem, 2);
+  }
+
   let server;
   try {
     server = await startServer({ port: config.port, maxConnections: config.maxConnections, mode, guard: new TokenGuard(config.token), log });
@@ -70,6 +77,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     closing ??= (async () => {
       refresher.stop();
       await server.close();
+      await refresher.flushState();
       await pool.destroy();
       mode.close();
       if (config.ageKey?.kind === 'inline') config.ageKey.sealed.wipe();

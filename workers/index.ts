@@ -7,8 +7,9 @@
  */
 import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { CheckKeyResult, LoadResult, PurgeCacheResult, ServeResult, Task, WorkerInit } from '../common/protocol.js';
+import type { TaskResults, Task, WorkerInit } from '../common/protocol.js';
 import { purgeCache } from './cache/disk.js';
+import { readState, writeState } from './cache/state.js';
 import type { HttpDeps } from './fetch/policy.js';
 import { getDecrypter } from './keys.js';
 import { load } from './load.js';
@@ -18,7 +19,7 @@ import { serve } from './serve.js';
 const init: WorkerInit = isWorkerInit(workerData) ? workerData : {};
 
 /** Runs one task in-process. Exported for tests; the pool calls the default export. */
-export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDeps): Promise<LoadResult | CheckKeyResult | ServeResult | PurgeCacheResult> {
+export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDeps): Promise<TaskResults[keyof TaskResults]> {
   try {
     switch (task.type) {
       case 'load':
@@ -31,6 +32,10 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
         return await serve(task, workerInit);
       case 'purgeCache':
         return await purgeCache(task.dir, task.name);
+      case 'readState':
+        return await readState(task.dir, task.name, task.nowMs);
+      case 'writeState':
+        return await writeState(task.dir, task.name, task.state);
       default:
         return taskFailure('internal', `unknown task type ${String((task as { type?: unknown }).type).slice(0, 40)}`);
     }

@@ -12,6 +12,8 @@ import { taskFailure } from '../common/task-failure.js';
 import { quote } from '../common/display.js';
 import { isPlainObject, parseJsonBytes } from '../common/json.js';
 import { parseIsoDate } from '../common/iso-date.js';
+import { hasControlChars } from '../common/text.js';
+import { PACKED_AT_MAX_AHEAD_MS } from '../common/limits.js';
 import { checkSignature, decodeBase64Strict } from './signature.js';
 
 export type ValidationResult =
@@ -33,6 +35,7 @@ export function validateArtifact(bytes: Uint8Array, policy: ValidationPolicy): V
     checkExpiry(artifact, policy.nowMs) ??
     checkIntegrity(artifact) ??
     (policy.verifyKey !== undefined ? checkSignature(artifact, policy.verifyKey) : null) ??
+    checkPackedAtAhead(artifact, policy.nowMs) ??
     checkRollback(artifact, policy.servingPackedAt);
   if (failure !== null) return failure;
   return { ok: true, kind: 'valid', artifact, meta: metaOf(artifact, { signed: policy.verifyKey !== undefined }) };
@@ -53,6 +56,8 @@ function checkRevoked(value: unknown): ValidationResult | null {
 const HEX64 = /^[0-9a-f]{64}$/;
 const REQUIRED = ['identity', 'environment', 'packedAt', 'revision', 'ciphertextHash', 'ciphertext'] as const;
 const OPTIONAL = ['expiresAt', 'signature', 'signatureAlgorithm'] as const;
+/** The string fields that are lines of the signing payload (SPEC §2.2); `envelope.*` are checked with the envelope. */
+const SIGNED = ['identity', 'environment', 'revision', 'packedAt', 'ciphertextHash', 'expiresAt'] as const;
 const ENVELOPE_FIELDS = ['provider', 'keyId', 'wrappedKey', 'algorithm', 'iv', 'authTag'] as const;
 
 /** Step 2. The §2 table; unknown fields are dropped so nothing downstream can depend on them. */
@@ -68,6 +73,11 @@ function checkShape(value: unknown): PackedArtifact | TaskFailure {
   }
   for (const f of OPTIONAL) {
     if (Object.hasOwn(value, f) && typeof value[f] !== 'string') return shape(`${f} must be a string when present`);
+  }
+  for (const f of SIGNED) {
+    const v = value[f];
+    if (typeof v === 'string' && hasControlChars(v))
+      return shape(`${f} contains a control character (newlines and other control characters are refused in signed fields)`);
   }
   const s = value as Json & Record<(typeof REQUIRED)[number], string>;
   if (!HEX64.test(s.ciphertextHash)) return shape('ciphertextHash must be 64 lowercase hex characters (SHA-256)');
@@ -103,6 +113,7 @@ function checkEnvelope(e: unknown): Envelope | TaskFailure {
   for (const f of ENVELOPE_FIELDS) {
     const v = e[f];
     if (typeof v !== 'string' || v === '') return shape(`envelope.${f} must be a non-empty string`);
+    if (hasControlChars(v)) return shape(`envelope.${f} contains a control character (newlines and other control characters are refused in signed fields)`);
   }
   const r = e as Record<(typeof ENVELOPE_FIELDS)[number], string>;
   return { provider: r.provider, keyId: r.keyId, wrappedKey: r.wrappedKey, algorithm: r.algorithm, iv: r.iv, authTag: r.authTag };
@@ -132,7 +143,20 @@ function checkIntegrity(a: PackedArtifact): TaskFailure | null {
   return actual === a.ciphertextHash ? null : taskFailure('integrity', 'ciphertextHash does not match the ciphertext (corrupted or tampered artifact)');
 }
 
-/** Step 7. Strictly older than the served artifact is a rollback; the same instant is not. */
+/**
+ * Step 7a. A `packedAt` far ahead of the clock would become the rollback floor and refuse every
+ * normal artifact after it; judged on the caller's clock, like expiry.
+ */
+function checkPackedAtAhead(a: PackedArtifact, nowMs: number): TaskFailure | null {
+  const packed = parseIsoDate(a.packedAt);
+  if (packed === null || packed <= nowMs + PACKED_AT_MAX_AHEAD_MS) return null;
+  return taskFailure(
+    'clock_skew',
+    `artifact packedAt ${a.packedAt} is more than ${PACKED_AT_MAX_AHEAD_MS / 60_000} minutes ahead of this host's clock (${new Date(nowMs).toISOString()}); check both clocks`,
+  );
+}
+
+/** Step 7b. Strictly older than the served artifact is a rollback; the same instant is not. */
 function checkRollback(a: PackedArtifact, servingPackedAt: string | undefined): TaskFailure | null {
   if (servingPackedAt === undefined) return null;
   const serving = parseIsoDate(servingPackedAt);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DiskCachePolicy } from '../../common/protocol.js';
+import type { DiskCachePolicy, RollbackState } from '../../common/protocol.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { WorkerPool } from '../pool.js';
@@ -14,6 +14,8 @@ export class DiskCacheControl {
   readonly policy: DiskCachePolicy | undefined;
   /** The last warning logged at warn level (repeats go to debug). */
   private lastWarning: string | undefined;
+  /** The rollback state writes, one after another, so an older state never lands after a newer one. */
+  private stateWrites: Promise<void> = Promise.resolve();
 
   constructor(
     config: Config,
@@ -24,7 +26,7 @@ export class DiskCacheControl {
     this.policy = diskCachePolicy(config, mode);
   }
 
-  /** Remove the copy (revocation, expiry, a replayed older artifact); failures are logged, not thrown. */
+  /** Remove the copy (revocation, expiry, a replayed older artifact); the rollback state file stays. Failures are logged, not thrown. */
   purge(): void {
     const p = this.policy;
     if (p === undefined) return;
@@ -32,6 +34,32 @@ export class DiskCacheControl {
     void this.pool.run({ type: 'purgeCache', dir: p.dir, name: p.name }).then((r) => {
       if (!r.ok) this.log.warn({ event: 'cache.warning' }, r.message);
     });
+  }
+
+  /**
+   * The persisted rollback state, read before the first load: `null` without a cache path or
+   * without a file yet; a string is why the file cannot be used (the start is refused).
+   */
+  async readState(nowMs: number): Promise<RollbackState | null | string> {
+    const p = this.policy;
+    if (p === undefined) return null;
+    const r = await this.pool.run({ type: 'readState', dir: p.dir, name: p.name, nowMs });
+    return r.ok ? r.state : r.message;
+  }
+
+  /** Queue a write of `state` after any pending one. A failed write is logged: the protection then lasts for this process only. */
+  writeState(state: RollbackState): void {
+    const p = this.policy;
+    if (p === undefined) return;
+    this.stateWrites = this.stateWrites.then(async () => {
+      const r = await this.pool.run({ type: 'writeState', dir: p.dir, name: p.name, state });
+      if (!r.ok) this.log.warn({ event: 'state.write_failed', code: r.code }, `${r.message}; a restart may forget the rollback floor or a revocation`);
+    });
+  }
+
+  /** Resolves once every queued state write has finished (before the pool is destroyed). */
+  flushState(): Promise<void> {
+    return this.stateWrites;
   }
 
   logWarnings(warnings: readonly string[] | undefined): void {

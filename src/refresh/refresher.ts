@@ -26,6 +26,8 @@ export class Refresher {
    * secret), so replaying an older artifact cannot end a revocation.
    */
   private rollbackFloor: string | undefined;
+  /** When this agent (or, restored, an earlier run) saw the active revocation: ISO. */
+  private revocationSeenAt: string | undefined;
   private inFlight: Promise<LoadResult> | undefined;
   private pollTimer: TimerHandle | undefined;
   private expiryTimer: TimerHandle | undefined;
@@ -41,6 +43,39 @@ export class Refresher {
     private readonly timers: Timers = realTimers,
   ) {
     this.disk = new DiskCacheControl(config, sink.name, log, pool);
+  }
+
+  /**
+   * Restore the rollback floor and an active revocation from the state file (CLEF_AGENT_CACHE_PATH),
+   * before the first load. Returns why the file cannot be used, if it cannot: the start is refused.
+   */
+  async restoreState(): Promise<string | undefined> {
+    const s = await this.disk.readState(this.clock());
+    if (typeof s === 'string') return s;
+    if (s === null) return undefined;
+    this.rollbackFloor = s.floor;
+    if (s.revocation !== undefined) {
+      this.status.revokedAt = s.revocation.revokedAt;
+      this.revocationSeenAt = s.revocation.seenAt;
+    }
+    this.log.info(
+      { event: 'state.restored', floor: s.floor ?? null, revokedAt: s.revocation?.revokedAt ?? null, revocationSeenAt: s.revocation?.seenAt ?? null },
+      s.revocation === undefined ? 'rollback floor restored' : 'rollback floor and an active revocation restored: only a later artifact ends it',
+    );
+    return undefined;
+  }
+
+  /** Resolves once the rollback state is on disk (called before the pool stops). */
+  flushState(): Promise<void> {
+    return this.disk.flushState();
+  }
+
+  private persistState(): void {
+    const revokedAt = this.status.revokedAt;
+    this.disk.writeState({
+      floor: this.rollbackFloor,
+      revocation: revokedAt === undefined || this.revocationSeenAt === undefined ? undefined : { revokedAt, seenAt: this.revocationSeenAt },
+    });
   }
 
   /** One refresh, shared with any already running. */
@@ -135,7 +170,7 @@ export class Refresher {
           if (r.outcome === 'loaded') r.snapshot.arena.fill(0);
           // The worker cached it as valid; a restart must not serve it from disk either.
           this.disk.purge();
-          const message = `artifact packedAt ${r.meta.packedAt} is not later than the last served artifact's ${this.rollbackFloor}: only a later artifact ends a revocation`;
+          const message = `artifact packedAt ${r.meta.packedAt} is not later than the last served artifact's ${this.rollbackFloor}: a revocation persisted at ${this.revocationSeenAt ?? 'an unknown time'} is active and only a later artifact ends it`;
           this.reject(taskFailure('rollback', message), trigger, now);
           return;
         }
@@ -157,13 +192,17 @@ export class Refresher {
         // (JIT KMS artifacts excepted: KMS gates each request, SPEC §4.4).
         this.status.lastSuccessAt = fromDisk === undefined || (this.sink.name === 'jit' && r.meta.encryption === 'kms') ? now : fromDisk.fetchedAtMs;
         const sf = fromDisk?.sourceFailure;
-        this.status.lastError = sf === undefined ? undefined : { code: sf.code, message: sf.message, status: sf.status, at: now };
+        this.status.lastError = sf === undefined ? undefined : { code: sf.code, status: sf.status, at: now };
         this.status.expired = false;
         const endedRevocation = this.status.revokedAt !== undefined;
         this.status.revokedAt = undefined;
+        this.revocationSeenAt = undefined;
         this.marker = r.marker;
         this.bytesHash = r.bytesHash;
-        this.rollbackFloor = laterOf(this.rollbackFloor, r.meta.packedAt);
+        const floor = laterOf(this.rollbackFloor, r.meta.packedAt);
+        const floorRaised = floor !== this.rollbackFloor;
+        this.rollbackFloor = floor;
+        if (floorRaised || endedRevocation) this.persistState();
         this.scheduleExpiry(r.meta, now);
         this.log.info(
           {
@@ -183,15 +222,20 @@ export class Refresher {
       }
       case 'revoked':
         this.dropEverywhere();
-        this.status.revokedAt = r.revokedAt;
-        this.status.lastError = { code: 'revoked', message: `artifact revoked at ${r.revokedAt}`, at: now };
+        // A revocation already in force keeps when it was first seen, and is not rewritten on every poll.
+        if (this.status.revokedAt !== r.revokedAt || this.revocationSeenAt === undefined) {
+          this.revocationSeenAt ??= new Date(now).toISOString();
+          this.status.revokedAt = r.revokedAt;
+          this.persistState();
+        }
+        this.status.lastError = { code: 'revoked', at: now };
         this.log.warn({ event: 'artifact.revoked', trigger, revokedAt: r.revokedAt }, 'artifact revoked: secrets dropped, serving stopped');
         return;
     }
   }
 
   private reject(f: TaskFailure, trigger: RefreshTrigger, now: number): void {
-    this.status.lastError = { code: f.code, message: f.message, status: f.status, at: now };
+    this.status.lastError = { code: f.code, status: f.status, at: now };
     if (f.code === 'expired') {
       this.markExpired('fetched artifact is past its expiresAt');
       return;

@@ -21,9 +21,13 @@ export interface RefreshSink {
   hasData(): boolean;
 }
 
+/**
+ * The last failure as `/v1/health` reports it: its code and when, never its message. Health needs
+ * no token, and messages name source hosts and paths, KMS key ARNs and text from the artifact; they
+ * stay in the logs.
+ */
 export interface LastError {
   readonly code: string;
-  readonly message: string;
   readonly status?: number | undefined;
   readonly at: number;
 }

@@ -23,7 +23,7 @@ describe('KMS envelope artifacts in cached mode (real agent process)', () => {
   let source: ArtifactServer;
   let agent: AgentProcess;
   let keyId: string;
-  const health = async (): Promise<{ revision: string; lastError: { code: string; message: string } | null }> => (await agent.request('/v1/health')).json();
+  const health = async (): Promise<{ revision: string; lastError: { code: string; at: number } | null }> => (await agent.request('/v1/health')).json();
   const value = async (): Promise<string> => (await agent.request('/v1/secrets/API_KEY', { headers: { accept: 'text/plain' } })).body;
   /** Built (KMS Encrypt) before any fault is switched on; published by assigning `source.body`. */
   const build = async (tag: string): Promise<string> => JSON.stringify(await kmsArtifact(kms, { keyId, payload: payload(tag), revision: `rev-${tag}` }));
@@ -61,10 +61,13 @@ describe('KMS envelope artifacts in cached mode (real agent process)', () => {
       kms.deny = true;
       from = agent.logs().length;
       source.body = three;
-      await agent.logAfter(from, invalid('kms_denied'), 20_000);
+      const denied = await agent.logAfter(from, invalid('kms_denied'), 20_000);
       h = await health();
       assert.equal(h.lastError?.code, 'kms_denied');
-      assert.match(h.lastError?.message ?? '', /AccessDeniedException/);
+      assert.match(String(denied['msg']), /AccessDeniedException/);
+      // Health, which needs no token, names neither the key nor the source.
+      const raw = (await agent.request('/v1/health')).body;
+      for (const s of [keyId, source.url(), 'AccessDenied']) assert.ok(!raw.includes(s), `${s} in ${raw}`);
       assert.equal(await value(), 'Cached-Kms-one-9d3f');
       assert.equal((await agent.request('/v1/ready')).status, 200);
     } finally {

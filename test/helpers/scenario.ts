@@ -155,7 +155,7 @@ export async function assertRejected(p: Polled, body: string, code: string, kept
 export interface Health {
   readonly revision: string | null;
   readonly state?: string;
-  readonly lastError: { code: string; message: string; status?: number } | null;
+  readonly lastError: { code: string; status?: number; at: number } | null;
   readonly [k: string]: unknown;
 }
 

@@ -60,6 +60,11 @@ const CASES: Case[] = [
     argv: ({ base }) => set(base, '--environment', 'prod\nx'),
     message: /--environment must be non-empty, without control characters/,
   },
+  {
+    name: 'C1 control character (NEL) in --revision',
+    argv: ({ base }) => [...base, '--revision', 'r1\u0085x'],
+    message: /--revision must be non-empty, without control characters/,
+  },
   { name: 'spaces around --revision', argv: ({ base }) => [...base, '--revision', ' r1 '], message: /--revision must be/ },
   { name: '--ttl 0', argv: ({ base }) => [...base, '--ttl', '0'], message: /--ttl must be a positive whole number of seconds/ },
   { name: '--ttl negative', argv: ({ base }) => [...base, '--ttl=-5'], message: /--ttl must be a positive whole number/ },
@@ -69,6 +74,11 @@ const CASES: Case[] = [
   { name: '--packed-at free text', argv: ({ base }) => [...base, '--packed-at', 'yesterday'], message: /--packed-at must be an ISO-8601 time with a zone/ },
   { name: '--packed-at without zone', argv: ({ base }) => [...base, '--packed-at', '2025-01-01T00:00:00'], message: /--packed-at must be an ISO-8601/ },
   { name: '--packed-at impossible date', argv: ({ base }) => [...base, '--packed-at', '2025-13-45T00:00:00Z'], message: /--packed-at must be/ },
+  {
+    name: '--packed-at more than 5 minutes in the future (agents refuse it as clock_skew)',
+    argv: ({ base }) => [...base, '--packed-at', '2036-01-01T00:00:00Z'],
+    message: /--packed-at 2036-01-01T00:00:00\.000Z is more than 5 minutes in the future: .*pass --allow-future-packed-at/,
+  },
   {
     name: '--packed-at Feb 30 (the agent refuses it too)',
     argv: ({ base }) => [...base, '--packed-at', '2025-02-30T00:00:00Z'],

@@ -85,6 +85,25 @@ test('--ttl sets expiresAt = packedAt + ttl; --packed-at is normalised with toIS
   assert.equal(Date.parse(a.expiresAt ?? '') - Date.parse(a.packedAt), 3600 * 1000);
 });
 
+test('--packed-at up to 5 minutes ahead is accepted; further ahead only with --allow-future-packed-at', async (t) => {
+  const dir = tempDir(t);
+  const key = await makeAgeKey(dir);
+  const payloadFile = writeFile(dir, 'p.json', '{}');
+  const soon = new Date(Date.now() + 60_000).toISOString();
+  const near = await runInProcess(packArgs({ payload: payloadFile, recipient: key.recipient }, '--packed-at', soon));
+  assert.equal(near.code, 0, near.stderr);
+  assert.equal(parseArtifact(near.stdout).packedAt, soon);
+  const far = await runInProcess(
+    packArgs({ payload: payloadFile, recipient: key.recipient }, '--packed-at', '2036-01-01T00:00:00Z', '--allow-future-packed-at'),
+  );
+  assert.equal(far.code, 0, far.stderr);
+  assert.equal(parseArtifact(far.stdout).packedAt, '2036-01-01T00:00:00.000Z');
+  await assert.rejects(
+    packArtifact({ payload: {}, recipients: [key.recipient], identity: 'api', environment: 'prod', packedAt: '2036-01-01T00:00:00Z' }),
+    /--packed-at 2036-01-01T00:00:00\.000Z is more than 5 minutes in the future/,
+  );
+});
+
 test('defaults: packedAt is an ISO time, revision is derived from it and unique per pack', async (t) => {
   const dir = tempDir(t);
   const key = await makeAgeKey(dir);

@@ -171,6 +171,44 @@ describe('§4.3 step 1 revocation and the rollback floor', () => {
     r.refresher.stop();
   });
 
+  test('with a cache path the floor and a revocation are written in order, and a restart restores them', async () => {
+    const r = cachedRig({ CLEF_AGENT_CACHE_PATH: '/var/cache/clef' });
+    const packedAtMs = r.time.now() - DAY;
+    const A = meta('rev-a', { packedAtMs });
+    r.pool.source = () => loaded(A, GOOD);
+    await r.refresher.refresh('startup');
+    r.pool.source = () => ({ ok: true, outcome: 'revoked', revokedAt: '2026-03-01T12:00:03.000Z' });
+    await r.refresher.refresh('poll');
+    await r.refresher.refresh('poll');
+    await r.refresher.flushState();
+    const seenAt = new Date(r.time.now()).toISOString();
+    const revoked = { floor: A.packedAt, revocation: { revokedAt: '2026-03-01T12:00:03.000Z', seenAt } };
+    // One write per change, not per poll that sees the same revocation.
+    assert.deepEqual(r.pool.stateWrites, [{ floor: A.packedAt, revocation: undefined }, revoked]);
+
+    // A new process on the same cache: revoked before its first load, and the replay cannot end it.
+    const next = cachedRig({ CLEF_AGENT_CACHE_PATH: '/var/cache/clef' });
+    next.pool.storedState = r.pool.storedState;
+    assert.equal(await next.refresher.restoreState(), undefined);
+    assert.deepEqual(next.mode.ready(), { ready: false, reason: 'revoked' });
+    next.pool.source = () => loaded(A, GOOD);
+    const replay = await next.refresher.refresh('startup');
+    assert.equal(replay.ok, true, 'the workers accept it (same packedAt): the refresher refuses it');
+    assert.equal(next.pool.loads[0]?.validation.servingPackedAt, A.packedAt);
+    assert.match(
+      String(next.events('artifact.invalid')[0]?.['msg']),
+      new RegExp(`a revocation persisted at ${seenAt.replace(/\./g, '\\.')} is active and only a later artifact ends it`),
+    );
+    assert.deepEqual(next.mode.ready(), { ready: false, reason: 'revoked' });
+
+    const B = meta('rev-b', { packedAtMs: packedAtMs + 1 });
+    next.pool.source = () => loaded(B, LATER);
+    await next.refresher.refresh('poll');
+    await next.refresher.flushState();
+    assert.deepEqual(next.mode.ready(), { ready: true });
+    assert.deepEqual(next.pool.stateWrites.at(-1), { floor: B.packedAt, revocation: undefined });
+  });
+
   test('a rejected artifact leaves the last good one served and is reported', async () => {
     const r = await pollingCached(GOOD);
     r.pool.source = () => taskFailure('integrity', 'ciphertextHash does not match the ciphertext');

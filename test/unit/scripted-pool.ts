@@ -4,7 +4,7 @@
  * real modes do the rest. Snapshots are built by the workers' own serializer, so the modes serve
  * real bodies.
  */
-import type { ArtifactMeta, LoadResult, LoadTask, ServeResult, ServeTask, Task, TaskResults } from '../../common/protocol.js';
+import type { ArtifactMeta, LoadResult, LoadTask, RollbackState, ServeResult, ServeTask, Task, TaskResults } from '../../common/protocol.js';
 import type { RunOptions } from '../../src/pool.js';
 import type { RefreshPool } from '../../src/refresh/refresher.js';
 import { buildSnapshot, parsePayload } from '../../workers/payload.js';
@@ -46,6 +46,10 @@ export class ScriptedPool implements RefreshPool {
     for (const resolve of this.hung.splice(0)) resolve(answer());
   }
 
+  /** The rollback state file as the workers would hold it (tasks with CLEF_AGENT_CACHE_PATH only). */
+  storedState: RollbackState | null = null;
+  readonly stateWrites: RollbackState[] = [];
+
   private async answer(task: Task): Promise<TaskResults[keyof TaskResults]> {
     switch (task.type) {
       case 'load': {
@@ -61,6 +65,12 @@ export class ScriptedPool implements RefreshPool {
         this.purges++;
         return { ok: true };
       case 'checkKey':
+        return { ok: true };
+      case 'readState':
+        return { ok: true, state: this.storedState };
+      case 'writeState':
+        this.storedState = task.state;
+        this.stateWrites.push(task.state);
         return { ok: true };
     }
   }

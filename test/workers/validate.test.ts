@@ -3,10 +3,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FailureCode } from '../../common/failures.js';
-import { ARTIFACT_FIELDS } from '../../common/artifact.js';
+import { ARTIFACT_FIELDS, signingPayload } from '../../common/artifact.js';
 import type { ValidationPolicy } from '../../common/protocol.js';
 import { validateArtifact, type ValidationResult } from '../../workers/validate.js';
-import { ageKeygen, ageLibEncrypt, bytesOf, makeArtifact, NOW_MS, RUNS, signingKey, type SigningKey } from './helpers.js';
+import { ageKeygen, ageLibEncrypt, bytesOf, makeArtifact, NOW_MS, PACKED_AT, RUNS, signingKey, type SigningKey } from './helpers.js';
 
 const policy: ValidationPolicy = { nowMs: NOW_MS };
 let ageFile: Uint8Array;
@@ -108,6 +108,37 @@ describe('validateArtifact: §4.3 step 2, shape', () => {
     assertFails(run(makeArtifact(ageFile, { signature: null })), 'invalid_shape', /signature/);
   });
 
+  test('a newline cannot move text between signed lines: re-split fields are invalid_shape before the signature is checked', () => {
+    const signed = makeArtifact(ageFile, { identity: 'svc\nprod', environment: 'staging', revision: 'r1' }, ed);
+    const resplit = { ...signed, identity: 'svc', environment: 'prod', revision: 'staging\nr1' };
+    // The two sign the same bytes, so the signature alone cannot tell them apart.
+    assert.deepEqual(signingPayload(resplit as never), signingPayload(signed as never));
+    assertFails(run(resplit, { verifyKey: ed.verifyKey }), 'invalid_shape', /^invalid artifact: revision contains a control character/);
+    assertFails(run(signed, { verifyKey: ed.verifyKey }), 'invalid_shape', /^invalid artifact: identity contains a control character/);
+  });
+
+  test('C0, DEL and C1 control characters are refused in every signed string field, naming it', () => {
+    const env = { provider: 'aws', keyId: 'k', wrappedKey: 'd2s=', algorithm: 'SYMMETRIC_DEFAULT', iv: 'aXY=', authTag: 'dGFn' };
+    for (const c of ['\n', '\r', '\u0000', '\t', '\u007f', '\u0085', '\u009f']) {
+      for (const f of ['identity', 'environment', 'revision']) {
+        assertFails(run(makeArtifact(ageFile, { [f]: `a${c}b` })), 'invalid_shape', new RegExp(`^invalid artifact: ${f} contains a control character`));
+      }
+      assertFails(run(makeArtifact(ageFile, { packedAt: `${PACKED_AT}${c}` })), 'invalid_shape', /packedAt contains a control character/);
+      assertFails(run(makeArtifact(ageFile, { expiresAt: `2030-01-01T00:00:00Z${c}` })), 'invalid_shape', /expiresAt contains a control character/);
+      const a = makeArtifact(ageFile);
+      assertFails(run({ ...a, ciphertextHash: `${String(a['ciphertextHash'])}${c}` }), 'invalid_shape', /ciphertextHash contains a control character/);
+      for (const f of Object.keys(env)) {
+        assertFails(
+          run(makeArtifact(ageFile, { envelope: { ...env, [f]: `x${c}y` } })),
+          'invalid_shape',
+          new RegExp(`envelope\\.${f} contains a control character`),
+        );
+      }
+    }
+    // Other non-ASCII text is a name like any other.
+    assertValid(run(makeArtifact(ageFile, { identity: 'zahlungsdienst-ü', environment: 'prod \u00a0 eu', revision: 'r€1' })));
+  });
+
   test('an envelope needs all six fields as non-empty strings', () => {
     const env = { provider: 'aws', keyId: 'k', wrappedKey: 'd2s=', algorithm: 'SYMMETRIC_DEFAULT', iv: 'aXY=', authTag: 'dGFn' };
     const ok = run(makeArtifact(ageFile, { envelope: env }));
@@ -190,6 +221,19 @@ describe('validateArtifact: §4.3 steps 3-7', () => {
     assertValid(run(makeArtifact(ageFile), { servingPackedAt: '2025-05-01T00:00:00Z' }));
   });
 
+  test('step 7: a packedAt more than 5 minutes ahead of the clock is clock_skew, naming both times', () => {
+    const ahead = (ms: number): string => new Date(NOW_MS + ms).toISOString();
+    assertValid(run(makeArtifact(ageFile, { packedAt: ahead(5 * 60_000) })));
+    assertFails(
+      run(makeArtifact(ageFile, { packedAt: ahead(5 * 60_000 + 1) })),
+      'clock_skew',
+      /more than 5 minutes ahead of this host's clock \(2025-06-02T00:00:00\.000Z\)/,
+    );
+    assertFails(run(makeArtifact(ageFile, { packedAt: '2036-01-01T00:00:00Z' })), 'clock_skew', /2036-01-01T00:00:00Z/);
+    // A signed future artifact is refused too: the signature proves who packed it, not when.
+    assertFails(run(makeArtifact(ageFile, { packedAt: '2036-01-01T00:00:00Z' }, ed), { verifyKey: ed.verifyKey }), 'clock_skew');
+  });
+
   test('steps run in order: identity before expiry before integrity before signature before rollback', () => {
     const a = makeArtifact(ageFile, { expiresAt: '2025-01-01T00:00:00Z', ciphertextHash: '0'.repeat(64) });
     assertFails(run(a, { expectIdentity: 'x', verifyKey: ed.verifyKey }), 'identity_mismatch');
@@ -209,6 +253,7 @@ const CODES = new Set<string>([
   'signature_missing',
   'signature_invalid',
   'rollback',
+  'clock_skew',
   'key_invalid',
 ]);
 

@@ -31,7 +31,10 @@ Options:
                          public half (GetPublicKey) is printed as CLEF_AGENT_VERIFY_KEY
   --ttl <seconds>        set expiresAt = packedAt + seconds (positive integer)
   --revision <id>        revision id (default: <UTC timestamp>-<random hex>)
-  --packed-at <iso>      packing time with a zone, e.g. 2025-01-31T12:00:00Z (default: now)
+  --packed-at <iso>      packing time with a zone, e.g. 2025-01-31T12:00:00Z (default: now); more
+                         than 5 minutes in the future is refused (agents would refuse the artifact)
+  --allow-future-packed-at  accept a --packed-at more than 5 minutes ahead (e.g. for a host whose
+                         clock is known to be behind)
   --armor                ASCII-armor the age file inside the base64 ciphertext (age only)
   --out <file>           write the artifact to this file atomically (default: stdout)
   --revoke-from <file>   write a copy of this artifact with revokedAt set to now (a kill signal)
@@ -55,6 +58,7 @@ export interface PackCommand {
   readonly environment: string;
   readonly revision: string | undefined;
   readonly packedAt: Date | undefined;
+  readonly allowFuturePackedAt: boolean;
   readonly ttlSeconds: number | undefined;
   readonly signKeyPath: string | undefined;
   readonly armor: boolean;
@@ -76,6 +80,7 @@ const OPTIONS = {
   environment: { type: 'string' },
   revision: { type: 'string' },
   'packed-at': { type: 'string' },
+  'allow-future-packed-at': { type: 'boolean' },
   ttl: { type: 'string' },
   'sign-key': { type: 'string' },
   'kms-key-id': { type: 'string' },
@@ -180,6 +185,7 @@ export function parsePackArgs(argv: readonly string[]): Command {
     environment,
     revision: values.revision,
     packedAt: values['packed-at'] === undefined ? undefined : parsePackedAt(values['packed-at']),
+    allowFuturePackedAt: values['allow-future-packed-at'] === true,
     ttlSeconds: values.ttl === undefined ? undefined : parseTtl(values.ttl),
     signKeyPath: values['sign-key'],
     armor: values.armor === true,

@@ -45,6 +45,7 @@ async function runPackCommand(cmd: PackCommand, io: PackIO): Promise<void> {
     environment: cmd.environment,
     revision: cmd.revision,
     packedAt: cmd.packedAt,
+    allowFuturePackedAt: cmd.allowFuturePackedAt,
     ttlSeconds: cmd.ttlSeconds,
     signingKey,
     armor: cmd.armor,

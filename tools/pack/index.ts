@@ -10,6 +10,8 @@
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { Encrypter, armor as ageArmor } from 'age-encryption';
 import { signingPayload, type Envelope, type PackedArtifact } from '../../common/artifact.js';
+import { hasControlChars } from '../../common/text.js';
+import { PACKED_AT_MAX_AHEAD_MS } from '../../common/limits.js';
 import { parsePackedAt } from './args.js';
 import { PackError } from './errors.js';
 import { payloadPlaintext, type PackPayload } from './payload.js';
@@ -37,6 +39,12 @@ export interface PackArtifactOptions {
   readonly revision?: string | undefined;
   /** Default: now. A string must be ISO-8601 with a zone; it is normalised with toISOString(). */
   readonly packedAt?: Date | string | undefined;
+  /**
+   * Accept a `packedAt` more than PACKED_AT_MAX_AHEAD_MS ahead of this machine's clock. Agents
+   * refuse such an artifact (`clock_skew`) until their clock catches up: only for a packing
+   * machine whose clock is known to be behind.
+   */
+  readonly allowFuturePackedAt?: boolean | undefined;
   /** Sets `expiresAt` = packedAt + ttlSeconds (a positive integer). */
   readonly ttlSeconds?: number | undefined;
   /** Ed25519 or P-256 private key: a KeyObject, or PKCS#8 PEM / base64 DER as text or bytes. */
@@ -61,8 +69,7 @@ const RECIPIENT_RE = /^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$/;
  * one field pose as the next, so control characters are refused; edge whitespace is a typo.
  */
 function checkName(value: string, flag: string): void {
-  // eslint-disable-next-line no-control-regex
-  if (value === '' || /[\u0000-\u001f\u007f]/.test(value) || value.trim() !== value) {
+  if (value === '' || hasControlChars(value) || value.trim() !== value) {
     throw new PackError(`${flag} must be non-empty, without control characters or leading/trailing spaces`);
   }
 }
@@ -112,6 +119,12 @@ export async function packArtifact(options: PackArtifactOptions): Promise<PackRe
 
   const packedAt = typeof options.packedAt === 'string' ? parsePackedAt(options.packedAt) : (options.packedAt ?? new Date());
   if (Number.isNaN(packedAt.getTime())) throw new PackError('--packed-at is not a valid time');
+  if (options.allowFuturePackedAt !== true && packedAt.getTime() > Date.now() + PACKED_AT_MAX_AHEAD_MS) {
+    // A future packedAt would become every agent's rollback floor; agents refuse it (clock_skew).
+    throw new PackError(
+      `--packed-at ${packedAt.toISOString()} is more than ${PACKED_AT_MAX_AHEAD_MS / 60_000} minutes in the future: agents refuse it (clock_skew); pass --allow-future-packed-at if this machine's clock is behind`,
+    );
+  }
   const revision = options.revision ?? defaultRevision(packedAt);
   checkName(revision, '--revision');
 
