@@ -205,6 +205,9 @@ describe('HTTP fetch', () => {
       'http://[fe80::1]/',
       'http://[::ffff:169.254.169.254]/',
       'http://[fd00:ec2::254]/',
+      'http://[64:ff9b::a9fe:a9fe]/',
+      'http://[2002:a9fe:a9fe::]/',
+      'http://[::a9fe:a9fe]/',
     ]) {
       assertFail(await fetchHttp(url, open, undefined), 'forbidden_address');
     }
