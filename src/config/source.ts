@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { SourceSpec } from '../../common/protocol.js';
 import { refuse, type Issues } from './errors.js';
 import { isLoopbackHost } from '../../common/net.js';
+import { awsEndpointProblems } from '../../common/aws-endpoints.js';
 import { httpUrl, isHeaderSafe, oneOf, pathValue, read, text, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
 import { isPresigned, parseS3Https, parseS3Url, S3_HOST } from './s3.js';
@@ -28,8 +29,6 @@ export interface SourceResult {
   /** URLs subject to the plain-http rule (checked once ALLOW_HTTP and VERIFY_KEY are known). */
   readonly sourceUrl?: URL | undefined;
   readonly vcsApiUrl?: URL | undefined;
-  /** AWS_ENDPOINT_URL_S3: plain http only to loopback or with ALLOW_HTTP (it carries the session token). */
-  readonly s3EndpointUrl?: URL | undefined;
 }
 
 /**
@@ -49,7 +48,7 @@ export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResu
     const label = maskUrl(url);
     if (S3_HOST.test(url.hostname) && !isPresigned(url) && url.username === '' && url.password === '') {
       const s3 = parseS3Https(url, env);
-      return { source: s3.source, label: s3.label, s3EndpointUrl: s3.endpointUrl };
+      return { source: s3.source, label: s3.label };
     }
     return { source: { kind: 'http', url: url.href }, label, sourceUrl: url };
   }
@@ -62,7 +61,7 @@ export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResu
       return refuse(SOURCE, 'is not a valid s3:// URL', 's3://bucket/key');
     }
     const s3 = parseS3Url(url, env);
-    return { source: s3.source, label: s3.label, s3EndpointUrl: s3.endpointUrl };
+    return { source: s3.source, label: s3.label };
   }
   if (scheme === 'file') {
     let path: string;
@@ -179,13 +178,6 @@ export function checkPlainHttp(result: SourceResult, opts: { readonly allowHttp:
       `an https:// URL, or ${V.verifyKey.name} set so the artifact is authenticated, or ${V.allowHttp.name}=true`,
     );
   }
-  if (plain(result.s3EndpointUrl) && !allowHttp) {
-    issues.add(
-      'AWS_ENDPOINT_URL_S3',
-      `${quote(maskUrl(result.s3EndpointUrl), 120)} uses plain http to a non-loopback host, which would send the AWS session token unencrypted`,
-      `an https:// URL, a loopback http:// URL, or ${V.allowHttp.name}=true`,
-    );
-  }
   if (plain(result.vcsApiUrl) && !allowHttp) {
     issues.add(
       V.vcsApiUrl.name,
@@ -193,4 +185,12 @@ export function checkPlainHttp(result: SourceResult, opts: { readonly allowHttp:
       `an https:// URL, or ${V.allowHttp.name}=true`,
     );
   }
+}
+
+/**
+ * The AWS endpoint variables (SPEC §3), whatever the source: KMS and STS are called for envelope
+ * artifacts and credentials of any source, so the rule does not wait for an S3 source.
+ */
+export function checkAwsEndpoints(env: Env, allowHttp: boolean | undefined, issues: Issues): void {
+  for (const p of awsEndpointProblems(env, allowHttp)) issues.add(p.variable, p.problem, p.expected);
 }

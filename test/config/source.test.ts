@@ -101,7 +101,7 @@ describe('CLEF_AGENT_SOURCE', () => {
   test('AWS_ENDPOINT_URL_S3: plain http to a non-loopback endpoint needs CLEF_AGENT_ALLOW_HTTP (session token)', () => {
     const e = { CLEF_AGENT_SOURCE: 's3://bkt/a.json', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_S3: 'http://minio.internal:9000' };
     refuseWith(env(e), [
-      'AWS_ENDPOINT_URL_S3: "http://minio.internal:9000/" uses plain http to a non-loopback host, which would send the AWS session token unencrypted; expected an https:// URL, a loopback http:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+      'AWS_ENDPOINT_URL_S3: "http://minio.internal:9000/" uses plain http to a non-loopback host, which would carry the AWS session token unencrypted; expected an https:// URL, an http:// URL to a loopback host (127.0.0.0/8, ::1, localhost), or CLEF_AGENT_ALLOW_HTTP=true',
     ]);
     assert.equal(load(env({ ...e, CLEF_AGENT_ALLOW_HTTP: 'true' })).source.kind, 's3');
   });
