@@ -25,6 +25,8 @@ export function isPresigned(url: URL): boolean {
 export interface S3Result {
   readonly source: S3SourceSpec;
   readonly label: string;
+  /** The request goes to AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (checked by their own rule). */
+  readonly viaEndpoint: boolean;
 }
 
 /** Bucket names: 3–63 characters; legacy us-east-1 buckets may also use capitals and underscores. */
@@ -86,11 +88,11 @@ export function parseS3Https(url: URL, env: Env): S3Result {
 function withEndpoint(spec: S3SourceSpec, label: string, search: string, env: Env): S3Result {
   const name = (read(env, 'AWS_ENDPOINT_URL_S3') ?? '') !== '' ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL';
   const ep = checkAwsEndpoint(name, read(env, name), undefined);
-  if (!(ep instanceof URL)) return { source: spec, label };
+  if (!(ep instanceof URL)) return { source: spec, label, viaEndpoint: false };
   const base = `${ep.origin}${ep.pathname.replace(/\/+$/, '')}`;
   const region = read(env, 'AWS_REGION') || read(env, 'AWS_DEFAULT_REGION') || spec.region;
   const url = `${base}/${encodeURIComponent(spec.bucket)}/${encodeKey(spec.key)}${search}`;
-  return { source: { ...spec, url, region }, label: `${label} via ${maskUrl(ep)}` };
+  return { source: { ...spec, url, region }, label: `${label} via ${maskUrl(ep)}`, viaEndpoint: true };
 }
 
 function decodeKey(pathname: string, shown: string): string {

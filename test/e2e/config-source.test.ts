@@ -3,6 +3,7 @@
  * group, exactly one. Every invalid value: the message on stderr, exit 2, nothing listening, no
  * credential echoed.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { assertRefused, baseEnv, runCli } from '../helpers/config-cli.js';
 import { suiteTempDirs } from '../kit/index.js';
@@ -116,11 +117,31 @@ describe('§3 config: CLEF_AGENT_SOURCE and the VCS group', { concurrency: 6 }, 
     assertRefused(
       await runCli(base, { CLEF_AGENT_SOURCE: 'http://deploy:HttpPassw0rd@artifacts.example.com/a.json' }),
       [
-        'CLEF_AGENT_SOURCE: "http://***@artifacts.example.com/a.json" uses plain http to a non-loopback host; expected an https:// URL, or CLEF_AGENT_VERIFY_KEY set so the artifact is authenticated, or CLEF_AGENT_ALLOW_HTTP=true',
+        'CLEF_AGENT_SOURCE: "http://***@artifacts.example.com/a.json" uses plain http to a non-loopback host, which would send its credentials (user:password or a signed query) unencrypted; expected an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true (a verify key protects the artifact, not the credentials)',
       ],
       ['HttpPassw0rd', 'deploy:'],
     );
   });
+
+  it(
+    '§3 CLEF_AGENT_ALLOW_HTTP rule: URL credentials or a presigned query over plain http are refused even with a verify key',
+    { timeout: 30_000 },
+    async () => {
+      const verifyKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+      const expected =
+        'uses plain http to a non-loopback host, which would send its credentials (user:password or a signed query) unencrypted; expected an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true (a verify key protects the artifact, not the credentials)';
+      assertRefused(
+        await runCli(base, { CLEF_AGENT_SOURCE: 'http://deploy:HttpPassw0rd@artifacts.example.com/a.json', CLEF_AGENT_VERIFY_KEY: verifyKey }),
+        [`CLEF_AGENT_SOURCE: "http://***@artifacts.example.com/a.json" ${expected}`],
+        ['HttpPassw0rd', 'deploy:'],
+      );
+      assertRefused(
+        await runCli(base, { CLEF_AGENT_SOURCE: 'http://artifacts.example.com/a.json?X-Amz-Signature=PresignSig77', CLEF_AGENT_VERIFY_KEY: verifyKey }),
+        [`CLEF_AGENT_SOURCE: "http://artifacts.example.com/a.json?***" ${expected}`],
+        ['PresignSig77'],
+      );
+    },
+  );
 
   it('§3: CLEF_AGENT_SOURCE together with the VCS group → refused, exit 2', { timeout: 30_000 }, async () => {
     assertRefused(await runCli(base, { CLEF_AGENT_VCS_PROVIDER: 'github' }), [
