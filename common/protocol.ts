@@ -61,8 +61,13 @@ export interface FetchPolicy {
   readonly maxBytes: number;
   /** Extra attempts for transient failures only (network, 5xx, 429, rate-limit 403). */
   readonly retries: number;
-  /** Plain http to a non-loopback host is allowed (config already enforced the rule at start-up). */
+  /** CLEF_AGENT_ALLOW_HTTP: plain http to a non-loopback host is allowed, credentials included. */
   readonly allowHttp: boolean;
+  /**
+   * A verify key authenticates the artifact: plain http to a non-loopback host is allowed for a
+   * request that carries no credential (no header from the source, no userinfo, no signed query).
+   */
+  readonly allowHttpWithoutCredentials?: boolean | undefined;
 }
 
 /** What the validator checks beyond the artifact itself (SPEC §4.3 steps 3, 4, 6, 7). */

@@ -8,6 +8,7 @@
 export type Reason =
   | 'too_many_connections'
   | 'proxied_request'
+  | 'invalid_host'
   | 'forbidden_host'
   | 'not_found'
   | 'method_not_allowed'
@@ -34,6 +35,8 @@ export interface ReasonInfo {
 export const REASONS: Readonly<Record<Reason, ReasonInfo>> = {
   too_many_connections: { status: 429, error: 'too many connections' },
   proxied_request: { status: 400, error: 'proxied requests are refused' },
+  // More than one Host header: RFC 9112 §3.2 asks for 400, and the copies may disagree.
+  invalid_host: { status: 400, error: 'invalid host' },
   forbidden_host: { status: 403, error: 'forbidden host' },
   not_found: { status: 404, error: 'not found' },
   method_not_allowed: { status: 405, error: 'method not allowed' },

@@ -4,7 +4,7 @@
  * table (variables.ts). Every problem is collected and reported at once, one line each, in the
  * table's order: unknown names, source / VCS group, age key, port, token, id, timing, cache path,
  * verify key, expectations, allow-http, telemetry, log level, limits, workers, then the
- * cross-variable rules (plain http, VCS expectations).
+ * cross-variable rules (plain http, AWS endpoints, VCS expectations).
  *
  * Side effects, all deliberate: CLEF_AGENT_AGE_KEY is deleted from `env` (child processes must
  * never inherit it), and a missing CLEF_AGENT_TOKEN_FILE or cache directory is created — only once
@@ -17,7 +17,7 @@ import type { CpuProbe } from './cpus.js';
 import { isLoopbackHost } from '../../common/net.js';
 import { read, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
-import { checkPlainHttp, resolveSource } from './source.js';
+import { checkAwsEndpoints, checkPlainHttp, resolveSource } from './source.js';
 import { resolveTiming } from './timing.js';
 import { finishToken, planToken } from './token.js';
 import type { Config } from './types.js';
@@ -87,6 +87,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   // Cross-variable rules, once each side is known to be valid.
   const verifyKeySet = read(env, V.verifyKey.name) !== undefined;
   if (source !== undefined && allowHttp !== undefined) checkPlainHttp(source, { allowHttp, verifyKeySet }, issues);
+  checkAwsEndpoints(env, allowHttp, issues);
   const vcs = source?.vcs;
   if (vcs !== undefined) {
     if (expectIdentity !== undefined && expectIdentity !== vcs.identity) {

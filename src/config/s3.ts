@@ -6,7 +6,8 @@
  */
 import type { S3SourceSpec } from '../../common/protocol.js';
 import { refuse } from './errors.js';
-import { httpUrl, read, type Env } from './parse.js';
+import { read, type Env } from './parse.js';
+import { checkAwsEndpoint } from '../../common/aws-endpoints.js';
 import { maskUrl, quote } from '../../common/display.js';
 import { VARIABLES } from './variables.js';
 
@@ -24,8 +25,8 @@ export function isPresigned(url: URL): boolean {
 export interface S3Result {
   readonly source: S3SourceSpec;
   readonly label: string;
-  /** Subject to the plain-http rule (an http endpoint carries the session token). */
-  readonly endpointUrl?: URL | undefined;
+  /** The request goes to AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (checked by their own rule). */
+  readonly viaEndpoint: boolean;
 }
 
 /** Bucket names: 3–63 characters; legacy us-east-1 buckets may also use capitals and underscores. */
@@ -79,17 +80,19 @@ export function parseS3Https(url: URL, env: Env): S3Result {
   return withEndpoint({ kind: 's3', url: aws.href, region, bucket, key }, maskUrl(url), url.search, env);
 }
 
-/** `AWS_ENDPOINT_URL_S3` (or the global `AWS_ENDPOINT_URL`): path style under that base. */
+/**
+ * `AWS_ENDPOINT_URL_S3` (or the global `AWS_ENDPOINT_URL`): path style under that base. A value
+ * that is not a usable endpoint is left out here; the AWS endpoint check (common/aws-endpoints.ts)
+ * refuses it with its own message, once for every source kind.
+ */
 function withEndpoint(spec: S3SourceSpec, label: string, search: string, env: Env): S3Result {
-  const name = read(env, 'AWS_ENDPOINT_URL_S3') !== undefined ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL';
-  const raw = read(env, name);
-  if (raw === undefined || raw === '') return { source: spec, label };
-  const ep = httpUrl(name, raw);
-  if (ep.username !== '' || ep.password !== '') refuse(name, `${quote(maskUrl(ep), 120)} contains credentials`, 'an http(s) URL without user:password');
+  const name = (read(env, 'AWS_ENDPOINT_URL_S3') ?? '') !== '' ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL';
+  const ep = checkAwsEndpoint(name, read(env, name), undefined);
+  if (!(ep instanceof URL)) return { source: spec, label, viaEndpoint: false };
   const base = `${ep.origin}${ep.pathname.replace(/\/+$/, '')}`;
   const region = read(env, 'AWS_REGION') || read(env, 'AWS_DEFAULT_REGION') || spec.region;
   const url = `${base}/${encodeURIComponent(spec.bucket)}/${encodeKey(spec.key)}${search}`;
-  return { source: { ...spec, url, region }, label: `${label} via ${maskUrl(ep)}`, endpointUrl: ep };
+  return { source: { ...spec, url, region }, label: `${label} via ${maskUrl(ep)}`, viaEndpoint: true };
 }
 
 function decodeKey(pathname: string, shown: string): string {

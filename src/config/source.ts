@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { SourceSpec } from '../../common/protocol.js';
 import { refuse, type Issues } from './errors.js';
 import { isLoopbackHost } from '../../common/net.js';
+import { awsEndpointProblems } from '../../common/aws-endpoints.js';
+import { urlCarriesCredentials } from '../../common/url-credentials.js';
 import { httpUrl, isHeaderSafe, oneOf, pathValue, read, text, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
 import { isPresigned, parseS3Https, parseS3Url, S3_HOST } from './s3.js';
@@ -28,8 +30,8 @@ export interface SourceResult {
   /** URLs subject to the plain-http rule (checked once ALLOW_HTTP and VERIFY_KEY are known). */
   readonly sourceUrl?: URL | undefined;
   readonly vcsApiUrl?: URL | undefined;
-  /** AWS_ENDPOINT_URL_S3: plain http only to loopback or with ALLOW_HTTP (it carries the session token). */
-  readonly s3EndpointUrl?: URL | undefined;
+  /** An S3 source's request URL when it comes from the source itself (not AWS_ENDPOINT_URL_S3). */
+  readonly s3SignedUrl?: URL | undefined;
 }
 
 /**
@@ -49,7 +51,7 @@ export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResu
     const label = maskUrl(url);
     if (S3_HOST.test(url.hostname) && !isPresigned(url) && url.username === '' && url.password === '') {
       const s3 = parseS3Https(url, env);
-      return { source: s3.source, label: s3.label, s3EndpointUrl: s3.endpointUrl };
+      return { source: s3.source, label: s3.label, s3SignedUrl: s3.viaEndpoint ? undefined : url };
     }
     return { source: { kind: 'http', url: url.href }, label, sourceUrl: url };
   }
@@ -62,7 +64,7 @@ export function parseSource(raw: string, cwd: string, env: Env = {}): SourceResu
       return refuse(SOURCE, 'is not a valid s3:// URL', 's3://bucket/key');
     }
     const s3 = parseS3Url(url, env);
-    return { source: s3.source, label: s3.label, s3EndpointUrl: s3.endpointUrl };
+    return { source: s3.source, label: s3.label };
   }
   if (scheme === 'file') {
     let path: string;
@@ -166,24 +168,34 @@ function resolveVcs(env: Env, issues: Issues): SourceResult | undefined {
 
 /**
  * The plain-http rule (SPEC §3). A source over http to a non-loopback host is refused unless the
- * artifact is authenticated by a verify key or the operator opted in with ALLOW_HTTP. The VCS API
- * URL carries the VCS token, which a verify key does not protect, so only ALLOW_HTTP lifts it there.
+ * artifact is authenticated by a verify key or the operator opted in with ALLOW_HTTP. Credentials
+ * are another matter: a verify key protects the artifact, not them, so only ALLOW_HTTP lifts the
+ * rule for a URL that carries its own (userinfo, a signed query), for an S3 URL the agent signs,
+ * and for the VCS API URL, which carries the VCS token.
  */
 export function checkPlainHttp(result: SourceResult, opts: { readonly allowHttp: boolean; readonly verifyKeySet: boolean }, issues: Issues): void {
   const { allowHttp, verifyKeySet } = opts;
   const plain = (u: URL | undefined): u is URL => u !== undefined && u.protocol === 'http:' && !isLoopbackHost(u.hostname);
-  if (plain(result.sourceUrl) && !allowHttp && !verifyKeySet) {
+  if (plain(result.sourceUrl) && !allowHttp) {
+    if (urlCarriesCredentials(result.sourceUrl)) {
+      issues.add(
+        SOURCE,
+        `${quote(maskUrl(result.sourceUrl), 120)} uses plain http to a non-loopback host, which would send its credentials (user:password or a signed query) unencrypted`,
+        `an https:// URL, or ${V.allowHttp.name}=true (a verify key protects the artifact, not the credentials)`,
+      );
+    } else if (!verifyKeySet) {
+      issues.add(
+        SOURCE,
+        `${quote(maskUrl(result.sourceUrl), 120)} uses plain http to a non-loopback host`,
+        `an https:// URL, or ${V.verifyKey.name} set so the artifact is authenticated, or ${V.allowHttp.name}=true`,
+      );
+    }
+  }
+  if (plain(result.s3SignedUrl) && !allowHttp) {
     issues.add(
       SOURCE,
-      `${quote(maskUrl(result.sourceUrl), 120)} uses plain http to a non-loopback host`,
-      `an https:// URL, or ${V.verifyKey.name} set so the artifact is authenticated, or ${V.allowHttp.name}=true`,
-    );
-  }
-  if (plain(result.s3EndpointUrl) && !allowHttp) {
-    issues.add(
-      'AWS_ENDPOINT_URL_S3',
-      `${quote(maskUrl(result.s3EndpointUrl), 120)} uses plain http to a non-loopback host, which would send the AWS session token unencrypted`,
-      `an https:// URL, a loopback http:// URL, or ${V.allowHttp.name}=true`,
+      `${quote(maskUrl(result.s3SignedUrl), 120)} uses plain http to a non-loopback host, which would send the signed S3 request and the AWS session token unencrypted`,
+      `an https:// URL, or ${V.allowHttp.name}=true`,
     );
   }
   if (plain(result.vcsApiUrl) && !allowHttp) {
@@ -193,4 +205,12 @@ export function checkPlainHttp(result: SourceResult, opts: { readonly allowHttp:
       `an https:// URL, or ${V.allowHttp.name}=true`,
     );
   }
+}
+
+/**
+ * The AWS endpoint variables (SPEC §3), whatever the source: KMS and STS are called for envelope
+ * artifacts and credentials of any source, so the rule does not wait for an S3 source.
+ */
+export function checkAwsEndpoints(env: Env, allowHttp: boolean | undefined, issues: Issues): void {
+  for (const p of awsEndpointProblems(env, allowHttp)) issues.add(p.variable, p.problem, p.expected);
 }

@@ -120,6 +120,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
 function handle(req: IncomingMessage, res: ServerResponse, open: number, port: number, o: ServerOptions): void | Promise<void> {
   if (open > o.maxConnections) return sendError(req, res, new ApiError('too_many_connections', { headers: { Connection: 'close' } }));
   if (req.headers['x-forwarded-for'] !== undefined || req.headers['forwarded'] !== undefined) return sendError(req, res, new ApiError('proxied_request'));
+  if (hostCount(req.rawHeaders) > 1) return sendError(req, res, new ApiError('invalid_host'));
   if (!hostAllowed(req.headers.host, port)) return sendError(req, res, new ApiError('forbidden_host'));
   const route = matchRoute(req.url ?? '/');
   if (!route) return sendError(req, res, new ApiError('not_found'));
@@ -161,6 +162,16 @@ function handle(req: IncomingMessage, res: ServerResponse, open: number, port: n
 function sendErrorOrThrow(req: IncomingMessage, res: ServerResponse, err: unknown): void {
   if (err instanceof ApiError) return sendError(req, res, err);
   throw err;
+}
+
+/**
+ * Host headers as sent. Node keeps only the first `Host` in `req.headers`, so a second one, which
+ * a proxy or cache in front may have read instead, shows only in the raw list.
+ */
+function hostCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.length === 4 && raw[i]?.toLowerCase() === 'host') n++;
+  return n;
 }
 
 /** `127.0.0.1`, `localhost`, optionally with our port. Anything else may be DNS rebinding. */

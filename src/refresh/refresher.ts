@@ -123,7 +123,8 @@ export class Refresher {
         timeoutMs: FETCH_TIMEOUT_MS,
         maxBytes: this.config.maxArtifactBytes,
         retries: FETCH_RETRIES,
-        allowHttp: this.config.allowHttp || this.config.verifyKey !== undefined,
+        allowHttp: this.config.allowHttp,
+        allowHttpWithoutCredentials: this.config.verifyKey !== undefined,
       },
       validation: {
         verifyKey: this.config.verifyKey,

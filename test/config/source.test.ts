@@ -101,7 +101,7 @@ describe('CLEF_AGENT_SOURCE', () => {
   test('AWS_ENDPOINT_URL_S3: plain http to a non-loopback endpoint needs CLEF_AGENT_ALLOW_HTTP (session token)', () => {
     const e = { CLEF_AGENT_SOURCE: 's3://bkt/a.json', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_S3: 'http://minio.internal:9000' };
     refuseWith(env(e), [
-      'AWS_ENDPOINT_URL_S3: "http://minio.internal:9000/" uses plain http to a non-loopback host, which would send the AWS session token unencrypted; expected an https:// URL, a loopback http:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+      'AWS_ENDPOINT_URL_S3: "http://minio.internal:9000/" uses plain http to a non-loopback host, which would carry the AWS session token unencrypted; expected an https:// URL, an http:// URL to a loopback host (127.0.0.0/8, ::1, localhost), or CLEF_AGENT_ALLOW_HTTP=true',
     ]);
     assert.equal(load(env({ ...e, CLEF_AGENT_ALLOW_HTTP: 'true' })).source.kind, 's3');
   });
@@ -259,12 +259,15 @@ describe('the VCS group', () => {
 });
 
 describe('plain http sources (CLEF_AGENT_ALLOW_HTTP rule)', () => {
+  const verifyKey = (): string => generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  const withCredentials = (url: string) =>
+    `CLEF_AGENT_SOURCE: "${url}" uses plain http to a non-loopback host, which would send its credentials (user:password or a signed query) unencrypted; expected an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true (a verify key protects the artifact, not the credentials)`;
   const refused = (url: string) =>
     `CLEF_AGENT_SOURCE: "${url}" uses plain http to a non-loopback host; expected an https:// URL, or CLEF_AGENT_VERIFY_KEY set so the artifact is authenticated, or CLEF_AGENT_ALLOW_HTTP=true`;
   test('CLEF_AGENT_SOURCE: refuses http to a remote host, explaining both remedies', () =>
     void refuseWith(env({ CLEF_AGENT_SOURCE: 'http://artifacts.internal/app.json' }), [refused('http://artifacts.internal/app.json')]));
   test('CLEF_AGENT_SOURCE: the refusal masks credentials', () =>
-    void refuseWith(env({ CLEF_AGENT_SOURCE: 'http://u:pw@10.0.0.5/a.json?sig=x' }), [refused('http://***@10.0.0.5/a.json?***')]));
+    void refuseWith(env({ CLEF_AGENT_SOURCE: 'http://u:pw@10.0.0.5/a.json?sig=x' }), [withCredentials('http://***@10.0.0.5/a.json?***')]));
   for (const url of [
     'http://127.0.0.1:8080/a.json',
     'http://127.8.9.10/a.json',
@@ -288,4 +291,53 @@ describe('plain http sources (CLEF_AGENT_ALLOW_HTTP rule)', () => {
     const der = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
     assert.equal(load(env({ CLEF_AGENT_SOURCE: 'http://artifacts.internal/a.json', CLEF_AGENT_VERIFY_KEY: der })).verifyKeyType, 'ed25519');
   });
+  test('CLEF_AGENT_VERIFY_KEY: set allows http to a remote host with a query that carries no credential', () =>
+    assert.equal(load(env({ CLEF_AGENT_SOURCE: 'http://artifacts.internal/a.json?v=2&ref=main', CLEF_AGENT_VERIFY_KEY: verifyKey() })).source.kind, 'http'));
+  for (const url of [
+    'http://deploy:pw@artifacts.internal/a.json',
+    'http://deploy@artifacts.internal/a.json',
+    'http://artifacts.internal/a.json?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20260101&X-Amz-Signature=abc',
+    'http://artifacts.internal/a.json?x-amz-signature=abc',
+    'http://artifacts.internal/a.json?X-AMZ-SECURITY-TOKEN=abc',
+    'http://artifacts.internal/a.json?AWSAccessKeyId=AKID&Signature=abc&Expires=1',
+    'http://artifacts.internal/a.json?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=sa&X-Goog-Signature=abc',
+    'http://artifacts.internal/a.json?GoogleAccessId=sa&Signature=abc',
+    'http://artifacts.internal/a.json?sv=2024-01-01&sp=r&sig=abc',
+    'http://artifacts.internal/a.json?access_token=abc',
+    'http://artifacts.internal/a.json?private_token=abc',
+    'http://artifacts.internal/a.json?token=abc',
+  ]) {
+    test(`CLEF_AGENT_VERIFY_KEY does not lift the rule for credentials in the URL: ${url.slice(7, 70)}`, () => {
+      const shown = url.replace(/\/\/[^@/]*@/, '//***@').replace(/\?.*$/, (q) => (q === '' ? '' : '?***'));
+      refuseWith(env({ CLEF_AGENT_SOURCE: url, CLEF_AGENT_VERIFY_KEY: verifyKey() }), [withCredentials(shown)]);
+      assert.equal(load(env({ CLEF_AGENT_SOURCE: url, CLEF_AGENT_VERIFY_KEY: verifyKey(), CLEF_AGENT_ALLOW_HTTP: 'true' })).source.kind, 'http');
+    });
+  }
+  test('credentials over http to loopback need nothing', () =>
+    assert.equal(load(env({ CLEF_AGENT_SOURCE: 'http://u:pw@127.0.0.1:8080/a.json?X-Amz-Signature=abc' })).source.kind, 'http'));
+  test('an S3 URL written with http:// is signed: plain http needs CLEF_AGENT_ALLOW_HTTP, a verify key does not lift it', () => {
+    const e = { CLEF_AGENT_SOURCE: 'http://bkt.s3.eu-west-1.amazonaws.com/a.json', CLEF_AGENT_VERIFY_KEY: verifyKey() };
+    refuseWith(env(e), [
+      'CLEF_AGENT_SOURCE: "http://bkt.s3.eu-west-1.amazonaws.com/a.json" uses plain http to a non-loopback host, which would send the signed S3 request and the AWS session token unencrypted; expected an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+    ]);
+    assert.equal(load(env({ ...e, CLEF_AGENT_ALLOW_HTTP: 'true' })).source.kind, 's3');
+    // Under an endpoint, the request goes there: the endpoint's own rule applies instead.
+    assert.equal(load(env({ ...e, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000' })).source.kind, 's3');
+  });
+  test('CLEF_AGENT_VCS_API_URL: a verify key does not lift the rule (the VCS token)', () =>
+    void refuseWith(
+      env({
+        CLEF_AGENT_SOURCE: undefined,
+        CLEF_AGENT_VCS_PROVIDER: 'gitlab',
+        CLEF_AGENT_VCS_REPO: 'group/project',
+        CLEF_AGENT_VCS_TOKEN: 'glpat-token',
+        CLEF_AGENT_VCS_IDENTITY: 'api',
+        CLEF_AGENT_VCS_ENVIRONMENT: 'production',
+        CLEF_AGENT_VCS_API_URL: 'http://git.internal/api/v4',
+        CLEF_AGENT_VERIFY_KEY: verifyKey(),
+      }),
+      [
+        'CLEF_AGENT_VCS_API_URL: "http://git.internal/api/v4" uses plain http to a non-loopback host, which would send the VCS token unencrypted; expected an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+      ],
+    ));
 });

@@ -3,6 +3,7 @@
  * group, exactly one. Every invalid value: the message on stderr, exit 2, nothing listening, no
  * credential echoed.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { assertRefused, baseEnv, runCli } from '../helpers/config-cli.js';
 import { suiteTempDirs } from '../kit/index.js';
@@ -70,9 +71,37 @@ describe('§3 config: CLEF_AGENT_SOURCE and the VCS group', { concurrency: 6 }, 
         AWS_SECRET_ACCESS_KEY: 'AwsSecretKey1234',
       }),
       [
-        'AWS_ENDPOINT_URL_S3: "http://minio.example.com:9000/" uses plain http to a non-loopback host, which would send the AWS session token unencrypted; expected an https:// URL, a loopback http:// URL, or CLEF_AGENT_ALLOW_HTTP=true',
+        'AWS_ENDPOINT_URL_S3: "http://minio.example.com:9000/" uses plain http to a non-loopback host, which would carry the AWS session token unencrypted; expected an https:// URL, an http:// URL to a loopback host (127.0.0.0/8, ::1, localhost), or CLEF_AGENT_ALLOW_HTTP=true',
       ],
       ['AwsSecretKey1234'],
+    );
+  });
+
+  it('§3 AWS_ENDPOINT_URL_KMS / _STS / AWS_ENDPOINT_URL: plain http to a non-loopback host → refused for any source, exit 2', { timeout: 30_000 }, async () => {
+    const expected = 'expected an https:// URL, an http:// URL to a loopback host (127.0.0.0/8, ::1, localhost), or CLEF_AGENT_ALLOW_HTTP=true';
+    assertRefused(
+      await runCli(base, {
+        AWS_ENDPOINT_URL: 'http://localstack.example.com:4566',
+        AWS_ENDPOINT_URL_KMS: 'http://kms.example.com',
+        AWS_ENDPOINT_URL_STS: 'http://ak:StsEndpointPw1@sts.example.com',
+        AWS_SECRET_ACCESS_KEY: 'AwsSecretKey1234',
+      }),
+      [
+        `AWS_ENDPOINT_URL: "http://localstack.example.com:4566/" uses plain http to a non-loopback host, which would carry the AWS session token and the data keys KMS returns unencrypted; ${expected}`,
+        `AWS_ENDPOINT_URL_KMS: "http://kms.example.com/" uses plain http to a non-loopback host, which would carry the AWS session token and the data keys KMS returns unencrypted; ${expected}`,
+        `AWS_ENDPOINT_URL_STS: "http://***@sts.example.com/" contains credentials (user:password); ${expected}, without user:password`,
+      ],
+      ['AwsSecretKey1234', 'StsEndpointPw1'],
+    );
+  });
+
+  it('§3 AWS_ENDPOINT_URL_KMS: not a URL → refused without being echoed, exit 2', { timeout: 30_000 }, async () => {
+    assertRefused(
+      await runCli(base, { AWS_ENDPOINT_URL_KMS: 'https://ak:KmsEndpointPw2@[kms' }),
+      [
+        'AWS_ENDPOINT_URL_KMS: is not a valid URL; expected an https:// URL, an http:// URL to a loopback host (127.0.0.0/8, ::1, localhost), or CLEF_AGENT_ALLOW_HTTP=true',
+      ],
+      ['KmsEndpointPw2'],
     );
   });
 
@@ -88,11 +117,31 @@ describe('§3 config: CLEF_AGENT_SOURCE and the VCS group', { concurrency: 6 }, 
     assertRefused(
       await runCli(base, { CLEF_AGENT_SOURCE: 'http://deploy:HttpPassw0rd@artifacts.example.com/a.json' }),
       [
-        'CLEF_AGENT_SOURCE: "http://***@artifacts.example.com/a.json" uses plain http to a non-loopback host; expected an https:// URL, or CLEF_AGENT_VERIFY_KEY set so the artifact is authenticated, or CLEF_AGENT_ALLOW_HTTP=true',
+        'CLEF_AGENT_SOURCE: "http://***@artifacts.example.com/a.json" uses plain http to a non-loopback host, which would send its credentials (user:password or a signed query) unencrypted; expected an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true (a verify key protects the artifact, not the credentials)',
       ],
       ['HttpPassw0rd', 'deploy:'],
     );
   });
+
+  it(
+    '§3 CLEF_AGENT_ALLOW_HTTP rule: URL credentials or a presigned query over plain http are refused even with a verify key',
+    { timeout: 30_000 },
+    async () => {
+      const verifyKey = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+      const expected =
+        'uses plain http to a non-loopback host, which would send its credentials (user:password or a signed query) unencrypted; expected an https:// URL, or CLEF_AGENT_ALLOW_HTTP=true (a verify key protects the artifact, not the credentials)';
+      assertRefused(
+        await runCli(base, { CLEF_AGENT_SOURCE: 'http://deploy:HttpPassw0rd@artifacts.example.com/a.json', CLEF_AGENT_VERIFY_KEY: verifyKey }),
+        [`CLEF_AGENT_SOURCE: "http://***@artifacts.example.com/a.json" ${expected}`],
+        ['HttpPassw0rd', 'deploy:'],
+      );
+      assertRefused(
+        await runCli(base, { CLEF_AGENT_SOURCE: 'http://artifacts.example.com/a.json?X-Amz-Signature=PresignSig77', CLEF_AGENT_VERIFY_KEY: verifyKey }),
+        [`CLEF_AGENT_SOURCE: "http://artifacts.example.com/a.json?***" ${expected}`],
+        ['PresignSig77'],
+      );
+    },
+  );
 
   it('§3: CLEF_AGENT_SOURCE together with the VCS group → refused, exit 2', { timeout: 30_000 }, async () => {
     assertRefused(await runCli(base, { CLEF_AGENT_VCS_PROVIDER: 'github' }), [

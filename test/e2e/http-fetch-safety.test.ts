@@ -103,6 +103,8 @@ describe('§5.1 fetch safety (first load over HTTP)', { timeout: 120_000, concur
     ['169.254.170.2 (ECS task metadata)', 'http://169.254.170.2/v2/credentials'],
     ['[fe80::1] (IPv6 link-local)', 'http://[fe80::1]/artifact.json'],
     ['[::ffff:169.254.169.254] (IPv4-mapped)', 'http://[::ffff:169.254.169.254]/artifact.json'],
+    ['[64:ff9b::a9fe:a9fe] (NAT64 of 169.254.169.254)', 'http://[64:ff9b::a9fe:a9fe]/artifact.json'],
+    ['[2002:a9fe:a9fe::] (6to4 of 169.254.169.254)', 'http://[2002:a9fe:a9fe::]/artifact.json'],
   ] as const) {
     it(`§5.1 fetch: never reaches link-local addresses: ${label} → refused, non-zero exit`, async () => {
       const { code, agent } = await runAgent(source, { CLEF_AGENT_ALLOW_HTTP: 'true' });

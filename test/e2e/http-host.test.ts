@@ -1,6 +1,6 @@
 /**
  * SPEC §5.1 request-origin guards on every route (health and ready included): the DNS-rebinding
- * `Host` check (403 `forbidden_host`), proxy headers (400 `proxied_request`), and the response
+ * `Host` check (403 `forbidden_host`; more than one `Host` header: 400 `invalid_host`), proxy headers (400 `proxied_request`), and the response
  * headers (`Cache-Control: no-store` on secrets routes, `X-Content-Type-Options: nosniff` on every
  * answer, never a CORS header — also not on a preflight).
  */
@@ -99,6 +99,45 @@ describe('§5.1 Host, proxy headers and response headers', { timeout: 90_000 }, 
         assert.equal((JSON.parse(r.body) as { reason: string }).reason, 'forbidden_host');
       });
     }
+  });
+
+  describe('§5.1 more than one Host header → 400 invalid_host (RFC 9112 §3.2), at the Host gate', () => {
+    /** One raw request: `hosts` become separate header lines, in order. */
+    const exchange = async (path: string, hosts: string[], extra = ''): Promise<{ status: number; reason: unknown; text: string }> => {
+      const lines = hosts.map((h) => `${h}\r\n`).join('');
+      const text = await rawExchange(port, `GET ${path} HTTP/1.1\r\n${lines}Authorization: Bearer ${TOKEN}\r\n${extra}Connection: close\r\n\r\n`);
+      const r = parseRawResponse(text);
+      assert.ok(r, `a response: ${text}`);
+      return { status: r.status, reason: (JSON.parse(r.body) as { reason?: unknown }).reason, text };
+    };
+    for (const path of ROUTES) {
+      it(`§5.1 two Host headers on ${path} → 400 invalid_host, whatever their values and case`, async () => {
+        const cases = [
+          [`Host: 127.0.0.1:${port}`, `Host: 127.0.0.1:${port}`],
+          [`Host: 127.0.0.1:${port}`, 'Host: evil.com'],
+          ['Host: evil.com', `host: localhost:${port}`],
+          [`HOST: localhost`, `hOsT: 127.0.0.1`, `Host: 127.0.0.1:${port}`],
+          [`Host: 127.0.0.1:${port}`, 'Host: '],
+        ];
+        for (const hosts of cases) {
+          const r = await exchange(path, hosts);
+          assert.equal(r.status, 400, `${hosts.join(' | ')}: ${r.text.slice(0, 200)}`);
+          assert.equal(r.reason, 'invalid_host', hosts.join(' | '));
+          assert.ok(!r.text.includes('HOST-'), 'no secret in the 400');
+        }
+      });
+    }
+    it('§5.1 gate order: proxy headers answer before a duplicate Host; a duplicate Host before route and method', async () => {
+      const two = [`Host: 127.0.0.1:${port}`, `Host: 127.0.0.1:${port}`];
+      assert.equal((await exchange('/v1/health', two, 'X-Forwarded-For: 203.0.113.7\r\n')).reason, 'proxied_request');
+      assert.equal((await exchange('/nope', two)).reason, 'invalid_host');
+      const put = await rawExchange(port, `PUT /v1/health HTTP/1.1\r\n${two.join('\r\n')}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      assert.equal((JSON.parse(parseRawResponse(put)?.body ?? '{}') as { reason?: unknown }).reason, 'invalid_host', put);
+    });
+    it('§5.1 control: one Host header with the same request → 200', async () => {
+      const r = await exchange('/v1/secrets', [`Host: 127.0.0.1:${port}`]);
+      assert.equal(r.status, 200, r.text.slice(0, 200));
+    });
   });
 
   describe('§5.1 proxy headers → 400 proxied_request on every route', () => {

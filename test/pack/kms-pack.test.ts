@@ -135,4 +135,39 @@ describe('clef-agent pack with AWS KMS', () => {
     assert.match(r.stderr, /KMS GetPublicKey failed for --sign-kms-key-id/);
     assert.ok(!r.stderr.includes(SECRET));
   });
+
+  test('endpoints: plain http to a non-loopback KMS or STS is refused before any call (GenerateDataKey returns the data key), exit 2', async (t) => {
+    const { base } = setup(t);
+    const expected = 'expected an https:// URL, an http:// URL to a loopback host (127.0.0.0/8, ::1, localhost), or CLEF_AGENT_ALLOW_HTTP=true';
+    const run = (env: Record<string, string>): Promise<RunResult> =>
+      runNode(CLI, [...base, '--kms-key-id', keyId], { env: { ...kms.env(), ...env }, timeoutMs: 20_000 });
+    const cases: Array<[Record<string, string>, string]> = [
+      [
+        { AWS_ENDPOINT_URL_KMS: 'http://kms.invalid:4566' },
+        'AWS_ENDPOINT_URL_KMS: "http://kms.invalid:4566/" uses plain http to a non-loopback host, which would carry the AWS session token and the data keys KMS returns unencrypted',
+      ],
+      [
+        { AWS_ENDPOINT_URL_STS: 'http://sts.invalid' },
+        'AWS_ENDPOINT_URL_STS: "http://sts.invalid/" uses plain http to a non-loopback host, which would carry the web identity token and the credentials STS returns unencrypted',
+      ],
+      [{ AWS_ENDPOINT_URL: 'https://ak:PackEndpointPw@[x' }, 'AWS_ENDPOINT_URL: is not a valid URL'],
+    ];
+    const n = kms.calls.length;
+    for (const [env, line] of cases) {
+      const r = await run(env);
+      assert.equal(r.code, 2, r.stderr);
+      assert.ok(r.stderr.includes(`${line}; ${expected}`), r.stderr);
+      assert.ok(!r.stderr.includes('PackEndpointPw') && r.stdout === '', r.stderr);
+    }
+    const bad = await run({ CLEF_AGENT_ALLOW_HTTP: 'yes' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /CLEF_AGENT_ALLOW_HTTP: "yes" is not a boolean; expected true, false, 1 or 0/);
+    assert.equal(kms.calls.length, n, 'no KMS call was made');
+    // CLEF_AGENT_ALLOW_HTTP=true lifts the rule: the call is attempted (and fails: no such host).
+    const lifted = await run({ AWS_ENDPOINT_URL_KMS: 'http://kms.invalid:4566', CLEF_AGENT_ALLOW_HTTP: 'true' });
+    assert.equal(lifted.code, 1, lifted.stderr);
+    assert.match(lifted.stderr, /KMS GetPublicKey failed|KMS GenerateDataKey failed/);
+    // A loopback http endpoint (the local KMS server) needs nothing.
+    assert.equal((await run({})).code, 0);
+  });
 });

@@ -205,6 +205,9 @@ describe('HTTP fetch', () => {
       'http://[fe80::1]/',
       'http://[::ffff:169.254.169.254]/',
       'http://[fd00:ec2::254]/',
+      'http://[64:ff9b::a9fe:a9fe]/',
+      'http://[2002:a9fe:a9fe::]/',
+      'http://[::a9fe:a9fe]/',
     ]) {
       assertFail(await fetchHttp(url, open, undefined), 'forbidden_address');
     }
@@ -233,6 +236,31 @@ describe('HTTP fetch', () => {
     const ok = await fetchHttp(`http://service.test:${port}/artifact`, { ...policy, allowHttp: true }, undefined, { resolve });
     assert.ok(!('ok' in ok) && ok.kind === 'bytes');
     assert.deepEqual(calls, ['metadata.test', 'service.test']);
+  });
+
+  test('a verify key allows plain http only without credentials: userinfo and signed queries still need ALLOW_HTTP', async () => {
+    // service.test resolves to this server but is not a loopback name, so the plain-http rule applies.
+    const resolve: HttpDeps['resolve'] = (_h, _o, cb) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
+    const verified: FetchPolicy = { ...policy, allowHttpWithoutCredentials: true };
+    const before = hits.get('/basic') ?? 0;
+    const plain = await fetchHttp(`http://service.test:${port}/artifact`, verified, undefined, { resolve });
+    assert.ok(!('ok' in plain) && plain.kind === 'bytes', 'a credential-free URL is fetched');
+    for (const url of [
+      `http://user:p%40ss@service.test:${port}/basic`,
+      `http://service.test:${port}/basic?X-Amz-Signature=abc&X-Amz-Credential=AKID`,
+      `http://service.test:${port}/basic?x-amz-security-token=tok`,
+      `http://service.test:${port}/basic?X-Goog-Signature=abc`,
+      `http://service.test:${port}/basic?sv=2024&sig=abc`,
+      `http://service.test:${port}/basic?access_token=abc`,
+    ]) {
+      const f = assertFail(await fetchHttp(url, verified, undefined, { resolve }), 'insecure_source');
+      assert.match(f.message, /carries credentials: set CLEF_AGENT_ALLOW_HTTP=true/, url);
+      assert.doesNotMatch(f.message, /p%40ss|abc|tok/);
+    }
+    assert.equal(hits.get('/basic') ?? 0, before, 'no credentialed request reached the server');
+    // CLEF_AGENT_ALLOW_HTTP=true lifts the rule for credentials too.
+    const open = await fetchHttp(`http://user:p%40ss@service.test:${port}/basic`, { ...policy, allowHttp: true }, undefined, { resolve });
+    assert.ok(!('ok' in open) && open.kind === 'bytes' && Buffer.from(open.bytes).toString() === 'authed');
   });
 
   test('plain http to a non-loopback host is insecure_source unless allowed', async () => {

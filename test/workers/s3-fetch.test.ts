@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FetchPolicy, S3SourceSpec, TaskFailure } from '../../common/protocol.js';
-import { fetchS3, type AwsCredentials } from '../../workers/fetch/s3.js';
+import { fetchS3, type AwsCredentials, type S3Deps } from '../../workers/fetch/s3.js';
 import type { FetchOutcome } from '../../workers/fetch/types.js';
 import { S3Server } from '../../emulators/s3-server.js';
 
@@ -129,5 +129,19 @@ describe('S3 sources (SigV4 with the SDK signer)', () => {
     const f = failure(await fetchS3({ ...spec(), url: 'http://minio.internal:9000/b/k' }, policy, undefined, { credentials: () => Promise.resolve(CREDS) }));
     assert.equal(f.code, 'insecure_source');
     assert.match(f.message, /CLEF_AGENT_ALLOW_HTTP/);
+  });
+
+  test('a verify key does not let a signed S3 request go over plain http (it carries the session token)', async () => {
+    const url = new URL(spec().url);
+    const n = s3.requests.length;
+    // A non-loopback name resolving to the local server: only the plain-http rule stands in the way.
+    const resolve: S3Deps['resolve'] = (_h, _o, cb) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
+    const remote = { ...spec(), url: `http://minio.test:${url.port}${url.pathname}` };
+    const f = failure(
+      await fetchS3(remote, { ...policy, allowHttpWithoutCredentials: true }, undefined, { credentials: () => Promise.resolve(TEMP), resolve, ...noSleep }),
+    );
+    assert.equal(f.code, 'insecure_source');
+    assert.match(f.message, /CLEF_AGENT_ALLOW_HTTP/);
+    assert.equal(s3.requests.length, n, 'nothing reached the S3 server');
   });
 });

@@ -10,6 +10,8 @@
 import { createCipheriv, createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { GenerateDataKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import type { Envelope } from '../../common/artifact.js';
+import { ALLOW_HTTP_VARIABLE, awsEndpointProblems } from '../../common/aws-endpoints.js';
+import { quote } from '../../common/display.js';
 import { PROXY_CONNECT_TIMEOUT_MS } from '../../common/limits.js';
 import { ProxyConfigError, proxyAgents, type NodeProxyAgents } from '../../common/proxy-rules.js';
 import { PackError } from './errors.js';
@@ -28,9 +30,11 @@ export interface PackSigner {
 
 /**
  * The SDK client pack uses: default credential chain and region, `AWS_ENDPOINT_URL_KMS` honoured,
- * and `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` by the agent's rules (common/proxy-rules.ts).
+ * and `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` by the agent's rules (common/proxy-rules.ts). The
+ * endpoints follow the agent's plain-http rule: GenerateDataKey answers with the plaintext data key.
  */
-export function defaultKmsClient(): KMSClient {
+export function defaultKmsClient(env: NodeJS.ProcessEnv = process.env): KMSClient {
+  checkEndpoints(env);
   let agents: NodeProxyAgents;
   try {
     agents = proxyAgents(PROXY_CONNECT_TIMEOUT_MS);
@@ -40,6 +44,17 @@ export function defaultKmsClient(): KMSClient {
     throw err;
   }
   return new KMSClient({ maxAttempts: 3, ...(Object.keys(agents).length === 0 ? {} : { requestHandler: agents }) });
+}
+
+/** The endpoints pack's calls use (KMS, and STS for web-identity credentials), as the agent checks them. */
+function checkEndpoints(env: NodeJS.ProcessEnv): void {
+  const raw = env[ALLOW_HTTP_VARIABLE];
+  const v = raw?.toLowerCase();
+  if (raw !== undefined && v !== 'true' && v !== '1' && v !== 'false' && v !== '0') {
+    throw new PackError(`${ALLOW_HTTP_VARIABLE}: ${raw === '' ? 'is empty' : `${quote(raw)} is not a boolean`}; expected true, false, 1 or 0`);
+  }
+  const problems = awsEndpointProblems(env, v === 'true' || v === '1', ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_KMS', 'AWS_ENDPOINT_URL_STS']);
+  if (problems.length > 0) throw new PackError(problems.map((p) => `${p.variable}: ${p.problem}; expected ${p.expected}`).join('\n'));
 }
 
 /** Seals `plaintext` (not modified; the caller wipes it) in a KMS envelope under `keyId`. */

@@ -18,6 +18,7 @@ import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
 import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
 import { isLoopbackHost, literalIp } from '../../common/net.js';
+import { urlCarriesCredentials } from '../../common/url-credentials.js';
 import { FETCH_BACKOFF_BASE_MS, FETCH_BACKOFF_JITTER_MS, MAX_RETRY_AFTER_MS } from '../../common/limits.js';
 import { FORBIDDEN_ADDRESS, isForbiddenAddress, type Resolver } from './address.js';
 import { abandonProxied, describe, hasCode, isProxied, kyOptions, directDispatcher, readCapped, redirectTarget, sharedDispatcher } from './transport.js';
@@ -33,7 +34,11 @@ export interface HttpDeps {
 export interface PolicyRequest {
   /** Request URL without userinfo or fragment. */
   readonly url: URL;
-  /** Credentials included: they go only to this host (redirects never leave it). */
+  /**
+   * Headers the source adds: its credentials (Authorization, tokens, SigV4) and what its API needs.
+   * Any header here makes the request count as credentialed for the plain-http rule. They go only
+   * to this host (redirects never leave it).
+   */
   readonly headers: Readonly<Record<string, string>>;
   /** The source as configured, masked, for the pre-connect refusals (default: the masked URL). */
   readonly label?: string | undefined;
@@ -54,10 +59,14 @@ export async function fetchWithPolicy(
   const shown = req.label ?? maskUrl(url);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return taskFailure('insecure_source', `${shown}: only http(s) URLs are supported`);
   if (url.protocol === 'http:' && !policy.allowHttp && !isLoopbackHost(url.hostname)) {
-    return taskFailure(
-      'insecure_source',
-      `${shown}: plain http to a non-loopback host is refused (${req.httpHint ?? 'set CLEF_AGENT_VERIFY_KEY or CLEF_AGENT_ALLOW_HTTP=true'})`,
-    );
+    // A verify key vouches for the artifact, never for credentials on the wire.
+    const credentials = Object.keys(req.headers).length > 0 || urlCarriesCredentials(url);
+    if (credentials || policy.allowHttpWithoutCredentials !== true) {
+      const hint = credentials
+        ? 'the request carries credentials: set CLEF_AGENT_ALLOW_HTTP=true; a verify key protects the artifact, not the credentials'
+        : 'set CLEF_AGENT_VERIFY_KEY or CLEF_AGENT_ALLOW_HTTP=true';
+      return taskFailure('insecure_source', `${shown}: plain http to a non-loopback host is refused (${req.httpHint ?? hint})`);
+    }
   }
   const ip = literalIp(url.hostname);
   if (ip !== null && isForbiddenAddress(ip)) return taskFailure('forbidden_address', `${shown}: link-local addresses (cloud metadata) are never fetched`);
