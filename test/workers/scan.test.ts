@@ -233,6 +233,30 @@ describe('payload scanner (workers/scan.ts) agrees with the full parser', () => 
   });
 });
 
+describe('JIT single-key cost', () => {
+  test('answering one key JSON-encodes only that value and parses only the strings it answers with, however many keys there are', () => {
+    const payload: Record<string, Record<string, string>> = {};
+    for (let i = 0; i < 2000; i++) (payload[`ns${i % 4}`] ??= {})[`K${i}`] = `value-${i}`;
+    const bytes = text(JSON.stringify(payload));
+    const calls = { stringify: 0, parse: 0 };
+    const { stringify, parse } = JSON;
+    JSON.stringify = ((...a: Parameters<typeof stringify>) => (calls.stringify++, stringify(...a))) as typeof stringify;
+    JSON.parse = ((...a: Parameters<typeof parse>) => (calls.parse++, parse(...a))) as typeof parse;
+    let r: ServeResult;
+    try {
+      r = secretByScan(bytes, { route: 'secret', name: 'ns1/K1001', plain: false }, NO_LIMIT);
+    } finally {
+      JSON.stringify = stringify;
+      JSON.parse = parse;
+    }
+    assert.ok(r.ok && r.status === 200);
+    assert.equal(Buffer.from(r.body).toString('utf8'), '{"key":"ns1__K1001","value":"value-1001"}');
+    // The full-parse path encodes all 2000 values and parses the whole payload.
+    assert.ok(calls.stringify <= 2, `JSON.stringify called ${calls.stringify} times`);
+    assert.ok(calls.parse <= 3, `JSON.parse called ${calls.parse} times`);
+  });
+});
+
 describe('key count (CLEF_AGENT_MAX_KEYS)', () => {
   test('counts the keys as written, namespaces excluded; a limit below the count refuses the payload', () => {
     assert.equal(scanPayload(text('{"a":{"X":"1","Y":"2"},"b":{"Z":"3"}}')).keys, 3);
