@@ -110,6 +110,12 @@ const TABLE = {
   },
   // Also what a serve task answers if a decrypted payload does not parse.
   invalid_payload: { category: 'validation', reason: 'decrypt_failed', transient: false, hint: REJECTED },
+  too_many_keys: {
+    category: 'validation',
+    reason: 'decrypt_failed',
+    transient: false,
+    hint: 'the payload holds more keys than CLEF_AGENT_MAX_KEYS; raise it if the secret set is really this large, or split it across identities',
+  },
   // Also what the age path answers when handed an envelope artifact.
   unsupported_encryption: {
     category: 'validation',

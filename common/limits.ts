@@ -123,6 +123,13 @@ export const META_MAX_BYTES = 16 * 1024;
 /** A cached fetch time further in the future than this is not a clock skew but a bad file. */
 export const FUTURE_SKEW_MS = 5 * 60_000;
 
+/**
+ * Default of CLEF_AGENT_MAX_KEYS, here because workers need it when no setting is passed (tests,
+ * tools). Far above real secret sets (hundreds of keys), far below the ~400 000 a 7 MB artifact can
+ * hold, whose cached snapshot took ~800 MB of memory.
+ */
+export const DEFAULT_MAX_KEYS = 100_000;
+
 /** Parsed verify keys kept per worker: a worker sees one key in practice, the cap only bounds misuse. */
 export const KEY_CACHE_MAX = 4;
 

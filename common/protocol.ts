@@ -187,6 +187,8 @@ export interface WorkerInit {
    * a key file by path so workers read it themselves.
    */
   readonly ageKey?: { readonly kind: 'file'; readonly path: string } | { readonly kind: 'inline'; readonly bytes: Uint8Array } | undefined;
+  /** CLEF_AGENT_MAX_KEYS: a payload with more keys is refused before any per-key work (default DEFAULT_MAX_KEYS). */
+  readonly maxKeys?: number | undefined;
 }
 
 /** Non-secret facts about a verified artifact. */

@@ -39,7 +39,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const clock = deps.clock ?? Date.now;
 
   const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
-  const pool = new WorkerPool({ size: config.workers, init: { ageKey }, maxQueue: config.maxQueue });
+  const pool = new WorkerPool({ size: config.workers, init: { ageKey, maxKeys: config.maxKeys }, maxQueue: config.maxQueue });
   const mode =
     config.cacheTtl === 0 ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock, new FailureLog(log)) : new CachedMode(config.cacheTtl, clock);
   const refresher = new Refresher(pool, config, mode, log, clock);

@@ -64,7 +64,7 @@ async function decryptForCache(v: Validated, init: WorkerInit): Promise<LoadResu
   const plaintext = artifact.envelope !== undefined ? await decryptKmsArtifact(artifact) : await decryptArtifact(artifact, init);
   if ('ok' in plaintext) return plaintext;
   try {
-    const payload = parsePayload(plaintext);
+    const payload = parsePayload(plaintext, init.maxKeys);
     if ('ok' in payload) return payload;
     const snapshot = buildSnapshot(payload);
     return { ok: true, outcome: 'loaded', meta, snapshot, marker, bytesHash };
@@ -98,7 +98,7 @@ async function verifyForJit(v: Validated, init: WorkerInit): Promise<LoadResult>
   }
   if ('ok' in plaintext) return plaintext;
   try {
-    const payload = parsePayload(plaintext);
+    const payload = parsePayload(plaintext, init.maxKeys);
     if ('ok' in payload) return payload;
     const keyCount = payload.kind === 'flat' ? payload.keys.size : [...payload.namespaces.values()].reduce((n, m) => n + m.size, 0);
     return { ok: true, outcome: 'verified', meta, artifact: kept, keyCount, marker, bytesHash };

@@ -3,12 +3,31 @@
  */
 import { qualifiedName } from '../common/artifact.js';
 import { parseJsonBytes } from '../common/json.js';
+import { DEFAULT_MAX_KEYS } from '../common/limits.js';
 import { checkPayload, type Payload } from '../common/payload.js';
 import type { SnapshotEntry, SnapshotWire, Span, TaskFailure } from '../common/protocol.js';
 import { taskFailure } from '../common/task-failure.js';
+import { scanPayload, type ScanResult } from './scan.js';
 
-/** The plaintext as a payload, or `invalid_payload` with a message that names keys, never values. */
-export function parsePayload(plaintext: Uint8Array): Payload | TaskFailure {
+/**
+ * The plaintext as a payload, or `invalid_payload` with a message that names keys, never values,
+ * or `too_many_keys`: counted by a scan that allocates nothing per key, before JSON.parse does.
+ */
+export function parsePayload(plaintext: Uint8Array, maxKeys: number = DEFAULT_MAX_KEYS): Payload | TaskFailure {
+  const over = keyLimit(scanPayload(plaintext), maxKeys);
+  if (over !== undefined) return over;
+  return parseChecked(plaintext);
+}
+
+/** `too_many_keys` when a scan counted more than `maxKeys`. */
+export function keyLimit(scan: ScanResult, maxKeys: number): TaskFailure | undefined {
+  if (scan.keys <= maxKeys) return undefined;
+  const count = scan.verdict === 'syntax' ? `at least ${scan.keys}` : String(scan.keys);
+  return taskFailure('too_many_keys', `the decrypted payload has ${count} keys, more than CLEF_AGENT_MAX_KEYS allows (${maxKeys})`);
+}
+
+/** The full parse and shape check (common/payload.ts), without the key count. */
+export function parseChecked(plaintext: Uint8Array): Payload | TaskFailure {
   const json = parseJsonBytes(plaintext);
   if (json === null) return taskFailure('invalid_payload', 'the decrypted payload is not valid UTF-8 JSON');
   const payload = checkPayload(json.value);

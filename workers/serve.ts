@@ -5,12 +5,14 @@
  */
 import { KeyIndex } from '../common/keys.js';
 import { qualifiedName } from '../common/artifact.js';
-import type { ServeResult, ServeTask, WorkerInit } from '../common/protocol.js';
+import { DEFAULT_MAX_KEYS } from '../common/limits.js';
+import type { ServeRequest, ServeResult, ServeTask, WorkerInit } from '../common/protocol.js';
 import { knownCanonical, rememberCanonical } from './canonical.js';
 import { decryptCiphertextFast } from './decrypt/age.js';
 import { openKms } from './decrypt/kms.js';
 import type { Payload } from '../common/payload.js';
-import { ArenaPlan, keysJson, parsePayload, writeEntryJson, writePayload, type FlatEntry } from './payload.js';
+import { ArenaPlan, keyLimit, keysJson, parseChecked, parsePayload, writeEntryJson, writePayload, type FlatEntry } from './payload.js';
+import { scanPayload } from './scan.js';
 
 export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeResult> {
   // KMS artifacts: a KMS Decrypt on every request, no data key kept between them (SPEC §5.2).
@@ -21,16 +23,61 @@ export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeRes
   // body, moved to the main thread, which wipes it once written.
   const canonical = task.request.route === 'secrets' ? knownCanonical(task.artifact) : false;
   if (canonical === true) return json(ownedBody(plaintext));
+  const maxKeys = init.maxKeys ?? DEFAULT_MAX_KEYS;
   try {
-    const payload = parsePayload(plaintext);
+    const r = task.request;
+    if (r.route === 'secret') return secretByScan(plaintext, r, maxKeys);
+    const payload = parsePayload(plaintext, maxKeys);
     if ('ok' in payload) return payload;
-    const result = respond(payload, task);
+    const result = respond(payload, r);
     // Checked once per artifact: a known `false` is not compared again.
     if (canonical === undefined && result.ok && result.status === 200) rememberCanonical(task.artifact, plaintext, result.body);
     return result;
   } finally {
     plaintext.fill(0);
   }
+}
+
+type SecretRequest = Extract<ServeRequest, { route: 'secret' }>;
+
+/**
+ * `/v1/secrets/:key` in one pass over the plaintext (scan.ts): the whole payload is still checked,
+ * but nothing is built per key except for the one answered, so a request costs the plaintext's
+ * size, not a parse of every secret and an index of every key.
+ */
+export function secretByScan(plaintext: Uint8Array, r: SecretRequest, maxKeys: number): ServeResult {
+  const scan = scanPayload(plaintext, r.name);
+  const over = keyLimit(scan, maxKeys);
+  if (over !== undefined) return over;
+  const found = scan.lookup;
+  if (found === undefined) {
+    // Not provably valid by the scan alone (duplicate names can make it so): the full parser decides.
+    const payload = parseChecked(plaintext);
+    return 'ok' in payload ? payload : secretByIndex(payload, r);
+  }
+  if (found.kind === 'missing') return { ok: true, status: 404 };
+  if (found.kind === 'ambiguous') return { ok: true, status: 409, candidates: found.candidates };
+  return secretBody(r, qualifiedName(found.namespace, found.key), found.value);
+}
+
+/** The lookup over a fully parsed payload: the scan's fallback, and the benchmark's baseline. */
+export function secretByIndex(payload: Payload, r: SecretRequest): ServeResult {
+  const entries: (FlatEntry & { qualified: string; namespace: string | null })[] = [];
+  forEachEntry(payload, (e) => entries.push({ ...e, qualified: qualifiedName(e.ns, e.key), namespace: e.ns }));
+  const found = new KeyIndex(entries).lookup(r.name);
+  if (found.kind === 'missing') return { ok: true, status: 404 };
+  if (found.kind === 'ambiguous') return { ok: true, status: 409, candidates: found.candidates };
+  return secretBody(r, found.entry.qualified, found.entry.value);
+}
+
+function secretBody(r: SecretRequest, qualified: string, value: string): ServeResult {
+  const plan = new ArenaPlan();
+  if (r.plain) {
+    plan.add(value);
+    return { ok: true, status: 200, contentType: 'text/plain', body: plan.write() };
+  }
+  writeEntryJson(plan, qualified, JSON.stringify(value));
+  return json(plan);
 }
 
 /**
@@ -45,33 +92,16 @@ function ownedBody(plaintext: Uint8Array): Uint8Array {
   return copy;
 }
 
-function respond(payload: Payload, task: ServeTask): ServeResult {
-  const r = task.request;
+function respond(payload: Payload, r: Exclude<ServeRequest, SecretRequest>): ServeResult {
   const plan = new ArenaPlan();
-  switch (r.route) {
-    case 'secrets':
-      writePayload(plan, payload, noop);
-      return json(plan);
-    case 'keys': {
-      const names: string[] = [];
-      writeNames(payload, names);
-      plan.add(keysJson(names));
-      return json(plan);
-    }
-    case 'secret': {
-      const entries: (FlatEntry & { qualified: string; namespace: string | null })[] = [];
-      forEachEntry(payload, (e) => entries.push({ ...e, qualified: qualifiedName(e.ns, e.key), namespace: e.ns }));
-      const found = new KeyIndex(entries).lookup(r.name);
-      if (found.kind === 'missing') return { ok: true, status: 404 };
-      if (found.kind === 'ambiguous') return { ok: true, status: 409, candidates: found.candidates };
-      if (r.plain) {
-        plan.add(found.entry.value);
-        return { ok: true, status: 200, contentType: 'text/plain', body: plan.write() };
-      }
-      writeEntryJson(plan, found.entry.qualified, found.entry.json);
-      return json(plan);
-    }
+  if (r.route === 'secrets') {
+    writePayload(plan, payload, noop);
+    return json(plan);
   }
+  const names: string[] = [];
+  writeNames(payload, names);
+  plan.add(keysJson(names));
+  return json(plan);
 }
 
 function json(body: ArenaPlan | Uint8Array): ServeResult {

@@ -141,15 +141,36 @@ export interface MicroRow {
 }
 
 /** bench/decrypt-micro.ts as it stands (naive vs reused vs fast), on the agent's CPUs. */
-export async function runMicro(cpus: string | undefined, seconds: number): Promise<MicroRow[]> {
-  const child = spawnNode(distFile('bench/decrypt-micro.js'), [], { cpus, pipe: true, env: { ...stringEnv(), BENCH_SECONDS: String(seconds) } });
+export function runMicro(cpus: string | undefined, seconds: number): Promise<MicroRow[]> {
+  return runResultScript<MicroRow>('decrypt-micro', cpus, seconds);
+}
+
+/** A bench/key-lookup-micro.ts row: the JIT single-key lookup before (index) and after (scan). */
+export interface KeyLookupRow {
+  readonly keys: number;
+  readonly plaintextBytes: number;
+  readonly indexUs: number;
+  readonly scanUs: number;
+  readonly indexPerSecond: number;
+  readonly scanPerSecond: number;
+  readonly scanOverIndex: number;
+}
+
+/** bench/key-lookup-micro.ts (10 000 and 100 000 keys), on the agent's CPUs. */
+export function runKeyLookup(cpus: string | undefined, seconds: number): Promise<KeyLookupRow[]> {
+  return runResultScript<KeyLookupRow>('key-lookup-micro', cpus, seconds);
+}
+
+/** Runs bench/<name>.js and returns the rows of its `RESULT ` line. */
+async function runResultScript<R>(name: string, cpus: string | undefined, seconds: number): Promise<R[]> {
+  const child = spawnNode(distFile(`bench/${name}.js`), [], { cpus, pipe: true, env: { ...stringEnv(), BENCH_SECONDS: String(seconds) } });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr?.resume();
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-  if (code !== 0 || line === undefined) throw new Error(`decrypt-micro failed (exit ${code ?? 'signal'})`);
-  return (JSON.parse(line.slice('RESULT '.length)) as { rows: MicroRow[] }).rows;
+  if (code !== 0 || line === undefined) throw new Error(`${name} failed (exit ${code ?? 'signal'})`);
+  return (JSON.parse(line.slice('RESULT '.length)) as { rows: R[] }).rows;
 }
 
 function stringEnv(): Record<string, string> {

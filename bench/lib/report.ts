@@ -2,7 +2,7 @@
 import { markdownTable } from '../../tools/loadtest/table.js';
 import { KINDS } from './fixtures.js';
 import { isBusy, machineLine, type Machine, type Pinning } from './machine.js';
-import type { MicroRow } from './measure.js';
+import type { KeyLookupRow, MicroRow } from './measure.js';
 import { PROFILES, profileLine, type Profile } from './options.js';
 import { SIZES, type ScenarioResult, type SuiteResult, type ThreadUse } from './suite.js';
 
@@ -238,6 +238,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '',
     'naive: `new Decrypter(); addIdentity(key); decrypt(bytes, "text")` every time; reused: one Decrypter; fast: the worker\'s path (header verified once per artifact, STREAM on node:crypto). Each includes `JSON.parse`.',
     '',
+    ...keyLookupSection(r.suite.keyLookup),
     '## CPU use (median over repetitions)',
     '',
     ...r.suite.scenarios.filter((s) => s.generatorCpu !== undefined || s.kmsCpu !== undefined).map(cpuLine),
@@ -250,4 +251,22 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/** The JIT single-key lookup micro-benchmark: the full-parse path and the scan, one run, one thread. */
+function keyLookupSection(rows: readonly KeyLookupRow[] | undefined): string[] {
+  if (rows === undefined || rows.length === 0) return [];
+  return [
+    '## JIT single-key lookup (bench/key-lookup-micro.ts)',
+    '',
+    '| keys | plaintext B | index µs | scan µs | index /s | scan /s | scan ÷ index |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (k) =>
+        `| ${k.keys} | ${k.plaintextBytes} | ${k.indexUs.toFixed(1)} | ${k.scanUs.toFixed(1)} | ${k.indexPerSecond.toFixed(1)} | ${k.scanPerSecond.toFixed(1)} | ${k.scanOverIndex.toFixed(3)} |`,
+    ),
+    '',
+    'index: the path before the scanner (JSON.parse, shape check, every value JSON-encoded, a key index of every key); scan: one pass over the plaintext that builds nothing per key (workers/scan.ts). Both start from the decrypted bytes; decryption is not included.',
+    '',
+  ];
 }

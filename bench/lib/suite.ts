@@ -12,7 +12,19 @@ import { startBenchAgent, type BenchAgent } from './agent.js';
 import { KINDS, type EncryptionKind, type Fixtures, type KindFixture } from './fixtures.js';
 import type { KmsUse } from './kms.js';
 import type { Pinning } from './machine.js';
-import { DecryptLimit, HealthProbe, Loadgen, httpRep, median, runMicro, startHttpLimit, type MicroRow, type Rep } from './measure.js';
+import {
+  DecryptLimit,
+  HealthProbe,
+  Loadgen,
+  httpRep,
+  median,
+  runKeyLookup,
+  runMicro,
+  startHttpLimit,
+  type KeyLookupRow,
+  type MicroRow,
+  type Rep,
+} from './measure.js';
 import type { Profile } from './options.js';
 import { get } from './proc.js';
 
@@ -57,6 +69,8 @@ export interface ThreadUse {
 export interface SuiteResult {
   readonly scenarios: readonly ScenarioResult[];
   readonly micro: readonly MicroRow[];
+  /** JIT single-key lookup on large secret sets, before and after the scanner (absent in older results). */
+  readonly keyLookup?: readonly KeyLookupRow[] | undefined;
   readonly workers: number;
   readonly notes: readonly string[];
 }
@@ -102,6 +116,8 @@ export async function runSuite(profile: Profile, pinning: Pinning, fx: Fixtures,
   const notes: string[] = [];
   log('micro-benchmark (bench/decrypt-micro.ts): naive vs reused vs fast age decryption');
   const micro = await runMicro(pinning.agentCpus, profile.name === 'full' ? 2 : 1.5);
+  log('micro-benchmark (bench/key-lookup-micro.ts): JIT single-key lookup, full parse + index vs one scan');
+  const keyLookup = await runKeyLookup(pinning.agentCpus, profile.name === 'full' ? 2 : 1);
   const loadgen = new Loadgen(pinning.loadCpus);
   const health = new HealthProbe(pinning.loadCpus, pinning.probeNice);
   const scenarios: ScenarioResult[] = [];
@@ -188,7 +204,7 @@ export async function runSuite(profile: Profile, pinning: Pinning, fx: Fixtures,
   }
   const rank = (s: ScenarioResult): number => ['cached', 'jit', 'http-limit', 'decrypt-limit'].indexOf(s.what);
   scenarios.sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || a.keys - b.keys || rank(a) - rank(b));
-  return { scenarios, micro, workers, notes };
+  return { scenarios, micro, keyLookup, workers, notes };
 }
 
 function pickHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {

@@ -29,6 +29,7 @@ export {
   DEFAULT_DECRYPT_TIMEOUT_MS,
   DEFAULT_MAX_ARTIFACT_BYTES,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_KEYS,
   DEFAULT_MAX_QUEUE,
   DEFAULT_PORT,
   KNOWN_VARIABLES,
@@ -79,6 +80,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   const telemetry = setting(V.telemetryUrl);
   const logLevel = setting(V.logLevel);
   const maxArtifactBytes = setting(V.maxArtifactBytes);
+  const maxKeys = setting(V.maxKeys);
   const maxConnections = setting(V.maxConnections);
   const maxQueue = setting(V.maxQueue);
   const decryptTimeoutMs = setting(V.decryptTimeoutMs);
@@ -135,6 +137,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     telemetryUrl: telemetry?.href,
     logLevel: ok(logLevel),
     maxArtifactBytes: ok(maxArtifactBytes),
+    maxKeys: ok(maxKeys),
     maxConnections: ok(maxConnections),
     workers: ok(workers),
     maxQueue: ok(maxQueue),

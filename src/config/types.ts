@@ -53,6 +53,8 @@ export interface Config {
   readonly telemetryUrl?: string | undefined;
   readonly logLevel: LogLevel;
   readonly maxArtifactBytes: number;
+  /** Most keys a payload may hold (CLEF_AGENT_MAX_KEYS); checked in the workers. */
+  readonly maxKeys: number;
   readonly maxConnections: number;
   readonly workers: number;
   /** JIT mode: tasks that may wait for a worker before requests get 503 `overloaded`. */

@@ -11,7 +11,7 @@
  * variable changes live in common/limits.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { MIN_POLL_SECONDS } from '../../common/limits.js';
+import { DEFAULT_MAX_KEYS, MIN_POLL_SECONDS } from '../../common/limits.js';
 import { planCacheDir } from './cache-dir.js';
 import { defaultWorkerCount, MAX_WORKERS, type CpuProbe } from './cpus.js';
 import { agentId, boolean, httpUrl, integer, oneOf, text } from './parse.js';
@@ -76,6 +76,9 @@ export const MAX_NAME_LENGTH = 256;
 export const DEFAULT_MAX_ARTIFACT_BYTES = 10 * 1024 * 1024;
 export const MIN_MAX_ARTIFACT_BYTES = 1024;
 export const MAX_MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
+export { DEFAULT_MAX_KEYS };
+/** Ten million keys is past what the largest artifact cap (256 MiB) can sensibly carry. */
+export const MAX_MAX_KEYS = 10_000_000;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
 export const MAX_MAX_CONNECTIONS = 65_535;
 /** JIT backpressure: at ~0.1 ms a task, 256 waiting tasks are a few ms of queueing, not a pile-up. */
@@ -192,6 +195,13 @@ export const VARIABLES = {
     doc: 'largest artifact accepted, after HTTP decompression',
     parse: bounded(MIN_MAX_ARTIFACT_BYTES, MAX_MAX_ARTIFACT_BYTES, 'bytes'),
     fallback: () => DEFAULT_MAX_ARTIFACT_BYTES,
+  }),
+  maxKeys: scalar({
+    name: 'CLEF_AGENT_MAX_KEYS',
+    default: String(DEFAULT_MAX_KEYS),
+    doc: 'most keys a payload may hold; a larger one is rejected (too_many_keys)',
+    parse: bounded(1, MAX_MAX_KEYS, 'keys in the payload'),
+    fallback: () => DEFAULT_MAX_KEYS,
   }),
   maxConnections: scalar({
     name: 'CLEF_AGENT_MAX_CONNECTIONS',

@@ -142,6 +142,16 @@ describe('bench report', () => {
     assert.match(md, /- decrypt limit kms 10 keys: KMS server 30 %; 1\.00 KMS Decrypt calls per request/);
   });
 
+  it('reports the JIT single-key lookup rows (index vs scan) when the suite has them, and nothing when it has none', () => {
+    const keyLookup = [
+      { keys: 10_000, plaintextBytes: 488_971, indexUs: 256_705, scanUs: 2_439.9, indexPerSecond: 3.9, scanPerSecond: 409.9, scanOverIndex: 0.01 },
+    ];
+    const md = renderMarkdown(results({ ...suite(), keyLookup }), 'chart.svg');
+    assert.match(md, /## JIT single-key lookup \(bench\/key-lookup-micro\.ts\)\n/);
+    assert.match(md, /\| 10000 \| 488971 \| 256705\.0 \| 2439\.9 \| 3\.9 \| 409\.9 \| 0\.010 \|/);
+    assert.doesNotMatch(renderMarkdown(results(suite()), 'chart.svg'), /JIT single-key lookup/);
+  });
+
   it('leaves the KMS notes out of an age-only report', () => {
     const s = suite();
     const md = renderMarkdown(results({ ...s, scenarios: s.scenarios.filter((x) => x.kind === 'age') }), 'chart.svg');

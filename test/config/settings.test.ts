@@ -177,6 +177,18 @@ describe('CLEF_AGENT_MAX_ARTIFACT_BYTES', () => {
     void refuseWith(env({ CLEF_AGENT_MAX_ARTIFACT_BYTES: '10MiB' }), [`CLEF_AGENT_MAX_ARTIFACT_BYTES: "10MiB" is not an integer; ${expected}`]));
 });
 
+describe('CLEF_AGENT_MAX_KEYS', () => {
+  const expected = 'expected an integer from 1 to 10000000 (keys in the payload)';
+  test('CLEF_AGENT_MAX_KEYS: defaults to 100000', () => assert.equal(load(env()).maxKeys, 100_000));
+  test('CLEF_AGENT_MAX_KEYS: accepts a value in range', () => assert.equal(load(env({ CLEF_AGENT_MAX_KEYS: '500' })).maxKeys, 500));
+  test('CLEF_AGENT_MAX_KEYS: rejects 0', () =>
+    void refuseWith(env({ CLEF_AGENT_MAX_KEYS: '0' }), [`CLEF_AGENT_MAX_KEYS: 0 is below the minimum; ${expected}`]));
+  test('CLEF_AGENT_MAX_KEYS: rejects a value above ten million', () =>
+    void refuseWith(env({ CLEF_AGENT_MAX_KEYS: '10000001' }), [`CLEF_AGENT_MAX_KEYS: 10000001 is above the maximum; ${expected}`]));
+  test('CLEF_AGENT_MAX_KEYS: rejects a non-integer', () =>
+    void refuseWith(env({ CLEF_AGENT_MAX_KEYS: '1e5' }), [`CLEF_AGENT_MAX_KEYS: "1e5" is not an integer; ${expected}`]));
+});
+
 describe('CLEF_AGENT_MAX_CONNECTIONS', () => {
   const expected = 'expected an integer from 1 to 65535';
   test('CLEF_AGENT_MAX_CONNECTIONS: accepts a value in range', () => assert.equal(load(env({ CLEF_AGENT_MAX_CONNECTIONS: '64' })).maxConnections, 64));
