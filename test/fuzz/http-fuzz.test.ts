@@ -84,7 +84,7 @@ describe('HTTP fuzz against real agents', { timeout: 600_000 }, () => {
   });
 
   it('§5.1: malformed, pipelined, partial requests never crash the agent, get allowed statuses, leak no secret, leak no socket', async () => {
-    const b = budget('http chaos', 4, 400);
+    const b = budget('http chaos', 3, 300);
     const targets: Target[] = agents.map((fa) => ({ port: fa.agent.port, token: fa.agent.token }));
     let cases = 0;
     let responses = 0;
@@ -118,7 +118,7 @@ describe('HTTP fuzz against real agents', { timeout: 600_000 }, () => {
   });
 
   it('§5: with the token, every route answers as its spelling implies (status, body, HEAD without body)', async () => {
-    const b = budget('http oracle', 2, 300);
+    const b = budget('http oracle', 1.5, 200);
     let cases = 0;
     await fc.assert(
       fc.asyncProperty(
