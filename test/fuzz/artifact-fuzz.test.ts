@@ -97,7 +97,7 @@ describe('artifact fuzz through the worker load task', { timeout: 600_000 }, () 
   after(() => kms.close());
 
   it('§4.3: mutated age and KMS artifacts are rejected with a known code, or load exactly the good payload', async () => {
-    const b = budget('artifact mutants', 2.5, 1000);
+    const b = budget('artifact mutants', 2, 1000);
     const outcomes = new Map<string, number>();
     let cases = 0;
     const arb = fc.oneof(...Object.entries(bases).map(([name, base]) => mutantArb(base, key, { kms: name === 'kms' }).map((m) => ({ name, m }))));
@@ -117,7 +117,7 @@ describe('artifact fuzz through the worker load task', { timeout: 600_000 }, () 
   });
 
   it('§2.1: generated payloads load exactly when they are namespaces of strings or a flat object of strings', async () => {
-    const b = budget('artifact payloads', 1, 150);
+    const b = budget('artifact payloads', 2, 100);
     let cases = 0;
     await fc.assert(
       fc.asyncProperty(payloadArb, async (p) => {
