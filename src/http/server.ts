@@ -72,7 +72,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket;
     sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
     res.once('close', () => {
@@ -94,7 +94,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     } catch (err) {
       internal(err);
     }
-  });
+  };
+  server.on('request', onRequest);
+  // No route reads a body, so `Expect: 100-continue` never needs a 100. Node's default would write
+  // one at once, even when the request is pipelined behind another whose answer is still pending,
+  // splicing it into that answer's bytes: handle such requests like any other.
+  server.on('checkContinue', onRequest);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

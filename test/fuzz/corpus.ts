@@ -1,8 +1,7 @@
 /**
  * Corpus replay (test/corpus/README.md): raw HTTP requests and artifact templates that once
  * failed or reproduce a known attack, each with its expected outcome in the folder's
- * `expected.json`. corpus.test.ts replays test/corpus/{http,artifacts}; the same functions replay
- * test/corpus/pending/*, whose expectations hold only once the fixes they wait for are merged.
+ * `expected.json`. corpus.test.ts replays test/corpus/{http,artifacts}.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
