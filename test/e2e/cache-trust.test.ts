@@ -67,7 +67,13 @@ describe('disk cache trust through the agent', { concurrency: 3 }, () => {
       await a.stop();
       assert.equal(statSync(dir).mode & 0o7777, 0o1777);
       assert.equal(statSync(sub).mode & 0o7777, 0o700);
-      assert.equal(readdirSync(sub).length, 2);
+      // The cached artifact and its meta, and the rollback state file beside them.
+      assert.deepEqual(
+        readdirSync(sub)
+          .map((f) => f.replace(/^clef-[0-9a-f]+/, ''))
+          .sort(),
+        ['.artifact', '.meta.json', '.state.json'],
+      );
       src.behaviour = { kind: 'status', status: 503 };
       const b = spawn(src.url(), dir);
       await b.ready();
