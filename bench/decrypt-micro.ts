@@ -9,9 +9,9 @@
  * Prints the machine, a table, and one JSON line (prefix `RESULT `) for scripts.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, cpus } from 'node:os';
 import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from 'age-encryption';
 import { AgeFastDecrypter } from '../workers/decrypt/age-fast.js';
+import { printMicroMachine, printMicroResult } from './lib/micro-output.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '2');
 const WARMUP_SECONDS = Math.min(0.5, SECONDS / 4);
@@ -111,8 +111,7 @@ function median(xs: number[]): number {
 const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 
 async function main(): Promise<void> {
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, platform: `${process.platform}/${process.arch}` };
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}`);
+  const machine = printMicroMachine();
   console.log(`each variant: ${WARMUP_SECONDS}s warm-up, then ${ROUNDS} interleaved rounds, ${SECONDS}s in all; median µs/op\n`);
   const identity = await generateIdentity();
   const recipient = await identityToRecipient(identity);
@@ -130,11 +129,7 @@ async function main(): Promise<void> {
     r.fastOverNaive.toFixed(3),
     r.fastOverNaive <= 1 / 3 ? 'yes' : 'NO',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
-  const fmt = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
-  console.log(fmt(header));
-  for (const l of lines) console.log(fmt(l));
-  console.log(`\nRESULT ${JSON.stringify({ bench: 'decrypt-micro', machine, seconds: SECONDS, rows })}`);
+  printMicroResult('decrypt-micro', machine, SECONDS, { header, lines }, rows);
 }
 
 await main();

@@ -11,10 +11,11 @@
  * (prefix `RESULT `) for scripts.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, cpus } from 'node:os';
 import type { ServeResult } from '../common/protocol.js';
 import { parseChecked } from '../workers/payload.js';
 import { secretByIndex, secretByScan } from '../workers/serve.js';
+import type { KeyLookupRow as Row } from './lib/measure.js';
+import { printMicroMachine, printMicroResult } from './lib/micro-output.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? '2');
 const SIZES = (process.env['BENCH_KEYS'] ?? '10000,100000').split(',').map(Number);
@@ -47,16 +48,6 @@ function plaintext(keys: number): { bytes: Uint8Array; name: string } {
   // The middle key: the scan still reads the whole payload to validate it, so position barely matters.
   const mid = Math.floor(keys / 2);
   return { bytes: Buffer.from(JSON.stringify(payload), 'utf8'), name: `ns${mid % NAMESPACES}__SECRET_${mid}` };
-}
-
-interface Row {
-  readonly keys: number;
-  readonly plaintextBytes: number;
-  readonly indexUs: number;
-  readonly scanUs: number;
-  readonly indexPerSecond: number;
-  readonly scanPerSecond: number;
-  readonly scanOverIndex: number;
 }
 
 function bench(keys: number): Row {
@@ -101,8 +92,7 @@ function median(xs: number[]): number {
 const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 
 function main(): void {
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, platform: `${process.platform}/${process.arch}` };
-  console.log(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}`);
+  const machine = printMicroMachine();
   console.log(`each variant: warm-up, then ${ROUNDS} interleaved rounds, ${SECONDS}s in all; median µs per lookup, one thread\n`);
   const rows = SIZES.map(bench);
   const header = ['keys', 'plaintext B', '(a) index µs', '(b) scan µs', '(a) /s', '(b) /s', 'b/a'];
@@ -115,11 +105,7 @@ function main(): void {
     r.scanPerSecond.toFixed(1),
     r.scanOverIndex.toFixed(3),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
-  const fmt = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
-  console.log(fmt(header));
-  for (const l of lines) console.log(fmt(l));
-  console.log(`\nRESULT ${JSON.stringify({ bench: 'key-lookup-micro', machine, seconds: SECONDS, rows })}`);
+  printMicroResult('key-lookup-micro', machine, SECONDS, { header, lines }, rows);
 }
 
 main();

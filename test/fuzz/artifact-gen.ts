@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { signingPayload, type PackedArtifact } from '../../common/artifact.js';
+import { ARTIFACT_FIELDS, signingPayload, type PackedArtifact } from '../../common/artifact.js';
 import { signatureFields, type SigningKey } from '../helpers/artifacts.js';
 
 type Obj = Record<string, unknown>;
@@ -20,19 +20,8 @@ export interface Mutant {
   readonly ops: readonly string[];
 }
 
-const FIELDS = [
-  'version',
-  'identity',
-  'environment',
-  'packedAt',
-  'revision',
-  'ciphertextHash',
-  'ciphertext',
-  'envelope',
-  'expiresAt',
-  'signature',
-  'signatureAlgorithm',
-];
+// revokedAt is left out on purpose: its mutants are generated on their own (revocation always wins).
+const FIELDS = ARTIFACT_FIELDS.filter((f) => f !== 'revokedAt');
 const ENVELOPE_FIELDS = ['provider', 'keyId', 'wrappedKey', 'algorithm', 'iv', 'authTag'];
 const STRING_FIELDS = ['identity', 'environment', 'packedAt', 'revision', 'ciphertextHash', 'ciphertext', 'expiresAt', 'signature', 'signatureAlgorithm'];
 const ODD_CHARS = ['\n', '\r', '\t', '\0', '\x1b', '\x7f', '\u2028', '\u0085', ' ', '=', '-', 'é', '\u{1F511}', '\uFEFF', '\\', '"', '\ud800'];
