@@ -1,4 +1,4 @@
-import type { LoadResult } from '../common/protocol.js';
+import type { ArtifactMeta, LoadResult } from '../common/protocol.js';
 import type { Config } from './config/types.js';
 import { TokenGuard } from './http/auth.js';
 import { startServer } from './http/server.js';
@@ -12,6 +12,7 @@ import { CachedMode } from './serving/cached.js';
 import { FailureLog } from './serving/failure-log.js';
 import { JitMode } from './serving/jit.js';
 import { StartupError, startupHint } from './startup.js';
+import { Events } from './telemetry/events.js';
 
 export interface AgentHandle {
   readonly url: string;
@@ -22,11 +23,14 @@ export interface AgentHandle {
   close(): Promise<void>;
   /** The worker pool (diagnostics and fault drills; requests never go through it directly). */
   readonly pool: WorkerPool;
+  /** The artifact being served, if any (identity and environment for telemetry). */
+  meta(): ArtifactMeta | undefined;
 }
 
 export interface AgentDeps {
   readonly log: Logger;
   readonly clock?: Clock;
+  readonly events?: Events;
 }
 
 /**
@@ -42,7 +46,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const pool = new WorkerPool({ size: config.workers, init: { ageKey, maxKeys: config.maxKeys }, maxQueue: config.maxQueue });
   const mode =
     config.cacheTtl === 0 ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock, new FailureLog(log)) : new CachedMode(config.cacheTtl, clock);
-  const refresher = new Refresher(pool, config, mode, log, clock);
+  const events = deps.events ?? new Events(log);
+  const refresher = new Refresher(pool, config, mode, log, clock, undefined, events);
   mode.attach(refresher);
 
   if (config.ageKey) {
@@ -86,11 +91,18 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   };
 
   const loaded = firstLoad(refresher, config, log, () => closing !== undefined).then(() => {
-    if (!closing) refresher.startPolling();
+    if (closing) return;
+    const meta = refresher.status.meta;
+    events.emit(
+      'agent.started',
+      { mode: config.cacheTtl === 0 ? 'jit' : 'cached', port: server.port, revision: meta?.revision, source: config.sourceLabel },
+      'agent started: serving secrets',
+    );
+    refresher.startPolling();
   });
   // The caller decides what a failed first load means (the CLI exits); avoid an unhandled rejection meanwhile.
   loaded.catch(() => undefined);
-  return { url: server.url, port: server.port, loaded, close, pool };
+  return { url: server.url, port: server.port, loaded, close, pool, meta: () => refresher.status.meta };
 }
 
 /** Up to 3 attempts of the whole load with exponential backoff, whatever the failure (SPEC §4.2). */

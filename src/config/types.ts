@@ -1,5 +1,6 @@
 import type { SourceSpec } from '../../common/protocol.js';
 import type { SealedBytes } from './sealed.js';
+import type { TelemetryConfig } from '../telemetry/exporter-config.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -51,6 +52,8 @@ export interface Config {
   readonly expectEnvironment?: string | undefined;
   readonly allowHttp: boolean;
   readonly telemetryUrl?: string | undefined;
+  /** Export settings (src/telemetry/exporter-config.ts); undefined: telemetry is off and its SDK never loads. */
+  readonly telemetry?: TelemetryConfig | undefined;
   readonly logLevel: LogLevel;
   readonly maxArtifactBytes: number;
   /** Most keys a payload may hold (CLEF_AGENT_MAX_KEYS); checked in the workers. */

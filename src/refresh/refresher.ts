@@ -4,6 +4,7 @@ import type { ArtifactMeta, LoadResult, LoadTask, TaskFailure } from '../../comm
 import { taskFailure } from '../../common/task-failure.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { Events } from '../telemetry/events.js';
 import type { WorkerPool } from '../pool.js';
 import { DiskCacheControl } from './disk-cache.js';
 import { nextPollDelayMs } from './schedule.js';
@@ -41,6 +42,7 @@ export class Refresher {
     private readonly log: Logger,
     private readonly clock: Clock = Date.now,
     private readonly timers: Timers = realTimers,
+    readonly events: Events = new Events(log),
   ) {
     this.disk = new DiskCacheControl(config, sink.name, log, pool);
   }
@@ -179,8 +181,9 @@ export class Refresher {
         const fromDisk = r.cache?.fromDisk;
         if (fromDisk !== undefined) {
           const f = fromDisk.sourceFailure;
-          this.log.warn(
-            { event: 'fetch.failed', trigger, code: f.code, status: f.status, source: this.config.sourceLabel, fallback: 'disk_cache' },
+          this.events.emit(
+            'fetch.failed',
+            { trigger, code: f.code, status: f.status, source: this.config.sourceLabel, fallback: 'disk_cache' },
             `fetch failed: ${f.message}; loading the disk cache copy fetched at ${new Date(fromDisk.fetchedAtMs).toISOString()}`,
           );
         }
@@ -205,9 +208,9 @@ export class Refresher {
         this.rollbackFloor = floor;
         if (floorRaised || endedRevocation) this.persistState();
         this.scheduleExpiry(r.meta, now);
-        this.log.info(
+        this.events.emit(
+          'artifact.refreshed',
           {
-            event: 'artifact.refreshed',
             trigger,
             revision: r.meta.revision,
             previousRevision: previous,
@@ -230,7 +233,7 @@ export class Refresher {
           this.persistState();
         }
         this.status.lastError = { code: 'revoked', at: now };
-        this.log.warn({ event: 'artifact.revoked', trigger, revokedAt: r.revokedAt }, 'artifact revoked: secrets dropped, serving stopped');
+        this.events.emit('artifact.revoked', { trigger, revokedAt: r.revokedAt }, 'artifact revoked: secrets dropped, serving stopped');
         return;
     }
   }
@@ -242,8 +245,9 @@ export class Refresher {
       return;
     }
     const fetchFailure = FAILURES[f.code].category === 'fetch';
-    this.log.warn(
-      { event: fetchFailure ? 'fetch.failed' : 'artifact.invalid', trigger, code: f.code, status: f.status, source: this.config.sourceLabel },
+    this.events.emit(
+      fetchFailure ? 'fetch.failed' : 'artifact.invalid',
+      { trigger, code: f.code, status: f.status, source: this.config.sourceLabel },
       fetchFailure ? `fetch failed: ${f.message}` : `artifact rejected, still serving the last good one if any: ${f.message}`,
     );
   }
@@ -266,7 +270,7 @@ export class Refresher {
     // its expiresAt is only noticed here.
     this.disk.purge();
     this.status.expired = true;
-    this.log.warn({ event: 'artifact.expired', wasServing }, `artifact expired: ${why}; secrets dropped, serving stopped`);
+    this.events.emit('artifact.expired', { wasServing }, `artifact expired: ${why}; secrets dropped, serving stopped`);
   }
 
   private scheduleExpiry(meta: ArtifactMeta, now: number): void {
