@@ -9,7 +9,7 @@
 import { ALLOW_HTTP_VARIABLE } from '../../common/aws-endpoints.js';
 import { maskUrl, quote } from '../../common/display.js';
 import { isLoopbackHost } from '../../common/net.js';
-import type { Issues } from '../config/errors.js';
+import type { Issues as AllIssues } from '../config/errors.js';
 import { hasControlChar } from '../config/parse.js';
 
 export const OTLP_ENDPOINT = 'OTEL_EXPORTER_OTLP_ENDPOINT';
@@ -39,6 +39,7 @@ export interface TelemetryConfig {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+type Issues = Pick<AllIssues, 'add'>;
 
 const URL_EXPECTED = `an http(s):// URL; plain http only to a loopback host (127.0.0.0/8, ::1, localhost) or with ${ALLOW_HTTP_VARIABLE}=true`;
 const HEADERS_EXPECTED = 'comma-separated name=value pairs (W3C baggage format; values may be percent-encoded), names being HTTP tokens';
@@ -148,7 +149,17 @@ function headers(issues: Issues, env: Env, signal: 'LOGS' | 'METRICS'): Record<s
  * wins over the OTel logs endpoints and is used as given. `allowHttp` undefined skips the plain-http
  * rule (CLEF_AGENT_ALLOW_HTTP itself was invalid and is reported on its own).
  */
-export function resolveTelemetry(env: Env, telemetryUrl: URL | undefined, allowHttp: boolean | undefined, issues: Issues): TelemetryConfig | undefined {
+export function resolveTelemetry(env: Env, telemetryUrl: URL | undefined, allowHttp: boolean | undefined, all: AllIssues): TelemetryConfig | undefined {
+  // A shared variable is read for both signals; its problem is reported once.
+  const seen = new Set<string>();
+  const issues: Issues = {
+    add(variable, problem, expected) {
+      const key = `${variable}\n${problem}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      all.add(variable, problem, expected);
+    },
+  };
   const base = present(env, OTLP_ENDPOINT);
   const logsRaw = present(env, OTLP_LOGS_ENDPOINT);
   const metricsRaw = present(env, OTLP_METRICS_ENDPOINT);
