@@ -49,8 +49,20 @@ export interface ResourceInfo {
   readonly sourceType: string;
 }
 
-/** Batches records, keeps at most `max`, dropping the oldest, with one export in flight at a time. */
-class DropOldestBatcher implements LogRecordProcessor {
+export interface BatchLimits {
+  readonly maxQueue: number;
+  readonly maxBatch: number;
+  readonly delayMs: number;
+}
+
+const LIMITS: BatchLimits = { maxQueue: MAX_QUEUED_RECORDS, maxBatch: MAX_BATCH, delayMs: BATCH_DELAY_MS };
+
+/**
+ * Batches records with one export in flight at a time. At most `maxQueue` records wait besides the
+ * batch being exported, so memory stays bounded however long the collector hangs; past that the
+ * oldest are dropped.
+ */
+export class DropOldestBatcher implements LogRecordProcessor {
   private queue: ReadWriteLogRecord[] = [];
   private exporting: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -60,24 +72,28 @@ class DropOldestBatcher implements LogRecordProcessor {
   constructor(
     private readonly exporter: LogRecordExporter,
     private readonly onResult: (ok: boolean) => void,
-    private readonly max = MAX_QUEUED_RECORDS,
+    private readonly limits: BatchLimits = LIMITS,
   ) {}
+
+  get queued(): number {
+    return this.queue.length;
+  }
 
   onEmit(record: ReadWriteLogRecord): void {
     this.queue.push(record);
-    if (this.queue.length > this.max) {
+    if (this.queue.length > this.limits.maxQueue) {
       this.queue.shift();
       this.dropped++;
     }
-    if (this.queue.length >= MAX_BATCH) this.kick();
-    else this.timer ??= setTimeout(() => this.kick(), BATCH_DELAY_MS).unref();
+    if (this.queue.length >= this.limits.maxBatch) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.limits.delayMs).unref();
   }
 
   private kick(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.exporting !== undefined || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, MAX_BATCH);
+    const batch = this.queue.splice(0, this.limits.maxBatch);
     this.exporting = new Promise<void>((resolve) => {
       this.exporter.export(batch, (result) => {
         const ok = result.code === ExportResultCode.SUCCESS;
