@@ -1,4 +1,4 @@
-import type { ArtifactMeta, LoadResult } from '../common/protocol.js';
+import type { ArtifactMeta, LoadResult, TelemetryCredentials } from '../common/protocol.js';
 import type { Config } from './config/types.js';
 import { TokenGuard } from './http/auth.js';
 import { startServer } from './http/server.js';
@@ -25,6 +25,8 @@ export interface AgentHandle {
   readonly pool: WorkerPool;
   /** The artifact being served, if any (identity and environment for telemetry). */
   meta(): ArtifactMeta | undefined;
+  /** The telemetry credentials of the first load, handed over once. */
+  takeTelemetryCredentials(): TelemetryCredentials | undefined;
 }
 
 export interface AgentDeps {
@@ -102,7 +104,15 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   });
   // The caller decides what a failed first load means (the CLI exits); avoid an unhandled rejection meanwhile.
   loaded.catch(() => undefined);
-  return { url: server.url, port: server.port, loaded, close, pool, meta: () => refresher.status.meta };
+  return {
+    url: server.url,
+    port: server.port,
+    loaded,
+    close,
+    pool,
+    meta: () => refresher.status.meta,
+    takeTelemetryCredentials: () => refresher.takeTelemetryCredentials(),
+  };
 }
 
 /** Up to 3 attempts of the whole load with exponential backoff, whatever the failure (SPEC §4.2). */

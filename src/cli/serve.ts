@@ -12,6 +12,7 @@ import { createLogger } from '../log.js';
 import { StartupError } from '../startup.js';
 import { Events } from '../telemetry/events.js';
 import { setUpTelemetry } from '../telemetry/index.js';
+import { authHeaders } from '../telemetry/secret-headers.js';
 import { packageVersion } from './version.js';
 
 export async function runServe(): Promise<number> {
@@ -72,7 +73,7 @@ export async function runServe(): Promise<number> {
     await agent.loaded;
     const meta = agent.meta();
     // Never delays serving: the SDK loads in the background.
-    telemetry?.start(meta?.identity, meta?.environment, {}).catch(() => {
+    telemetry?.start(meta?.identity, meta?.environment, authHeaders(agent.takeTelemetryCredentials(), log)).catch(() => {
       log.warn({ event: 'telemetry.start_failed' }, 'telemetry export could not start; events are only logged');
     });
     return -1; // keep running; the daemon lifecycle exits

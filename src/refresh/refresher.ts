@@ -1,6 +1,6 @@
 import { FAILURES } from '../../common/failures.js';
 import { FETCH_RETRIES, FETCH_TIMEOUT_MS, LOAD_DEADLINE_MS, MAX_TIMER_MS } from '../../common/limits.js';
-import type { ArtifactMeta, LoadResult, LoadTask, TaskFailure } from '../../common/protocol.js';
+import type { ArtifactMeta, LoadResult, LoadTask, TaskFailure, TelemetryCredentials } from '../../common/protocol.js';
 import { taskFailure } from '../../common/task-failure.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -34,6 +34,9 @@ export class Refresher {
   private expiryTimer: TimerHandle | undefined;
   private stopped = false;
   private readonly disk: DiskCacheControl;
+  /** Asked of the workers until one load succeeded (SPEC §5.2: only the first load may keep them). */
+  private wantCredentials: boolean;
+  private credentials: TelemetryCredentials | undefined;
 
   constructor(
     private readonly pool: RefreshPool,
@@ -45,6 +48,14 @@ export class Refresher {
     readonly events: Events = new Events(log),
   ) {
     this.disk = new DiskCacheControl(config, sink.name, log, pool);
+    this.wantCredentials = config.telemetry?.logsUrl !== undefined;
+  }
+
+  /** The telemetry credentials the first load found, handed over once (the caller keeps them). */
+  takeTelemetryCredentials(): TelemetryCredentials | undefined {
+    const c = this.credentials;
+    this.credentials = undefined;
+    return c;
   }
 
   /**
@@ -138,6 +149,7 @@ export class Refresher {
       marker: this.marker,
       bytesHash: this.bytesHash,
       diskCache: this.disk.policy,
+      ...(this.wantCredentials ? { telemetryCredentials: true } : {}),
     };
     this.status.lastAttemptAt = this.clock();
     const result = await this.pool.run(task, { deadlineMs: LOAD_DEADLINE_MS });
@@ -186,6 +198,10 @@ export class Refresher {
             { trigger, code: f.code, status: f.status, source: this.config.sourceLabel, fallback: 'disk_cache' },
             `fetch failed: ${f.message}; loading the disk cache copy fetched at ${new Date(fromDisk.fetchedAtMs).toISOString()}`,
           );
+        }
+        if (this.wantCredentials) {
+          this.wantCredentials = false;
+          this.credentials = r.telemetry;
         }
         this.sink.accept(
           r.meta,

@@ -118,6 +118,29 @@ describe('§7 OTLP log export', { concurrency: true }, () => {
     assert.deepEqual(names, ['agent.stopped'], 'the rejected batch was not resent');
   });
 
+  for (const mode of ['cached', 'jit'] as const) {
+    it(`§7 (${mode}): auth headers from the secrets reach the collector and nothing else`, { timeout: 60_000 }, async (t) => {
+      const TOKEN = 'telemetry-token-5d2e8b';
+      const API_KEY = 'telemetry-api-key-93af01';
+      const c = await withCollector(t);
+      const p = await startPolled({
+        payload: { app: { API_KEY: SECRET, CLEF_TELEMETRY_TOKEN: TOKEN }, obs: { CLEF_TELEMETRY_HEADERS: `x-api-key=${API_KEY},x-tenant=acme` } },
+        env: telemetryEnv(c, mode === 'jit' ? { CLEF_AGENT_CACHE_TTL: '0' } : {}),
+      });
+      t.after(() => p.close());
+      await recordOf(c, 'agent.started');
+      const first = c.logRequests()[0]?.request;
+      assert.equal(first?.headers['authorization'], `Bearer ${TOKEN}`);
+      assert.equal(first?.headers['x-api-key'], API_KEY);
+      assert.equal(first?.headers['x-tenant'], 'acme');
+      p.agent.child.kill('SIGTERM');
+      assert.equal(await p.agent.exited(20_000), 0);
+      for (const r of c.requests) for (const b of [r.raw, r.body]) for (const n of [TOKEN, API_KEY, SECRET]) assert.equal(b.includes(n), false);
+      const logText = p.agent.output;
+      for (const n of [TOKEN, API_KEY]) assert.equal(logText.includes(n), false, 'a telemetry credential was logged');
+    });
+  }
+
   it('§7: the OpenTelemetry SDK is loaded only when telemetry is configured', { timeout: 90_000 }, async (t) => {
     const dir = tempDir(t);
     const hook = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'helpers', 'module-trace.js');
