@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OtlpCollector, type ReceivedRecord } from '../../emulators/otlp-collector.js';
 import { tempDir, waitUntil } from '../kit/index.js';
-import { invalid, isEvent, startPolled, type Polled } from '../helpers/scenario.js';
+import { agentOn, invalid, isEvent, startPolled, type Polled } from '../helpers/scenario.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
+import { ageKeyPair } from '../helpers/artifacts.js';
 import { packageVersion } from '../../src/cli/version.js';
 
 const SECRET = 'otlp-secret-value-7c1f9a';
@@ -140,6 +142,21 @@ describe('§7 OTLP log export', { concurrency: true }, () => {
       for (const n of [TOKEN, API_KEY]) assert.equal(logText.includes(n), false, 'a telemetry credential was logged');
     });
   }
+
+  it('§7: a failed start-up exports its fetch.failed events before exiting', { timeout: 60_000 }, async (t) => {
+    const c = await withCollector(t);
+    const key = await ageKeyPair();
+    const server = await new ArtifactServer().start();
+    t.after(() => server.close());
+    server.behaviour = { kind: 'status', status: 404 };
+    const agent = agentOn(t, server.url(), key.identity, telemetryEnv(c));
+    assert.notEqual(await agent.exited(40_000), 0);
+    const failed = c.records().filter((r) => r.eventName === 'fetch.failed');
+    assert.equal(failed.length, 3, 'one per start-up attempt');
+    assert.equal(failed[0]?.severityText, 'WARN');
+    assert.equal(failed[0]?.attributes['http.response.status_code'], 404);
+    assert.equal(failed[0]?.resource['clef.source.type'], 'http');
+  });
 
   it('§7: the OpenTelemetry SDK is loaded only when telemetry is configured', { timeout: 90_000 }, async (t) => {
     const dir = tempDir(t);
