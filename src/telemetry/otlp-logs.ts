@@ -8,7 +8,7 @@
  * 429/502/503/504 (plus connection errors and timeouts), honouring Retry-After, all within one
  * export timeout — so one export never outlives `timeoutMs`.
  */
-import { SeverityNumber } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
 import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
