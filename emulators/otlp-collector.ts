@@ -1,12 +1,36 @@
 /**
  * A local OTLP/HTTP collector: accepts `POST /v1/logs` and `/v1/metrics`, keeps every request's
  * bytes exactly as received (so a test can scan them for secrets) and decodes OTLP/JSON
- * (`application/json`, gzip or not). On demand it answers a scripted status (400/429/500/503,
- * with Retry-After), hangs, or is slow.
+ * (`application/json`) and OTLP/protobuf (`application/x-protobuf`), gzip or not, through the
+ * OTLP schema that @opentelemetry/otlp-transformer shipped as generated protobufjs code (a
+ * devDependency under the alias `otlp-proto-schema`): JSON goes through the schema's `fromObject`,
+ * so a field the schema does not know is not read. On demand it answers a scripted status
+ * (400/429/500/503, with Retry-After), hangs, or is slow.
  */
+import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { LocalServer } from './local-server.js';
+
+/** The protobufjs static-code surface of one message type. */
+interface MessageType {
+  decode(bytes: Uint8Array): object;
+  fromObject(o: unknown): object;
+  toObject(m: object, opts: object): unknown;
+}
+
+const schema = createRequire(import.meta.url)('otlp-proto-schema/build/src/generated/root.js') as {
+  opentelemetry: { proto: { collector: { logs: { v1: { ExportLogsServiceRequest: MessageType } } } } };
+};
+const LogsRequest = schema.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest;
+/** The OTLP/JSON mapping's conventions: 64-bit integers as strings, enums as numbers. */
+const AS_OBJECT = { longs: String, enums: Number, bytes: String, defaults: false, arrays: true };
+
+/** An OTLP logs request body (JSON or protobuf) decoded through the schema. */
+export function decodeLogsRequest(contentType: string, body: Buffer): OtlpLogsRequest {
+  const message = contentType.startsWith('application/x-protobuf') ? LogsRequest.decode(body) : LogsRequest.fromObject(JSON.parse(body.toString('utf8')));
+  return LogsRequest.toObject(message, AS_OBJECT) as OtlpLogsRequest;
+}
 
 /** What the collector does with the next request(s). */
 export type CollectorBehaviour =
@@ -121,12 +145,10 @@ export class OtlpCollector extends LocalServer {
     res.end(status === 200 ? '{}' : '{"code":14,"message":"emulated failure"}');
   }
 
-  /** `POST /v1/logs` requests, decoded (OTLP/JSON). */
+  /** `POST /v1/logs` requests, decoded. */
   logRequests(): { readonly index: number; readonly request: CollectorRequest; readonly decoded: OtlpLogsRequest }[] {
     return this.requests.flatMap((request, index) =>
-      request.path === '/v1/logs' && String(request.headers['content-type']).startsWith('application/json')
-        ? [{ index, request, decoded: JSON.parse(request.body.toString('utf8')) as OtlpLogsRequest }]
-        : [],
+      request.path === '/v1/logs' ? [{ index, request, decoded: decodeLogsRequest(String(request.headers['content-type']), request.body) }] : [],
     );
   }
 
