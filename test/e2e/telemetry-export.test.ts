@@ -143,6 +143,32 @@ describe('§7 OTLP log export', { concurrency: true }, () => {
     });
   }
 
+  it('§7: fetch.failed (WARN), cache.expired (ERROR) and artifact.revoked (WARN) are exported as logged', { timeout: 120_000 }, async (t) => {
+    const c = await withCollector(t);
+    const p = await startPolled({ payload: { app: { API_KEY: SECRET } }, env: telemetryEnv(c) });
+    t.after(() => p.close());
+    p.server.behaviour = { kind: 'status', status: 500 };
+    const failed = await recordOf(c, 'fetch.failed');
+    assert.equal(failed.severityText, 'WARN');
+    assert.equal(failed.attributes['http.response.status_code'], 500);
+    assert.equal(failed.attributes['clef.trigger'], 'poll');
+    // CACHE_TTL=30 without a successful refresh: the snapshot is dropped.
+    const expired = await recordOf(c, 'cache.expired', 60_000);
+    assert.equal(expired.severityText, 'ERROR');
+    assert.equal(expired.severityNumber, 17);
+    assert.equal(expired.attributes['clef.ttl'], 30);
+    const line = p.agent.logs().find(isEvent('cache.expired'));
+    assert.equal(line?.['level'], 'error');
+    assert.equal(expired.body, line?.['msg']);
+
+    p.server.behaviour = { kind: 'serve' };
+    await p.swap(await p.artifact({ payload: { app: { API_KEY: SECRET } }, revokedAt: new Date().toISOString() }), isEvent('artifact.revoked'));
+    const revoked = await recordOf(c, 'artifact.revoked');
+    assert.equal(revoked.severityText, 'WARN');
+    assert.equal(revoked.severityNumber, 13);
+    assertNoSecrets(c, p);
+  });
+
   it('§7: a failed start-up exports its fetch.failed events before exiting', { timeout: 60_000 }, async (t) => {
     const c = await withCollector(t);
     const key = await ageKeyPair();
