@@ -62,7 +62,12 @@ export function value(s: Scrape, name: string, labels: Readonly<Record<string, s
   assert.ok(hits.length <= 1, `at most one ${name} sample with ${JSON.stringify(labels)}`);
   const m = hits[0];
   if (m === undefined) return 0;
-  return Number(m.value ?? m.count);
+  return sampleNumber(m.value ?? m.count ?? '');
+}
+
+/** A sample value as written in the text format (`+Inf`, `-Inf` and `NaN` included). */
+function sampleNumber(v: string): number {
+  return v === '+Inf' ? Number.POSITIVE_INFINITY : v === '-Inf' ? Number.NEGATIVE_INFINITY : Number(v);
 }
 
 /**
