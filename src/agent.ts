@@ -67,6 +67,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     const key = await pool.run({ type: 'checkKey' });
     if (!key.ok) {
       await pool.destroy();
+      metrics?.close();
       throw new StartupError(key.message, 2);
     }
   }
@@ -75,6 +76,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const stateProblem = await refresher.restoreState();
   if (stateProblem !== undefined) {
     await pool.destroy();
+    metrics?.close();
     throw new StartupError(stateProblem, 2);
   }
 
@@ -90,6 +92,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     });
   } catch (err) {
     await pool.destroy();
+    metrics?.close();
     const code = (err as NodeJS.ErrnoException).code;
     throw new StartupError(
       `cannot listen on 127.0.0.1:${config.port}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`,

@@ -5,11 +5,15 @@
  * loopback addresses only. And without CLEF_AGENT_OPS_ADDR the metrics code is never loaded.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertErrorBody, parseRawResponse, rawExchange, request, runNode, tempDir, tryConnect } from '../kit/index.js';
+import { AgentProcess, assertErrorBody, parseRawResponse, rawExchange, request, runNode, tempDir, tryConnect } from '../kit/index.js';
 import { type FileAgent, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
 import { opsPort, scrape, value } from '../helpers/ops.js';
+import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
 
 const PAYLOAD = { app: { API_KEY: 'ops-listener-secret-4b1e' }, db: { PASSWORD: 'ops-listener-pw-c0de' } };
 const SECRETS = ['ops-listener-secret-4b1e', 'ops-listener-pw-c0de', 'API_KEY', 'PASSWORD'];
@@ -140,6 +144,32 @@ describe('§8 operations listener bound to 0.0.0.0', { timeout: 120_000 }, () =>
     const s = await scrape(ops);
     assert.ok(value(s, 'clef_agent_http_requests_total', { listener: 'ops', route: 'unmatched', status: '404' }) >= 1);
     assert.ok(value(s, 'clef_agent_http_requests_total', { listener: 'ops', route: 'health', status: '200' }) >= 1);
+  });
+});
+
+describe('§8 operations listener start-up', { timeout: 60_000 }, () => {
+  it('§8 an ops port already in use stops the start (exit 1) with a message naming CLEF_AGENT_OPS_ADDR; the start-up line names the address', async (t) => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as net.AddressInfo).port;
+    const dir = tempDir(t);
+    const key = await ageKeyPair();
+    writeFileSync(join(dir, 'a.json'), await artifactJson({ recipient: key.recipient, payload: PAYLOAD }));
+    const agent = new AgentProcess({
+      CLEF_AGENT_SOURCE: join(dir, 'a.json'),
+      CLEF_AGENT_AGE_KEY: key.identity,
+      CLEF_AGENT_TOKEN: TOKEN,
+      CLEF_AGENT_WORKERS: '1',
+      CLEF_AGENT_OPS_ADDR: `127.0.0.1:${port}`,
+    });
+    try {
+      assert.equal(await agent.exited(), 1, agent.output);
+      assert.match(agent.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(CLEF_AGENT_OPS_ADDR\\): EADDRINUSE \\(the port is in use\\)`));
+      assert.equal(agent.logs().find((l) => l.event === 'agent.starting')?.['opsAddr'], `127.0.0.1:${port}`);
+    } finally {
+      await agent.stop();
+      await new Promise<void>((r) => busy.close(() => r()));
+    }
   });
 });
 
