@@ -1,4 +1,5 @@
 import type { SourceSpec } from '../../common/protocol.js';
+import type { OpsAddr } from './ops-addr.js';
 import type { SealedBytes } from './sealed.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -51,6 +52,8 @@ export interface Config {
   readonly expectEnvironment?: string | undefined;
   readonly allowHttp: boolean;
   readonly telemetryUrl?: string | undefined;
+  /** The operations listener (SPEC §8); undefined = off. */
+  readonly opsAddr?: OpsAddr | undefined;
   readonly logLevel: LogLevel;
   readonly maxArtifactBytes: number;
   /** Most keys a payload may hold (CLEF_AGENT_MAX_KEYS); checked in the workers. */
