@@ -17,6 +17,7 @@ import { describeMachine, foreignCpu, isBusy, machineLine, pinSelf, planPinning 
 import { BENCH_USAGE, parseBenchArgs, profileLine, type BenchOptions } from './lib/options.js';
 import { ROOT } from './lib/proc.js';
 import { checkTargets, computeRatios, renderMarkdown, targetLines, type BenchResults } from './lib/report.js';
+import { OVERHEAD_AGENTS, runMetricsOverhead } from './lib/metrics-overhead.js';
 import { runPoolSizing, workerCounts } from './lib/pool-sizing.js';
 import { runSoak } from './lib/soak.js';
 import { SIZES, measurementCount, runSuite } from './lib/suite.js';
@@ -54,10 +55,14 @@ async function main(argv: readonly string[]): Promise<number> {
   if (isBusy(machine)) log(`warning: ${Math.round((machine.busyAtStart ?? 0) * 100)} % of the CPUs were busy before the run; numbers will be noisy`);
 
   // Soak and pool-sizing modes run age agents only: no KMS server.
-  const fx = await makeFixtures(SIZES, { kinds: opts.soak || opts.poolSizing ? ['age'] : KINDS, kmsCpus: pinning.loadCpus });
+  const fx = await makeFixtures(SIZES, { kinds: opts.soak || opts.poolSizing || opts.metricsOverhead ? ['age'] : KINDS, kmsCpus: pinning.loadCpus });
   // Bounded: a stuck run ends by itself (children are killed on exit).
   const p = opts.profile;
-  const measurements = opts.poolSizing ? SIZES.length * workerCounts(machine.cores).length : measurementCount();
+  const measurements = opts.poolSizing
+    ? SIZES.length * workerCounts(machine.cores).length
+    : opts.metricsOverhead
+      ? SIZES.length * OVERHEAD_AGENTS
+      : measurementCount();
   const budgetSeconds = opts.soak ? opts.soak.minutes * 60 + 120 : measurements * (p.warmupSeconds + p.reps * p.seconds) * 2 + 180;
   const watchdog = setTimeout(() => {
     log(`run exceeded its ${budgetSeconds} s budget; stopping`);
@@ -67,6 +72,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     if (opts.soak) return await runSoak({ ...opts.soak, connections: p.connections }, { machine, pinning, fx, outDir, stamp, log });
     if (opts.poolSizing) return await runPoolSizing(p, { machine, pinning, fx, outDir, stamp, log });
+    if (opts.metricsOverhead) return await runMetricsOverhead(p, { machine, pinning, fx, outDir, stamp, log });
     log(profileLine(p));
     const others = foreignCpu(machine.cores);
     const suite = await runSuite(p, pinning, fx, log);

@@ -29,6 +29,12 @@ export const HTTP_LIMITS = {
   connectionHeadroomDivisor: 8,
 } as const;
 
+/**
+ * Connections the operations listener (CLEF_AGENT_OPS_ADDR) serves at once: probes and scrapes
+ * need a handful, and it may face the pod network, so a flood there is cut off far sooner.
+ */
+export const OPS_MAX_CONNECTIONS = 64;
+
 // ── Lifecycle and worker pool (main thread) ──────────────────────────────────────────────────────
 
 /** Upper bound on a graceful stop (drain + pool shutdown + log flush); past it the process exits non-zero. */

@@ -5,8 +5,10 @@ import { startServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { WorkerPool } from './pool.js';
 import { Refresher } from './refresh/refresher.js';
-import type { Clock } from './refresh/timers.js';
-import { STARTUP_ATTEMPTS } from '../common/limits.js';
+import { OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS } from '../common/limits.js';
+import type { OpsServer } from './http/ops-server.js';
+import { realTimers, type Clock } from './refresh/timers.js';
+import type { AgentMetrics } from './telemetry/metrics.js';
 import { startupBackoffMs } from './refresh/schedule.js';
 import { CachedMode } from './serving/cached.js';
 import { FailureLog } from './serving/failure-log.js';
@@ -27,6 +29,8 @@ export interface AgentHandle {
   meta(): ArtifactMeta | undefined;
   /** The telemetry credentials of the first load, handed over once. */
   takeTelemetryCredentials(): TelemetryCredentials | undefined;
+  /** The operations listener's port, when CLEF_AGENT_OPS_ADDR is set. */
+  readonly opsPort?: number | undefined;
 }
 
 export interface AgentDeps {
@@ -44,18 +48,33 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const { log } = deps;
   const clock = deps.clock ?? Date.now;
 
+  // prom-client and the metric definitions are loaded only for the operations listener.
+  const metrics: AgentMetrics | undefined = config.opsAddr === undefined ? undefined : new (await import('./telemetry/metrics.js')).AgentMetrics();
   const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
-  const pool = new WorkerPool({ size: config.workers, init: { ageKey, maxKeys: config.maxKeys }, maxQueue: config.maxQueue });
+  const pool = new WorkerPool({ size: config.workers, init: { ageKey, maxKeys: config.maxKeys }, maxQueue: config.maxQueue, metrics });
   const mode =
-    config.cacheTtl === 0 ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock, new FailureLog(log)) : new CachedMode(config.cacheTtl, clock);
+    config.cacheTtl === 0
+      ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock, new FailureLog(log), metrics)
+      : new CachedMode(config.cacheTtl, clock);
   const events = deps.events ?? new Events(log);
-  const refresher = new Refresher(pool, config, mode, log, clock, undefined, events);
+  const refresher = new Refresher(pool, config, mode, log, clock, realTimers, metrics, events);
   mode.attach(refresher);
+  metrics?.bind({
+    mode: mode.name,
+    pool,
+    status: refresher.status,
+    ready: () => mode.ready(),
+    // KMS-gated JIT artifacts have no age limit (each request's Decrypt is the proof).
+    freshnessSeconds: () =>
+      mode.name === 'cached' ? config.cacheTtl : refresher.status.meta?.encryption === 'kms' ? Number.POSITIVE_INFINITY : config.maxStale,
+    clock,
+  });
 
   if (config.ageKey) {
     const key = await pool.run({ type: 'checkKey' });
     if (!key.ok) {
       await pool.destroy();
+      metrics?.close();
       throw new StartupError(key.message, 2);
     }
   }
@@ -64,14 +83,23 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const stateProblem = await refresher.restoreState();
   if (stateProblem !== undefined) {
     await pool.destroy();
+    metrics?.close();
     throw new StartupError(stateProblem, 2);
   }
 
   let server;
   try {
-    server = await startServer({ port: config.port, maxConnections: config.maxConnections, mode, guard: new TokenGuard(config.token), log });
+    server = await startServer({
+      port: config.port,
+      maxConnections: config.maxConnections,
+      mode,
+      guard: new TokenGuard(config.token),
+      log,
+      metrics: metrics?.forListener('api'),
+    });
   } catch (err) {
     await pool.destroy();
+    metrics?.close();
     const code = (err as NodeJS.ErrnoException).code;
     throw new StartupError(
       `cannot listen on 127.0.0.1:${config.port}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`,
@@ -79,11 +107,38 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   }
   log.info({ event: 'listening', address: '127.0.0.1', port: server.port, url: server.url }, `listening on ${server.url}`);
 
+  let ops: OpsServer | undefined;
+  if (config.opsAddr !== undefined && metrics !== undefined) {
+    const { host, port } = config.opsAddr;
+    try {
+      const { startOpsServer } = await import('./http/ops-server.js');
+      ops = await startOpsServer({
+        host,
+        port,
+        maxConnections: OPS_MAX_CONNECTIONS,
+        mode,
+        scrape: () => metrics.text(),
+        metrics: metrics.forListener('ops'),
+        log,
+      });
+    } catch (err) {
+      await server.close();
+      await pool.destroy();
+      metrics.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new StartupError(
+        `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port} (CLEF_AGENT_OPS_ADDR): ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use)' : code === 'EADDRNOTAVAIL' ? ' (no interface has this address)' : ''}`,
+      );
+    }
+    log.info({ event: 'ops.listening', address: host, port: ops.port }, `operations listener (health, ready, metrics) on ${host}:${ops.port}`);
+  }
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       refresher.stop();
-      await server.close();
+      await Promise.all([server.close(), ops?.close()]);
+      metrics?.close();
       await refresher.flushState();
       await pool.destroy();
       mode.close();
@@ -112,6 +167,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     pool,
     meta: () => refresher.status.meta,
     takeTelemetryCredentials: () => refresher.takeTelemetryCredentials(),
+    opsPort: ops?.port,
   };
 }
 

@@ -1,8 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { TASKS_PER_WORKER } from '../common/limits.js';
 import type { Task, TaskFailure, TaskResults, WorkerInit } from '../common/protocol.js';
 import { taskFailure } from '../common/task-failure.js';
+import type { PoolRecorder } from './telemetry/recorder.js';
 import { seaWorkerEnv, seaWorkerFile } from './sea.js';
 
 /** The compiled worker entry: dist/workers/index.js, next to dist/src/ (in the binary: src/sea.ts). */
@@ -13,6 +15,8 @@ export interface PoolOptions {
   readonly init: WorkerInit;
   /** Tasks that may wait for a worker; past it `run` answers `overloaded` at once. */
   readonly maxQueue: number;
+  /** Task durations and queue-full rejections (only with the operations listener configured). */
+  readonly metrics?: PoolRecorder | undefined;
 }
 
 export interface RunOptions {
@@ -31,6 +35,8 @@ export class WorkerPool {
   private piscina: Piscina;
   readonly size: number;
   private readonly options: PoolOptions;
+  /** Tasks handed to piscina and not settled yet (queued ones included). */
+  private inFlight = 0;
 
   constructor(options: PoolOptions) {
     this.options = options;
@@ -48,15 +54,23 @@ export class WorkerPool {
     return this.piscina.queueSize;
   }
 
+  /** Tasks running in a worker right now (handed over, not queued, not settled); counted only with metrics on. */
+  get running(): number {
+    return Math.max(0, this.inFlight - this.piscina.queueSize);
+  }
+
   /**
    * Run one task. Never throws: a full queue, a passed deadline and a crashed worker all resolve to
    * a tagged failure (`overloaded`, `task_timeout`, `internal`), so callers handle one shape.
    */
   async run<T extends Task>(task: T, options: RunOptions = {}): Promise<TaskResults[T['type']]> {
     // Checked before queueing, so a flood is refused in O(1) instead of growing memory.
-    if (this.piscina.queueSize >= this.options.maxQueue) return taskFailure('overloaded', 'the worker queue is full');
+    if (this.piscina.queueSize >= this.options.maxQueue) {
+      this.options.metrics?.rejected('queue_full');
+      return taskFailure('overloaded', 'the worker queue is full');
+    }
     const state = { overdue: false };
-    const settled = this.attempt(task, state);
+    const settled = this.options.metrics === undefined ? this.attempt(task, state) : this.timed(task, state, this.options.metrics);
     const deadline = options.deadlineMs;
     if (deadline === undefined) return settled;
     // The deadline is our own timer, not an AbortSignal handed to piscina: piscina routes
@@ -74,6 +88,18 @@ export class WorkerPool {
     const result = await Promise.race([settled, late]);
     clearTimeout(timer);
     return result;
+  }
+
+  /** `attempt`, counted while in flight and timed from the main thread (queueing included). */
+  private async timed<T extends Task>(task: T, state: { overdue: boolean }, metrics: PoolRecorder): Promise<TaskResults[T['type']]> {
+    const start = performance.now();
+    this.inFlight++;
+    try {
+      return await this.attempt(task, state);
+    } finally {
+      this.inFlight--;
+      metrics.task(task.type, (performance.now() - start) / 1000);
+    }
   }
 
   /**

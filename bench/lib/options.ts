@@ -14,6 +14,8 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
                        bench/baseline.svg
   --pool-sizing        pool-sizing mode instead: JIT agents with 1..N workers on every CPU, compared
                        (~2 min quick; the evidence for the default worker count)
+  --metrics-overhead   metrics-overhead mode instead: cached and JIT agents with and without
+                       CLEF_AGENT_OPS_ADDR, req/s on ÷ off (target >= 0.95)
   --soak MINUTES       soak mode instead (1-120): steady load, RSS and event-loop delay over time
   --soak-mode MODE     jit (default) or cached
   --rate N             soak only: total requests/s (default: closed loop, 32 connections)
@@ -37,6 +39,7 @@ export interface BenchOptions {
   readonly out?: string | undefined;
   readonly soak?: { readonly minutes: number; readonly mode: 'jit' | 'cached'; readonly rate?: number | undefined } | undefined;
   readonly poolSizing?: boolean | undefined;
+  readonly metricsOverhead?: boolean | undefined;
 }
 
 export const PROFILES = {
@@ -53,6 +56,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   let soakMode: 'jit' | 'cached' = 'jit';
   let rate: number | undefined;
   let poolSizing = false;
+  let metricsOverhead = false;
   const custom: { -readonly [K in 'seconds' | 'reps' | 'warmupSeconds']?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -76,6 +80,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--pool-sizing':
         poolSizing = true;
+        break;
+      case '--metrics-overhead':
+        metricsOverhead = true;
         break;
       case '--no-build':
         break; // handled by scripts/bench.mjs
@@ -109,7 +116,17 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   }
   if (Object.keys(custom).length > 0) profile = { ...profile, ...custom, name: 'custom' };
   if (poolSizing && (soakMinutes !== undefined || baseline)) throw new Error('--pool-sizing runs alone (no --soak, no --baseline)');
-  return { profile, pin, baseline, out, soak: soakMinutes === undefined ? undefined : { minutes: soakMinutes, mode: soakMode, rate }, poolSizing };
+  if (metricsOverhead && (poolSizing || soakMinutes !== undefined || baseline))
+    throw new Error('--metrics-overhead runs alone (no --pool-sizing, --soak or --baseline)');
+  return {
+    profile,
+    pin,
+    baseline,
+    out,
+    soak: soakMinutes === undefined ? undefined : { minutes: soakMinutes, mode: soakMode, rate },
+    poolSizing,
+    metricsOverhead,
+  };
 }
 
 function num(flag: string, raw: string, min: number, max: number): number {

@@ -51,6 +51,8 @@ export async function runServe(): Promise<number> {
       tokenOrigin: config.tokenOrigin,
       cachePath: config.cachePath,
       signed: config.verifyKey !== undefined,
+      opsAddr:
+        config.opsAddr === undefined ? null : `${config.opsAddr.host.includes(':') ? `[${config.opsAddr.host}]` : config.opsAddr.host}:${config.opsAddr.port}`,
     },
     'clef-agent starting',
   );

@@ -79,6 +79,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   const expectEnvironment = setting(V.expectEnvironment);
   const allowHttp = setting(V.allowHttp);
   const telemetry = setting(V.telemetryUrl);
+  const opsAddr = setting(V.opsAddr);
   const logLevel = setting(V.logLevel);
   const maxArtifactBytes = setting(V.maxArtifactBytes);
   const maxKeys = setting(V.maxKeys);
@@ -110,6 +111,10 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
       `${V.telemetryUrl.name} ${quote(maskUrl(telemetry), 120)} uses plain http to a non-loopback host (allowed by CLEF_AGENT_ALLOW_HTTP); telemetry and its auth headers travel unencrypted`,
     );
   }
+  // Two listeners on one port cannot both bind; 0 (any free port) is the one value they may share.
+  if (opsAddr !== undefined && port !== undefined && opsAddr.port !== 0 && opsAddr.port === port) {
+    issues.add(V.opsAddr.name, `port ${opsAddr.port} is the secrets API port (${V.port.name})`, 'a port other than the API port');
+  }
   issues.throwIfAny();
 
   const cachePath = cachePlan === undefined ? undefined : finishCacheDir(cachePlan);
@@ -138,6 +143,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     allowHttp: ok(allowHttp),
     telemetryUrl: telemetry?.href,
     telemetry: telemetryConfig,
+    opsAddr,
     logLevel: ok(logLevel),
     maxArtifactBytes: ok(maxArtifactBytes),
     maxKeys: ok(maxKeys),

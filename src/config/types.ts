@@ -1,4 +1,5 @@
 import type { SourceSpec } from '../../common/protocol.js';
+import type { OpsAddr } from './ops-addr.js';
 import type { SealedBytes } from './sealed.js';
 import type { TelemetryConfig } from '../telemetry/exporter-config.js';
 
@@ -54,6 +55,8 @@ export interface Config {
   readonly telemetryUrl?: string | undefined;
   /** Export settings (src/telemetry/exporter-config.ts); undefined: telemetry is off and its SDK never loads. */
   readonly telemetry?: TelemetryConfig | undefined;
+  /** The operations listener (SPEC §8); undefined = off. */
+  readonly opsAddr?: OpsAddr | undefined;
   readonly logLevel: LogLevel;
   readonly maxArtifactBytes: number;
   /** Most keys a payload may hold (CLEF_AGENT_MAX_KEYS); checked in the workers. */

@@ -16,6 +16,7 @@ import { planCacheDir } from './cache-dir.js';
 import { defaultWorkerCount, MAX_WORKERS, type CpuProbe } from './cpus.js';
 import { agentId, boolean, httpUrl, integer, oneOf, text } from './parse.js';
 import type { LogLevel } from './types.js';
+import { parseOpsAddr } from './ops-addr.js';
 import { parseVerifyKey } from './verify-key.js';
 
 /** What parsers and fallbacks may need besides the raw value. */
@@ -181,6 +182,12 @@ export const VARIABLES = {
     default: UNSET,
     doc: 'OTLP/HTTP logs endpoint, used as given; wins over OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
     parse: (name, raw) => httpUrl(name, raw),
+  }),
+  opsAddr: scalar({
+    name: 'CLEF_AGENT_OPS_ADDR',
+    default: UNSET,
+    doc: 'host:port of the operations listener (health, ready, Prometheus /metrics; no secrets); unset = off',
+    parse: parseOpsAddr,
   }),
   logLevel: scalar({
     name: 'CLEF_AGENT_LOG_LEVEL',

@@ -5,6 +5,7 @@ import { taskFailure } from '../../common/task-failure.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { Events } from '../telemetry/events.js';
+import { isKmsFailure, type RefreshRecorder } from '../telemetry/recorder.js';
 import type { WorkerPool } from '../pool.js';
 import { DiskCacheControl } from './disk-cache.js';
 import { nextPollDelayMs } from './schedule.js';
@@ -45,6 +46,8 @@ export class Refresher {
     private readonly log: Logger,
     private readonly clock: Clock = Date.now,
     private readonly timers: Timers = realTimers,
+    /** Refresh outcomes and KMS calls (only with the operations listener configured). */
+    private readonly metrics?: RefreshRecorder,
     readonly events: Events = new Events(log),
   ) {
     this.disk = new DiskCacheControl(config, sink.name, log, pool);
@@ -160,6 +163,7 @@ export class Refresher {
   private apply(r: LoadResult, trigger: RefreshTrigger): void {
     const now = this.clock();
     this.disk.logWarnings(r.cache?.warnings);
+    this.countKms(r);
     if (!r.ok) {
       this.reject(r, trigger, now);
       return;
@@ -167,10 +171,12 @@ export class Refresher {
     switch (r.outcome) {
       case 'unchanged':
         if (!this.sink.hasData()) {
+          this.metrics?.refreshed('unchanged');
           // Nothing held to keep fresh (wiped meanwhile): make the next fetch a full load.
           this.forgetServedBytes();
           return;
         }
+        this.metrics?.refreshed('unchanged');
         this.status.lastSuccessAt = now;
         // A successful refresh (SPEC §4.1), like a load: an earlier failure no longer applies.
         this.status.lastError = undefined;
@@ -191,6 +197,7 @@ export class Refresher {
         }
         const previous = this.status.meta?.revision;
         const fromDisk = r.cache?.fromDisk;
+        this.metrics?.refreshed(fromDisk === undefined ? 'loaded' : 'loaded_from_disk', fromDisk?.sourceFailure.code);
         if (fromDisk !== undefined) {
           const f = fromDisk.sourceFailure;
           this.events.emit(
@@ -241,6 +248,7 @@ export class Refresher {
         return;
       }
       case 'revoked':
+        this.metrics?.refreshed('revoked');
         this.dropEverywhere();
         // A revocation already in force keeps when it was first seen, and is not rewritten on every poll.
         if (this.status.revokedAt !== r.revokedAt || this.revocationSeenAt === undefined) {
@@ -255,6 +263,7 @@ export class Refresher {
   }
 
   private reject(f: TaskFailure, trigger: RefreshTrigger, now: number): void {
+    this.metrics?.refreshed('failed', f.code);
     this.status.lastError = { code: f.code, status: f.status, at: now };
     if (f.code === 'expired') {
       this.markExpired('fetched artifact is past its expiresAt');
@@ -266,6 +275,16 @@ export class Refresher {
       { trigger, code: f.code, status: f.status, source: this.config.sourceLabel },
       fetchFailure ? `fetch failed: ${f.message}` : `artifact rejected, still serving the last good one if any: ${f.message}`,
     );
+  }
+
+  /** A load that decrypted a KMS envelope made one Decrypt call; a KMS or credentials failure is one that failed. */
+  private countKms(r: LoadResult): void {
+    if (this.metrics === undefined) return;
+    if (!r.ok) {
+      if (isKmsFailure(r.code)) this.metrics.kmsDecrypt(r.code);
+    } else if ((r.outcome === 'loaded' || r.outcome === 'verified') && r.meta.encryption === 'kms') {
+      this.metrics.kmsDecrypt();
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Refresher } from '../refresh/refresher.js';
 import type { Loaded, RefreshSink } from '../refresh/sink.js';
 import type { Clock } from '../refresh/timers.js';
 import type { ServingState } from '../refresh/schedule.js';
+import { isKmsFailure, type RefreshRecorder } from '../telemetry/recorder.js';
 import type { FailureLog } from './failure-log.js';
 import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, SecretOptions, ServingMode } from './mode.js';
@@ -33,6 +34,8 @@ export class JitMode implements ServingMode, RefreshSink {
     private readonly clock: Clock = Date.now,
     /** Where failed requests are told to the operator (rate-limited); none in unit tests. */
     private readonly failures?: FailureLog,
+    /** KMS Decrypt calls of requests (only with the operations listener configured). */
+    private readonly metrics?: Pick<RefreshRecorder, 'kmsDecrypt'>,
   ) {}
 
   attach(refresher: Refresher): void {
@@ -90,6 +93,8 @@ export class JitMode implements ServingMode, RefreshSink {
     const current = this.current;
     if (state !== 'ok' || current === undefined) throw new ApiError(state === 'ok' ? 'not_loaded' : state);
     const r = await this.pool.run({ type: 'serve', artifact: current.artifact, request }, { deadlineMs: this.decryptTimeoutMs });
+    // Every request on a KMS artifact calls Decrypt (SPEC §5.2); the result says how it went.
+    if (this.metrics !== undefined && current.meta.encryption === 'kms' && (r.ok || isKmsFailure(r.code))) this.metrics.kmsDecrypt(r.ok ? undefined : r.code);
     if (!r.ok) {
       // The failure table names the answer: a KMS denial and an outage are told apart (SPEC §5.2),
       // a full queue says when to retry. The agent keeps serving; the next request may succeed.

@@ -10,11 +10,15 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { describe, it } from 'node:test';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { parseAllDocuments } from 'yaml';
 import { KNOWN_VARIABLES } from '../../src/config/variables.js';
+import { METRIC_TYPES } from '../helpers/ops.js';
 import { parseStages } from './dockerfile.js';
 import { REPO, numericUser } from './image-build.js';
 
@@ -34,6 +38,9 @@ function load(file: string): K8sObject[] {
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1 Deployment': Deployment,
   'v1 ServiceAccount': ServiceAccount,
+  'v1 Service': Service,
+  'monitoring.coreos.com/v1 ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1 PrometheusRule': PrometheusRule,
 };
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
@@ -60,8 +67,8 @@ function volumeFor(pod: IPodSpec, c: IContainer, path: string) {
 }
 
 describe('Kubernetes examples', () => {
-  it('there are an age and a KMS example', () => {
-    assert.deepEqual(files.sort(), ['sidecar-kms.yaml', 'sidecar.yaml']);
+  it('there are an age, a KMS and an operations-listener example', () => {
+    assert.deepEqual(files.sort(), ['sidecar-kms.yaml', 'sidecar-ops.yaml', 'sidecar.yaml']);
   });
 
   for (const file of files) {
@@ -80,11 +87,21 @@ describe('Kubernetes examples', () => {
         }
       });
 
-      it('the agent is a native sidecar: the app starts once `clef-agent check` passes; liveness checks health', () => {
+      const opsAddr = agent === undefined ? undefined : env(agent, 'CLEF_AGENT_OPS_ADDR');
+      it('the agent is a native sidecar: the app starts once the agent is ready; liveness checks health', () => {
         assert.ok(agent, 'an init container named clef-agent');
         assert.equal(agent.restartPolicy, 'Always');
-        assert.deepEqual(agent.startupProbe?.exec?.command, ['clef-agent', 'check']);
-        assert.deepEqual(agent.livenessProbe?.exec?.command, ['clef-agent', 'check', '--health']);
+        if (opsAddr === undefined) {
+          assert.deepEqual(agent.startupProbe?.exec?.command, ['clef-agent', 'check']);
+          assert.deepEqual(agent.livenessProbe?.exec?.command, ['clef-agent', 'check', '--health']);
+          assert.deepEqual(agent.readinessProbe?.exec?.command, ['clef-agent', 'check']);
+        } else {
+          // The httpGet alternative, on the operations listener's named port.
+          const get = (p: typeof agent.startupProbe): [unknown, unknown] => [p?.httpGet?.path, p?.httpGet?.port];
+          assert.deepEqual(get(agent.startupProbe), ['/v1/ready', 'ops']);
+          assert.deepEqual(get(agent.livenessProbe), ['/v1/health', 'ops']);
+          assert.deepEqual(get(agent.readinessProbe), ['/v1/ready', 'ops']);
+        }
         assert.equal(pod.containers.length, 1);
         for (const name of agent.env?.map((e) => e.name) ?? [])
           if (name.startsWith('CLEF_AGENT_')) assert.ok((KNOWN_VARIABLES as readonly string[]).includes(name), `unknown variable ${name}`);
@@ -143,6 +160,39 @@ describe('Kubernetes examples', () => {
           assert.equal(volume.secret.defaultMode, 0o440, 'not writable by group or others (the agent refuses that)');
           assert.equal(pod.securityContext?.fsGroup, imageGid, 'the group that can read the key');
           assert.ok(!app.volumeMounts?.some((m) => m.name === volume.name), 'the app never sees the age key');
+        });
+
+      if (file === 'sidecar-ops.yaml')
+        it('ops: CLEF_AGENT_OPS_ADDR on the pod IP and its named port, scrape annotations, a Service and ServiceMonitor on that port, the three alerts', () => {
+          assert.equal(opsAddr, '0.0.0.0:7780');
+          const port = agent!.ports?.find((p) => p.name === 'ops');
+          assert.equal(port?.containerPort, 7780);
+          assert.notEqual(port.containerPort, 7779, 'never the secrets API port');
+          assert.equal(env(agent!, 'CLEF_AGENT_PORT'), undefined, 'the API keeps 7779 on 127.0.0.1');
+          const annotations = deployment.spec!.template.metadata?.annotations ?? {};
+          assert.equal(annotations['prometheus.io/scrape'], 'true');
+          assert.equal(annotations['prometheus.io/port'], '7780');
+          assert.equal(annotations['prometheus.io/path'], '/metrics');
+          const service = objects.find((o) => o.kind === 'Service') as unknown as Service;
+          assert.deepEqual(
+            service.spec?.ports?.map((p) => [p.name, p.port, p.targetPort]),
+            [['ops', 7780, 'ops']],
+            'the Service exposes the ops port only',
+          );
+          const monitor = objects.find((o) => o.kind === 'ServiceMonitor') as unknown as ServiceMonitor;
+          for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels ?? {}))
+            assert.equal(service.metadata?.labels?.[k], v, `the ServiceMonitor selects the Service (${k})`);
+          assert.deepEqual(
+            monitor.spec.endpoints?.map((e) => [e.port, e.path]),
+            [['ops', '/metrics']],
+          );
+          const rules = (objects.find((o) => o.kind === 'PrometheusRule') as unknown as PrometheusRule).spec.groups?.flatMap((g) => g.rules ?? []) ?? [];
+          assert.deepEqual(
+            rules.map((r) => r.alert),
+            ['ClefAgentNotReady', 'ClefAgentRefreshFailing', 'ClefAgentArtifactNearTTL'],
+          );
+          // Every metric an alert names is one the agent exposes.
+          for (const r of rules) for (const m of String(r.expr).match(/clef_agent_[a-z_]+/g) ?? []) assert.ok(m in METRIC_TYPES, `${r.alert}: ${m}`);
         });
 
       if (file === 'sidecar-kms.yaml')

@@ -62,6 +62,10 @@ describe('JIT faults: a worker killed mid-flight (in-process agent, WORKERS=2, 3
       CLEF_AGENT_TOKEN: TOKEN,
       CLEF_AGENT_CACHE_TTL: '0',
       CLEF_AGENT_WORKERS: '2',
+      // What is tested is which requests a killed worker takes down, not the deadline: 40 requests
+      // of 3 MB each, queued behind a replacement worker's boot on a loaded 2-core machine, can
+      // outlast the default 5 s, so the deadline is out of the way here (the next suite tests it).
+      CLEF_AGENT_DECRYPT_TIMEOUT_MS: '60000',
     });
   });
   after(async () => {

@@ -1,6 +1,7 @@
 /**
- * ESM loader hooks (registered by module-trace.ts): append every resolved module URL to a file, so
- * a test can see which packages a real agent process loaded.
+ * Module-loader hooks (node:module `register`) that append every resolved module URL to a file, so
+ * a probe can tell which modules a real agent start loaded. Runs on the loader's own thread: the
+ * append is synchronous, so a URL is on disk before the import that resolved it settles.
  */
 import { appendFileSync } from 'node:fs';
 
@@ -10,9 +11,11 @@ export function initialize(data: { file: string }): void {
   file = data.file;
 }
 
-type Next = (specifier: string, context: unknown) => Promise<{ url: string }>;
+interface ResolveResult {
+  readonly url: string;
+}
 
-export async function resolve(specifier: string, context: unknown, next: Next): Promise<{ url: string }> {
+export async function resolve(specifier: string, context: unknown, next: (s: string, c: unknown) => Promise<ResolveResult>): Promise<ResolveResult> {
   const r = await next(specifier, context);
   appendFileSync(file, `${r.url}\n`);
   return r;

@@ -1,0 +1,116 @@
+/**
+ * The node:http server both listeners share (the secrets API and the operations listener): the
+ * header, request, keep-alive and idle limits, the connection cap with its kernel-level headroom,
+ * malformed requests answered without reaching a handler, and the bounded drain on stop. One
+ * definition, so the listener that may face the network cannot drift from the API's limits.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net, { type Socket } from 'node:net';
+import { HTTP_LIMITS as LIMITS } from '../../common/limits.js';
+
+export interface Listener {
+  readonly server: http.Server;
+  /** Connections open right now (the connection-cap gate compares it with the cap). */
+  open(): number;
+  /** Listen on host:port; resolves with the bound port. */
+  listen(port: number, host: string): Promise<number>;
+  /** Stop accepting, let in-flight requests finish (bounded), then close every socket. */
+  close(): Promise<void>;
+}
+
+/** `onRequest` is called for every request, `Expect: 100-continue` ones included. */
+export function createListener(maxConnections: number, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Listener {
+  let open = 0;
+  const server = http.createServer({
+    maxHeaderSize: LIMITS.maxHeaderBytes,
+    headersTimeout: LIMITS.headersTimeoutMs,
+    requestTimeout: LIMITS.requestTimeoutMs,
+    keepAliveTimeout: LIMITS.keepAliveTimeoutMs,
+    connectionsCheckingInterval: LIMITS.checkIntervalMs,
+  });
+  // Open sockets and how many responses each still owes; a stop waits for those (see closeServer).
+  const sockets = new Map<Socket, number>();
+  const drain = { stopping: false };
+  // Past the cap, requests get 429; far past it, the kernel-level accept is refused outright so
+  // a flood cannot exhaust memory with idle sockets.
+  server.maxConnections = maxConnections + Math.max(LIMITS.connectionHeadroomMin, Math.ceil(maxConnections / LIMITS.connectionHeadroomDivisor));
+  server.on('connection', (socket: Socket) => {
+    open++;
+    sockets.set(socket, 0);
+    socket.setTimeout(LIMITS.socketIdleMs, () => socket.destroy());
+    socket.once('close', () => {
+      open--;
+      sockets.delete(socket);
+    });
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  const tracked = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket;
+    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const owed = (sockets.get(socket) ?? 1) - 1;
+      if (sockets.has(socket)) sockets.set(socket, owed);
+      // Stopping: the last owed response is out; the connection is not kept alive.
+      if (drain.stopping && owed === 0) socket.destroySoon();
+    });
+    // Stopping: answer what arrived, but do not keep the connection alive for more.
+    if (drain.stopping) res.shouldKeepAlive = false;
+    onRequest(req, res);
+  };
+  server.on('request', tracked);
+  // No route reads a body, so `Expect: 100-continue` never needs a 100. Node's default would write
+  // one at once, even when the request is pipelined behind another whose answer is still pending,
+  // splicing it into that answer's bytes: handle such requests like any other.
+  server.on('checkContinue', tracked);
+
+  return {
+    server,
+    open: () => open,
+    listen: async (port, host) => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const address = server.address();
+      return typeof address === 'object' && address ? address.port : port;
+    },
+    close: () => closeServer(server, sockets, drain),
+  };
+}
+
+/**
+ * Stop accepting and let in-flight responses finish (bounded by `drainMs`). Not `server.close()`:
+ * on Node ≥ 19 it calls `closeIdleConnections()`, which counts a connection whose response was
+ * `end()`ed but is still being written as idle and destroys it, truncating the response. So: stop
+ * listening at the net level, destroy only sockets that owe no response, and close the others
+ * once their last response is out.
+ */
+async function closeServer(server: http.Server, sockets: Map<Socket, number>, drain: { stopping: boolean }): Promise<void> {
+  drain.stopping = true;
+  const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
+  for (const [socket, owed] of sockets) if (owed === 0) socket.destroy();
+  const timer = setTimeout(() => server.closeAllConnections(), LIMITS.drainMs);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+}
+
+/**
+ * Host headers as sent. Node keeps only the first `Host` in `req.headers`, so a second one, which
+ * a proxy or cache in front may have read instead, shows only in the raw list.
+ */
+export function hostCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.length === 4 && raw[i]?.toLowerCase() === 'host') n++;
+  return n;
+}
