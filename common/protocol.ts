@@ -99,6 +99,17 @@ export interface LoadTask {
   readonly bytesHash?: string | undefined;
   /** Set with CLEF_AGENT_CACHE_PATH. */
   readonly diskCache?: DiskCachePolicy | undefined;
+  /** Hand back the telemetry credentials of SPEC §7 found in the payload (until one load succeeded). */
+  readonly telemetryCredentials?: boolean | undefined;
+}
+
+/**
+ * The values of the payload keys `CLEF_TELEMETRY_HEADERS` and `CLEF_TELEMETRY_TOKEN` (flat, or in
+ * exactly one namespace): the only plaintext JIT mode may keep (SPEC §5.2). Never logged.
+ */
+export interface TelemetryCredentials {
+  readonly headers?: string | undefined;
+  readonly token?: string | undefined;
 }
 
 /** Prove the configured age key parses, before the agent listens. */
@@ -264,6 +275,7 @@ export type LoadResult =
       readonly marker?: string | undefined;
       readonly bytesHash: string;
       readonly cache?: DiskCacheReport | undefined;
+      readonly telemetry?: TelemetryCredentials | undefined;
     }
   | {
       readonly ok: true;
@@ -275,6 +287,7 @@ export type LoadResult =
       readonly marker?: string | undefined;
       readonly bytesHash: string;
       readonly cache?: DiskCacheReport | undefined;
+      readonly telemetry?: TelemetryCredentials | undefined;
     }
   | { readonly ok: true; readonly outcome: 'revoked'; readonly revokedAt: string; readonly cache?: DiskCacheReport | undefined }
   | (TaskFailure & { readonly cache?: DiskCacheReport | undefined });

@@ -1,4 +1,4 @@
-import type { LoadResult } from '../common/protocol.js';
+import type { ArtifactMeta, LoadResult, TelemetryCredentials } from '../common/protocol.js';
 import type { Config } from './config/types.js';
 import { TokenGuard } from './http/auth.js';
 import { startServer } from './http/server.js';
@@ -14,6 +14,7 @@ import { CachedMode } from './serving/cached.js';
 import { FailureLog } from './serving/failure-log.js';
 import { JitMode } from './serving/jit.js';
 import { StartupError, startupHint } from './startup.js';
+import { Events } from './telemetry/events.js';
 
 export interface AgentHandle {
   readonly url: string;
@@ -24,6 +25,10 @@ export interface AgentHandle {
   close(): Promise<void>;
   /** The worker pool (diagnostics and fault drills; requests never go through it directly). */
   readonly pool: WorkerPool;
+  /** The artifact being served, if any (identity and environment for telemetry). */
+  meta(): ArtifactMeta | undefined;
+  /** The telemetry credentials of the first load, handed over once. */
+  takeTelemetryCredentials(): TelemetryCredentials | undefined;
   /** The operations listener's port, when CLEF_AGENT_OPS_ADDR is set. */
   readonly opsPort?: number | undefined;
 }
@@ -31,6 +36,7 @@ export interface AgentHandle {
 export interface AgentDeps {
   readonly log: Logger;
   readonly clock?: Clock;
+  readonly events?: Events;
 }
 
 /**
@@ -50,7 +56,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     config.cacheTtl === 0
       ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock, new FailureLog(log), metrics)
       : new CachedMode(config.cacheTtl, clock);
-  const refresher = new Refresher(pool, config, mode, log, clock, realTimers, metrics);
+  const events = deps.events ?? new Events(log);
+  const refresher = new Refresher(pool, config, mode, log, clock, realTimers, metrics, events);
   mode.attach(refresher);
   metrics?.bind({
     mode: mode.name,
@@ -141,11 +148,27 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   };
 
   const loaded = firstLoad(refresher, config, log, () => closing !== undefined).then(() => {
-    if (!closing) refresher.startPolling();
+    if (closing) return;
+    const meta = refresher.status.meta;
+    events.emit(
+      'agent.started',
+      { mode: config.cacheTtl === 0 ? 'jit' : 'cached', port: server.port, revision: meta?.revision, source: config.sourceLabel },
+      'agent started: serving secrets',
+    );
+    refresher.startPolling();
   });
   // The caller decides what a failed first load means (the CLI exits); avoid an unhandled rejection meanwhile.
   loaded.catch(() => undefined);
-  return { url: server.url, port: server.port, loaded, close, pool, opsPort: ops?.port };
+  return {
+    url: server.url,
+    port: server.port,
+    loaded,
+    close,
+    pool,
+    meta: () => refresher.status.meta,
+    takeTelemetryCredentials: () => refresher.takeTelemetryCredentials(),
+    opsPort: ops?.port,
+  };
 }
 
 /** Up to 3 attempts of the whole load with exponential backoff, whatever the failure (SPEC §4.2). */

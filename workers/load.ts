@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { PackedArtifact } from '../common/artifact.js';
-import type { ArtifactMeta, EncryptedArtifact, LoadResult, LoadTask, TaskFailure, WorkerInit } from '../common/protocol.js';
+import type { Payload } from '../common/payload.js';
+import type { ArtifactMeta, EncryptedArtifact, LoadResult, LoadTask, TaskFailure, TelemetryCredentials, WorkerInit } from '../common/protocol.js';
 import { decryptArtifact, decryptCiphertextFast, sharedAgeFile } from './decrypt/age.js';
 import { decryptKmsArtifact, openKms, sealKms } from './decrypt/kms.js';
 import { withDiskCache } from './cache/fallback.js';
@@ -44,7 +45,9 @@ export async function loadBytes(task: LoadTask, init: WorkerInit, bytes: Uint8Ar
   }
 
   const validated: Validated = { artifact: v.artifact, meta: v.meta, marker, bytesHash };
-  return task.mode === 'jit' ? verifyForJit(validated, init) : decryptForCache(validated, init);
+  return task.mode === 'jit'
+    ? verifyForJit(validated, init, task.telemetryCredentials === true)
+    : decryptForCache(validated, init, task.telemetryCredentials === true);
 }
 
 /** What a validated artifact carries into decryption, and back out in the result. */
@@ -58,7 +61,7 @@ interface Validated {
 }
 
 /** Cached mode: decrypt, check the payload and lay out every response body in one arena. */
-async function decryptForCache(v: Validated, init: WorkerInit): Promise<LoadResult> {
+async function decryptForCache(v: Validated, init: WorkerInit, wantCredentials: boolean): Promise<LoadResult> {
   const { artifact, meta, marker, bytesHash } = v;
   // One KMS call per new revision for envelope artifacts; an unchanged one never gets here.
   const plaintext = artifact.envelope !== undefined ? await decryptKmsArtifact(artifact) : await decryptArtifact(artifact, init);
@@ -67,7 +70,7 @@ async function decryptForCache(v: Validated, init: WorkerInit): Promise<LoadResu
     const payload = parsePayload(plaintext, init.maxKeys);
     if ('ok' in payload) return payload;
     const snapshot = buildSnapshot(payload);
-    return { ok: true, outcome: 'loaded', meta, snapshot, marker, bytesHash };
+    return { ok: true, outcome: 'loaded', meta, snapshot, marker, bytesHash, telemetry: wantCredentials ? telemetryCredentials(payload) : undefined };
   } finally {
     // The arena now holds the only byte copy the agent keeps; wipe the decrypted buffer.
     plaintext.fill(0);
@@ -81,7 +84,7 @@ async function decryptForCache(v: Validated, init: WorkerInit): Promise<LoadResu
  * KMS envelope artifacts: one KMS call proves access; the envelope is kept (the data key is not),
  * so every request calls KMS again (SPEC §5.2).
  */
-async function verifyForJit(v: Validated, init: WorkerInit): Promise<LoadResult> {
+async function verifyForJit(v: Validated, init: WorkerInit, wantCredentials: boolean): Promise<LoadResult> {
   const { artifact, meta, marker, bytesHash } = v;
   let kept: EncryptedArtifact;
   let plaintext: Uint8Array | TaskFailure;
@@ -101,8 +104,37 @@ async function verifyForJit(v: Validated, init: WorkerInit): Promise<LoadResult>
     const payload = parsePayload(plaintext, init.maxKeys);
     if ('ok' in payload) return payload;
     const keyCount = payload.kind === 'flat' ? payload.keys.size : [...payload.namespaces.values()].reduce((n, m) => n + m.size, 0);
-    return { ok: true, outcome: 'verified', meta, artifact: kept, keyCount, marker, bytesHash };
+    return {
+      ok: true,
+      outcome: 'verified',
+      meta,
+      artifact: kept,
+      keyCount,
+      marker,
+      bytesHash,
+      telemetry: wantCredentials ? telemetryCredentials(payload) : undefined,
+    };
   } finally {
     plaintext.fill(0);
   }
+}
+
+/** A key's value when it is flat or in exactly one namespace (the bare-key rule of the API). */
+function bareValue(payload: Payload, key: string): string | undefined {
+  if (payload.kind === 'flat') return payload.keys.get(key);
+  let found: string | undefined;
+  let count = 0;
+  for (const keys of payload.namespaces.values()) {
+    const v = keys.get(key);
+    if (v === undefined) continue;
+    found = v;
+    count++;
+  }
+  return count === 1 ? found : undefined;
+}
+
+function telemetryCredentials(payload: Payload): TelemetryCredentials | undefined {
+  const headers = bareValue(payload, 'CLEF_TELEMETRY_HEADERS');
+  const token = bareValue(payload, 'CLEF_TELEMETRY_TOKEN');
+  return headers === undefined && token === undefined ? undefined : { headers, token };
 }

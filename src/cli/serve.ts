@@ -4,11 +4,15 @@
  * `--version` never load the agent (config, logger, worker pool).
  */
 import inspector from 'node:inspector';
+import { STOP_DEADLINE_MS } from '../../common/limits.js';
 import { startAgent } from '../agent.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { refuseInspectorSignal, runAsDaemon } from '../lifecycle/daemon.js';
 import { createLogger } from '../log.js';
 import { StartupError } from '../startup.js';
+import { Events } from '../telemetry/events.js';
+import { setUpTelemetry } from '../telemetry/index.js';
+import { authHeaders } from '../telemetry/secret-headers.js';
 import { packageVersion } from './version.js';
 
 export async function runServe(): Promise<number> {
@@ -59,21 +63,30 @@ export async function runServe(): Promise<number> {
     );
   }
   for (const w of config.warnings) log.warn({ event: 'config.warning' }, w);
-  // Accepted and validated so deployments can be written now, but not acted on yet: say so.
-  if (config.telemetryUrl !== undefined)
-    log.warn({ event: 'config.not_supported' }, 'CLEF_AGENT_TELEMETRY_URL is set but telemetry export is not supported yet; ignored');
+  const events = new Events(log);
+  const telemetry = setUpTelemetry(config, version, events, log);
   if (process.env['AWS_LAMBDA_RUNTIME_API'] !== undefined) {
     log.warn({ event: 'config.not_supported' }, 'AWS_LAMBDA_RUNTIME_API is set but the Lambda extension lifecycle is not supported yet; running as a daemon');
   }
 
   try {
-    const agent = await startAgent(config, { log });
-    runAsDaemon(agent, log);
+    const agent = await startAgent(config, { log, events });
+    runAsDaemon(agent, log, events, telemetry);
     await agent.loaded;
+    const meta = agent.meta();
+    // Never delays serving: the SDK loads in the background.
+    telemetry?.start(meta?.identity, meta?.environment, authHeaders(agent.takeTelemetryCredentials(), log)).catch(() => {
+      log.warn({ event: 'telemetry.start_failed' }, 'telemetry export could not start; events are only logged');
+    });
     return -1; // keep running; the daemon lifecycle exits
   } catch (err) {
     if (err instanceof StartupError) {
       log.fatal({ event: 'agent.start_failed' }, err.message);
+      // The failed start-up's fetch.failed / artifact.invalid events are what an operator needs.
+      await telemetry?.start(undefined, undefined, {}).then(
+        () => telemetry.flush(STOP_DEADLINE_MS / 3),
+        () => undefined,
+      );
       log.flush();
       process.stderr.write(`clef-agent: ${err.message}\n`);
       return err.exitCode;

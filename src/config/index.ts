@@ -18,6 +18,7 @@ import { isLoopbackHost } from '../../common/net.js';
 import { read, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
 import { checkAwsEndpoints, checkPlainHttp, resolveSource } from './source.js';
+import { resolveTelemetry } from '../telemetry/exporter-config.js';
 import { resolveTiming } from './timing.js';
 import { finishToken, planToken } from './token.js';
 import type { Config } from './types.js';
@@ -104,9 +105,10 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
       );
     }
   }
+  const telemetryConfig = resolveTelemetry(env, telemetry, allowHttp, issues);
   if (telemetry !== undefined && telemetry.protocol === 'http:' && !isLoopbackHost(telemetry.hostname)) {
     warnings.push(
-      `${V.telemetryUrl.name} ${quote(maskUrl(telemetry), 120)} uses plain http to a non-loopback host; telemetry and its auth headers travel unencrypted`,
+      `${V.telemetryUrl.name} ${quote(maskUrl(telemetry), 120)} uses plain http to a non-loopback host (allowed by CLEF_AGENT_ALLOW_HTTP); telemetry and its auth headers travel unencrypted`,
     );
   }
   // Two listeners on one port cannot both bind; 0 (any free port) is the one value they may share.
@@ -140,6 +142,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     expectEnvironment: expectEnvironment ?? vcs?.environment,
     allowHttp: ok(allowHttp),
     telemetryUrl: telemetry?.href,
+    telemetry: telemetryConfig,
     opsAddr,
     logLevel: ok(logLevel),
     maxArtifactBytes: ok(maxArtifactBytes),

@@ -1,6 +1,7 @@
 import type { SourceSpec } from '../../common/protocol.js';
 import type { OpsAddr } from './ops-addr.js';
 import type { SealedBytes } from './sealed.js';
+import type { TelemetryConfig } from '../telemetry/exporter-config.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -52,6 +53,8 @@ export interface Config {
   readonly expectEnvironment?: string | undefined;
   readonly allowHttp: boolean;
   readonly telemetryUrl?: string | undefined;
+  /** Export settings (src/telemetry/exporter-config.ts); undefined: telemetry is off and its SDK never loads. */
+  readonly telemetry?: TelemetryConfig | undefined;
   /** The operations listener (SPEC §8); undefined = off. */
   readonly opsAddr?: OpsAddr | undefined;
   readonly logLevel: LogLevel;

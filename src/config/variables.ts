@@ -180,7 +180,7 @@ export const VARIABLES = {
   telemetryUrl: scalar({
     name: 'CLEF_AGENT_TELEMETRY_URL',
     default: UNSET,
-    doc: 'OTLP/HTTP logs endpoint (validated; export is not implemented yet)',
+    doc: 'OTLP/HTTP logs endpoint, used as given; wins over OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
     parse: (name, raw) => httpUrl(name, raw),
   }),
   opsAddr: scalar({

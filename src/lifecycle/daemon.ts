@@ -1,12 +1,18 @@
 import { STOP_DEADLINE_MS } from '../../common/limits.js';
 import type { AgentHandle } from '../agent.js';
 import type { Logger } from '../log.js';
+import { Events } from '../telemetry/events.js';
+import type { Telemetry } from '../telemetry/index.js';
+
+/** Left for the log flush and exit after the telemetry flush. */
+const EXIT_MARGIN_MS = 1000;
 
 /**
  * Daemon lifecycle (SPEC §6): SIGTERM/SIGINT stop polling and accepting, let in-flight requests
- * finish (bounded), destroy the pool, flush logs and exit 0. A second signal exits at once.
+ * finish (bounded), destroy the pool, flush telemetry (with what is left of the deadline) and logs,
+ * exit 0. A second signal exits at once.
  */
-export function runAsDaemon(agent: AgentHandle, log: Logger): void {
+export function runAsDaemon(agent: AgentHandle, log: Logger, events: Events = new Events(log), telemetry?: Telemetry): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -15,6 +21,7 @@ export function runAsDaemon(agent: AgentHandle, log: Logger): void {
       process.exit(1);
     }
     stopping = true;
+    const startedAt = Date.now();
     log.info({ event: 'agent.stopping', signal }, 'stopping: draining in-flight requests');
     const deadline = setTimeout(() => {
       log.error({ event: 'agent.stop_timeout' }, 'graceful stop exceeded its deadline; exiting');
@@ -23,8 +30,9 @@ export function runAsDaemon(agent: AgentHandle, log: Logger): void {
     }, STOP_DEADLINE_MS);
     deadline.unref();
     agent.close().then(
-      () => {
-        log.info({ event: 'agent.stopped', signal }, 'stopped');
+      async () => {
+        events.emit('agent.stopped', { signal }, 'stopped');
+        await telemetry?.flush(Math.max(0, STOP_DEADLINE_MS - EXIT_MARGIN_MS - (Date.now() - startedAt)));
         log.flush(() => process.exit(0));
       },
       () => {

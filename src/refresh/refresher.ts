@@ -1,9 +1,10 @@
 import { FAILURES } from '../../common/failures.js';
 import { FETCH_RETRIES, FETCH_TIMEOUT_MS, LOAD_DEADLINE_MS, MAX_TIMER_MS } from '../../common/limits.js';
-import type { ArtifactMeta, LoadResult, LoadTask, TaskFailure } from '../../common/protocol.js';
+import type { ArtifactMeta, LoadResult, LoadTask, TaskFailure, TelemetryCredentials } from '../../common/protocol.js';
 import { taskFailure } from '../../common/task-failure.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { Events } from '../telemetry/events.js';
 import { isKmsFailure, type RefreshRecorder } from '../telemetry/recorder.js';
 import type { WorkerPool } from '../pool.js';
 import { DiskCacheControl } from './disk-cache.js';
@@ -34,6 +35,9 @@ export class Refresher {
   private expiryTimer: TimerHandle | undefined;
   private stopped = false;
   private readonly disk: DiskCacheControl;
+  /** Asked of the workers until one load succeeded (SPEC §5.2: only the first load may keep them). */
+  private wantCredentials: boolean;
+  private credentials: TelemetryCredentials | undefined;
 
   constructor(
     private readonly pool: RefreshPool,
@@ -44,8 +48,17 @@ export class Refresher {
     private readonly timers: Timers = realTimers,
     /** Refresh outcomes and KMS calls (only with the operations listener configured). */
     private readonly metrics?: RefreshRecorder,
+    readonly events: Events = new Events(log),
   ) {
     this.disk = new DiskCacheControl(config, sink.name, log, pool);
+    this.wantCredentials = config.telemetry?.logsUrl !== undefined;
+  }
+
+  /** The telemetry credentials the first load found, handed over once (the caller keeps them). */
+  takeTelemetryCredentials(): TelemetryCredentials | undefined {
+    const c = this.credentials;
+    this.credentials = undefined;
+    return c;
   }
 
   /**
@@ -139,6 +152,7 @@ export class Refresher {
       marker: this.marker,
       bytesHash: this.bytesHash,
       diskCache: this.disk.policy,
+      ...(this.wantCredentials ? { telemetryCredentials: true } : {}),
     };
     this.status.lastAttemptAt = this.clock();
     const result = await this.pool.run(task, { deadlineMs: LOAD_DEADLINE_MS });
@@ -186,10 +200,15 @@ export class Refresher {
         this.metrics?.refreshed(fromDisk === undefined ? 'loaded' : 'loaded_from_disk', fromDisk?.sourceFailure.code);
         if (fromDisk !== undefined) {
           const f = fromDisk.sourceFailure;
-          this.log.warn(
-            { event: 'fetch.failed', trigger, code: f.code, status: f.status, source: this.config.sourceLabel, fallback: 'disk_cache' },
+          this.events.emit(
+            'fetch.failed',
+            { trigger, code: f.code, status: f.status, source: this.config.sourceLabel, fallback: 'disk_cache' },
             `fetch failed: ${f.message}; loading the disk cache copy fetched at ${new Date(fromDisk.fetchedAtMs).toISOString()}`,
           );
+        }
+        if (this.wantCredentials) {
+          this.wantCredentials = false;
+          this.credentials = r.telemetry;
         }
         this.sink.accept(
           r.meta,
@@ -212,9 +231,9 @@ export class Refresher {
         this.rollbackFloor = floor;
         if (floorRaised || endedRevocation) this.persistState();
         this.scheduleExpiry(r.meta, now);
-        this.log.info(
+        this.events.emit(
+          'artifact.refreshed',
           {
-            event: 'artifact.refreshed',
             trigger,
             revision: r.meta.revision,
             previousRevision: previous,
@@ -238,7 +257,7 @@ export class Refresher {
           this.persistState();
         }
         this.status.lastError = { code: 'revoked', at: now };
-        this.log.warn({ event: 'artifact.revoked', trigger, revokedAt: r.revokedAt }, 'artifact revoked: secrets dropped, serving stopped');
+        this.events.emit('artifact.revoked', { trigger, revokedAt: r.revokedAt }, 'artifact revoked: secrets dropped, serving stopped');
         return;
     }
   }
@@ -251,8 +270,9 @@ export class Refresher {
       return;
     }
     const fetchFailure = FAILURES[f.code].category === 'fetch';
-    this.log.warn(
-      { event: fetchFailure ? 'fetch.failed' : 'artifact.invalid', trigger, code: f.code, status: f.status, source: this.config.sourceLabel },
+    this.events.emit(
+      fetchFailure ? 'fetch.failed' : 'artifact.invalid',
+      { trigger, code: f.code, status: f.status, source: this.config.sourceLabel },
       fetchFailure ? `fetch failed: ${f.message}` : `artifact rejected, still serving the last good one if any: ${f.message}`,
     );
   }
@@ -285,7 +305,7 @@ export class Refresher {
     // its expiresAt is only noticed here.
     this.disk.purge();
     this.status.expired = true;
-    this.log.warn({ event: 'artifact.expired', wasServing }, `artifact expired: ${why}; secrets dropped, serving stopped`);
+    this.events.emit('artifact.expired', { wasServing }, `artifact expired: ${why}; secrets dropped, serving stopped`);
   }
 
   private scheduleExpiry(meta: ArtifactMeta, now: number): void {

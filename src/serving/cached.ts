@@ -112,6 +112,18 @@ export class CachedMode implements ServingMode, RefreshSink {
   }
 
   private wipeStale(): void {
+    if (this.hasData()) {
+      const s = this.refresher.status;
+      this.refresher.events.emit(
+        'cache.expired',
+        {
+          ttl: this.ttlSeconds,
+          revision: s.meta?.revision,
+          lastRefreshAt: s.lastSuccessAt === undefined ? undefined : new Date(s.lastSuccessAt).toISOString(),
+        },
+        `no successful refresh for ${this.ttlSeconds} s (CLEF_AGENT_CACHE_TTL): secrets dropped, answering 503 cache_expired until a refresh succeeds`,
+      );
+    }
     this.store.wipe();
     this.refresher.forgetServedBytes();
   }

@@ -136,10 +136,14 @@ describe('CLEF_AGENT_TELEMETRY_URL', () => {
     assert.equal(c.telemetryUrl, 'http://127.0.0.1:4318/v1/logs');
     assert.deepEqual(c.warnings, []);
   });
-  test('CLEF_AGENT_TELEMETRY_URL: warns (credentials masked) about plain http to a remote host', () => {
-    const c = load(env({ CLEF_AGENT_TELEMETRY_URL: 'http://user:hunter2@otel.example.com:4318/v1/logs' }));
+  test('CLEF_AGENT_TELEMETRY_URL: refuses (credentials masked) plain http to a remote host', () =>
+    void refuseWith(env({ CLEF_AGENT_TELEMETRY_URL: 'http://user:hunter2@otel.example.com:4318/v1/logs' }), [
+      'CLEF_AGENT_TELEMETRY_URL: "http://***@otel.example.com:4318/v1/logs" uses plain http to a non-loopback host, which would carry the telemetry auth headers unencrypted; expected an http(s):// URL; plain http only to a loopback host (127.0.0.0/8, ::1, localhost) or with CLEF_AGENT_ALLOW_HTTP=true',
+    ]));
+  test('CLEF_AGENT_TELEMETRY_URL: with CLEF_AGENT_ALLOW_HTTP=true, warns (credentials masked) about plain http to a remote host', () => {
+    const c = load(env({ CLEF_AGENT_TELEMETRY_URL: 'http://user:hunter2@otel.example.com:4318/v1/logs', CLEF_AGENT_ALLOW_HTTP: 'true' }));
     assert.deepEqual(c.warnings, [
-      'CLEF_AGENT_TELEMETRY_URL "http://***@otel.example.com:4318/v1/logs" uses plain http to a non-loopback host; telemetry and its auth headers travel unencrypted',
+      'CLEF_AGENT_TELEMETRY_URL "http://***@otel.example.com:4318/v1/logs" uses plain http to a non-loopback host (allowed by CLEF_AGENT_ALLOW_HTTP); telemetry and its auth headers travel unencrypted',
     ]);
   });
   test('CLEF_AGENT_TELEMETRY_URL: rejects another scheme', () =>
