@@ -183,3 +183,30 @@ export function median(xs: readonly number[]): number {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? (s[mid] ?? Number.NaN) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
+
+/**
+ * Warm each agent up, then `profile.reps` rounds in which every agent in turn takes the same
+ * `GET /v1/secrets` load: interleaving spreads a shared machine's drift over all of them alike.
+ * One Rep list per agent, in the agents' order.
+ */
+export async function interleavedSecretsRounds(
+  agents: readonly BenchAgent[],
+  o: {
+    readonly loadgen: Loadgen;
+    readonly health: HealthProbe;
+    readonly profile: Profile;
+    readonly token: string;
+    readonly label: string;
+    readonly log: (line: string) => void;
+  },
+): Promise<Rep[][]> {
+  const { loadgen, health, profile } = o;
+  const target = (a: BenchAgent): Target => ({ port: a.port, path: '/v1/secrets', headers: { authorization: `Bearer ${o.token}` } });
+  if (profile.warmupSeconds > 0) for (const a of agents) await httpRep(loadgen, target(a), profile, profile.warmupSeconds, { agent: a, health });
+  const reps: Rep[][] = agents.map(() => []);
+  for (let i = 1; i <= profile.reps; i++) {
+    o.log(`  ${o.label}, round ${i}/${profile.reps}`);
+    for (const [j, a] of agents.entries()) reps[j]?.push(await httpRep(loadgen, target(a), profile, profile.seconds, { agent: a, health }));
+  }
+  return reps;
+}

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { formatTable, markdownTable, type TableRow } from '../../tools/loadtest/table.js';
 import { startBenchAgent, type BenchAgent } from './agent.js';
 import { machineLine, type RunContext } from './machine.js';
-import { HealthProbe, Loadgen, httpRep, type Rep } from './measure.js';
+import { HealthProbe, Loadgen, interleavedSecretsRounds } from './measure.js';
 import { profileLine, type Profile } from './options.js';
 import { SIZES, repsRow } from './suite.js';
 
@@ -49,17 +49,7 @@ export async function runMetricsOverhead(profile: Profile, ctx: RunContext): Pro
           const env = { ...f.env, CLEF_AGENT_CACHE_TTL: v.mode === 'jit' ? '0' : '300', ...(v.metrics ? { CLEF_AGENT_OPS_ADDR: '127.0.0.1:0' } : {}) };
           agents.push(await startBenchAgent(env, pinning.agentCpus));
         }
-        const target = (a: BenchAgent): { port: number; path: string; headers: Record<string, string> } => ({
-          port: a.port,
-          path: '/v1/secrets',
-          headers: { authorization: `Bearer ${fx.token}` },
-        });
-        if (profile.warmupSeconds > 0) for (const a of agents) await httpRep(loadgen, target(a), profile, profile.warmupSeconds, { agent: a, health });
-        const reps: Rep[][] = agents.map(() => []);
-        for (let i = 1; i <= profile.reps; i++) {
-          log(`  ${keys} keys, round ${i}/${profile.reps}`);
-          for (const [j, a] of agents.entries()) reps[j]?.push(await httpRep(loadgen, target(a), profile, profile.seconds, { agent: a, health }));
-        }
+        const reps = await interleavedSecretsRounds(agents, { loadgen, health, profile, token: fx.token, label: `${keys} keys`, log });
         const sized = VARIANTS.map((v, j) => repsRow(`${v.mode} age ${keys} keys, metrics ${v.metrics ? 'on' : 'off'}`, reps[j] ?? []));
         rows.push(...sized);
         for (const mode of ['cached', 'jit'] as const) {

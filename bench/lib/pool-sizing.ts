@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { formatTable, markdownTable, type TableRow } from '../../tools/loadtest/table.js';
 import { startBenchAgent, type BenchAgent } from './agent.js';
 import { machineLine, type Machine, type Pinning, type RunContext } from './machine.js';
-import { HealthProbe, Loadgen, httpRep, type Rep } from './measure.js';
+import { HealthProbe, Loadgen, interleavedSecretsRounds, type Rep } from './measure.js';
 import { profileLine, type Profile } from './options.js';
 import { SIZES, repsRow, threadUse, type ThreadUse } from './suite.js';
 
@@ -43,17 +43,7 @@ export async function runPoolSizing(profile: Profile, ctx: RunContext): Promise<
       const agents: BenchAgent[] = [];
       try {
         for (const n of counts) agents.push(await startBenchAgent({ ...f.env, CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_WORKERS: String(n) }, allCpus));
-        const target = (a: BenchAgent): { port: number; path: string; headers: Record<string, string> } => ({
-          port: a.port,
-          path: '/v1/secrets',
-          headers: { authorization: `Bearer ${fx.token}` },
-        });
-        if (profile.warmupSeconds > 0) for (const a of agents) await httpRep(loadgen, target(a), profile, profile.warmupSeconds, { agent: a, health });
-        const reps: Rep[][] = agents.map(() => []);
-        for (let i = 1; i <= profile.reps; i++) {
-          log(`  ${keys} keys, round ${i}/${profile.reps}`);
-          for (const [j, a] of agents.entries()) reps[j]?.push(await httpRep(loadgen, target(a), profile, profile.seconds, { agent: a, health }));
-        }
+        const reps = await interleavedSecretsRounds(agents, { loadgen, health, profile, token: fx.token, label: `${keys} keys`, log });
         for (const [j, n] of counts.entries()) rows.push(summarise(keys, n, reps[j] ?? []));
       } finally {
         await Promise.all(agents.map((a) => a.stop()));
