@@ -25,7 +25,8 @@ async function rejectsAndKeepsServing(t: TestContext, c: Case): Promise<Polled> 
   t.after(() => p.close());
   await assertServing(p, GOOD);
   const line = await p.swap(await c.bad(p), invalid(c.code));
-  assert.equal(line['level'], 'warn');
+  // SPEC §7: artifact.invalid is an ERROR event (the agent still serves, but what it fetched is bad).
+  assert.equal(line['level'], 'error');
   await assertServing(p, GOOD);
   const h = await health(p);
   assert.equal(h.revision, 'rev-good');
