@@ -6,7 +6,7 @@
  * an http URL to a loopback host, or plain http the operator allowed with CLEF_AGENT_ALLOW_HTTP=true.
  */
 import { maskUrl, quote } from './display.js';
-import { isLoopbackHost } from './net.js';
+import { isPlainRemoteHttp } from './net.js';
 
 /** Checked in this order; the SDK prefers the service's own variable over AWS_ENDPOINT_URL. */
 export const AWS_ENDPOINT_VARIABLES = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_KMS', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_S3'] as const;
@@ -51,7 +51,7 @@ export function checkAwsEndpoint(name: AwsEndpointVariable, raw: string | undefi
   if (url.hostname === '') return problem(`${shown} has no host`);
   // SigV4 is the authentication: userinfo would only be one more secret in a URL.
   if (url.username !== '' || url.password !== '') return problem(`${shown} contains credentials (user:password)`, `${EXPECTED}, without user:password`);
-  if (url.protocol === 'http:' && allowHttp === false && !isLoopbackHost(url.hostname)) {
+  if (allowHttp === false && isPlainRemoteHttp(url)) {
     return problem(`${shown} uses plain http to a non-loopback host, which would carry ${EXPOSED[name]} unencrypted`);
   }
   return url;

@@ -27,3 +27,11 @@ export function isLoopbackHost(hostname: string): boolean {
   if (ip === null) return false;
   return LOOPBACK.check(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
 }
+
+/**
+ * Plain http to a host other than loopback: the one channel the plain-http rule (SPEC §3) is about,
+ * for sources, AWS endpoints, telemetry endpoints and every fetch alike.
+ */
+export function isPlainRemoteHttp(url: URL): boolean {
+  return url.protocol === 'http:' && !isLoopbackHost(url.hostname);
+}

@@ -14,7 +14,7 @@ import { Issues } from './errors.js';
 import { resolveAgeKey } from './age-key.js';
 import { finishCacheDir } from './cache-dir.js';
 import type { CpuProbe } from './cpus.js';
-import { isLoopbackHost } from '../../common/net.js';
+import { isPlainRemoteHttp } from '../../common/net.js';
 import { read, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
 import { checkAwsEndpoints, checkPlainHttp, resolveSource } from './source.js';
@@ -106,7 +106,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     }
   }
   const telemetryConfig = resolveTelemetry(env, telemetry, allowHttp, issues);
-  if (telemetry !== undefined && telemetry.protocol === 'http:' && !isLoopbackHost(telemetry.hostname)) {
+  if (telemetry !== undefined && isPlainRemoteHttp(telemetry)) {
     warnings.push(
       `${V.telemetryUrl.name} ${quote(maskUrl(telemetry), 120)} uses plain http to a non-loopback host (allowed by CLEF_AGENT_ALLOW_HTTP); telemetry and its auth headers travel unencrypted`,
     );

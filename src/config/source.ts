@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import type { SourceSpec } from '../../common/protocol.js';
 import { refuse, type Issues } from './errors.js';
-import { isLoopbackHost } from '../../common/net.js';
+import { isPlainRemoteHttp } from '../../common/net.js';
 import { awsEndpointProblems } from '../../common/aws-endpoints.js';
 import { urlCarriesCredentials } from '../../common/url-credentials.js';
 import { httpUrl, isHeaderSafe, oneOf, pathValue, read, text, type Env } from './parse.js';
@@ -175,7 +175,7 @@ function resolveVcs(env: Env, issues: Issues): SourceResult | undefined {
  */
 export function checkPlainHttp(result: SourceResult, opts: { readonly allowHttp: boolean; readonly verifyKeySet: boolean }, issues: Issues): void {
   const { allowHttp, verifyKeySet } = opts;
-  const plain = (u: URL | undefined): u is URL => u !== undefined && u.protocol === 'http:' && !isLoopbackHost(u.hostname);
+  const plain = (u: URL | undefined): u is URL => u !== undefined && isPlainRemoteHttp(u);
   if (plain(result.sourceUrl) && !allowHttp) {
     if (urlCarriesCredentials(result.sourceUrl)) {
       issues.add(

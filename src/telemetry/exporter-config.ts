@@ -8,7 +8,7 @@
  */
 import { ALLOW_HTTP_VARIABLE } from '../../common/aws-endpoints.js';
 import { maskUrl, quote } from '../../common/display.js';
-import { isLoopbackHost } from '../../common/net.js';
+import { isPlainRemoteHttp } from '../../common/net.js';
 import type { Issues as AllIssues } from '../config/errors.js';
 import { hasControlChar } from '../config/parse.js';
 
@@ -70,7 +70,7 @@ function endpoint(issues: Issues, name: string, raw: string, allowHttp: boolean 
     issues.add(name, `${shown} has no host`, URL_EXPECTED);
     return undefined;
   }
-  if (url.protocol === 'http:' && allowHttp === false && !isLoopbackHost(url.hostname)) {
+  if (allowHttp === false && isPlainRemoteHttp(url)) {
     issues.add(name, `${shown} uses plain http to a non-loopback host, which would carry the telemetry auth headers unencrypted`, URL_EXPECTED);
     return undefined;
   }

@@ -17,7 +17,7 @@ import type { Dispatcher } from 'undici';
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
 import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
-import { isLoopbackHost, literalIp } from '../../common/net.js';
+import { isLoopbackHost, isPlainRemoteHttp, literalIp } from '../../common/net.js';
 import { urlCarriesCredentials } from '../../common/url-credentials.js';
 import { FETCH_BACKOFF_BASE_MS, FETCH_BACKOFF_JITTER_MS, MAX_RETRY_AFTER_MS } from '../../common/limits.js';
 import { FORBIDDEN_ADDRESS, isForbiddenAddress, type Resolver } from './address.js';
@@ -58,7 +58,7 @@ export async function fetchWithPolicy(
   const url = req.url;
   const shown = req.label ?? maskUrl(url);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return taskFailure('insecure_source', `${shown}: only http(s) URLs are supported`);
-  if (url.protocol === 'http:' && !policy.allowHttp && !isLoopbackHost(url.hostname)) {
+  if (!policy.allowHttp && isPlainRemoteHttp(url)) {
     // A verify key vouches for the artifact, never for credentials on the wire.
     const credentials = Object.keys(req.headers).length > 0 || urlCarriesCredentials(url);
     if (credentials || policy.allowHttpWithoutCredentials !== true) {
