@@ -4,24 +4,31 @@
  * the keys (for CLEF_AGENT_MAX_KEYS, before the full parser allocates anything), and can locate
  * one `/v1/secrets/:key` name with the lookup rules of common/keys.ts.
  *
- * Its shape check is stricter than the full one on purpose: `JSON.parse` keeps the *last* of
- * duplicate names, so `{"a":1,"a":"x"}` is a valid payload that a scanner cannot prove without
- * remembering every name. Anything the scanner does not accept as a well-formed payload
- * (`verdict !== 'ok'`) is handed to the full parser, which has the last word on it; a payload it
- * accepts is valid whatever duplicates it holds (same-kind values stay the same kind).
+ * Repeated names: a payload that names a key or a namespace twice is refused (common/payload-names.ts
+ * says why), but proving there is none would mean remembering every name. So the scan counts what
+ * it passes — keys as written, top-level members — and `parsePayload` compares those counts with
+ * what the parser kept: a repeat anywhere shows as a difference. The one repeat the lookup itself
+ * meets (the name asked for, or the namespace holding it, seen twice) makes the verdict `shape`,
+ * so the full check refuses the payload instead of the scan answering from it. Every artifact is
+ * checked in full by the load task before JIT serves it, so `ok` from a scan of a served artifact
+ * means valid.
  *
  * Key counting: every JSON value below the top level except namespace objects. For a valid
  * payload that is its keys as written (a duplicate counts twice); for anything else it bounds
  * what the full parser would allocate.
  */
 import { qualifiedName } from '../common/artifact.js';
-import { arrayIndex, CLOSE, FAIL, JsonCursor, OPEN, QUOTE, SLASH } from './json-cursor.js';
+import { arrayIndex, CLOSE, FAIL, JsonCursor, OPEN, QUOTE, SLASH } from '../common/json-cursor.js';
 
 export interface ScanResult {
   /** `ok`: a valid payload; `shape`: valid JSON the full check must judge; `syntax`: not UTF-8 JSON. */
   readonly verdict: 'ok' | 'shape' | 'syntax';
   /** Keys counted; when `verdict` is `syntax`, those before the error (a lower bound). */
   readonly keys: number;
+  /** Top-level members as written (namespaces, or flat keys): with `keys`, what reveals a repeated name. */
+  readonly members: number;
+  /** A member name held an escape: the full parse must not be JSON.parse's (common/payload-value.ts). */
+  readonly escapedNames: boolean;
   /** Present when a name was given and `verdict` is `ok`. */
   readonly lookup?: ScanLookup | undefined;
 }
@@ -63,6 +70,7 @@ export function scanPayload(b: Uint8Array, name?: string): ScanResult {
 
 class Scanner extends JsonCursor {
   private shapeOk = true;
+  private members = 0;
   // Lookup state.
   private flatHit: Hit | null = null;
   private readonly records = new Map<number, NsRecord[]>();
@@ -93,9 +101,10 @@ class Scanner extends JsonCursor {
       this.ws();
       ok = this.p === b.length;
     }
-    if (!ok) return { verdict: 'syntax', keys: this.keys };
-    if (!this.shapeOk) return { verdict: 'shape', keys: this.keys };
-    return { verdict: 'ok', keys: this.keys, lookup: this.name === undefined ? undefined : this.resolve(this.name) };
+    const counts = { keys: this.keys, members: this.members, escapedNames: this.escapedName };
+    if (!ok) return { verdict: 'syntax', ...counts };
+    if (!this.shapeOk) return { verdict: 'shape', ...counts };
+    return { verdict: 'ok', ...counts, lookup: this.name === undefined ? undefined : this.resolve(this.name) };
   }
 
   // ── Payload structure ──────────────────────────────────────────────────────────────────────────
@@ -116,13 +125,18 @@ class Scanner extends JsonCursor {
       if (!this.memberName()) return false;
       const k1 = this.keyEnd;
       const kPlain = this.keyPlain;
+      this.members++;
       const c = b[this.p];
       if (c === QUOTE) {
         const v0 = this.p;
         if (!this.string()) return false;
         this.keys++;
         strings++;
-        if (this.name !== undefined && this.equals(k0, k1, kPlain, this.name, 0)) this.flatHit = { key0: k0, key1: k1, val0: v0, val1: this.p };
+        if (this.name !== undefined && this.equals(k0, k1, kPlain, this.name, 0)) {
+          // The name asked for, twice: a repeat the full check refuses.
+          if (this.flatHit !== null) this.shapeOk = false;
+          this.flatHit = { key0: k0, key1: k1, val0: v0, val1: this.p };
+        }
       } else if (c === OPEN) {
         objects++;
         if (!this.namespace(k0, k1)) return false;
@@ -148,8 +162,8 @@ class Scanner extends JsonCursor {
     if (name !== undefined) {
       hash = this.hash(k0, k1);
       rec = this.findRecord(hash, k0, k1);
-      // JSON.parse keeps the last of two same-named namespaces: whatever the earlier one matched is gone.
-      if (rec !== undefined) rec.path = rec.qualified = rec.bare = null;
+      // A namespace met twice that the lookup cares about: a repeat the full check refuses.
+      if (rec !== undefined) this.shapeOk = false;
       const l = this.prefixLength(k0, k1, name);
       if (l !== FAIL) {
         if (name.charCodeAt(l) === SLASH) pathOff = l + 1;
@@ -173,12 +187,19 @@ class Scanner extends JsonCursor {
         if (!this.string()) return false;
         this.keys++;
         if (name !== undefined) {
-          // Within one object the last duplicate wins, as in JSON.parse: a later hit replaces.
+          // A second hit in one object is a repeated name: the full check refuses the payload.
           const v1 = this.p;
-          if (pathOff !== FAIL && rec !== undefined && this.equals(key0, key1, keyPlain, name, pathOff)) rec.path = { key0, key1, val0: v0, val1: v1 };
-          if (qualOff !== FAIL && rec !== undefined && this.equals(key0, key1, keyPlain, name, qualOff)) rec.qualified = { key0, key1, val0: v0, val1: v1 };
+          if (pathOff !== FAIL && rec !== undefined && this.equals(key0, key1, keyPlain, name, pathOff)) {
+            if (rec.path !== null) this.shapeOk = false;
+            rec.path = { key0, key1, val0: v0, val1: v1 };
+          }
+          if (qualOff !== FAIL && rec !== undefined && this.equals(key0, key1, keyPlain, name, qualOff)) {
+            if (rec.qualified !== null) this.shapeOk = false;
+            rec.qualified = { key0, key1, val0: v0, val1: v1 };
+          }
           if (this.equals(key0, key1, keyPlain, name, 0)) {
             rec ??= this.newRecord(hash, k0, k1, ordinal);
+            if (rec.bare !== null) this.shapeOk = false;
             rec.bare = { key0, key1, val0: v0, val1: v1 };
           }
         }

@@ -11,7 +11,7 @@ import { knownCanonical, rememberCanonical } from './canonical.js';
 import { decryptCiphertextFast } from './decrypt/age.js';
 import { openKms } from './decrypt/kms.js';
 import type { Payload } from '../common/payload.js';
-import { ArenaPlan, keyLimit, keysJson, parseChecked, parsePayload, writeEntryJson, writePayload, type FlatEntry } from './payload.js';
+import { ArenaPlan, keyLimit, keysJson, parsePayload, writeEntryJson, writePayload, type FlatEntry } from './payload.js';
 import { scanPayload } from './scan.js';
 
 export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeResult> {
@@ -51,8 +51,8 @@ export function secretByScan(plaintext: Uint8Array, r: SecretRequest, maxKeys: n
   if (over !== undefined) return over;
   const found = scan.lookup;
   if (found === undefined) {
-    // Not provably valid by the scan alone (duplicate names can make it so): the full parser decides.
-    const payload = parseChecked(plaintext);
+    // Not provably valid by the scan alone: the full check decides (and says why, when it refuses).
+    const payload = parsePayload(plaintext, maxKeys, scan);
     return 'ok' in payload ? payload : secretByIndex(payload, r);
   }
   if (found.kind === 'missing') return { ok: true, status: 404 };

@@ -58,6 +58,11 @@ describe('§4.3 step 8: decrypt and payload check', { concurrency: true }, () =>
     await rejected(p, await p.artifact({ payload: { API_KEY: 'flat', app: { X: 'nested' } } }), 'invalid_payload');
   });
 
+  it('§4.3 step 8: a payload that names a key twice is rejected (invalid_payload), whichever value a parser would keep', { timeout: 45_000 }, async (t) => {
+    const p = await goodAgent(t);
+    await rejected(p, await p.artifact({ payload: '{"app":{"API_KEY":"one","\\u0041PI_KEY":"two","\\u005C":""}}' }), 'invalid_payload');
+  });
+
   it('§4.3 step 8: a plaintext that is not JSON is rejected (invalid_payload)', { timeout: 45_000 }, async (t) => {
     const p = await goodAgent(t);
     await rejected(p, await p.artifact({ payload: 'API_KEY=dotenv-style' }), 'invalid_payload');

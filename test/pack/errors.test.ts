@@ -121,6 +121,16 @@ const CASES: Case[] = [
   },
   { name: 'payload: null', argv: ({ base, payload }) => set(base, '--payload', payload('null')), message: /\(found null\)/ },
   {
+    name: 'payload: a key written twice in a namespace (escaped the second time)',
+    argv: ({ base, payload }) => set(base, '--payload', payload(`{"app":{"K":"${SECRET}","\\u004b":"other"}}`)),
+    message: /payload names "K" more than once in namespace "app"; every key and namespace must be unique/,
+  },
+  {
+    name: 'payload: a namespace written twice',
+    argv: ({ base, payload }) => set(base, '--payload', payload(`{"app":{"K":"${SECRET}"},"app":{"L":"x"}}`)),
+    message: /payload names "app" more than once; every key and namespace must be unique/,
+  },
+  {
     name: 'payload: number leaf',
     argv: ({ base, payload }) => set(base, '--payload', payload(`{"app":{"K":"${SECRET}","PORT":5432}}`)),
     message: /payload key "app" \/ "PORT" must be a string \(found a number\)/,

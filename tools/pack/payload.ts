@@ -6,7 +6,10 @@
  */
 
 import { decodeUtf8 } from '../../common/json.js';
+import { quote } from '../../common/display.js';
 import { checkPayload } from '../../common/payload.js';
+import { findRepeatedName } from '../../common/payload-names.js';
+import { readPayloadValue } from '../../common/payload-value.js';
 import { PackError } from './errors.js';
 
 /** A valid payload: namespaces of string values, or flat string values, or `{}`. */
@@ -14,8 +17,8 @@ export type PackPayload = { readonly [namespace: string]: { readonly [key: strin
 
 /**
  * The plaintext pack encrypts: the payload as compact JSON, re-serialised from the checked value so
- * that what was validated is exactly what gets encrypted, whatever whitespace or duplicate keys the
- * input text had. An object goes through JSON first too: the agent sees only its JSON form.
+ * that what was validated is exactly what gets encrypted, whatever whitespace the input text had.
+ * An object goes through JSON first too: the agent sees only its JSON form.
  */
 export function payloadPlaintext(payload: PackPayload | string | Uint8Array): Buffer {
   const text = typeof payload === 'string' ? payload : payload instanceof Uint8Array ? decodePayloadBytes(payload) : JSON.stringify(payload);
@@ -43,8 +46,18 @@ export function parsePayloadJson(text: string): PackPayload {
     }
     throw new PackError(`payload is not valid JSON${where}`);
   }
+  // An escaped member name is not JSON.parse's to decode on every runtime (common/payload-value.ts):
+  // the text is valid JSON by now, so the careful reader gives the same value with the right names.
+  if (text.includes('\\')) parsed = readPayloadValue(Buffer.from(text, 'utf8'))?.value;
   const checked = checkPayload(parsed);
   if ('problem' in checked) throw new PackError(checked.problem);
+  // A name written twice: which value JSON.parse kept is not reliable (common/payload-names.ts),
+  // and the author meant one of them. The agent refuses such a payload too.
+  const repeat = findRepeatedName(Buffer.from(text, 'utf8'));
+  if (repeat !== null) {
+    const where = repeat.namespace === null ? '' : ` in namespace ${quote(repeat.namespace)}`;
+    throw new PackError(`payload names ${quote(repeat.name)} more than once${where}; every key and namespace must be unique`);
+  }
   return parsed as PackPayload;
 }
 

@@ -1,8 +1,9 @@
 /**
  * A cursor over JSON bytes that checks what it passes exactly as `TextDecoder(fatal)` + `JSON.parse`
  * would (syntax, escapes, strict UTF-8) and compares string tokens with JS strings code unit by code
- * unit, without decoding them into strings. The payload scanner (scan.ts) walks the payload shape
- * on top of it; everything here is shape-agnostic.
+ * unit, without decoding them into strings. The workers' payload scanner (workers/scan.ts) and the
+ * duplicate-name finder (payload-names.ts, shared with pack) walk the payload shape on top of it;
+ * everything here is shape-agnostic.
  */
 
 export const QUOTE = 0x22;
@@ -32,6 +33,13 @@ export class JsonCursor {
   /** After `memberName()`: where the name token ended, and whether it was plain ASCII. */
   protected keyEnd = 0;
   protected keyPlain = true;
+  /**
+   * Some member name so far held an escape (`\n`, `\"`, `\u0061`…): JSON.parse is not to be
+   * trusted with such a text on every runtime (payload-value.ts says why).
+   */
+  escapedName = false;
+  /** Set by `string()`: the token held an escape. */
+  protected escaped = false;
   /** After `next()`: the container was closed. */
   protected done = false;
 
@@ -40,6 +48,7 @@ export class JsonCursor {
     if (this.b[this.p] !== QUOTE || !this.string()) return false;
     this.keyEnd = this.p;
     this.keyPlain = this.plain;
+    if (this.escaped) this.escapedName = true;
     this.ws();
     if (this.b[this.p] !== COLON) return false;
     this.p++;
@@ -154,12 +163,14 @@ export class JsonCursor {
     const n = b.length;
     let p = this.p + 1;
     let plain = true;
+    let escaped = false;
     for (;;) {
       if (p >= n) return false;
       const c = b[p] as number;
       if (c === QUOTE) break;
       if (c === BACKSLASH) {
         plain = false;
+        escaped = true;
         const e = b[p + 1];
         if (e === 0x75) {
           for (let i = 2; i < 6; i++) if (hexValue(b[p + i]) < 0) return false;
@@ -181,6 +192,7 @@ export class JsonCursor {
     }
     this.p = p + 1;
     this.plain = plain;
+    this.escaped = escaped;
     return true;
   }
 
