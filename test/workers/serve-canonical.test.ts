@@ -60,8 +60,8 @@ describe('JIT /v1/secrets: plaintext as body once proven canonical', () => {
   });
 
   test('a payload with other formatting is never served as is', async () => {
-    // Whitespace, escapes JSON.stringify would not write, and a duplicate key (the last wins).
-    const plaintext = '{ "app": {\n  "A": "\\u0041", "B": "1", "B": "2"\n} }\n';
+    // Whitespace, escapes JSON.stringify would not write, in a value and in a name.
+    const plaintext = '{ "app": {\n  "A": "\\u0041", "\\u0042": "2"\n} }\n';
     const a = await sealed(plaintext);
     const first = await secretsBody(a);
     assert.equal(knownCanonical(a), false);
