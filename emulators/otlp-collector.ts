@@ -1,11 +1,11 @@
 /**
- * A local OTLP/HTTP collector: accepts `POST /v1/logs` and `/v1/metrics`, keeps every request's
- * bytes exactly as received (so a test can scan them for secrets) and decodes OTLP/JSON
+ * A local OTLP/HTTP collector: accepts `POST /v1/logs` and `/v1/metrics` (log records and metrics
+ * both decoded), keeps every request's bytes exactly as received (so a test can scan them for secrets) and decodes OTLP/JSON
  * (`application/json`) and OTLP/protobuf (`application/x-protobuf`), gzip or not, through the
  * OTLP schema that @opentelemetry/otlp-transformer shipped as generated protobufjs code (a
  * devDependency under the alias `otlp-proto-schema`): JSON goes through the schema's `fromObject`,
  * so a field the schema does not know is not read. On demand it answers a scripted status
- * (400/429/500/503, with Retry-After), hangs, or is slow.
+ * (400/429/500/503, with Retry-After), hangs, drops the connection, or is slow.
  */
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,9 +20,12 @@ interface MessageType {
 }
 
 const schema = createRequire(import.meta.url)('otlp-proto-schema/build/src/generated/root.js') as {
-  opentelemetry: { proto: { collector: { logs: { v1: { ExportLogsServiceRequest: MessageType } } } } };
+  opentelemetry: {
+    proto: { collector: { logs: { v1: { ExportLogsServiceRequest: MessageType } }; metrics: { v1: { ExportMetricsServiceRequest: MessageType } } } };
+  };
 };
 const LogsRequest = schema.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest;
+const MetricsRequest = schema.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
 /** The OTLP/JSON mapping's conventions: 64-bit integers as strings, enums as numbers. */
 const AS_OBJECT = { longs: String, enums: Number, bytes: String, defaults: false, arrays: true };
 
@@ -30,6 +33,12 @@ const AS_OBJECT = { longs: String, enums: Number, bytes: String, defaults: false
 export function decodeLogsRequest(contentType: string, body: Buffer): OtlpLogsRequest {
   const message = contentType.startsWith('application/x-protobuf') ? LogsRequest.decode(body) : LogsRequest.fromObject(JSON.parse(body.toString('utf8')));
   return LogsRequest.toObject(message, AS_OBJECT) as OtlpLogsRequest;
+}
+
+/** An OTLP metrics request body (JSON or protobuf) decoded through the schema. */
+export function decodeMetricsRequest(contentType: string, body: Buffer): OtlpMetricsRequest {
+  const message = contentType.startsWith('application/x-protobuf') ? MetricsRequest.decode(body) : MetricsRequest.fromObject(JSON.parse(body.toString('utf8')));
+  return MetricsRequest.toObject(message, AS_OBJECT) as OtlpMetricsRequest;
 }
 
 /** What the collector does with the next request(s). */
@@ -40,7 +49,9 @@ export type CollectorBehaviour =
   /** Read the request, never answer. */
   | { readonly kind: 'hang' }
   /** Answer 200 after `delayMs`. */
-  | { readonly kind: 'slow'; readonly delayMs: number };
+  | { readonly kind: 'slow'; readonly delayMs: number }
+  /** Read the request, then drop the connection without an answer. */
+  | { readonly kind: 'reset' };
 
 /** One request as received. */
 export interface CollectorRequest {
@@ -78,6 +89,63 @@ export interface OtlpLogsRequest {
     readonly resource?: { readonly attributes?: readonly OtlpKeyValue[] };
     readonly scopeLogs: readonly { readonly scope?: { readonly name?: string }; readonly logRecords?: readonly OtlpLogRecord[] }[];
   }[];
+}
+
+/** The OTLP metrics shapes this collector reads (opentelemetry-proto's JSON mapping). */
+export interface OtlpNumberPoint {
+  readonly attributes?: readonly OtlpKeyValue[];
+  readonly startTimeUnixNano?: string;
+  readonly timeUnixNano?: string;
+  readonly asDouble?: number;
+  readonly asInt?: string | number;
+}
+export interface OtlpHistogramPoint {
+  readonly attributes?: readonly OtlpKeyValue[];
+  readonly startTimeUnixNano?: string;
+  readonly timeUnixNano?: string;
+  readonly count?: string | number;
+  readonly sum?: number;
+  readonly bucketCounts?: readonly (string | number)[];
+  readonly explicitBounds?: readonly number[];
+}
+export interface OtlpMetric {
+  readonly name: string;
+  readonly description?: string;
+  readonly unit?: string;
+  readonly sum?: { readonly dataPoints?: readonly OtlpNumberPoint[]; readonly aggregationTemporality?: number; readonly isMonotonic?: boolean };
+  readonly gauge?: { readonly dataPoints?: readonly OtlpNumberPoint[] };
+  readonly histogram?: { readonly dataPoints?: readonly OtlpHistogramPoint[]; readonly aggregationTemporality?: number };
+}
+export interface OtlpMetricsRequest {
+  readonly resourceMetrics: readonly {
+    readonly resource?: { readonly attributes?: readonly OtlpKeyValue[] };
+    readonly scopeMetrics: readonly { readonly scope?: { readonly name?: string; readonly version?: string }; readonly metrics?: readonly OtlpMetric[] }[];
+  }[];
+}
+
+/** One received data point, flattened: a number, or a histogram with per-bucket counts. */
+export interface ReceivedPoint {
+  readonly attributes: Readonly<Record<string, string | number | boolean>>;
+  readonly value?: number;
+  readonly histogram?: { readonly count: number; readonly sum: number; readonly bounds: readonly number[]; readonly counts: readonly number[] };
+  readonly startTimeUnixNano: string | undefined;
+  readonly timeUnixNano: string | undefined;
+}
+
+/** One metric as received, with its resource. */
+export interface ReceivedMetric {
+  readonly resource: Readonly<Record<string, string | number | boolean>>;
+  readonly scope: string | undefined;
+  readonly name: string;
+  readonly unit: string | undefined;
+  readonly description: string | undefined;
+  readonly type: 'sum' | 'gauge' | 'histogram';
+  /** OTLP AggregationTemporality: 1 delta, 2 cumulative (gauges: undefined). */
+  readonly temporality: number | undefined;
+  readonly isMonotonic: boolean | undefined;
+  readonly points: readonly ReceivedPoint[];
+  /** Index of the request it came in. */
+  readonly request: number;
 }
 
 /** A decoded record with its resource, attributes flattened to plain values. */
@@ -125,6 +193,9 @@ export class OtlpCollector extends LocalServer {
     switch (b.kind) {
       case 'hang':
         return;
+      case 'reset':
+        req.socket.destroy();
+        return;
       case 'slow':
         await new Promise((r) => setTimeout(r, b.delayMs));
         return this.answer(res, entry, 200);
@@ -141,8 +212,69 @@ export class OtlpCollector extends LocalServer {
 
   private answer(res: ServerResponse, entry: CollectorRequest, status: number, headers: Record<string, string> = {}): void {
     entry.status = status;
+    // A success answers in the request's encoding: an empty ExportServiceResponse.
+    const protobuf = String(entry.headers['content-type']).startsWith('application/x-protobuf');
+    if (status === 200 && protobuf) {
+      res.writeHead(status, { 'Content-Type': 'application/x-protobuf', ...headers });
+      res.end();
+      return;
+    }
     res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
     res.end(status === 200 ? '{}' : '{"code":14,"message":"emulated failure"}');
+  }
+
+  /** `POST /v1/metrics` requests, decoded. */
+  metricRequests(): { readonly index: number; readonly request: CollectorRequest; readonly decoded: OtlpMetricsRequest }[] {
+    return this.requests.flatMap((request, index) =>
+      request.path === '/v1/metrics' ? [{ index, request, decoded: decodeMetricsRequest(String(request.headers['content-type']), request.body) }] : [],
+    );
+  }
+
+  /** Every metric of the metrics requests the collector accepted (200), in order of arrival. */
+  metrics(): ReceivedMetric[] {
+    const out: ReceivedMetric[] = [];
+    for (const { index, request, decoded } of this.metricRequests()) {
+      if (request.status !== 200) continue;
+      for (const rm of decoded.resourceMetrics) {
+        const resource = flatten(rm.resource?.attributes);
+        for (const sm of rm.scopeMetrics) {
+          for (const m of sm.metrics ?? []) {
+            const base = { resource, scope: sm.scope?.name, name: m.name, unit: m.unit, description: m.description, request: index };
+            const numbers = (ps: readonly OtlpNumberPoint[] | undefined): ReceivedPoint[] =>
+              (ps ?? []).map((p) => ({
+                attributes: flatten(p.attributes),
+                value: p.asDouble ?? (p.asInt === undefined ? undefined : Number(p.asInt)),
+                startTimeUnixNano: p.startTimeUnixNano,
+                timeUnixNano: p.timeUnixNano,
+              }));
+            if (m.sum !== undefined) {
+              out.push({ ...base, type: 'sum', temporality: m.sum.aggregationTemporality, isMonotonic: m.sum.isMonotonic, points: numbers(m.sum.dataPoints) });
+            } else if (m.gauge !== undefined) {
+              out.push({ ...base, type: 'gauge', temporality: undefined, isMonotonic: undefined, points: numbers(m.gauge.dataPoints) });
+            } else if (m.histogram !== undefined) {
+              out.push({
+                ...base,
+                type: 'histogram',
+                temporality: m.histogram.aggregationTemporality,
+                isMonotonic: undefined,
+                points: (m.histogram.dataPoints ?? []).map((p) => ({
+                  attributes: flatten(p.attributes),
+                  histogram: {
+                    count: Number(p.count ?? 0),
+                    sum: p.sum ?? 0,
+                    bounds: p.explicitBounds ?? [],
+                    counts: (p.bucketCounts ?? []).map(Number),
+                  },
+                  startTimeUnixNano: p.startTimeUnixNano,
+                  timeUnixNano: p.timeUnixNano,
+                })),
+              });
+            }
+          }
+        }
+      }
+    }
+    return out;
   }
 
   /** `POST /v1/logs` requests, decoded. */

@@ -23,6 +23,7 @@ const SUITES = [
   'e2e/validation-signature', // signature verification in the workers
   'e2e/http-process', // SIGUSR1 refused, SIGTERM/SIGINT while serving
   'e2e/lifecycle-daemon', // daemon lifecycle
+  'e2e/telemetry-metrics', // the OpenTelemetry SDK and prom-client (lazily imported, bundled): logs and metrics over OTLP
 ];
 
 function run(command, args, env = process.env) {

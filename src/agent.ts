@@ -9,6 +9,7 @@ import { OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS } from '../common/limits.js';
 import type { OpsServer } from './http/ops-server.js';
 import { realTimers, type Clock } from './refresh/timers.js';
 import type { AgentMetrics } from './telemetry/metrics.js';
+import type { Family } from './telemetry/cells.js';
 import { startupBackoffMs } from './refresh/schedule.js';
 import { CachedMode } from './serving/cached.js';
 import { FailureLog } from './serving/failure-log.js';
@@ -29,6 +30,8 @@ export interface AgentHandle {
   meta(): ArtifactMeta | undefined;
   /** The telemetry credentials of the first load, handed over once. */
   takeTelemetryCredentials(): TelemetryCredentials | undefined;
+  /** The metric families and when counting began, for OTLP export; absent when metrics are off. */
+  readonly metrics?: { readonly families: readonly Family[]; readonly startedAtMs: number } | undefined;
   /** The operations listener's port, when CLEF_AGENT_OPS_ADDR is set. */
   readonly opsPort?: number | undefined;
 }
@@ -48,8 +51,10 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const { log } = deps;
   const clock = deps.clock ?? Date.now;
 
-  // prom-client and the metric definitions are loaded only for the operations listener.
-  const metrics: AgentMetrics | undefined = config.opsAddr === undefined ? undefined : new (await import('./telemetry/metrics.js')).AgentMetrics();
+  // prom-client and the metric definitions are loaded only for the operations listener or OTLP metrics.
+  const startedAtMs = clock();
+  const wantMetrics = config.opsAddr !== undefined || config.telemetry?.metricsUrl !== undefined;
+  const metrics: AgentMetrics | undefined = wantMetrics ? new (await import('./telemetry/metrics.js')).AgentMetrics() : undefined;
   const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
   const pool = new WorkerPool({ size: config.workers, init: { ageKey, maxKeys: config.maxKeys }, maxQueue: config.maxQueue, metrics });
   const mode =
@@ -167,6 +172,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     pool,
     meta: () => refresher.status.meta,
     takeTelemetryCredentials: () => refresher.takeTelemetryCredentials(),
+    metrics: metrics === undefined ? undefined : { families: metrics.families, startedAtMs },
     opsPort: ops?.port,
   };
 }

@@ -75,7 +75,7 @@ export async function runServe(): Promise<number> {
     await agent.loaded;
     const meta = agent.meta();
     // Never delays serving: the SDK loads in the background.
-    telemetry?.start(meta?.identity, meta?.environment, authHeaders(agent.takeTelemetryCredentials(), log)).catch(() => {
+    telemetry?.start(meta?.identity, meta?.environment, authHeaders(agent.takeTelemetryCredentials(), log), agent.metrics).catch(() => {
       log.warn({ event: 'telemetry.start_failed' }, 'telemetry export could not start; events are only logged');
     });
     return -1; // keep running; the daemon lifecycle exits

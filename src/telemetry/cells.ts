@@ -1,8 +1,9 @@
 /**
  * Metric families whose hot path is a number increment. prom-client's own children hash their
  * label values into a string on every call; here a child is resolved once per label combination
- * and then kept, and the registry reads the cells only at scrape time through `get()` (the shape
- * prom-client's registry formats, and the one a later OTLP bridge reads via getMetricsAsJSON).
+ * and then kept. The cells are read only when someone asks: the Prometheus registry through `get()`
+ * (the shape prom-client formats), the OTLP bridge (otlp-metrics.ts) through `points()` — the same
+ * cells either way, so both see one set of definitions.
  */
 
 export type Labels = Readonly<Record<string, string>>;
@@ -13,12 +14,22 @@ export interface Sample {
   readonly value: number;
 }
 
-/** What prom-client's Registry needs from a metric: its name, help, type and a `get()`. */
+/** A family's current values, structured (histogram counts per bucket, not cumulative). */
+export type Points =
+  | { readonly type: 'counter' | 'gauge'; readonly points: readonly Sample[] }
+  | {
+      readonly type: 'histogram';
+      readonly bounds: readonly number[];
+      readonly points: readonly { readonly labels: Labels; readonly counts: readonly number[]; readonly sum: number; readonly count: number }[];
+    };
+
+/** What prom-client's Registry needs from a metric (name, help, type, `get()`), and `points()` for OTLP. */
 export interface Family {
   readonly name: string;
   readonly help: string;
   readonly type: 'counter' | 'gauge' | 'histogram';
   get(): { name: string; help: string; type: string; values: Sample[]; aggregator: 'sum' | 'average' | 'first' | 'omit' };
+  points(): Points;
 }
 
 abstract class Base implements Family {
@@ -28,6 +39,7 @@ abstract class Base implements Family {
     readonly help: string,
   ) {}
   protected abstract samples(): Sample[];
+  abstract points(): Points;
   get(): ReturnType<Family['get']> {
     return { name: this.name, help: this.help, type: this.type, values: this.samples(), aggregator: 'sum' };
   }
@@ -54,6 +66,10 @@ export class CounterFamily extends Base {
   protected samples(): Sample[] {
     return this.cells.map((c) => ({ labels: c.labels, value: c.cell.value }));
   }
+
+  points(): Points {
+    return { type: 'counter', points: this.samples() };
+  }
 }
 
 /** A gauge read when scraped: `read()` returns the samples of the moment. */
@@ -68,6 +84,10 @@ export class GaugeFamily extends Base {
   }
   protected samples(): Sample[] {
     return this.read();
+  }
+
+  points(): Points {
+    return { type: 'gauge', points: this.read() };
   }
 }
 
@@ -124,6 +144,14 @@ export class HistogramFamily extends Base {
       out.push({ metricName: `${this.name}_count`, labels, value: cell.count });
     }
     return out;
+  }
+
+  points(): Points {
+    return {
+      type: 'histogram',
+      bounds: this.bounds,
+      points: this.cells.map(({ labels, cell }) => ({ labels, counts: [...cell.counts], sum: cell.sum, count: cell.count })),
+    };
   }
 }
 

@@ -23,6 +23,14 @@ export const DEFAULT_EXPORT_TIMEOUT_MS = 10_000;
 export const MAX_EXPORT_TIMEOUT_MS = 10_000;
 
 export type Compression = 'gzip' | 'none';
+/** OTLP/HTTP encodings; `http/protobuf` is OpenTelemetry's default. gRPC is not offered. */
+export type Protocol = 'http/protobuf' | 'http/json';
+
+export const METRIC_INTERVAL = 'OTEL_METRIC_EXPORT_INTERVAL';
+/** OpenTelemetry's default metric export interval. */
+export const DEFAULT_METRIC_INTERVAL_MS = 60_000;
+const MIN_METRIC_INTERVAL_MS = 100;
+const MAX_METRIC_INTERVAL_MS = 24 * 3600_000;
 
 export interface TelemetryConfig {
   /** Where log records (the §7 events) go; undefined: only metrics are configured. */
@@ -36,6 +44,10 @@ export interface TelemetryConfig {
   readonly metricsTimeoutMs: number;
   readonly logsCompression: Compression;
   readonly metricsCompression: Compression;
+  readonly logsProtocol: Protocol;
+  readonly metricsProtocol: Protocol;
+  /** How often the metrics are exported (OTEL_METRIC_EXPORT_INTERVAL). */
+  readonly metricsIntervalMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -134,6 +146,31 @@ function compression(issues: Issues, env: Env, signal: 'LOGS' | 'METRICS'): Comp
   return 'none';
 }
 
+function protocol(issues: Issues, env: Env, signal: 'LOGS' | 'METRICS'): Protocol {
+  for (const name of [`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`, 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const raw = present(env, name);
+    if (raw === undefined) continue;
+    if (raw === 'http/protobuf' || raw === 'http/json') return raw;
+    const why = raw === 'grpc' ? 'is not supported: this agent exports over OTLP/HTTP only' : `${quote(raw.slice(0, 20))} is not a supported protocol`;
+    issues.add(name, why, '"http/protobuf" (the default) or "http/json"');
+    return 'http/protobuf';
+  }
+  return 'http/protobuf';
+}
+
+function metricInterval(issues: Issues, env: Env): number {
+  const raw = present(env, METRIC_INTERVAL);
+  if (raw === undefined) return DEFAULT_METRIC_INTERVAL_MS;
+  const n = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  if (n >= MIN_METRIC_INTERVAL_MS && n <= MAX_METRIC_INTERVAL_MS) return n;
+  issues.add(
+    METRIC_INTERVAL,
+    `${quote(raw.slice(0, 20))} is not a whole number of milliseconds in range`,
+    `an integer from ${MIN_METRIC_INTERVAL_MS} to ${MAX_METRIC_INTERVAL_MS}`,
+  );
+  return DEFAULT_METRIC_INTERVAL_MS;
+}
+
 function headers(issues: Issues, env: Env, signal: 'LOGS' | 'METRICS'): Record<string, string> {
   const shared = present(env, 'OTEL_EXPORTER_OTLP_HEADERS');
   const own = present(env, `OTEL_EXPORTER_OTLP_${signal}_HEADERS`);
@@ -180,6 +217,9 @@ export function resolveTelemetry(env: Env, telemetryUrl: URL | undefined, allowH
     metricsTimeoutMs: timeout(issues, env, 'METRICS'),
     logsCompression: compression(issues, env, 'LOGS'),
     metricsCompression: compression(issues, env, 'METRICS'),
+    logsProtocol: protocol(issues, env, 'LOGS'),
+    metricsProtocol: protocol(issues, env, 'METRICS'),
+    metricsIntervalMs: metricInterval(issues, env),
   };
   return config.logsUrl === undefined && config.metricsUrl === undefined ? undefined : config;
 }

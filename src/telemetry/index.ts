@@ -1,55 +1,79 @@
 /**
- * Telemetry wiring for the main thread. Loads the OpenTelemetry SDK (otlp-logs.ts) with a dynamic
- * import, and only when an endpoint is configured: an agent without telemetry never loads it.
+ * Telemetry wiring for the main thread. Loads the OpenTelemetry SDK (otlp-logs.ts for the §7
+ * events, otlp-metrics.ts for the §8 metrics) with dynamic imports, and only for the signals that
+ * have an endpoint: an agent without telemetry never loads it.
  *
- * The exporter starts once the first load has settled, so the resource can name the artifact's
- * identity and environment and the first export carries the credentials from the secrets. Events
- * before that (failed start-up fetches) wait in a small bounded buffer.
+ * Export starts once the first load has settled, so the resource can name the artifact's identity
+ * and environment and the first export carries the credentials from the secrets. Events before
+ * that (failed start-up fetches) wait in a small bounded buffer; metrics are cumulative, so the
+ * first export carries everything counted before it.
  */
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { EventFields, EventName, EventSeverity, Events } from './events.js';
-import type { LogExport } from './otlp-logs.js';
+import type { Family } from './cells.js';
+import type { ResourceInfo } from './otlp-exporter.js';
 
 /** Start-up events are few (three attempts); the bound only matters if something loops. */
 const MAX_EARLY_EVENTS = 64;
 
 export interface Telemetry {
-  /** The first load settled: start exporting with this identity/environment and these auth headers. */
-  start(identity: string | undefined, environment: string | undefined, authHeaders: Record<string, string>): Promise<void>;
-  /** Export what is queued, giving up after `deadlineMs`. */
+  /**
+   * The first load settled: start exporting with this identity/environment and these auth headers.
+   * `metrics` are the agent's metric families (metrics.ts) and when counting began (the start of
+   * every cumulative series); without them only events are exported.
+   */
+  start(
+    identity: string | undefined,
+    environment: string | undefined,
+    authHeaders: Record<string, string>,
+    metrics?: { readonly families: readonly Family[]; readonly startedAtMs: number },
+  ): Promise<void>;
+  /** Export what is queued (events, and the metrics as they are now), giving up after `deadlineMs`. */
+  flush(deadlineMs: number): Promise<void>;
+}
+
+interface Flushable {
   flush(deadlineMs: number): Promise<void>;
 }
 
 export function setUpTelemetry(config: Config, version: string, events: Events, log: Logger): Telemetry | undefined {
   const t = config.telemetry;
-  if (t?.logsUrl === undefined) return undefined;
+  if (t === undefined) return undefined;
+  const exportLogs = t.logsUrl !== undefined;
+  let started = false;
   const early: [EventName, EventSeverity, EventFields, string][] = [];
-  events.attach((...e) => {
-    early.push(e);
-    if (early.length > MAX_EARLY_EVENTS) early.shift();
-  });
-  let exporting: LogExport | undefined;
+  if (exportLogs)
+    events.attach((...e) => {
+      if (started) return;
+      early.push(e);
+      if (early.length > MAX_EARLY_EVENTS) early.shift();
+    });
+  const running: Flushable[] = [];
   return {
-    async start(identity, environment, authHeaders) {
-      const { startLogExport } = await import('./otlp-logs.js');
-      exporting = startLogExport(
-        t,
-        {
-          version,
-          agentId: config.agentId,
-          identity: identity ?? config.expectIdentity,
-          environment: environment ?? config.expectEnvironment,
-          sourceType: config.source.kind,
-        },
-        log,
-        () => authHeaders,
-      );
-      for (const e of early.splice(0)) exporting.sink(...e);
-      events.attach(exporting.sink);
+    async start(identity, environment, authHeaders, metrics) {
+      started = true;
+      const resource: ResourceInfo = {
+        version,
+        agentId: config.agentId,
+        identity: identity ?? config.expectIdentity,
+        environment: environment ?? config.expectEnvironment,
+        sourceType: config.source.kind,
+      };
+      if (exportLogs) {
+        const { startLogExport } = await import('./otlp-logs.js');
+        const logs = startLogExport(t, resource, log, () => authHeaders);
+        for (const e of early.splice(0)) logs.sink(...e);
+        events.attach(logs.sink);
+        running.push(logs);
+      }
+      if (t.metricsUrl !== undefined && metrics !== undefined) {
+        const { startMetricExport } = await import('./otlp-metrics.js');
+        running.push(startMetricExport(t, resource, metrics.families, metrics.startedAtMs, log, () => authHeaders));
+      }
     },
     async flush(deadlineMs) {
-      await exporting?.flush(deadlineMs);
+      await Promise.all(running.map((r) => r.flush(deadlineMs)));
     },
   };
 }

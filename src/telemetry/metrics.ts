@@ -1,7 +1,8 @@
 /**
  * The agent's metrics (SPEC §8), defined once: the Prometheus endpoint formats them with
- * prom-client's registry, and an OTLP bridge can read the same registry (getMetricsAsJSON).
- * Loaded only when the operations listener is configured (agent.ts imports it dynamically).
+ * prom-client's registry, and the OTLP bridge (otlp-metrics.ts) reads the same families.
+ * Loaded only when the operations listener or an OTLP metrics endpoint is configured (agent.ts
+ * imports it dynamically).
  *
  * No label or value carries a secret or a secret key name: labels are route names, status codes,
  * task kinds, failure codes and the artifact's revision and mode — all fixed sets or public.
@@ -30,6 +31,8 @@ const P = 'clef_agent_';
 
 export class AgentMetrics implements PoolRecorder, RefreshRecorder {
   readonly registry = new Registry();
+  /** Every family, in definition order: what the registry formats and the OTLP bridge exports. */
+  readonly families: readonly Family[];
   private sources: MetricSources | undefined;
   private readonly loopDelay: IntervalHistogram;
 
@@ -63,7 +66,7 @@ export class AgentMetrics implements PoolRecorder, RefreshRecorder {
     for (const outcome of ['loaded', 'unchanged', 'failed'] as const) this.refreshCell(outcome, undefined);
     this.loopDelay = monitorEventLoopDelay({ resolution: 20 });
     this.loopDelay.enable();
-    const families: Family[] = [
+    this.families = [
       this.requests,
       this.requestSeconds,
       this.refreshes,
@@ -93,7 +96,9 @@ export class AgentMetrics implements PoolRecorder, RefreshRecorder {
       this.kmsCalls,
       this.kmsFailures,
       this.rejections,
-      new GaugeFamily(`${P}event_loop_delay_seconds`, 'Main-thread event-loop delay since the previous scrape, by statistic', () => this.loopDelaySamples()),
+      new GaugeFamily(`${P}event_loop_delay_seconds`, 'Main-thread event-loop delay since the previous read (a scrape or an OTLP export), by statistic', () =>
+        this.loopDelaySamples(),
+      ),
       new GaugeFamily(`${P}process_memory_bytes`, 'Process memory by kind (rss, heap_total, heap_used, external, array_buffers)', () => {
         const m = process.memoryUsage();
         return [
@@ -107,7 +112,7 @@ export class AgentMetrics implements PoolRecorder, RefreshRecorder {
     ];
     // The registry formats any object with a name and a get() of prom-client's shape; its typings
     // name only its own classes.
-    for (const f of families) this.registry.registerMetric(f as unknown as Metric);
+    for (const f of this.families) this.registry.registerMetric(f as unknown as Metric);
   }
 
   /** The live objects the gauges read; called once the pool and the refresh loop exist. */

@@ -4,18 +4,18 @@
  * without telemetry never loads the SDK.
  *
  * The SDK's own BatchLogRecordProcessor drops the *newest* record when its queue is full; SPEC §7
- * wants the oldest dropped, so batching is done here. Retries are the SDK exporter's: only
- * 429/502/503/504 (plus connection errors and timeouts), honouring Retry-After, all within one
- * export timeout — so one export never outlives `timeoutMs`.
+ * wants the oldest dropped, so batching is done here. The exporter is the SDK's serializer and
+ * export pipeline over our transport (otlp-exporter.ts): retries only on 429/502/503/504,
+ * honouring Retry-After, all within one export timeout — so one export never outlives `timeoutMs`.
  */
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import { ExportResultCode } from '@opentelemetry/core';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { JsonLogsSerializer, LogsExporterMetricsHelper, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import type { Logger as PinoLogger } from '../log.js';
 import type { EventFields, EventName, EventSeverity, EventSink } from './events.js';
 import type { TelemetryConfig } from './exporter-config.js';
+import { agentResource, otlpExporter, type ResourceInfo } from './otlp-exporter.js';
 
 /** Records kept while the collector is slow or down; past it the oldest go. */
 export const MAX_QUEUED_RECORDS = 2048;
@@ -38,15 +38,6 @@ const SEMCONV: Readonly<Record<string, string>> = {
 
 export function attributeName(field: string): string {
   return SEMCONV[field] ?? `clef.${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
-}
-
-/** The resource attributes of SPEC §7; an unknown identity or environment is left out rather than guessed. */
-export interface ResourceInfo {
-  readonly version: string;
-  readonly agentId: string;
-  readonly identity: string | undefined;
-  readonly environment: string | undefined;
-  readonly sourceType: string;
 }
 
 export interface BatchLimits {
@@ -132,32 +123,32 @@ export interface LogExport {
 export function startLogExport(config: TelemetryConfig, resource: ResourceInfo, log: PinoLogger, authHeaders: () => Record<string, string>): LogExport {
   const url = config.logsUrl;
   if (url === undefined) throw new Error('startLogExport: no logs endpoint configured');
-  const exporter = new OTLPLogExporter({
-    url,
-    // Read per export: credentials from the first load arrive after the exporter is built.
-    headers: () => Promise.resolve({ ...config.logsHeaders, ...authHeaders() }),
-    timeoutMillis: config.logsTimeoutMs,
-    compression: config.logsCompression === 'gzip' ? ('gzip' as never) : ('none' as never),
-    concurrencyLimit: 1,
-  });
+  const exporter = otlpExporter(
+    {
+      url,
+      protocol: config.logsProtocol,
+      compression: config.logsCompression,
+      timeoutMs: config.logsTimeoutMs,
+      // Read per export: credentials from the first load arrive after the exporter is built.
+      headers: () => ({ ...config.logsHeaders, ...authHeaders() }),
+    },
+    { protobuf: ProtobufLogsSerializer, json: JsonLogsSerializer },
+    'otlp_http_log_exporter',
+    LogsExporterMetricsHelper,
+  );
   let failing = false;
   const batcher = new DropOldestBatcher(exporter, (ok) => {
     // Only transitions are logged, and never the error itself: a collector's answer may echo headers.
     if (ok === !failing) return;
     failing = !ok;
     if (failing)
-      log.warn({ event: 'telemetry.export_failed' }, 'telemetry export failed; events are queued (oldest dropped when full) and retried with the next batch');
-    else log.info({ event: 'telemetry.export_recovered' }, 'telemetry export succeeds again');
+      log.warn(
+        { event: 'telemetry.export_failed', signal: 'logs' },
+        'log record export failed; that batch is dropped, later events wait for the next attempt (oldest dropped when the queue is full)',
+      );
+    else log.info({ event: 'telemetry.export_recovered', signal: 'logs' }, 'log record export succeeds again');
   });
-  const attributes: Record<string, string> = {
-    'service.name': 'clef-agent',
-    'service.version': resource.version,
-    'service.instance.id': resource.agentId,
-    'clef.source.type': resource.sourceType,
-  };
-  if (resource.identity !== undefined) attributes['clef.identity'] = resource.identity;
-  if (resource.environment !== undefined) attributes['clef.environment'] = resource.environment;
-  const provider = new LoggerProvider({ resource: resourceFromAttributes(attributes), processors: [batcher] });
+  const provider = new LoggerProvider({ resource: agentResource(resource), processors: [batcher] });
   const otel = provider.getLogger('clef-agent', resource.version);
 
   const sink: EventSink = (name: EventName, severity: EventSeverity, fields: EventFields, message: string) => {

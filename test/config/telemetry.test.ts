@@ -98,4 +98,29 @@ describe('telemetry headers, timeout, compression', () => {
     void refuseWith(env({ ...on, OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd' }), [
       'OTEL_EXPORTER_OTLP_COMPRESSION: "zstd" is not a supported compression; expected "gzip" or "none"',
     ]));
+  test('protocol: http/protobuf by default, http/json on request; per-signal wins', () => {
+    assert.equal(load(env(on)).telemetry?.logsProtocol, 'http/protobuf');
+    assert.equal(load(env(on)).telemetry?.metricsProtocol, 'http/protobuf');
+    const t = load(env({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf' })).telemetry;
+    assert.equal(t?.logsProtocol, 'http/json');
+    assert.equal(t?.metricsProtocol, 'http/protobuf');
+  });
+  test('protocol: grpc and anything else are refused, saying what is offered', () => {
+    void refuseWith(env({ ...on, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), [
+      'OTEL_EXPORTER_OTLP_PROTOCOL: is not supported: this agent exports over OTLP/HTTP only; expected "http/protobuf" (the default) or "http/json"',
+    ]);
+    void refuseWith(env({ ...on, OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/xml' }), [
+      'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "http/xml" is not a supported protocol; expected "http/protobuf" (the default) or "http/json"',
+    ]);
+  });
+  test('metric export interval: OTEL_METRIC_EXPORT_INTERVAL, 60 s by default', () => {
+    assert.equal(load(env(on)).telemetry?.metricsIntervalMs, 60_000);
+    assert.equal(load(env({ ...on, OTEL_METRIC_EXPORT_INTERVAL: '15000' })).telemetry?.metricsIntervalMs, 15_000);
+  });
+  for (const bad of ['99', '86400001', '1m', '-5']) {
+    test(`metric export interval: ${JSON.stringify(bad)} is refused`, () =>
+      void refuseWith(env({ ...on, OTEL_METRIC_EXPORT_INTERVAL: bad }), [
+        `OTEL_METRIC_EXPORT_INTERVAL: "${bad}" is not a whole number of milliseconds in range; expected an integer from 100 to 86400000`,
+      ]));
+  }
 });

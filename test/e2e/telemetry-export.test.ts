@@ -200,5 +200,8 @@ describe('§7 OTLP log export', { concurrency: true }, () => {
     assert.ok(without.includes('/dist/src/main.js'), 'the trace saw the agent start');
     assert.equal(without.includes('/@opentelemetry/'), false, 'no OpenTelemetry module without telemetry');
     assert.ok(withTelemetry.includes('/@opentelemetry/sdk-logs/'), 'the SDK loads when telemetry is configured');
+    // A logs endpoint alone loads neither the metrics SDK nor the metric definitions.
+    assert.equal(withTelemetry.includes('/@opentelemetry/sdk-metrics/'), false, 'no metrics SDK without a metrics endpoint');
+    assert.equal(withTelemetry.includes('/prom-client/'), false, 'no prom-client without a metrics endpoint or ops listener');
   });
 });

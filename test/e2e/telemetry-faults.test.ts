@@ -1,7 +1,8 @@
 /**
  * SPEC §7: a telemetry endpoint that is down, hangs, is slow or answers 500 never holds up a
- * request or the refresh loop. Behavioural: while the collector misbehaves, a new artifact is
- * picked up by a poll and served, and the agent says the export fails.
+ * request or the refresh loop. Behavioural: while the collector misbehaves — for the log records
+ * and for the metrics, exported every second here — a new artifact is picked up by a poll and
+ * served, and the agent says the export fails.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +24,7 @@ describe('§7 telemetry faults', { concurrency: true }, () => {
       t.after(() => c.close());
       if (fault.down) await c.refuseConnections();
       if (fault.behaviour) c.behaviour = fault.behaviour;
-      const p = await startPolled({ payload: { app: { K: 'one' } }, env: { CLEF_AGENT_TELEMETRY_URL: `${c.endpoint}/v1/logs` } });
+      const p = await startPolled({ payload: { app: { K: 'one' } }, env: { OTEL_EXPORTER_OTLP_ENDPOINT: c.endpoint, OTEL_METRIC_EXPORT_INTERVAL: '1000' } });
       t.after(() => p.close());
       await assertServing(p, { app: { K: 'one' } });
       if (!fault.down) await waitUntil(() => c.requests.length > 0, 30_000, 'the agent tried to export');
@@ -32,7 +33,8 @@ describe('§7 telemetry faults', { concurrency: true }, () => {
       await p.swap(await p.artifact({ payload: { app: { K: 'two' } }, revision: 'rev-two' }), refreshed('rev-two'), 30_000);
       await assertServing(p, { app: { K: 'two' } });
       if (fault.down || fault.behaviour?.kind === 'status') {
-        await p.agent.logAfter(0, isEvent('telemetry.export_failed'), 30_000);
+        await p.agent.logAfter(0, (l) => isEvent('telemetry.export_failed')(l) && l['signal'] === 'metrics', 30_000);
+        await p.agent.logAfter(0, (l) => isEvent('telemetry.export_failed')(l) && l['signal'] === 'logs', 30_000);
         assert.ok(c.requests.every((r) => r.status !== 200));
       }
       // The flush on SIGTERM gives up within the stop deadline: a clean exit, not the forced one.

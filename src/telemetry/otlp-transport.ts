@@ -1,0 +1,112 @@
+/**
+ * The HTTP leg of OTLP export (SPEC §7). The OpenTelemetry SDK serializes (otlp-transformer) and
+ * runs the export pipeline (otlp-exporter-base: bounded in-flight exports, the export timeout);
+ * this transport only POSTs the bytes. It exists because of the retry rule: the SDK's own
+ * transport also retries refused connections and time-outs, and the spec allows retries only for
+ * 429/502/503/504. Those are retried here, honouring `Retry-After`, with jittered backoff
+ * otherwise, and never past the export's deadline; anything else fails the export at once, and
+ * the batcher above sends its data again with the next batch or drops it when full.
+ *
+ * Nothing a collector sends back is kept or shown: an error names the status or the socket error
+ * code only (a collector's answer may echo the auth headers).
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { ExportResponse, IExporterTransport } from '@opentelemetry/otlp-exporter-base';
+import type { Compression } from './exporter-config.js';
+
+/** The statuses OTLP/HTTP calls retryable; SPEC §7 retries these and nothing else. */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+const MAX_ATTEMPTS = 5;
+const FIRST_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 5000;
+/** A success body is an ExportServiceResponse (partial-success counts): small. More is not read. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+export interface TransportOptions {
+  readonly url: string;
+  readonly contentType: 'application/json' | 'application/x-protobuf';
+  /** Read per export: credentials from the first load may arrive after the transport is built. */
+  readonly headers: () => Readonly<Record<string, string>>;
+  readonly compression: Compression;
+}
+
+type Attempt =
+  | { readonly kind: 'ok'; readonly body: Buffer }
+  | { readonly kind: 'status'; readonly status: number; readonly retryAfterMs: number | undefined }
+  | { readonly kind: 'error'; readonly what: string };
+
+const gzipAsync = promisify(gzip);
+
+export function otlpHttpTransport(options: TransportOptions): IExporterTransport {
+  const url = new URL(options.url);
+  const https = url.protocol === 'https:';
+  // One kept-alive connection is plenty: exports run one at a time.
+  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  return {
+    async send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
+      const deadline = Date.now() + timeoutMillis;
+      const body = options.compression === 'gzip' ? await gzipAsync(data) : data;
+      let backoff = FIRST_BACKOFF_MS;
+      for (let attempt = 1; ; attempt++) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return failure('no answer within the export timeout');
+        const r = await post(url, https, agent, options, body, remaining);
+        if (r.kind === 'ok') return { status: 'success', data: r.body };
+        if (r.kind === 'error') return failure(r.what);
+        if (!RETRYABLE_STATUSES.has(r.status) || attempt >= MAX_ATTEMPTS) return failure(`the collector answered ${r.status}`);
+        // Jitter keeps a fleet of sidecars from retrying in step.
+        const wait = r.retryAfterMs ?? backoff * (0.5 + Math.random() / 2);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        if (wait >= deadline - Date.now()) return failure(`the collector answered ${r.status}; its retry delay outlasts the export timeout`);
+        await new Promise<void>((resolve) => setTimeout(resolve, wait).unref());
+      }
+    },
+    shutdown(): void {
+      agent.destroy();
+    },
+  };
+}
+
+function failure(what: string): ExportResponse {
+  return { status: 'failure', error: new Error(`OTLP export failed: ${what}`) };
+}
+
+function post(url: URL, https: boolean, agent: HttpAgent, o: TransportOptions, body: Uint8Array, timeoutMs: number): Promise<Attempt> {
+  return new Promise<Attempt>((resolve) => {
+    const headers: Record<string, string | number> = { ...o.headers(), 'content-type': o.contentType, 'content-length': body.byteLength };
+    if (o.compression === 'gzip') headers['content-encoding'] = 'gzip';
+    const req = (https ? httpsRequest : httpRequest)(url, { method: 'POST', agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= MAX_RESPONSE_BYTES) chunks.push(c);
+      });
+      res.on('error', () => resolve({ kind: 'error', what: 'the answer broke off' }));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) resolve({ kind: 'ok', body: Buffer.concat(chunks) });
+        else resolve({ kind: 'status', status, retryAfterMs: retryAfter(res) });
+      });
+    });
+    req.setTimeout(timeoutMs, () => {
+      req.destroy();
+      resolve({ kind: 'error', what: 'no answer within the export timeout' });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ kind: 'error', what: `connection failed (${err.code ?? 'error'})` }));
+    req.end(body);
+  });
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date, in ms; undefined when absent or unreadable. */
+export function retryAfter(res: Pick<IncomingMessage, 'headers'>, now: number = Date.now()): number | undefined {
+  const raw = res.headers['retry-after'];
+  if (raw === undefined) return undefined;
+  const v = raw.trim();
+  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
