@@ -10,6 +10,7 @@ import { OtlpCollector, type ReceivedMetric } from '../../emulators/otlp-collect
 import { waitUntil } from '../kit/index.js';
 import { startPolled, type Polled } from '../helpers/scenario.js';
 import { opsPort, scrape, value } from '../helpers/ops.js';
+import { request, tryConnect } from '../kit/index.js';
 import { packageVersion } from '../../src/cli/version.js';
 
 const SECRET = 'otlp-metric-secret-4be1d0';
@@ -141,4 +142,36 @@ describe('§7 OTLP metrics export', { concurrency: true }, () => {
     assert.equal(pointValue(latest(c, 'clef_agent_http_requests'), { listener: 'api', route: 'secrets', status: '200' }), 1);
     assertNoSecrets(c, p);
   });
+
+  it(
+    'issue bar: ops on 0.0.0.0 scraped at 127.0.0.2, the collector gets the start-up and refresh events and the metrics, no secrets route on the ops port',
+    { timeout: 90_000 },
+    async (t) => {
+      const c = await new OtlpCollector().start();
+      t.after(() => c.close());
+      const p = await startPolled({
+        payload: { app: { API_KEY: SECRET } },
+        env: { CLEF_AGENT_OPS_ADDR: '0.0.0.0:0', OTEL_EXPORTER_OTLP_ENDPOINT: c.endpoint, OTEL_METRIC_EXPORT_INTERVAL: '500' },
+      });
+      t.after(() => p.close());
+      const ops = await opsPort(p.agent);
+      assert.equal((await p.get('/v1/secrets')).status, 200);
+      const s = await scrape(ops, '10.12.0.7', '127.0.0.2');
+      assert.equal(value(s, 'clef_agent_http_requests_total', { listener: 'api', route: 'secrets', status: '200' }), 1);
+      assert.ok(value(s, 'clef_agent_refreshes_total', { outcome: 'loaded' }) >= 1);
+      await waitUntil(
+        () => ['agent.started', 'artifact.refreshed'].every((e) => c.records().some((r) => r.eventName === e)),
+        30_000,
+        'start-up and refresh events exported',
+      );
+      await waitUntil(() => pointValue(latest(c, 'clef_agent_refreshes'), { outcome: 'loaded' }) !== undefined, 30_000, 'refresh metrics exported');
+      for (const target of ['/v1/secrets', '/v1/secrets/app__API_KEY', '/v1/keys']) {
+        const r = await request(ops, target, { token: p.agent.token, connect: '127.0.0.2' });
+        assert.equal(r.status, 404, `${target} on the ops port`);
+        assert.equal(r.body.includes(SECRET), false);
+      }
+      assert.equal(await tryConnect('127.0.0.2', p.agent.port), 'ECONNREFUSED', 'the secrets API listens on 127.0.0.1 only');
+      assertNoSecrets(c, p);
+    },
+  );
 });

@@ -38,8 +38,8 @@ export interface Scrape {
 }
 
 /** GET /metrics on the ops port, checked to be 200 in the 0.0.4 text format, and parsed. */
-export async function scrape(port: number, host = '127.0.0.1'): Promise<Scrape> {
-  const answer = await request(port, '/metrics', { headers: { host: `${host}:${port}` } });
+export async function scrape(port: number, host = '127.0.0.1', connect = '127.0.0.1'): Promise<Scrape> {
+  const answer = await request(port, '/metrics', { headers: { host: `${host}:${port}` }, connect });
   assert.equal(answer.status, 200, answer.body);
   assert.equal(answer.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
   return { answer, families: new Map(parsePrometheusTextFormat(answer.body).map((f) => [f.name, f])) };

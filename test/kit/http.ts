@@ -14,6 +14,8 @@ export interface RequestOptions {
   readonly headers?: Readonly<Record<string, string | null>>;
   /** Abort the request after this long: the answer then rejects. */
   readonly timeoutMs?: number;
+  /** The loopback address to connect to (default 127.0.0.1). */
+  readonly connect?: string;
 }
 
 export interface HttpAnswer {
@@ -37,7 +39,7 @@ export function request(port: number, path: string, o: RequestOptions = {}): Pro
   }
   const timeoutMs = o.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers, setHost: false, agent: false }, (res) => {
+    const req = http.request({ host: o.connect ?? '127.0.0.1', port, path, method: o.method ?? 'GET', headers, setHost: false, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('error', reject);
