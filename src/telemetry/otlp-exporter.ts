@@ -8,7 +8,8 @@ import { createOtlpHttpExporterMetrics } from '@opentelemetry/otlp-exporter-base
 import { createOtlpNetworkExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import type { IExporterMetricsHelper, ISerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import type { Compression, Protocol } from './exporter-config.js';
+import type { Logger } from '../log.js';
+import type { Compression, Protocol, TelemetryConfig } from './exporter-config.js';
 import { otlpHttpTransport } from './otlp-transport.js';
 
 /** The resource of SPEC §7; an unknown identity or environment is left out rather than guessed. */
@@ -38,6 +39,47 @@ export interface SignalExport {
   readonly compression: Compression;
   readonly timeoutMs: number;
   readonly headers: () => Readonly<Record<string, string>>;
+}
+
+export type Signal = 'logs' | 'metrics';
+
+/**
+ * One signal's settings from the resolved configuration. Headers are read per export: the
+ * credentials from the first load (`authHeaders`) arrive after the exporter is built, and win.
+ */
+export function signalExport(config: TelemetryConfig, signal: Signal, authHeaders: () => Record<string, string>): SignalExport {
+  const logs = signal === 'logs';
+  const url = logs ? config.logsUrl : config.metricsUrl;
+  if (url === undefined) throw new Error(`no ${signal} endpoint configured`);
+  const configured = logs ? config.logsHeaders : config.metricsHeaders;
+  return {
+    url,
+    protocol: logs ? config.logsProtocol : config.metricsProtocol,
+    compression: logs ? config.logsCompression : config.metricsCompression,
+    timeoutMs: logs ? config.logsTimeoutMs : config.metricsTimeoutMs,
+    headers: () => ({ ...configured, ...authHeaders() }),
+  };
+}
+
+/**
+ * Logs an export failing or recovering, once per change and never with the error itself: a
+ * collector's answer may echo the auth headers.
+ */
+export function exportOutcomeLog(log: Logger, signal: Signal, failed: string, recovered: string): (ok: boolean) => void {
+  let failing = false;
+  return (ok) => {
+    if (ok === !failing) return;
+    failing = !ok;
+    if (failing) log.warn({ event: 'telemetry.export_failed', signal }, failed);
+    else log.info({ event: 'telemetry.export_recovered', signal }, recovered);
+  };
+}
+
+/** Waits for `work`, at most `deadlineMs`; a failure counts as done. */
+export async function settleWithin(work: Promise<unknown>, deadlineMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs).unref()))]);
+  clearTimeout(timer);
 }
 
 /**

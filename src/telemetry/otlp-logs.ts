@@ -15,7 +15,7 @@ import { LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type R
 import type { Logger as PinoLogger } from '../log.js';
 import type { EventFields, EventName, EventSeverity, EventSink } from './events.js';
 import type { TelemetryConfig } from './exporter-config.js';
-import { agentResource, otlpExporter, type ResourceInfo } from './otlp-exporter.js';
+import { agentResource, exportOutcomeLog, otlpExporter, settleWithin, signalExport, type ResourceInfo } from './otlp-exporter.js';
 
 /** Records kept while the collector is slow or down; past it the oldest go. */
 export const MAX_QUEUED_RECORDS = 2048;
@@ -121,33 +121,21 @@ export interface LogExport {
 }
 
 export function startLogExport(config: TelemetryConfig, resource: ResourceInfo, log: PinoLogger, authHeaders: () => Record<string, string>): LogExport {
-  const url = config.logsUrl;
-  if (url === undefined) throw new Error('startLogExport: no logs endpoint configured');
   const exporter = otlpExporter(
-    {
-      url,
-      protocol: config.logsProtocol,
-      compression: config.logsCompression,
-      timeoutMs: config.logsTimeoutMs,
-      // Read per export: credentials from the first load arrive after the exporter is built.
-      headers: () => ({ ...config.logsHeaders, ...authHeaders() }),
-    },
+    signalExport(config, 'logs', authHeaders),
     { protobuf: ProtobufLogsSerializer, json: JsonLogsSerializer },
     'otlp_http_log_exporter',
     LogsExporterMetricsHelper,
   );
-  let failing = false;
-  const batcher = new DropOldestBatcher(exporter, (ok) => {
-    // Only transitions are logged, and never the error itself: a collector's answer may echo headers.
-    if (ok === !failing) return;
-    failing = !ok;
-    if (failing)
-      log.warn(
-        { event: 'telemetry.export_failed', signal: 'logs' },
-        'log record export failed; that batch is dropped, later events wait for the next attempt (oldest dropped when the queue is full)',
-      );
-    else log.info({ event: 'telemetry.export_recovered', signal: 'logs' }, 'log record export succeeds again');
-  });
+  const batcher = new DropOldestBatcher(
+    exporter,
+    exportOutcomeLog(
+      log,
+      'logs',
+      'log record export failed; that batch is dropped, later events wait for the next attempt (oldest dropped when the queue is full)',
+      'log record export succeeds again',
+    ),
+  );
   const provider = new LoggerProvider({ resource: agentResource(resource), processors: [batcher] });
   const otel = provider.getLogger('clef-agent', resource.version);
 
@@ -161,10 +149,6 @@ export function startLogExport(config: TelemetryConfig, resource: ResourceInfo, 
   return {
     sink,
     dropped: () => batcher.dropped,
-    async flush(deadlineMs: number): Promise<void> {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([provider.forceFlush().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs).unref()))]);
-      clearTimeout(timer);
-    },
+    flush: (deadlineMs: number) => settleWithin(provider.forceFlush(), deadlineMs),
   };
 }

@@ -26,7 +26,7 @@ import {
 import type { Logger } from '../log.js';
 import type { Family, Labels } from './cells.js';
 import type { TelemetryConfig } from './exporter-config.js';
-import { agentResource, otlpExporter, type ResourceInfo } from './otlp-exporter.js';
+import { agentResource, exportOutcomeLog, otlpExporter, settleWithin, signalExport, type ResourceInfo } from './otlp-exporter.js';
 
 export interface MetricExport {
   /** Collect and export now; resolves when done or after `deadlineMs`. */
@@ -108,33 +108,18 @@ export function startMetricExport(
   log: Logger,
   authHeaders: () => Record<string, string>,
 ): MetricExport {
-  const url = config.metricsUrl;
-  if (url === undefined) throw new Error('startMetricExport: no metrics endpoint configured');
   const exporter = otlpExporter(
-    {
-      url,
-      protocol: config.metricsProtocol,
-      compression: config.metricsCompression,
-      timeoutMs: config.metricsTimeoutMs,
-      headers: () => ({ ...config.metricsHeaders, ...authHeaders() }),
-    },
+    signalExport(config, 'metrics', authHeaders),
     { protobuf: ProtobufMetricsSerializer, json: JsonMetricsSerializer },
     'otlp_http_metric_exporter',
     MetricsExporterMetricsHelper,
   );
-  let failing = false;
+  const outcome = exportOutcomeLog(log, 'metrics', 'metrics export failed; the next export sends the cumulative values again', 'metrics export succeeds again');
   const reader = new PeriodicExportingMetricReader({
     exporter: {
-      // Only transitions are logged, never the error: a collector's answer may echo headers.
       export: (metrics, done) =>
         exporter.export(metrics, (result) => {
-          const ok = result.code === ExportResultCode.SUCCESS;
-          if (ok === failing) {
-            failing = !ok;
-            if (failing)
-              log.warn({ event: 'telemetry.export_failed', signal: 'metrics' }, 'metrics export failed; the next export sends the cumulative values again');
-            else log.info({ event: 'telemetry.export_recovered', signal: 'metrics' }, 'metrics export succeeds again');
-          }
+          outcome(result.code === ExportResultCode.SUCCESS);
           done(result);
         }),
       forceFlush: () => exporter.forceFlush(),
@@ -149,10 +134,6 @@ export function startMetricExport(
   // No instruments of its own: the provider only gives the reader the agent's resource.
   const provider = new MeterProvider({ resource: agentResource(resource), readers: [reader] });
   return {
-    async flush(deadlineMs: number): Promise<void> {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([provider.forceFlush().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs).unref()))]);
-      clearTimeout(timer);
-    },
+    flush: (deadlineMs: number) => settleWithin(provider.forceFlush(), deadlineMs),
   };
 }

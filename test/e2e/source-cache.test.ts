@@ -59,8 +59,9 @@ async function warmCache(src: ArtifactServer): Promise<string> {
 }
 
 /** The cached copy's files, without the rollback state file that lives next to them. */
+/** The artifact copy's files: not the rollback state file, nor a write's temp file caught mid-rename. */
 function cacheCopy(dir: string): string[] {
-  return readdirSync(dir).filter((f) => !f.endsWith('.state.json'));
+  return readdirSync(dir).filter((f) => !f.endsWith('.state.json') && !f.endsWith('.tmp'));
 }
 
 function metaFile(dir: string): string {
@@ -149,7 +150,8 @@ describe('disk cache through the agent', { concurrency: 3 }, () => {
     const dir = join(root, `cache-${n++}`);
     const agent = spawn(src.url(), dir);
     await agent.ready();
-    assert.equal(cacheCopy(dir).length, 2);
+    // The copy is written after the load is served: wait for it rather than race it.
+    await waitUntil(() => cacheCopy(dir).length === 2, 20_000, 'the copy is written');
     const mark = agent.logs().length;
     src.body = JSON.stringify({ ...(JSON.parse(good) as object), revokedAt: new Date().toISOString() });
     await agent.logAfter(mark, isEvent('artifact.revoked'), 20_000);

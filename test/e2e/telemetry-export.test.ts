@@ -14,7 +14,7 @@ import { tempDir, waitUntil } from '../kit/index.js';
 import { agentOn, invalid, isEvent, startPolled, type Polled } from '../helpers/scenario.js';
 import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { ageKeyPair } from '../helpers/artifacts.js';
-import { packageVersion } from '../../src/cli/version.js';
+import { expectedResource } from '../helpers/telemetry.js';
 
 const SECRET = 'otlp-secret-value-7c1f9a';
 const AGENT_ID = 'agent-otlp-test';
@@ -56,14 +56,7 @@ describe('§7 OTLP log export', { concurrency: true }, () => {
       t.after(() => p.close());
 
       const started = await recordOf(c, 'agent.started');
-      assert.deepEqual(started.resource, {
-        'service.name': 'clef-agent',
-        'service.version': packageVersion(),
-        'service.instance.id': AGENT_ID,
-        'clef.identity': 'api',
-        'clef.environment': 'production',
-        'clef.source.type': 'http',
-      });
+      assert.deepEqual(started.resource, expectedResource(AGENT_ID));
       assert.equal(started.severityText, 'INFO');
       assert.equal(started.severityNumber, 9);
       const refreshed = c.records().find((r) => r.eventName === 'artifact.refreshed');

@@ -11,7 +11,7 @@ import { waitUntil } from '../kit/index.js';
 import { startPolled, type Polled } from '../helpers/scenario.js';
 import { opsPort, scrape, value } from '../helpers/ops.js';
 import { request, tryConnect } from '../kit/index.js';
-import { packageVersion } from '../../src/cli/version.js';
+import { expectedResource } from '../helpers/telemetry.js';
 
 const SECRET = 'otlp-metric-secret-4be1d0';
 const AGENT_ID = 'agent-otlp-metrics';
@@ -77,14 +77,7 @@ describe('§7 OTLP metrics export', { concurrency: true }, () => {
     );
     await waitUntil(() => c.requests.some((r) => r.path === '/v1/logs'), 30_000, 'the shared endpoint carries the log records too');
     const m = latest(c, 'clef_agent_ready');
-    assert.deepEqual(m?.resource, {
-      'service.name': 'clef-agent',
-      'service.version': packageVersion(),
-      'service.instance.id': AGENT_ID,
-      'clef.identity': 'api',
-      'clef.environment': 'production',
-      'clef.source.type': 'http',
-    });
+    assert.deepEqual(m?.resource, expectedResource(AGENT_ID));
     assert.equal(m?.scope, 'clef-agent');
     for (const [name, expected] of Object.entries(EXPECTED)) {
       const got = latest(c, name);
