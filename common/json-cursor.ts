@@ -56,6 +56,27 @@ export class JsonCursor {
     return true;
   }
 
+  /**
+   * The object at `p`, member by member: `member(name)` is called with `p` at the member's value,
+   * reads it and returns false to stop. True once the object is closed; false when stopped or when
+   * the text is not JSON. Decodes every name: for walks that need them all, not the scanner's.
+   */
+  protected eachMember(member: (name: string) => boolean): boolean {
+    this.p++;
+    this.ws();
+    if (this.b[this.p] === CLOSE) {
+      this.p++;
+      return true;
+    }
+    for (;;) {
+      const k0 = this.p;
+      if (!this.memberName()) return false;
+      if (!member(this.decode(k0, this.keyEnd))) return false;
+      if (!this.next(CLOSE)) return false;
+      if (this.done) return true;
+    }
+  }
+
   /** After a member: `,` and the next name's start, or the closing byte (`done`). */
   protected next(close: number): boolean {
     this.ws();

@@ -9,7 +9,7 @@
  * This walk decodes every name, so the workers call it only once a cheap count says a repeat
  * exists (workers/payload.ts); pack, which runs once per file, calls it always.
  */
-import { CLOSE, JsonCursor, OPEN, QUOTE } from './json-cursor.js';
+import { JsonCursor, OPEN, QUOTE } from './json-cursor.js';
 
 /** Where a name repeats: a top-level name (`namespace` null), or a key inside `namespace`. */
 export interface RepeatedName {
@@ -36,30 +36,20 @@ class NameWalk extends JsonCursor {
 
   /** One object's members; `namespace` is null at the top level, where objects are namespaces. */
   private object(namespace: string | null): RepeatedName | null {
-    const b = this.b;
     const seen = new Set<string>();
-    this.p++;
-    this.ws();
-    if (b[this.p] === CLOSE) {
-      this.p++;
-      return null;
-    }
-    for (;;) {
-      const k0 = this.p;
-      if (!this.memberName()) return null;
-      const name = this.decode(k0, this.keyEnd);
-      if (seen.has(name)) return { namespace, name };
-      seen.add(name);
-      if (namespace === null && b[this.p] === OPEN) {
-        const inner = this.object(name);
-        if (inner !== null) return inner;
-      } else if (b[this.p] === QUOTE) {
-        if (!this.string()) return null;
-      } else if (!this.skipValue()) {
-        return null;
+    let found: RepeatedName | null = null;
+    this.eachMember((name) => {
+      if (seen.has(name)) {
+        found = { namespace, name };
+        return false;
       }
-      if (!this.next(CLOSE)) return null;
-      if (this.done) return null;
-    }
+      seen.add(name);
+      if (namespace === null && this.b[this.p] === OPEN) {
+        found = this.object(name);
+        return found === null;
+      }
+      return this.b[this.p] === QUOTE ? this.string() : this.skipValue();
+    });
+    return found;
   }
 }

@@ -15,7 +15,7 @@
  * Only the two levels a payload has are built; anything deeper is checked and replaced by a
  * stand-in of the same JSON type, which is all the shape check (payload.ts) looks at.
  */
-import { CLOSE, JsonCursor, OPEN, QUOTE } from './json-cursor.js';
+import { JsonCursor, OPEN, QUOTE } from './json-cursor.js';
 
 const OPEN_ARRAY = 0x5b;
 
@@ -54,25 +54,15 @@ class ValueReader extends JsonCursor {
   }
 
   private object(depth: number): unknown {
-    const b = this.b;
     // A null prototype: assigning `__proto__` makes an own member, as JSON.parse does.
     const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    this.p++;
-    this.ws();
-    if (b[this.p] === CLOSE) {
-      this.p++;
-      return out;
-    }
-    for (;;) {
-      const k0 = this.p;
-      if (!this.memberName()) return FAILED;
-      const name = this.decode(k0, this.keyEnd);
+    const read = this.eachMember((name) => {
       const v = this.value(depth + 1);
-      if (v === FAILED) return FAILED;
+      if (v === FAILED) return false;
       out[name] = v;
-      if (!this.next(CLOSE)) return FAILED;
-      if (this.done) return out;
-    }
+      return true;
+    });
+    return read ? out : FAILED;
   }
 }
 
