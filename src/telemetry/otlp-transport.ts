@@ -15,6 +15,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { ExportResponse, IExporterTransport } from '@opentelemetry/otlp-exporter-base';
+import { retryAfterMs } from '../../common/retry-after.js';
 import type { Compression } from './exporter-config.js';
 
 /** The statuses OTLP/HTTP calls retryable; SPEC §7 retries these and nothing else. */
@@ -101,12 +102,7 @@ function post(url: URL, https: boolean, agent: HttpAgent, o: TransportOptions, b
   });
 }
 
-/** `Retry-After` as delay-seconds or an HTTP date, in ms; undefined when absent or unreadable. */
+/** The answer's `Retry-After` in ms (common/retry-after.ts). */
 export function retryAfter(res: Pick<IncomingMessage, 'headers'>, now: number = Date.now()): number | undefined {
-  const raw = res.headers['retry-after'];
-  if (raw === undefined) return undefined;
-  const v = raw.trim();
-  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return retryAfterMs(res.headers['retry-after'], now);
 }

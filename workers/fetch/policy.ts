@@ -12,6 +12,7 @@
  * because the rules (rate-limit 403s, a deadline that also covers the body, per-hop redirect
  * checks) are stricter than what its options express.
  */
+import { retryAfterMs } from '../../common/retry-after.js';
 import ky from 'ky';
 import type { Dispatcher } from 'undici';
 import type { FetchPolicy, TaskFailure } from '../../common/protocol.js';
@@ -173,12 +174,8 @@ function rateLimitExhausted(h: Headers): boolean {
  * are epoch seconds; the IETF draft's `RateLimit-Reset` is delta seconds (small numbers).
  */
 function rateLimitWaitMs(h: Headers, nowMs = Date.now()): number | undefined {
-  const ra = h.get('retry-after')?.trim();
-  if (ra !== undefined) {
-    if (/^\d+$/.test(ra)) return Number(ra) * 1000;
-    const at = Date.parse(ra);
-    if (Number.isFinite(at)) return Math.max(0, at - nowMs);
-  }
+  const ra = retryAfterMs(h.get('retry-after') ?? undefined, nowMs);
+  if (ra !== undefined) return ra;
   if (!rateLimitExhausted(h)) return undefined;
   const reset = (h.get('x-ratelimit-reset') ?? h.get('ratelimit-reset'))?.trim();
   if (reset === undefined || !/^\d+$/.test(reset)) return undefined;
