@@ -13,6 +13,8 @@ import { runTask } from '../../workers/index.js';
 import { signingKey } from '../helpers/artifacts.js';
 import { flipBase64, kmsArtifact, type KmsBuildOptions } from '../helpers/kms-artifacts.js';
 import { KmsServer } from '../../emulators/kms-server.js';
+import { EncryptionAlgorithmSpec } from '@aws-sdk/client-kms';
+import { KMS_ALGORITHMS } from '../../workers/decrypt/kms.js';
 
 const PAYLOAD = { app: { DATABASE_URL: 'postgres://u:KMS-W-SECRET@db/app' }, payments: { STRIPE_KEY: 'sk_live_KMS-W-SECRET' } };
 let server: KmsServer;
@@ -205,4 +207,8 @@ describe('providers and algorithms', () => {
   test('an algorithm KMS does not know is unsupported_encryption naming the accepted ones', async () => {
     assert.match(failed(await load(await build({ envelope: { algorithm: 'AES_GCM' } })), 'unsupported_encryption'), /SYMMETRIC_DEFAULT/);
   });
+});
+
+test("the envelope check's algorithm list is the SDK's EncryptionAlgorithmSpec (kept without loading the SDK)", () => {
+  assert.deepEqual([...KMS_ALGORITHMS].sort(), Object.values(EncryptionAlgorithmSpec).sort());
 });

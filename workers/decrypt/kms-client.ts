@@ -6,8 +6,11 @@
  * honours `AWS_ENDPOINT_URL_KMS` (then `AWS_ENDPOINT_URL`). Every call is bounded so a slow KMS
  * turns into `kms_unavailable` well inside the JIT request deadline instead of a killed worker.
  * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` apply by the fetch path's rules (common/proxy-rules.ts).
+ *
+ * This is the only worker module that imports the KMS client: workers/decrypt/kms.ts loads it on
+ * the first KMS artifact, so an age-only agent never pays the SDK's start-up time or memory.
  */
-import { KMSClient } from '@aws-sdk/client-kms';
+import { DecryptCommand, KMSClient, type EncryptionAlgorithmSpec } from '@aws-sdk/client-kms';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { KMS_LIMITS } from '../../common/limits.js';
 import type { TaskFailure } from '../../common/protocol.js';
@@ -57,6 +60,23 @@ export function kmsClient(): KMSClient {
     },
   });
   return client;
+}
+
+/**
+ * One bounded KMS `Decrypt` of a wrapped data key: the plaintext data key (the caller zeroes it),
+ * or the failure the error maps to.
+ */
+export async function kmsDecrypt(wrapped: Uint8Array, keyId: string, algorithm: string): Promise<Uint8Array | TaskFailure> {
+  try {
+    const out = await kmsClient().send(
+      new DecryptCommand({ CiphertextBlob: wrapped, KeyId: keyId, EncryptionAlgorithm: algorithm as EncryptionAlgorithmSpec }),
+      // Bounds the whole call, retries and backoff included (the limits above explain the numbers).
+      { abortSignal: AbortSignal.timeout(KMS_LIMITS.totalMs) },
+    );
+    return out.Plaintext ?? taskFailure('decrypt_failed', 'KMS Decrypt answered without a Plaintext data key');
+  } catch (err) {
+    return classifyKmsError(err);
+  }
 }
 
 /**

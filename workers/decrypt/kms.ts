@@ -2,23 +2,28 @@
  * KMS envelope decryption (SPEC §2): AWS KMS `Decrypt` unwraps `envelope.wrappedKey` into a 32-byte
  * data key, which opens the AES-256-GCM `ciphertext`. Runs only in workers.
  *
- * The data key never leaves this module: the SDK's output buffer is the only copy we own, and it is
- * zeroed in a `finally` on every path. (The SDK's own intermediate copies — the HTTP response bytes,
+ * The data key goes no further than `openKms`: the SDK's output buffer (handed back by
+ * kms-client.ts) is the only copy we own, and it is zeroed in a `finally` on every path. (The SDK's own intermediate copies — the HTTP response bytes,
  * the parsed JSON's base64 string — are out of our reach; SECURITY.md says so.) No data key is
  * cached: JIT mode calls KMS on every request, so revoking the IAM grant stops the next request.
  */
-import { DecryptCommand, EncryptionAlgorithmSpec } from '@aws-sdk/client-kms';
 import type { Envelope, PackedArtifact } from '../../common/artifact.js';
 import type { KmsSealed, TaskFailure } from '../../common/protocol.js';
 import { taskFailure } from '../../common/task-failure.js';
 import { quote } from '../../common/display.js';
 import { decodeBase64Strict } from '../signature.js';
 import { IV_BYTES, TAG_BYTES, openAesGcm } from './kms-aead.js';
-import { classifyKmsError, kmsClient } from './kms-client.js';
-import { KMS_LIMITS } from '../../common/limits.js';
+import type * as KmsClient from './kms-client.js';
 
 export const SUPPORTED_PROVIDERS = ['aws'] as const;
-const ALGORITHMS: ReadonlySet<string> = new Set(Object.values(EncryptionAlgorithmSpec));
+/**
+ * KMS's `EncryptionAlgorithmSpec` values, spelled out so that checking an envelope does not load
+ * the SDK (test/workers/kms-decrypt.test.ts keeps this list equal to the SDK's).
+ */
+export const KMS_ALGORITHMS: ReadonlySet<string> = new Set(['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE']);
+
+/** The SDK-backed half (kms-client.ts), imported on the first KMS decryption of this worker. */
+let client: Promise<typeof KmsClient> | undefined;
 
 /** Cached mode: decrypt a whole artifact. The caller owns and wipes the plaintext. */
 export function decryptKmsArtifact(artifact: PackedArtifact): Promise<Uint8Array | TaskFailure> {
@@ -50,22 +55,8 @@ export async function openKms(sealed: KmsSealed): Promise<Uint8Array | TaskFailu
   if ('ok' in parts) return parts;
   const { iv, tag, wrapped } = parts;
 
-  let dataKey: Uint8Array | undefined;
-  try {
-    const out = await kmsClient().send(
-      new DecryptCommand({
-        CiphertextBlob: wrapped,
-        KeyId: envelope.keyId,
-        EncryptionAlgorithm: envelope.algorithm as EncryptionAlgorithmSpec,
-      }),
-      // Bounds the whole call, retries and backoff included (kms-client.ts explains the numbers).
-      { abortSignal: AbortSignal.timeout(KMS_LIMITS.totalMs) },
-    );
-    dataKey = out.Plaintext;
-  } catch (err) {
-    return classifyKmsError(err);
-  }
-  if (dataKey === undefined) return taskFailure('decrypt_failed', 'KMS Decrypt answered without a Plaintext data key');
+  const dataKey = await (await (client ??= import('./kms-client.js'))).kmsDecrypt(wrapped, envelope.keyId, envelope.algorithm);
+  if ('ok' in dataKey) return dataKey;
   try {
     return openAesGcm(dataKey, iv, tag, sealed.ciphertext);
   } finally {
@@ -85,10 +76,10 @@ function decodeEnvelope(e: Envelope): { iv: Buffer; tag: Buffer; wrapped: Buffer
       `envelope.provider ${quote(e.provider, 40)} is not supported: supported providers are ${SUPPORTED_PROVIDERS.map((p) => `"${p}" (AWS KMS)`).join(', ')}`,
     );
   }
-  if (!ALGORITHMS.has(e.algorithm)) {
+  if (!KMS_ALGORITHMS.has(e.algorithm)) {
     return taskFailure(
       'unsupported_encryption',
-      `envelope.algorithm ${quote(e.algorithm, 40)} is not a KMS encryption algorithm: expected one of ${[...ALGORITHMS].join(', ')}`,
+      `envelope.algorithm ${quote(e.algorithm, 40)} is not a KMS encryption algorithm: expected one of ${[...KMS_ALGORITHMS].join(', ')}`,
     );
   }
   const iv = decodeBase64Strict(e.iv);
