@@ -1,15 +1,17 @@
 /**
  * The worker-side wiring of the fast path as JIT mode runs it: `sharedAgeFile` at load, then
  * `decryptCiphertextFast` per request (workers/decrypt/age.ts), and
- * `getFastDecrypter` / `dropKeyCache` (workers/keys.ts). Same answers and failure wording as the
- * library path `decryptArtifact`; revocation wipes the cached payload key.
+ * `getFastDecrypter` / `dropKeyCache` (workers/keys.ts). Same plaintext as age-encryption's own
+ * `Decrypter.decrypt`, same answers and failure wording as cached mode's `decryptArtifact`;
+ * revocation wipes the cached payload key.
  */
 import assert from 'node:assert/strict';
 import { before, beforeEach, describe, test } from 'node:test';
+import { Decrypter } from 'age-encryption';
 import type { PackedArtifact } from '../../common/artifact.js';
 import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
 import { decryptArtifact, decryptCiphertextFast, sharedAgeFile } from '../../workers/decrypt/age.js';
-import { AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
+import { AgeFastDecrypter, dearmor } from '../../workers/decrypt/age-fast.js';
 import { dropKeyCache, getFastDecrypter } from '../../workers/keys.js';
 import { ageCliEncrypt, ageKeygen, makeArtifact, type AgeKeyPair, inlineKey } from './helpers.js';
 
@@ -32,16 +34,29 @@ async function decryptArtifactFast(a: PackedArtifact, init: WorkerInit): Promise
 }
 
 describe('JIT age decryption (sharedAgeFile + decryptCiphertextFast)', () => {
-  test('binary and armored artifacts: same plaintext as decryptArtifact', async () => {
+  test('binary and armored artifacts: same plaintext as decryptArtifact and the library', async () => {
     const init = inlineKey(pair.identity);
+    const library = new Decrypter();
+    library.addIdentity(pair.identity);
     for (const armored of [false, true]) {
       const a = artifactOf(ageCliEncrypt(PAYLOAD, pair.recipient, armored));
       const fast = await decryptArtifactFast(a, init);
-      const slow = await decryptArtifact(a, init);
-      assert.ok(!isFailure(fast) && !isFailure(slow));
+      const cached = await decryptArtifact(a, init);
+      assert.ok(!isFailure(fast) && !isFailure(cached));
       assert.equal(Buffer.from(fast).toString('utf8'), PAYLOAD);
-      assert.ok(Buffer.from(fast).equals(Buffer.from(slow)));
+      assert.ok(Buffer.from(fast).equals(Buffer.from(cached)));
+      const binary = armored ? dearmor(Buffer.from(a.ciphertext, 'base64')) : Buffer.from(a.ciphertext, 'base64');
+      assert.ok(Buffer.from(fast).equals(Buffer.from(await library.decrypt(binary))));
     }
+  });
+
+  test('a cached-mode load neither uses nor fills the JIT payload-key cache', async () => {
+    const init = inlineKey(pair.identity);
+    const a = artifactOf(ageCliEncrypt(PAYLOAD, pair.recipient));
+    const jit = getFastDecrypter(init);
+    assert.ok(jit instanceof AgeFastDecrypter);
+    assert.ok(!isFailure(await decryptArtifact(a, init)));
+    assert.equal(jit.cachedEntry, undefined, 'a cached-mode load leaves the JIT cache alone');
   });
 
   test('failures carry the same code and wording as the library path', async () => {

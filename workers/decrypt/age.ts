@@ -10,8 +10,14 @@ import { AgeFastDecrypter, dearmor } from './age-fast.js';
 import { AgeDecryptError } from './age-stream.js';
 
 /**
- * Returns the plaintext. The caller owns it and must `fill(0)` it once it has been copied into the
- * snapshot arena.
+ * Cached mode: decrypts a whole artifact. Returns the plaintext; the caller owns it and must
+ * `fill(0)` it once it has been copied into the snapshot arena.
+ *
+ * The same path as JIT requests (age-fast.ts: age-encryption verifies the header and unwraps the
+ * file key; the payload's STREAM decryption runs on node:crypto), through a one-shot decrypter whose
+ * payload key is wiped before this returns, so cached mode keeps no key between loads. The library's
+ * own `decrypt` goes through web streams and `Response` (loading Node's internal fetch stack on the
+ * first call): slower at start-up and ~100x slower per byte (bench/decrypt-micro.ts).
  */
 export async function decryptArtifact(artifact: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
   if (artifact.envelope !== undefined) {
@@ -21,17 +27,11 @@ export async function decryptArtifact(artifact: PackedArtifact, init: WorkerInit
   if ('ok' in decrypter) return decrypter;
   const file = ageFileBytes(artifact.ciphertext);
   if (file === null) return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
+  const once = new AgeFastDecrypter(decrypter);
   try {
-    return await decrypter.decrypt(file);
-  } catch (err) {
-    // The library's messages carry no secrets, but we still map them to fixed wording.
-    const noMatch = err instanceof Error && /no identity matched/i.test(err.message);
-    return taskFailure(
-      'decrypt_failed',
-      noMatch
-        ? 'age decryption failed: the configured age key is not a recipient of this artifact'
-        : 'age decryption failed: the ciphertext is corrupted or not an age v1 file',
-    );
+    return await fastDecrypt(once, artifact.ciphertextHash, file);
+  } finally {
+    once.clear();
   }
 }
 
@@ -64,6 +64,11 @@ export function sharedAgeFile(artifact: PackedArtifact): Uint8Array | TaskFailur
 export async function decryptCiphertextFast(ciphertextHash: string, ageFile: Uint8Array, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
   const fast = getFastDecrypter(init);
   if (!(fast instanceof AgeFastDecrypter)) return fast;
+  return fastDecrypt(fast, ciphertextHash, ageFile);
+}
+
+/** One decryption through `fast`, its failures mapped to the agent's codes and fixed wording. */
+async function fastDecrypt(fast: AgeFastDecrypter, ciphertextHash: string, ageFile: Uint8Array): Promise<Uint8Array | TaskFailure> {
   try {
     return await fast.decrypt(ciphertextHash, ageFile);
   } catch (err) {
