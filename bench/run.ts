@@ -13,10 +13,11 @@ import { join, resolve } from 'node:path';
 import { formatTable } from '../tools/loadtest/table.js';
 import { renderChart } from './lib/chart.js';
 import { KINDS, makeFixtures } from './lib/fixtures.js';
-import { describeMachine, foreignCpu, isBusy, machineLine, pinSelf, planPinning } from './lib/machine.js';
+import { describeMachine, foreignCpu, isBusy, machineLine, pinSelf, planPinning, type Machine } from './lib/machine.js';
 import { BENCH_USAGE, parseBenchArgs, profileLine, type BenchOptions } from './lib/options.js';
 import { ROOT } from './lib/proc.js';
-import { checkTargets, computeRatios, renderMarkdown, targetLines, type BenchResults } from './lib/report.js';
+import { checkTargets, computeRatios, footprintSection, footprintTargets, renderMarkdown, targetLines, type BenchResults } from './lib/report.js';
+import { runFootprint, type FootprintResult } from './lib/footprint.js';
 import { OVERHEAD_AGENTS, runMetricsOverhead } from './lib/metrics-overhead.js';
 import { runPoolSizing, workerCounts } from './lib/pool-sizing.js';
 import { runSoak } from './lib/soak.js';
@@ -73,6 +74,9 @@ async function main(argv: readonly string[]): Promise<number> {
     if (opts.soak) return await runSoak({ ...opts.soak, connections: p.connections }, { machine, pinning, fx, outDir, stamp, log });
     if (opts.poolSizing) return await runPoolSizing(p, { machine, pinning, fx, outDir, stamp, log });
     if (opts.metricsOverhead) return await runMetricsOverhead(p, { machine, pinning, fx, outDir, stamp, log });
+    // First, on a quiet machine: start-up and idle memory beside a bare node.
+    const footprint = await runFootprint(pinning, fx, p.name === 'full' ? 9 : 5, log);
+    if (opts.footprintOnly) return await writeFootprintOnly(footprint, machine, outDir, stamp);
     log(profileLine(p));
     const others = foreignCpu(machine.cores);
     const suite = await runSuite(p, pinning, fx, log);
@@ -89,8 +93,9 @@ async function main(argv: readonly string[]): Promise<number> {
       pinning,
       suite,
       ratios,
-      targets: checkTargets(ratios),
+      targets: [...checkTargets(ratios), ...footprintTargets(footprint, suite.scenarios)],
       foreignCpuShare,
+      footprint,
     };
     await writeOutputs(results, outDir, stamp, opts.baseline);
     return 0;
@@ -98,6 +103,26 @@ async function main(argv: readonly string[]): Promise<number> {
     clearTimeout(watchdog);
     await fx.remove();
   }
+}
+
+/** `--footprint`: start-up and idle RSS only (peak RSS under load needs the full suite). */
+async function writeFootprintOnly(f: FootprintResult, machine: Machine, outDir: string, stamp: string): Promise<number> {
+  const targets = footprintTargets(f, []);
+  const md = [
+    '# clef-agent footprint report',
+    '',
+    `- **Machine:** ${machineLine(machine)}, commit ${machine.commit}`,
+    '',
+    ...footprintSection(f),
+    targetLines(targets),
+  ].join('\n');
+  await writeFile(join(outDir, `footprint-${stamp}.md`), md);
+  await writeFile(
+    join(outDir, `footprint-${stamp}.json`),
+    JSON.stringify({ tool: 'clef-agent bench --footprint', machine, footprint: f, targets }, null, 2) + '\n',
+  );
+  process.stdout.write(`\n${footprintSection(f).join('\n')}\n${targetLines(targets)}\nreport: ${join(outDir, `footprint-${stamp}.md`)}\n`);
+  return 0;
 }
 
 async function writeOutputs(r: BenchResults, outDir: string, stamp: string, baseline: boolean): Promise<void> {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Launcher for `npm run bench` and `npm run loadtest`: builds dist/ when a TypeScript source is
-// newer than the build (or the build is missing), then runs the compiled entry point.
+// newer than the build (or the build is missing), and for the bench the production bundle the
+// agents run (dist/bundle/), then runs the compiled entry point.
 //   node scripts/bench.mjs [bench options]        -> dist/bench/run.js
 //   node scripts/bench.mjs loadtest [options]     -> dist/src/main.js loadtest
 // `--no-build` skips the build step.
@@ -34,6 +35,17 @@ if (stale && !skipBuild) {
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
   if (tsc.status !== 0) {
     process.stderr.write('[bench] the build failed; fix it (or pass --no-build to use the existing dist/)\n');
+    process.exit(1);
+  }
+}
+// The agents the bench starts run the shipped build: the production bundle, in dist/bundle/.
+const bundleEntry = join(root, 'dist', 'bundle', 'src', 'main.js');
+const bundleStale = !existsSync(bundleEntry) || Math.max(...sources.map(newestSource)) > statSync(bundleEntry).mtimeMs;
+if (!loadtest && bundleStale && !skipBuild) {
+  process.stderr.write('[bench] bundling the agent (scripts/build-prod.mjs --out dist/bundle)…\n');
+  const b = spawnSync(process.execPath, [join(root, 'scripts', 'build-prod.mjs'), '--out', join(root, 'dist', 'bundle')], { stdio: 'inherit' });
+  if (b.status !== 0) {
+    process.stderr.write('[bench] the bundle failed\n');
     process.exit(1);
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The real agent as a separate process: `node --import agent-probe.js dist/src/main.js`, configured
+ * The real agent as a separate process, as shipped: `node --import agent-probe.js
+ * dist/bundle/src/main.js` (the production bundle, scripts/build-prod.mjs), configured
  * only through CLEF_AGENT_* variables, on CLEF_AGENT_PORT=0 (the `listening` log line gives the
  * port). Start-to-ready is timed from just before spawn to the `artifact.refreshed` log line,
  * confirmed by `/v1/ready` answering 200.
@@ -7,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import type { ProbeStats } from '../agent-probe.js';
-import { distFile, get, nextMessage, spawnNode, stopChild } from './proc.js';
+import { bundleFile, distFile, get, nextMessage, spawnNode, stopChild } from './proc.js';
 
 export interface BenchAgent {
   readonly port: number;
@@ -33,7 +34,7 @@ const START_TIMEOUT_MS = 30_000;
 export async function startBenchAgent(env: Readonly<Record<string, string>>, cpus: string | undefined): Promise<BenchAgent> {
   const probe = pathToFileURL(distFile('bench/agent-probe.js')).href;
   const t0 = performance.now();
-  const child = spawnNode(distFile('src/main.js'), [], {
+  const child = spawnNode(bundleFile('src/main.js'), [], {
     cpus,
     pipe: true,
     nodeArgs: ['--import', probe],

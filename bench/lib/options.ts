@@ -16,6 +16,8 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
                        (~2 min quick; the evidence for the default worker count)
   --metrics-overhead   metrics-overhead mode instead: cached and JIT agents with and without
                        CLEF_AGENT_OPS_ADDR, req/s on ÷ off (target >= 0.95)
+  --footprint          footprint only: start-up and idle RSS beside a bare node (~1 min; every
+                       default or --full run includes it)
   --soak MINUTES       soak mode instead (1-120): steady load, RSS and event-loop delay over time
   --soak-mode MODE     jit (default) or cached
   --rate N             soak only: total requests/s (default: closed loop, 32 connections)
@@ -40,6 +42,7 @@ export interface BenchOptions {
   readonly soak?: { readonly minutes: number; readonly mode: 'jit' | 'cached'; readonly rate?: number | undefined } | undefined;
   readonly poolSizing?: boolean | undefined;
   readonly metricsOverhead?: boolean | undefined;
+  readonly footprintOnly?: boolean | undefined;
 }
 
 export const PROFILES = {
@@ -57,6 +60,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   let rate: number | undefined;
   let poolSizing = false;
   let metricsOverhead = false;
+  let footprintOnly = false;
   const custom: { -readonly [K in 'seconds' | 'reps' | 'warmupSeconds']?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -83,6 +87,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--metrics-overhead':
         metricsOverhead = true;
+        break;
+      case '--footprint':
+        footprintOnly = true;
         break;
       case '--no-build':
         break; // handled by scripts/bench.mjs
@@ -118,6 +125,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   if (poolSizing && (soakMinutes !== undefined || baseline)) throw new Error('--pool-sizing runs alone (no --soak, no --baseline)');
   if (metricsOverhead && (poolSizing || soakMinutes !== undefined || baseline))
     throw new Error('--metrics-overhead runs alone (no --pool-sizing, --soak or --baseline)');
+  if (footprintOnly && (poolSizing || metricsOverhead || soakMinutes !== undefined || baseline))
+    throw new Error('--footprint runs alone (no --pool-sizing, --metrics-overhead, --soak or --baseline)');
   return {
     profile,
     pin,
@@ -126,6 +135,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     soak: soakMinutes === undefined ? undefined : { minutes: soakMinutes, mode: soakMode, rate },
     poolSizing,
     metricsOverhead,
+    footprintOnly,
   };
 }
 

@@ -9,6 +9,11 @@ import { fileURLToPath } from 'node:url';
 /** dist/ root: this file is dist/bench/lib/proc.js. */
 export const DIST = fileURLToPath(new URL('../../', import.meta.url));
 export const distFile = (rel: string): string => fileURLToPath(new URL(`../../${rel}`, import.meta.url));
+/**
+ * The shipped build of the agent (scripts/build-prod.mjs, one bundle per thread), which
+ * scripts/bench.mjs writes to dist/bundle/ for the bench: `bundleFile('src/main.js')`.
+ */
+export const bundleFile = (rel: string): string => fileURLToPath(new URL(`../../bundle/${rel}`, import.meta.url));
 /** The repository root (dist/..). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 

@@ -5,6 +5,7 @@ import { isBusy, machineLine, type Machine, type Pinning } from './machine.js';
 import type { KeyLookupRow, MicroRow } from './measure.js';
 import { PROFILES, profileLine, type Profile } from './options.js';
 import { SIZES, type ScenarioResult, type SuiteResult, type ThreadUse } from './suite.js';
+import type { FootprintResult } from './footprint.js';
 
 export interface Ratios {
   readonly kind: string;
@@ -14,6 +15,10 @@ export interface Ratios {
   readonly fastOverNaive: number;
   readonly healthP99JitOverCached: number;
   readonly loopP99JitOverCached: number;
+  /** JIT dispatch (issue 14): HTTP-thread CPU per JIT request ÷ per cached request. */
+  readonly mainCpuJitOverCached: number;
+  /** JIT req/s ÷ cached req/s. */
+  readonly rpsJitOverCached: number;
 }
 
 export interface TargetCheck {
@@ -37,6 +42,8 @@ export interface BenchResults {
   readonly targets: readonly TargetCheck[];
   /** CPU used by processes outside the bench during the measurements, as a share of all cores. */
   readonly foreignCpuShare: number | null;
+  /** Start-up and idle RSS beside a bare node (absent in older results). */
+  readonly footprint?: FootprintResult | undefined;
 }
 
 const TOLERANCE = 1.1;
@@ -61,6 +68,8 @@ export function computeRatios(suite: SuiteResult): Ratios[] {
         fastOverNaive: micro === undefined ? Number.NaN : micro.fastUs / micro.naiveUs,
         healthP99JitOverCached: (jit?.healthP99Ms ?? Number.NaN) / (cached?.healthP99Ms ?? Number.NaN),
         loopP99JitOverCached: (jit?.eventLoopP99Ms ?? Number.NaN) / (cached?.eventLoopP99Ms ?? Number.NaN),
+        mainCpuJitOverCached: (s('jit')?.threads?.mainCpuUsPerRequest ?? Number.NaN) / (s('cached')?.threads?.mainCpuUsPerRequest ?? Number.NaN),
+        rpsJitOverCached: (jit?.rps ?? Number.NaN) / (cached?.rps ?? Number.NaN),
       });
     }
   }
@@ -119,6 +128,92 @@ function ageTargets(r: Ratios): TargetCheck[] {
       threshold: '≤ 1.10',
       pass: r.loopP99JitOverCached <= TOLERANCE,
     },
+    // JIT dispatch (issue 14): targets at 10 keys, the same figures reported at 1000.
+    {
+      target: `JIT dispatch: HTTP-thread CPU per request, JIT ÷ cached (${at})`,
+      source: ten ? 'issue 14' : 'info',
+      measured: r.mainCpuJitOverCached,
+      threshold: '≤ 1.50',
+      pass: ten ? r.mainCpuJitOverCached <= 1.5 : null,
+    },
+    {
+      target: `JIT dispatch: req/s, JIT ÷ cached (${at})`,
+      source: ten ? 'issue 14' : 'info',
+      measured: r.rpsJitOverCached,
+      threshold: '≥ 0.45',
+      pass: ten ? r.rpsJitOverCached >= 0.45 : null,
+    },
+    {
+      target: `JIT dispatch: /v1/health p99 under load, JIT ÷ cached (${at})`,
+      source: ten ? 'issue 14' : 'info',
+      measured: r.healthP99JitOverCached,
+      threshold: '≤ 1.00',
+      pass: ten ? r.healthP99JitOverCached <= 1 : null,
+    },
+  ];
+}
+
+/** Idle RSS and peak RSS under load above a bare node, spawn to ready over a bare node start (issue 14). */
+export function footprintTargets(f: FootprintResult, scenarios: readonly ScenarioResult[]): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const bare = f.rss.find((r) => r.kind === 'bare')?.rssMiB ?? Number.NaN;
+  for (const r of f.rss.filter((x) => x.kind !== 'bare')) {
+    const isTarget = r.kind === 'age' && r.build === 'bundle';
+    out.push({
+      target: `idle RSS above a bare node, MiB (${r.label})`,
+      source: isTarget ? 'issue 14' : 'info',
+      measured: r.rssMiB - bare,
+      threshold: '≤ 25',
+      pass: isTarget ? r.rssMiB - bare <= 25 : null,
+    });
+  }
+  for (const s of f.startup) {
+    const isTarget = s.kind === 'age' && s.source === 'http' && s.build === 'bundle';
+    out.push({
+      target: `spawn → ready ÷ bare node start (${s.label})`,
+      source: isTarget ? 'issue 14' : 'info',
+      measured: s.readyMs / f.bareStartMs,
+      threshold: '≤ 2.00',
+      pass: isTarget ? s.readyMs / f.bareStartMs <= 2 : null,
+    });
+  }
+  for (const s of scenarios.filter((x) => (x.what === 'cached' || x.what === 'jit') && x.row.peakRssMiB !== undefined)) {
+    const limit = s.what === 'cached' ? 60 : 80;
+    const above = (s.row.peakRssMiB ?? Number.NaN) - bare;
+    out.push({
+      target: `peak RSS under load above a bare node, MiB (${s.row.label})`,
+      source: s.kind === 'age' ? 'issue 14' : 'info',
+      measured: above,
+      threshold: `≤ ${limit}`,
+      pass: s.kind === 'age' ? above <= limit : null,
+    });
+  }
+  return out;
+}
+
+/** The footprint tables (start-up, idle RSS) for the report. */
+export function footprintSection(f: FootprintResult): string[] {
+  const bare = f.rss.find((r) => r.kind === 'bare');
+  const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '-');
+  const mib = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
+  return [
+    '## Footprint: start-up and memory beside a bare node',
+    '',
+    `Spawn to the agent's \`listening\` and to ready (\`artifact.refreshed\`, then \`/v1/ready\` 200), medians of ${f.startup[0]?.samples ?? 0} runs taking turns, on the agent's CPU; bare node start: spawn to the first output of \`node -e\` (**${ms(f.bareStartMs)} ms**). Signed artifacts (10 keys); the HTTP source is a local server on the load side's CPU; KMS through the local KMS server.`,
+    '',
+    '| agent | build | spawn → listening ms | spawn → ready ms | ready ÷ bare start |',
+    '|---|---|---:|---:|---:|',
+    ...f.startup.map((s) => `| ${s.label} | ${s.build} | ${ms(s.listeningMs)} | ${ms(s.readyMs)} | ${(s.readyMs / f.bareStartMs).toFixed(2)} |`),
+    '',
+    `Idle RSS ${f.settleMs / 1000} s after ready (the whole process: main thread and workers), beside a bare \`node\` that only idles. Anonymous memory is the process's own; file-backed pages are the node binary's code, shared through the page cache by every process running the same binary on a host.`,
+    '',
+    '| process | RSS MiB | above bare | anonymous MiB | file-backed MiB |',
+    '|---|---:|---:|---:|---:|',
+    ...f.rss.map(
+      (r) =>
+        `| ${r.label}${r.build === 'tsc' ? '' : ''} | ${mib(r.rssMiB)} | ${r.kind === 'bare' ? '-' : mib(r.rssMiB - (bare?.rssMiB ?? Number.NaN))} | ${mib(r.anonMiB)} | ${mib(r.fileMiB)} |`,
+    ),
+    '',
   ];
 }
 
@@ -131,6 +226,8 @@ function infoRows(r: Ratios): TargetCheck[] {
     row('JIT req/s ÷ decryption limit', r.jitOverDecryptLimit),
     row('JIT ÷ cached /v1/health p99 under load', r.healthP99JitOverCached),
     row('JIT ÷ cached event-loop delay p99', r.loopP99JitOverCached),
+    row('JIT dispatch: HTTP-thread CPU per request, JIT ÷ cached', r.mainCpuJitOverCached),
+    row('JIT dispatch: req/s, JIT ÷ cached', r.rpsJitOverCached),
   ];
 }
 
@@ -207,11 +304,11 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '',
     '## Ratios',
     '',
-    '| kind | keys | cached ÷ HTTP limit | JIT ÷ decrypt limit | fast ÷ naive decryption | health p99 JIT ÷ cached | loop p99 JIT ÷ cached |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| kind | keys | cached ÷ HTTP limit | JIT ÷ decrypt limit | fast ÷ naive decryption | health p99 JIT ÷ cached | loop p99 JIT ÷ cached | HTTP-thread CPU/request JIT ÷ cached | req/s JIT ÷ cached |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.ratios.map(
       (x) =>
-        `| ${x.kind} | ${x.keys} | ${f3(x.cachedOverHttpLimit)} | ${f3(x.jitOverDecryptLimit)} | ${f3(x.fastOverNaive)} | ${f3(x.healthP99JitOverCached)} | ${f3(x.loopP99JitOverCached)} |`,
+        `| ${x.kind} | ${x.keys} | ${f3(x.cachedOverHttpLimit)} | ${f3(x.jitOverDecryptLimit)} | ${f3(x.fastOverNaive)} | ${f3(x.healthP99JitOverCached)} | ${f3(x.loopP99JitOverCached)} | ${f3(x.mainCpuJitOverCached ?? Number.NaN)} | ${f3(x.rpsJitOverCached ?? Number.NaN)} |`,
     ),
     '',
     `Core count: ${r.machine.cores}. Same connection count (${p.connections}) in cached and JIT.${kms ? ' fast ÷ naive is for age only ("-" for KMS). KMS ratios are information, not targets; KMS cached ÷ HTTP limit divides by the HTTP limit measured in the age rounds of that size, not interleaved with the KMS agent, so drift between the two blocks shows in it.' : ''}`,
@@ -227,6 +324,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
       : `Missed in this run: ${misses.map((t) => t.target).join('; ')}. See "Why the 2-core ratios miss" in bench/README.md.`,
     '',
     ...threadSection(r.suite.scenarios),
+    ...(r.footprint === undefined ? [] : footprintSection(r.footprint)),
     '## Decryption micro-benchmark (bench/decrypt-micro.ts, age only)',
     '',
     ...(kms ? ['Not run for KMS: a KMS request is one KMS Decrypt call and one AES-256-GCM open, with no naive/fast variants to compare.', ''] : []),

@@ -1,0 +1,228 @@
+/**
+ * Footprint (issue 14): what one agent costs per pod, beside a bare Node process started the same
+ * way in the same run (same Node, same CPU: the agent's one-core budget when pinned).
+ *
+ * - Start-up: spawn → `listening` and spawn → ready (the `artifact.refreshed` log line, then
+ *   `/v1/ready` confirmed 200) for an age artifact from a file and over HTTP, and a KMS artifact over
+ *   HTTP (through the bench's local KMS server); the bare start is spawn → first output of
+ *   `node -e "process.stdout.write('up')"`. Candidates take turns, medians reported.
+ * - Idle RSS: the whole process (main thread and workers) `SETTLE_MS` after ready, beside a bare
+ *   `node` that only idles; anonymous and file-backed parts apart (file-backed pages are the node
+ *   binary's code, shared through the page cache by every process running the same binary).
+ *
+ * Every agent runs the shipped build (the production bundle, scripts/build-prod.mjs); the tsc build
+ * is measured beside it for information. Measured, never asserted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EncryptionKind, Fixtures } from './fixtures.js';
+import type { Pinning } from './machine.js';
+import { median } from './measure.js';
+import { bundleFile, distFile, get, stopChild } from './proc.js';
+
+/** After ready, before RSS is read: start-up garbage has had time to be collected. */
+const SETTLE_MS = 3_000;
+const START_TIMEOUT_MS = 30_000;
+
+export type Build = 'bundle' | 'tsc';
+
+export interface FootprintCandidate {
+  readonly label: string;
+  readonly kind: EncryptionKind;
+  readonly source: 'file' | 'http';
+  readonly build: Build;
+}
+
+export interface StartupResult {
+  readonly label: string;
+  readonly kind: EncryptionKind;
+  readonly source: 'file' | 'http';
+  readonly build: Build;
+  readonly listeningMs: number;
+  readonly readyMs: number;
+  readonly samples: number;
+}
+
+export interface RssResult {
+  readonly label: string;
+  readonly kind: EncryptionKind | 'bare';
+  readonly source?: 'file' | 'http' | undefined;
+  readonly build?: Build | undefined;
+  readonly rssMiB: number;
+  readonly anonMiB: number;
+  readonly fileMiB: number;
+}
+
+export interface FootprintResult {
+  /** Median spawn → first output of a bare `node -e`. */
+  readonly bareStartMs: number;
+  readonly startup: readonly StartupResult[];
+  /** The bare idle process first, then each candidate. */
+  readonly rss: readonly RssResult[];
+  readonly settleMs: number;
+}
+
+export const FOOTPRINT_CANDIDATES: readonly FootprintCandidate[] = [
+  { label: 'age, file source', kind: 'age', source: 'file', build: 'bundle' },
+  { label: 'age, HTTP source', kind: 'age', source: 'http', build: 'bundle' },
+  { label: 'KMS, HTTP source', kind: 'kms', source: 'http', build: 'bundle' },
+  { label: 'age, HTTP source, tsc build', kind: 'age', source: 'http', build: 'tsc' },
+];
+
+/** `[taskset -c cpus] node ...args`. */
+function spawnPinned(args: readonly string[], cpus: string | undefined, env: Readonly<Record<string, string>>, pipe: boolean): ChildProcess {
+  const cmd = cpus === undefined ? [process.execPath, ...args] : ['taskset', '-c', cpus, process.execPath, ...args];
+  return spawn(cmd[0] ?? process.execPath, cmd.slice(1), { env: { ...env }, stdio: ['ignore', pipe ? 'pipe' : 'ignore', 'pipe'] });
+}
+
+function mainScript(build: Build): string {
+  return build === 'bundle' ? bundleFile('src/main.js') : distFile('src/main.js');
+}
+
+/** Milliseconds from spawn to the first byte a bare `node -e` writes. */
+async function bareStart(cpus: string | undefined): Promise<number> {
+  const t0 = performance.now();
+  const child = spawnPinned(['-e', "process.stdout.write('up')"], cpus, { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, true);
+  const ms = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once('data', () => resolve(performance.now() - t0));
+    child.once('error', reject);
+  });
+  await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+  return ms;
+}
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly listeningMs: number;
+  readonly readyMs: number;
+}
+
+/** Starts an agent and times its `listening` and `artifact.refreshed` log lines from spawn. */
+async function startTimed(script: string, env: Readonly<Record<string, string>>, cpus: string | undefined): Promise<Started> {
+  const t0 = performance.now();
+  const child = spawnPinned([script], cpus, { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CLEF_AGENT_PORT: '0', CLEF_AGENT_LOG_LEVEL: 'info', ...env }, true);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+  try {
+    const seen = await new Promise<{ port: number; listeningMs: number; readyMs: number }>((resolve, reject) => {
+      let buffered = '';
+      let port: number | undefined;
+      let listeningMs = 0;
+      const timer = setTimeout(() => reject(new Error(`agent not ready after ${START_TIMEOUT_MS} ms\n${stderr}`)), START_TIMEOUT_MS);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`agent exited (${code ?? 'signal'}) before it was ready\n${stderr}`));
+      });
+      child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+        const now = performance.now() - t0;
+        buffered += d;
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (!line.startsWith('{')) continue;
+          const log = JSON.parse(line) as { event?: string; port?: number };
+          if (log.event === 'listening' && typeof log.port === 'number') {
+            port = log.port;
+            listeningMs = now;
+          }
+          if (log.event === 'artifact.refreshed' && port !== undefined) {
+            clearTimeout(timer);
+            resolve({ port, listeningMs, readyMs: now });
+          }
+        }
+      });
+    });
+    child.stdout?.resume();
+    const ready = await get(seen.port, '/v1/ready');
+    if (ready.status !== 200) throw new Error(`agent logged artifact.refreshed but /v1/ready answered ${ready.status}`);
+    return { child, listeningMs: seen.listeningMs, readyMs: seen.readyMs };
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+}
+
+/** VmRSS, RssAnon and RssFile of a process, in MiB (Linux). */
+async function rssOf(pid: number): Promise<{ rssMiB: number; anonMiB: number; fileMiB: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssMiB: kib('VmRSS') / 1024, anonMiB: kib('RssAnon') / 1024, fileMiB: kib('RssFile') / 1024 };
+}
+
+/** Serves the artifacts over HTTP from the bench process (on the load side's CPU). */
+async function artifactServer(fx: Fixtures): Promise<{ server: Server; url: (kind: EncryptionKind) => string }> {
+  const bodies = new Map<string, Buffer>();
+  for (const kind of ['age', 'kms'] as const) {
+    if (kind === 'kms' && fx.kms === undefined) continue;
+    bodies.set(`/${kind}.json`, await readFile(fx.get(kind, 10).artifactPath));
+  }
+  const server = createServer((req, res) => {
+    const body = bodies.get(req.url ?? '');
+    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return { server, url: (kind) => `http://127.0.0.1:${port}/${kind}.json` };
+}
+
+export async function runFootprint(pinning: Pinning, fx: Fixtures, runs: number, log: (line: string) => void): Promise<FootprintResult> {
+  const cpus = pinning.agentCpus;
+  const { server, url } = await artifactServer(fx);
+  const candidates = FOOTPRINT_CANDIDATES.filter((c) => c.kind !== 'kms' || fx.kms !== undefined);
+  const envOf = (c: FootprintCandidate): Record<string, string> => {
+    const f = fx.get(c.kind, 10);
+    return { ...f.env, ...(c.source === 'http' ? { CLEF_AGENT_SOURCE: url(c.kind) } : {}) };
+  };
+  try {
+    log(`footprint: spawn to listening and to ready, ${runs} runs per candidate, beside a bare node start`);
+    const bare: number[] = [];
+    const times = new Map<FootprintCandidate, { listening: number[]; ready: number[] }>(candidates.map((c) => [c, { listening: [], ready: [] }]));
+    // One unmeasured round warms the page cache for every file a candidate reads.
+    for (let i = -1; i < runs; i++) {
+      const b = await bareStart(cpus);
+      if (i >= 0) bare.push(b);
+      for (const c of candidates) {
+        const s = await startTimed(mainScript(c.build), envOf(c), cpus);
+        await stopChild(s.child);
+        if (i < 0) continue;
+        times.get(c)?.listening.push(s.listeningMs);
+        times.get(c)?.ready.push(s.readyMs);
+      }
+    }
+    const startup = candidates.map((c) => ({
+      label: c.label,
+      kind: c.kind,
+      source: c.source,
+      build: c.build,
+      listeningMs: median(times.get(c)?.listening ?? []),
+      readyMs: median(times.get(c)?.ready ?? []),
+      samples: runs,
+    }));
+
+    log(`footprint: idle RSS ${SETTLE_MS / 1000} s after ready, beside a bare node that only idles`);
+    const idle = spawnPinned(['-e', 'setInterval(() => {}, 1 << 30)'], cpus, { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, false);
+    const rss: RssResult[] = [];
+    try {
+      await sleep(SETTLE_MS);
+      rss.push({ label: 'bare node (idle)', kind: 'bare', ...(await rssOf(idle.pid ?? 0)) });
+    } finally {
+      await stopChild(idle);
+    }
+    for (const c of candidates) {
+      const s = await startTimed(mainScript(c.build), envOf(c), cpus);
+      try {
+        await sleep(SETTLE_MS);
+        rss.push({ label: c.label, kind: c.kind, source: c.source, build: c.build, ...(await rssOf(s.child.pid ?? 0)) });
+      } finally {
+        await stopChild(s.child);
+      }
+    }
+    return { bareStartMs: median(bare), startup, rss, settleMs: SETTLE_MS };
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+}
