@@ -43,6 +43,15 @@ export const STOP_DEADLINE_MS = 15_000;
 /** Tasks a worker holds at once: network waits (KMS, fetches) overlap, and a stuck task strands few others. */
 export const TASKS_PER_WORKER = 4;
 
+/**
+ * Cached mode: a worker idle this long exits, and the next poll starts one again. Requests never
+ * wait for a worker in cached mode, so only the refresh pays the start (~0.1 s of CPU for a file
+ * source, ~0.25 s over HTTP) while the pod keeps ~10-25 MiB less for most of every poll interval
+ * (bench/README.md "Footprint"). Longer than the start-up's back-to-back tasks, so the first load
+ * reuses the worker that proved the key.
+ */
+export const IDLE_WORKER_EXIT_MS = 5_000;
+
 // ── Refresh (main thread, SPEC §4) ───────────────────────────────────────────────────────────────
 
 /** Never poll more often than this (SPEC §4.1); also the floor of CLEF_AGENT_POLL_INTERVAL. */

@@ -5,7 +5,7 @@ import { startServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { WorkerPool } from './pool.js';
 import { Refresher } from './refresh/refresher.js';
-import { OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS } from '../common/limits.js';
+import { IDLE_WORKER_EXIT_MS, OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS } from '../common/limits.js';
 import type { OpsServer } from './http/ops-server.js';
 import { realTimers, type Clock } from './refresh/timers.js';
 import type { AgentMetrics } from './telemetry/metrics.js';
@@ -56,7 +56,13 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const wantMetrics = config.opsAddr !== undefined || config.telemetry?.metricsUrl !== undefined;
   const metrics: AgentMetrics | undefined = wantMetrics ? new (await import('./telemetry/metrics.js')).AgentMetrics() : undefined;
   const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
-  const pool = new WorkerPool({ size: config.workers, init: { ageKey, maxKeys: config.maxKeys }, maxQueue: config.maxQueue, metrics });
+  const pool = new WorkerPool({
+    size: config.workers,
+    init: { ageKey, maxKeys: config.maxKeys },
+    maxQueue: config.maxQueue,
+    metrics,
+    idleExitMs: idleWorkersExit(config) ? IDLE_WORKER_EXIT_MS : undefined,
+  });
   const mode =
     config.cacheTtl === 0
       ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock, new FailureLog(log), metrics)
@@ -175,6 +181,15 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     metrics: metrics === undefined ? undefined : { families: metrics.families, startedAtMs },
     opsPort: ops?.port,
   };
+}
+
+/**
+ * Whether idle workers may exit between polls: cached mode only (a JIT request must find a worker
+ * up), and not for S3 sources, whose every poll is signed: a new worker would resolve the AWS
+ * credentials again (an STS call per poll with web identity) where a kept one reuses them.
+ */
+export function idleWorkersExit(config: Pick<Config, 'cacheTtl' | 'source'>): boolean {
+  return config.cacheTtl !== 0 && config.source.kind !== 's3';
 }
 
 /** Up to 3 attempts of the whole load with exponential backoff, whatever the failure (SPEC §4.2). */

@@ -17,6 +17,11 @@ export interface PoolOptions {
   readonly maxQueue: number;
   /** Task durations and queue-full rejections (only with the operations listener configured). */
   readonly metrics?: PoolRecorder | undefined;
+  /**
+   * Workers idle this long exit and are started again for the next task (cached mode: see
+   * IDLE_WORKER_EXIT_MS). Unset: `size` workers stay up, as JIT requests need them at once.
+   */
+  readonly idleExitMs?: number | undefined;
 }
 
 export interface RunOptions {
@@ -151,8 +156,9 @@ export class WorkerPool {
   private create(): Piscina {
     return new Piscina({
       filename: (seaWorkerFile() ?? WORKER_FILE).href,
-      minThreads: this.options.size,
+      minThreads: this.options.idleExitMs === undefined ? this.options.size : 0,
       maxThreads: this.options.size,
+      ...(this.options.idleExitMs === undefined ? {} : { idleTimeout: this.options.idleExitMs }),
       // Workers must never inherit --inspect (SPEC §5.1) or other debugging flags.
       execArgv: [],
       env: seaWorkerEnv(),

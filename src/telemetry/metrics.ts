@@ -86,7 +86,9 @@ export class AgentMetrics implements PoolRecorder, RefreshRecorder {
         const meta = this.src().status.meta;
         return meta === undefined ? [] : [{ labels: { revision: meta.revision, mode: this.src().mode, encryption: meta.encryption }, value: 1 }];
       }),
-      new GaugeFamily(`${P}pool_workers`, 'Worker threads in the pool', () => [{ labels: {}, value: this.src().pool.size }]),
+      new GaugeFamily(`${P}pool_workers`, 'Worker threads the pool runs at most (CLEF_AGENT_WORKERS; idle ones exit between polls in cached mode)', () => [
+        { labels: {}, value: this.src().pool.size },
+      ]),
       new GaugeFamily(`${P}pool_busy_workers`, 'Workers running at least one task (tasks in flight, capped at the pool size)', () => {
         const p = this.src().pool;
         return [{ labels: {}, value: Math.min(p.size, p.running) }];

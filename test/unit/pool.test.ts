@@ -12,6 +12,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import type { LoadTask } from '../../common/protocol.js';
 import { TASKS_PER_WORKER } from '../../common/limits.js';
 import { WorkerPool } from '../../src/pool.js';
+import { idleWorkersExit } from '../../src/agent.js';
 
 /** An artifact source that answers nothing until told to. */
 class HoldingSource {
@@ -142,5 +143,41 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
     const r = await running;
     assert.equal(r.ok ? 'ok' : r.code, 'fetch_status', 'the task on the old worker completed');
     assert.equal(source.seen, seen + 1, 'and was not re-run');
+  });
+
+  test('idleExitMs: an idle worker exits, and the next task starts one again', async () => {
+    const p = new WorkerPool({ size: 2, init: {}, maxQueue: 16, idleExitMs: 50 });
+    pools.push(p);
+    assert.equal(p.threads.length, 0, 'no worker before the first task');
+    assert.equal((await p.run({ type: 'checkKey' })).ok, false, 'no key configured: the task ran and answered');
+    assert.ok(p.threads.length >= 1);
+    await until(() => p.threads.length === 0, 10_000, 'the idle worker gone');
+    const again = await p.run({ type: 'checkKey' });
+    assert.equal(again.ok ? 'ok' : again.code, 'no_key', 'a new worker took the task');
+  });
+
+  test('without idleExitMs every worker stays up while idle', async () => {
+    const p = pool();
+    await p.run({ type: 'checkKey' });
+    const before = threadIds(p);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(threadIds(p), before);
+  });
+});
+
+describe('idleWorkersExit: which configurations let idle workers go', () => {
+  const file = { kind: 'file', path: '/run/a.json' } as const;
+  test('cached mode with a file, HTTP or git source: yes', () => {
+    assert.equal(idleWorkersExit({ cacheTtl: 300, source: file }), true);
+    assert.equal(idleWorkersExit({ cacheTtl: 300, source: { kind: 'http', url: 'https://h/a.json' } }), true);
+  });
+  test('JIT mode: no (a request must find a worker up)', () => {
+    assert.equal(idleWorkersExit({ cacheTtl: 0, source: file }), false);
+  });
+  test('an S3 source: no (a new worker would resolve AWS credentials again for every poll)', () => {
+    assert.equal(
+      idleWorkersExit({ cacheTtl: 300, source: { kind: 's3', url: 'https://b.s3.us-east-1.amazonaws.com/k', bucket: 'b', key: 'k', region: 'us-east-1' } }),
+      false,
+    );
   });
 });
