@@ -6,9 +6,11 @@
  *   `/v1/ready` confirmed 200) for an age artifact from a file and over HTTP, and a KMS artifact over
  *   HTTP (through the bench's local KMS server); the bare start is spawn → first output of
  *   `node -e "process.stdout.write('up')"`. Candidates take turns, medians reported.
- * - Idle RSS: the whole process (main thread and workers) `SETTLE_MS` after ready, beside a bare
- *   `node` that only idles; anonymous and file-backed parts apart (file-backed pages are the node
- *   binary's code, shared through the page cache by every process running the same binary).
+ * - Idle RSS: the whole process (main thread and workers) `IDLE_MS` after ready, when a cached
+ *   agent's idle worker has exited (IDLE_WORKER_EXIT_MS), and `WARM_MS` after ready, when it is
+ *   still up (what a poll costs), beside a bare `node` that only idles; anonymous and file-backed
+ *   parts apart (file-backed pages are the node binary's code, shared through the page cache by
+ *   every process running the same binary).
  *
  * Every agent runs the shipped build (the production bundle, scripts/build-prod.mjs); the tsc build
  * is measured beside it for information. Measured, never asserted.
@@ -22,9 +24,12 @@ import type { EncryptionKind, Fixtures } from './fixtures.js';
 import type { Pinning } from './machine.js';
 import { median } from './measure.js';
 import { bundleFile, distFile, get, stopChild } from './proc.js';
+import { IDLE_WORKER_EXIT_MS } from '../../common/limits.js';
 
-/** After ready, before RSS is read: start-up garbage has had time to be collected. */
-const SETTLE_MS = 3_000;
+/** After ready: start-up garbage collected, the worker of a cached agent still up. */
+const WARM_MS = 2_000;
+/** After ready: a cached agent's idle worker has exited (IDLE_WORKER_EXIT_MS + margin); no poll yet (30 s). */
+const IDLE_MS = IDLE_WORKER_EXIT_MS + 3_000;
 const START_TIMEOUT_MS = 30_000;
 
 export type Build = 'bundle' | 'tsc';
@@ -34,6 +39,7 @@ export interface FootprintCandidate {
   readonly kind: EncryptionKind;
   readonly source: 'file' | 'http';
   readonly build: Build;
+  readonly mode: 'cached' | 'jit';
 }
 
 export interface StartupResult {
@@ -51,25 +57,33 @@ export interface RssResult {
   readonly kind: EncryptionKind | 'bare';
   readonly source?: 'file' | 'http' | undefined;
   readonly build?: Build | undefined;
+  readonly mode?: 'cached' | 'jit' | undefined;
+  /** `settleMs` after ready. */
   readonly rssMiB: number;
   readonly anonMiB: number;
   readonly fileMiB: number;
+  /** `warmMs` after ready (a cached agent's worker still up). */
+  readonly warmRssMiB: number;
 }
 
 export interface FootprintResult {
   /** Median spawn → first output of a bare `node -e`. */
   readonly bareStartMs: number;
+  /** Median spawn → a bare `node -e` hears from one worker thread it started (the design's floor). */
+  readonly bareWorkerStartMs: number;
   readonly startup: readonly StartupResult[];
   /** The bare idle process first, then each candidate. */
   readonly rss: readonly RssResult[];
   readonly settleMs: number;
+  readonly warmMs: number;
 }
 
 export const FOOTPRINT_CANDIDATES: readonly FootprintCandidate[] = [
-  { label: 'age, file source', kind: 'age', source: 'file', build: 'bundle' },
-  { label: 'age, HTTP source', kind: 'age', source: 'http', build: 'bundle' },
-  { label: 'KMS, HTTP source', kind: 'kms', source: 'http', build: 'bundle' },
-  { label: 'age, HTTP source, tsc build', kind: 'age', source: 'http', build: 'tsc' },
+  { label: 'cached, age, file source', kind: 'age', source: 'file', build: 'bundle', mode: 'cached' },
+  { label: 'cached, age, HTTP source', kind: 'age', source: 'http', build: 'bundle', mode: 'cached' },
+  { label: 'cached, KMS, HTTP source', kind: 'kms', source: 'http', build: 'bundle', mode: 'cached' },
+  { label: 'JIT, age, HTTP source', kind: 'age', source: 'http', build: 'bundle', mode: 'jit' },
+  { label: 'cached, age, HTTP source, tsc build', kind: 'age', source: 'http', build: 'tsc', mode: 'cached' },
 ];
 
 /** `[taskset -c cpus] node ...args`. */
@@ -82,10 +96,16 @@ function mainScript(build: Build): string {
   return build === 'bundle' ? bundleFile('src/main.js') : distFile('src/main.js');
 }
 
+/** A bare start: `node -e` writes at once. */
+const BARE = "process.stdout.write('up')";
+/** The floor of the agent's design: a bare start plus one worker thread that answers once started. */
+const BARE_WORKER =
+  "const { Worker } = require('node:worker_threads'); new Worker(\"require('node:worker_threads').parentPort.postMessage(0)\", { eval: true }).once('message', () => { process.stdout.write('up'); process.exit(0); });";
+
 /** Milliseconds from spawn to the first byte a bare `node -e` writes. */
-async function bareStart(cpus: string | undefined): Promise<number> {
+async function bareStart(cpus: string | undefined, script = BARE): Promise<number> {
   const t0 = performance.now();
-  const child = spawnPinned(['-e', "process.stdout.write('up')"], cpus, { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, true);
+  const child = spawnPinned(['-e', script], cpus, { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, true);
   const ms = await new Promise<number>((resolve, reject) => {
     child.stdout?.once('data', () => resolve(performance.now() - t0));
     child.once('error', reject);
@@ -175,16 +195,19 @@ export async function runFootprint(pinning: Pinning, fx: Fixtures, runs: number,
   const candidates = FOOTPRINT_CANDIDATES.filter((c) => c.kind !== 'kms' || fx.kms !== undefined);
   const envOf = (c: FootprintCandidate): Record<string, string> => {
     const f = fx.get(c.kind, 10);
-    return { ...f.env, ...(c.source === 'http' ? { CLEF_AGENT_SOURCE: url(c.kind) } : {}) };
+    return { ...f.env, CLEF_AGENT_CACHE_TTL: c.mode === 'jit' ? '0' : '300', ...(c.source === 'http' ? { CLEF_AGENT_SOURCE: url(c.kind) } : {}) };
   };
   try {
     log(`footprint: spawn to listening and to ready, ${runs} runs per candidate, beside a bare node start`);
     const bare: number[] = [];
+    const bareWorker: number[] = [];
     const times = new Map<FootprintCandidate, { listening: number[]; ready: number[] }>(candidates.map((c) => [c, { listening: [], ready: [] }]));
     // One unmeasured round warms the page cache for every file a candidate reads.
     for (let i = -1; i < runs; i++) {
       const b = await bareStart(cpus);
+      const bw = await bareStart(cpus, BARE_WORKER);
       if (i >= 0) bare.push(b);
+      if (i >= 0) bareWorker.push(bw);
       for (const c of candidates) {
         const s = await startTimed(mainScript(c.build), envOf(c), cpus);
         await stopChild(s.child);
@@ -203,25 +226,26 @@ export async function runFootprint(pinning: Pinning, fx: Fixtures, runs: number,
       samples: runs,
     }));
 
-    log(`footprint: idle RSS ${SETTLE_MS / 1000} s after ready, beside a bare node that only idles`);
+    log(`footprint: RSS ${WARM_MS / 1000} s and ${IDLE_MS / 1000} s after ready, beside a bare node that only idles (agents side by side)`);
     const idle = spawnPinned(['-e', 'setInterval(() => {}, 1 << 30)'], cpus, { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, false);
-    const rss: RssResult[] = [];
+    const started: Started[] = [];
     try {
-      await sleep(SETTLE_MS);
-      rss.push({ label: 'bare node (idle)', kind: 'bare', ...(await rssOf(idle.pid ?? 0)) });
-    } finally {
-      await stopChild(idle);
-    }
-    for (const c of candidates) {
-      const s = await startTimed(mainScript(c.build), envOf(c), cpus);
-      try {
-        await sleep(SETTLE_MS);
-        rss.push({ label: c.label, kind: c.kind, source: c.source, build: c.build, ...(await rssOf(s.child.pid ?? 0)) });
-      } finally {
-        await stopChild(s.child);
+      // Side by side, one at a time to ready (each start on a quiet CPU), then read together.
+      for (const c of candidates) started.push(await startTimed(mainScript(c.build), envOf(c), cpus));
+      const t0 = performance.now();
+      await sleep(WARM_MS);
+      const warm = await Promise.all(started.map((s) => rssOf(s.child.pid ?? 0)));
+      await sleep(IDLE_MS - (performance.now() - t0));
+      const bareRss = await rssOf(idle.pid ?? 0);
+      const rss: RssResult[] = [{ label: 'bare node (idle)', kind: 'bare', ...bareRss, warmRssMiB: bareRss.rssMiB }];
+      for (const [i, c] of candidates.entries()) {
+        const now = await rssOf(started[i]?.child.pid ?? 0);
+        rss.push({ label: c.label, kind: c.kind, source: c.source, build: c.build, mode: c.mode, ...now, warmRssMiB: warm[i]?.rssMiB ?? Number.NaN });
       }
+      return { bareStartMs: median(bare), bareWorkerStartMs: median(bareWorker), startup, rss, settleMs: IDLE_MS, warmMs: WARM_MS };
+    } finally {
+      await Promise.all([stopChild(idle), ...started.map((s) => stopChild(s.child))]);
     }
-    return { bareStartMs: median(bare), startup, rss, settleMs: SETTLE_MS };
   } finally {
     await new Promise((r) => server.close(r));
   }
