@@ -134,6 +134,8 @@ describe('JitMode', () => {
     const pending = r.mode.secrets();
     r.pool.source = () => verified(meta('rev-b', { packedAtMs: r.time.now() + 1 }), 1);
     await r.refresher.refresh('poll');
+    // Requests reach the pool when the turn they arrived in ends (jit-batch.ts): after this refresh.
+    await new Promise((resolve) => setImmediate(resolve));
     finish?.(body('{"from":"a"}'));
     assert.equal(text(await pending), '{"from":"a"}');
     assert.equal(r.pool.serves[0]?.artifact.ciphertextHash, 'sha256-rev-a');
