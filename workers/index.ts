@@ -57,7 +57,7 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
  */
 export default async function handler(task: Task): Promise<unknown> {
   const result = await runTask(task, init);
-  const buffers = movable(task, result);
+  const buffers = transfers(task, result);
   if (buffers.length > 0) {
     const movable = {
       [Piscina.transferableSymbol]: buffers,
@@ -70,7 +70,8 @@ export default async function handler(task: Task): Promise<unknown> {
   return result;
 }
 
-function movable(task: Task, result: TaskResults[keyof TaskResults]): ArrayBufferLike[] {
+/** The ArrayBuffers `result` hands over: each body's or the arena's own. Exported for tests. */
+export function transfers(task: Task, result: TaskResults[keyof TaskResults]): ArrayBufferLike[] {
   if (!result.ok) return [];
   if (task.type === 'serveBatch' && 'results' in result) return batchBuffers(result);
   if ('outcome' in result && result.outcome === 'loaded') return [result.snapshot.arena.buffer];
