@@ -91,6 +91,15 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** One failure log line per reason per window; the rest are counted into the next line (a KMS outage fails every request). */
 export const FAILURE_LOG_WINDOW_MS = 10_000;
 
+/**
+ * JIT requests one worker task may carry (src/serving/jit-batch.ts). A batch saves one pool round
+ * trip and worker wake-up per request after the first, so past 8 the saving per request is under
+ * an eighth of one round trip, while the batch's last request waits for every decryption ahead of
+ * it in that worker (a worker holds TASKS_PER_WORKER batches). Small, so batch latency stays close
+ * to a single request's.
+ */
+export const JIT_BATCH_MAX = 8;
+
 /** How long a cached-mode request waits for the one refresh it may trigger after the TTL ran out. */
 export const REQUEST_REFRESH_DEADLINE_MS = 3_000;
 

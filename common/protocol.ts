@@ -129,6 +129,17 @@ export interface ServeTask {
 }
 
 /**
+ * JIT mode: several requests that arrived in the same event-loop turn, on the same artifact, as one
+ * task (src/serving/jit-batch.ts). The worker still decrypts once per request — no plaintext is
+ * shared between requests — and answers `results[i]` for `requests[i]`.
+ */
+export interface ServeBatchTask {
+  readonly type: 'serveBatch';
+  readonly artifact: EncryptedArtifact;
+  readonly requests: readonly ServeRequest[];
+}
+
+/**
  * Remove the disk fallback copy (SPEC §4.4: revocation, expiry). A worker task so that every cache
  * file is read, written and deleted on the worker side of the thread line.
  */
@@ -165,7 +176,7 @@ export interface WriteStateTask {
   readonly state: RollbackState;
 }
 
-export type Task = LoadTask | CheckKeyTask | ServeTask | PurgeCacheTask | ReadStateTask | WriteStateTask;
+export type Task = LoadTask | CheckKeyTask | ServeTask | ServeBatchTask | PurgeCacheTask | ReadStateTask | WriteStateTask;
 
 /**
  * A verified artifact as JIT mode holds it: still encrypted. `ageFile` is the binary age file
@@ -307,11 +318,15 @@ export type ServeResult =
   | { readonly ok: true; readonly status: 409; readonly candidates: readonly string[] }
   | TaskFailure;
 
+/** One result per request, in order; a whole-task failure (a crashed worker) is one failure for all. */
+export type ServeBatchResult = { readonly ok: true; readonly results: readonly ServeResult[] } | TaskFailure;
+
 /** Maps each task to its result type, so the pool wrapper is typed per task kind. */
 export interface TaskResults {
   load: LoadResult;
   checkKey: CheckKeyResult;
   serve: ServeResult;
+  serveBatch: ServeBatchResult;
   purgeCache: PurgeCacheResult;
   readState: ReadStateResult;
   writeState: WriteStateResult;

@@ -2,8 +2,9 @@ import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { TASKS_PER_WORKER } from '../common/limits.js';
-import type { Task, TaskFailure, TaskResults, WorkerInit } from '../common/protocol.js';
+import type { ServeBatchResult, ServeBatchTask, ServeResult, ServeTask, Task, TaskFailure, TaskResults, WorkerInit } from '../common/protocol.js';
 import { taskFailure } from '../common/task-failure.js';
+import { carrying, RequestCountingQueue } from './pool-queue.js';
 import type { PoolRecorder } from './telemetry/recorder.js';
 import { seaWorkerEnv, seaWorkerFile } from './sea.js';
 
@@ -13,7 +14,7 @@ const WORKER_FILE = new URL('../workers/index.js', import.meta.url);
 export interface PoolOptions {
   readonly size: number;
   readonly init: WorkerInit;
-  /** Tasks that may wait for a worker; past it `run` answers `overloaded` at once. */
+  /** Requests that may wait for a worker (a JIT batch counts its requests); past it `run` and `admit` answer `overloaded` at once. */
   readonly maxQueue: number;
   /** Task durations and queue-full rejections (only with the operations listener configured). */
   readonly metrics?: PoolRecorder | undefined;
@@ -32,12 +33,27 @@ export interface RunOptions {
   readonly deadlineMs?: number;
 }
 
+/** JIT requests run as one task (`runBatch`): their deadline, counted from each one's arrival. */
+export interface BatchOptions {
+  readonly deadlineMs: number;
+  /** `performance.now()` when each request arrived, in the order of the task's requests. */
+  readonly arrivedAt: readonly number[];
+  /** Given a request's result that came after its deadline answered it: a body no one will write, to wipe. */
+  readonly late?: ((r: ServeResult) => void) | undefined;
+}
+
+type Overdue = { overdue: boolean };
+
 /**
  * The only way the main thread reaches the workers: a typed `run()` per task kind. Everything
  * that touches artifact bytes or key material happens on the other side of this call.
  */
 export class WorkerPool {
   private piscina: Piscina;
+  /** The current piscina's queue, which counts the requests its tasks carry. */
+  private queue = new RequestCountingQueue();
+  /** JIT requests admitted (`admit`) and not yet handed to piscina: they wait for a worker too. */
+  private admitted = 0;
   readonly size: number;
   private readonly options: PoolOptions;
   /** Tasks handed to piscina and not settled yet (queued ones included). */
@@ -70,33 +86,95 @@ export class WorkerPool {
    */
   async run<T extends Task>(task: T, options: RunOptions = {}): Promise<TaskResults[T['type']]> {
     // Checked before queueing, so a flood is refused in O(1) instead of growing memory.
-    if (this.piscina.queueSize >= this.options.maxQueue) {
-      this.options.metrics?.rejected('queue_full');
-      return taskFailure('overloaded', 'the worker queue is full');
-    }
+    if (this.waiting() >= this.options.maxQueue) return this.full();
     const state = { overdue: false };
-    const settled = this.options.metrics === undefined ? this.attempt(task, state) : this.timed(task, state, this.options.metrics);
+    const settled = this.settle(task, state);
     const deadline = options.deadlineMs;
     if (deadline === undefined) return settled;
-    // The deadline is our own timer, not an AbortSignal handed to piscina: piscina routes
-    // signal-carrying tasks through a side queue that later tasks can overtake, which measured as
-    // multi-second tails under load (bench). A late task answers `task_timeout` at once; if it is
-    // still running one more deadline later, its worker is stuck and the workers are replaced.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<TaskFailure>((resolve) => {
-      timer = setTimeout(() => {
-        state.overdue = true;
-        resolve(taskFailure('task_timeout', `the worker task exceeded its ${deadline} ms deadline`));
-        this.watchOverdue(this.piscina, settled, deadline);
-      }, deadline);
+    return this.within(settled, settled, state, deadline, performance.now());
+  }
+
+  /**
+   * Admit one JIT request into the wait for a worker, in O(1), or refuse it (`overloaded`) when
+   * CLEF_AGENT_MAX_QUEUE requests already wait. An admitted request must reach `runBatch`.
+   */
+  admit(): TaskFailure | undefined {
+    if (this.waiting() >= this.options.maxQueue) return this.full();
+    this.admitted++;
+    return undefined;
+  }
+
+  /**
+   * Run admitted JIT requests on one artifact as one task — `serve` for one request (exactly
+   * today's single task), `serveBatch` for several — and answer each on its own: its result,
+   * `task_timeout` at its own deadline, or the task's failure. The stuck-worker rule and the
+   * bystander re-run apply to the task as in `run`.
+   */
+  runBatch(task: ServeTask | ServeBatchTask, options: BatchOptions): Promise<ServeResult>[] {
+    const n = task.type === 'serve' ? 1 : task.requests.length;
+    const state = { overdue: false };
+    const settled: Promise<ServeResult | ServeBatchResult> = task.type === 'serve' ? this.settle(task, state) : this.settle(carrying(task, n), state);
+    this.admitted = Math.max(0, this.admitted - n);
+    return Array.from({ length: n }, (_, i) => {
+      const own = task.type === 'serve' ? (settled as Promise<ServeResult>) : (settled as Promise<ServeBatchResult>).then((r) => pick(r, i));
+      return this.within(own, settled, state, options.deadlineMs, options.arrivedAt[i] ?? performance.now(), options.late);
     });
-    const result = await Promise.race([settled, late]);
+  }
+
+  /** Requests waiting for a worker: admitted ones not handed over yet, and those in queued tasks. */
+  private waiting(): number {
+    // piscina's queueSize leaves out the tasks its starting workers will take; they sit at the
+    // head of the queue and are taken as one request each (exact for every task but a batch).
+    const starting = this.queue.size - this.piscina.queueSize;
+    return this.admitted + Math.max(0, this.queue.requests - starting);
+  }
+
+  private full(): TaskFailure {
+    this.options.metrics?.rejected('queue_full');
+    return taskFailure('overloaded', 'the worker queue is full');
+  }
+
+  private settle<T extends Task>(task: T, state: Overdue): Promise<TaskResults[T['type']]> {
+    return this.options.metrics === undefined ? this.attempt(task, state) : this.timed(task, state, this.options.metrics);
+  }
+
+  /**
+   * `result`, or `task_timeout` once `deadlineMs` from `startedAt` has passed. The deadline is our
+   * own timer, not an AbortSignal handed to piscina: piscina routes signal-carrying tasks through a
+   * side queue that later tasks can overtake, which measured as multi-second tails under load
+   * (bench). A late task answers `task_timeout` at once; if it is still running one more deadline
+   * later, its worker is stuck and the workers are replaced.
+   */
+  private async within<R>(
+    result: Promise<R>,
+    task: Promise<unknown>,
+    state: Overdue,
+    deadlineMs: number,
+    startedAt: number,
+    late?: (r: R) => void,
+  ): Promise<R | TaskFailure> {
+    let timer: NodeJS.Timeout | undefined;
+    let timeout: TaskFailure | undefined;
+    const passed = new Promise<TaskFailure>((resolve) => {
+      timer = setTimeout(
+        () => {
+          timeout = taskFailure('task_timeout', `the worker task exceeded its ${deadlineMs} ms deadline`);
+          resolve(timeout);
+          if (state.overdue) return;
+          state.overdue = true;
+          this.watchOverdue(this.piscina, task, deadlineMs);
+        },
+        Math.max(0, startedAt + deadlineMs - performance.now()),
+      );
+    });
+    const r = await Promise.race([result, passed]);
     clearTimeout(timer);
-    return result;
+    if (r === timeout && late !== undefined) void result.then(late);
+    return r;
   }
 
   /** `attempt`, counted while in flight and timed from the main thread (queueing included). */
-  private async timed<T extends Task>(task: T, state: { overdue: boolean }, metrics: PoolRecorder): Promise<TaskResults[T['type']]> {
+  private async timed<T extends Task>(task: T, state: Overdue, metrics: PoolRecorder): Promise<TaskResults[T['type']]> {
     const start = performance.now();
     this.inFlight++;
     try {
@@ -113,7 +191,7 @@ export class WorkerPool {
    * workers: every task is idempotent, and it was only a bystander. An overdue task is never run
    * again: its caller has its answer, and it may be the one that was stuck.
    */
-  private async attempt<T extends Task>(task: T, state: { overdue: boolean }): Promise<TaskResults[T['type']]> {
+  private async attempt<T extends Task>(task: T, state: Overdue): Promise<TaskResults[T['type']]> {
     const piscina = this.piscina;
     try {
       return (await piscina.run(task)) as TaskResults[T['type']];
@@ -154,7 +232,9 @@ export class WorkerPool {
   }
 
   private create(): Piscina {
+    this.queue = new RequestCountingQueue();
     return new Piscina({
+      taskQueue: this.queue,
       filename: (seaWorkerFile() ?? WORKER_FILE).href,
       minThreads: this.options.idleExitMs === undefined ? this.options.size : 0,
       maxThreads: this.options.size,
@@ -180,4 +260,9 @@ function errorName(err: unknown): string {
     return code ? `${err.name} (${code})` : err.name;
   }
   return typeof err;
+}
+
+function pick(r: ServeBatchResult, i: number): ServeResult {
+  if (!r.ok) return r;
+  return r.results[i] ?? taskFailure('internal', 'the worker answered fewer requests than it was given');
 }

@@ -15,6 +15,7 @@ import { getDecrypter } from './keys.js';
 import { load } from './load.js';
 import { taskFailure } from '../common/task-failure.js';
 import { serve } from './serve.js';
+import { batchBuffers, serveBatch } from './serve-batch.js';
 
 const init: WorkerInit = isWorkerInit(workerData) ? workerData : {};
 
@@ -30,6 +31,8 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
       }
       case 'serve':
         return await serve(task, workerInit);
+      case 'serveBatch':
+        return await serveBatch(task, workerInit);
       case 'purgeCache':
         return await purgeCache(task.dir, task.name);
       case 'readState':
@@ -47,21 +50,17 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
 }
 
 /**
- * Piscina handler. A loaded snapshot's arena and a JIT response body are moved, not copied, to the
- * main thread: the result is wrapped in a transferable whose only transfer item is that ArrayBuffer
- * (which the arena or body owns exactly), and piscina unwraps it before posting.
+ * Piscina handler. A loaded snapshot's arena and JIT response bodies are moved, not copied, to the
+ * main thread: the result is wrapped in a transferable whose transfer items are those ArrayBuffers
+ * (each owned exactly by its arena or body; piscina concatenates a list into the transfer list),
+ * and piscina unwraps it before posting.
  */
 export default async function handler(task: Task): Promise<unknown> {
   const result = await runTask(task, init);
-  const buffer =
-    result.ok && 'outcome' in result && result.outcome === 'loaded'
-      ? result.snapshot.arena.buffer
-      : result.ok && 'body' in result
-        ? result.body.buffer
-        : undefined;
-  if (buffer !== undefined) {
+  const buffers = transfers(task, result);
+  if (buffers.length > 0) {
     const movable = {
-      [Piscina.transferableSymbol]: buffer,
+      [Piscina.transferableSymbol]: buffers,
       [Piscina.valueSymbol]: result,
     };
     // Piscina types its symbols as plain `symbol`, so TS cannot see this satisfies its
@@ -69,6 +68,14 @@ export default async function handler(task: Task): Promise<unknown> {
     return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
   }
   return result;
+}
+
+/** The ArrayBuffers `result` hands over: each body's or the arena's own. Exported for tests. */
+export function transfers(task: Task, result: TaskResults[keyof TaskResults]): ArrayBufferLike[] {
+  if (!result.ok) return [];
+  if (task.type === 'serveBatch' && 'results' in result) return batchBuffers(result);
+  if ('outcome' in result && result.outcome === 'loaded') return [result.snapshot.arena.buffer];
+  return 'body' in result ? [result.body.buffer] : [];
 }
 
 function isWorkerInit(v: unknown): v is WorkerInit {

@@ -7,6 +7,7 @@ import type { Clock } from '../refresh/timers.js';
 import type { ServingState } from '../refresh/schedule.js';
 import { isKmsFailure, type RefreshRecorder } from '../telemetry/recorder.js';
 import type { FailureLog } from './failure-log.js';
+import { JitBatcher } from './jit-batch.js';
 import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, SecretOptions, ServingMode } from './mode.js';
 
@@ -18,25 +19,29 @@ interface Current {
 
 /**
  * JIT mode (SPEC §5.2, CACHE_TTL=0): the main thread holds only the verified, still-encrypted
- * artifact. Every secrets-route request — HEAD and `/v1/keys` included — runs one worker task that
- * decrypts and returns exactly the response body; the main thread writes it, then zeroes it.
+ * artifact. Every secrets-route request — HEAD and `/v1/keys` included — is one decryption in a
+ * worker that returns exactly the response body; the main thread writes it, then zeroes it.
+ * Requests that arrive together share a pool task (jit-batch.ts), never a decryption.
  * No plaintext is held between requests, and the event loop never decrypts.
  */
 export class JitMode implements ServingMode, RefreshSink {
   readonly name = 'jit' as const;
   private current: Current | undefined;
   private refresher!: Refresher;
+  private readonly batcher: JitBatcher;
 
   constructor(
-    private readonly pool: WorkerPool,
+    pool: WorkerPool,
     private readonly maxStaleSeconds: number,
-    private readonly decryptTimeoutMs: number,
+    decryptTimeoutMs: number,
     private readonly clock: Clock = Date.now,
     /** Where failed requests are told to the operator (rate-limited); none in unit tests. */
     private readonly failures?: FailureLog,
     /** KMS Decrypt calls of requests (only with the operations listener configured). */
     private readonly metrics?: Pick<RefreshRecorder, 'kmsDecrypt'>,
-  ) {}
+  ) {
+    this.batcher = new JitBatcher(pool, decryptTimeoutMs);
+  }
 
   attach(refresher: Refresher): void {
     this.refresher = refresher;
@@ -48,6 +53,9 @@ export class JitMode implements ServingMode, RefreshSink {
   }
 
   drop(): void {
+    // Requests that arrived before the drop go to the workers now, before they are replaced: a
+    // worker started after a revocation must never derive the revoked artifact's key.
+    this.batcher.flush();
     this.current = undefined;
   }
 
@@ -56,6 +64,7 @@ export class JitMode implements ServingMode, RefreshSink {
   }
 
   close(): void {
+    this.batcher.flush();
     this.current = undefined;
     this.failures?.flush();
   }
@@ -92,7 +101,7 @@ export class JitMode implements ServingMode, RefreshSink {
     const state = this.state();
     const current = this.current;
     if (state !== 'ok' || current === undefined) throw new ApiError(state === 'ok' ? 'not_loaded' : state);
-    const r = await this.pool.run({ type: 'serve', artifact: current.artifact, request }, { deadlineMs: this.decryptTimeoutMs });
+    const r = await this.batcher.serve(current.artifact, request);
     // Every request on a KMS artifact calls Decrypt (SPEC §5.2); the result says how it went.
     if (this.metrics !== undefined && current.meta.encryption === 'kms' && (r.ok || isKmsFailure(r.code))) this.metrics.kmsDecrypt(r.ok ? undefined : r.code);
     if (!r.ok) {

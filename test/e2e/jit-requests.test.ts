@@ -32,22 +32,32 @@ interface Recorder {
   pending: number;
 }
 
-/** Wrap the agent's pool `run` (the main thread's only way to the workers) to record serve tasks and bodies. */
+/**
+ * Wrap the agent's pool calls (the main thread's only way to the workers) to record serve requests
+ * and bodies: `run` for other tasks, and `runBatch`, which carries JIT requests alone or batched.
+ */
 function record(a: InProcessAgent): Recorder {
   const pool = a.handle.pool;
   const rec: Recorder = { serves: [], bodies: [], pending: 0 };
   const run = pool.run.bind(pool) as (task: Task, options?: { deadlineMs?: number }) => Promise<unknown>;
   (pool as unknown as { run: typeof run }).run = async (task, options) => {
-    if (task.type !== 'serve') return run(task, options);
-    rec.serves.push(task.request);
-    rec.pending++;
-    try {
-      const r = (await run(task, options)) as { ok: boolean; body?: Uint8Array };
-      if (r.ok && r.body !== undefined) rec.bodies.push(r.body);
-      return r;
-    } finally {
-      rec.pending--;
-    }
+    if (task.type !== 'serve' && task.type !== 'serveBatch') return run(task, options);
+    throw new Error(`JIT requests go through runBatch, not run (${task.type})`);
+  };
+  const runBatch = pool.runBatch.bind(pool);
+  pool.runBatch = (task, options) => {
+    const requests = task.type === 'serve' ? [task.request] : task.requests;
+    rec.serves.push(...requests);
+    rec.pending += requests.length;
+    return runBatch(task, options).map(async (answer) => {
+      try {
+        const r = await answer;
+        if (r.ok && r.status === 200) rec.bodies.push(r.body);
+        return r;
+      } finally {
+        rec.pending--;
+      }
+    });
   };
   return rec;
 }

@@ -134,9 +134,21 @@ describe('JitMode', () => {
     const pending = r.mode.secrets();
     r.pool.source = () => verified(meta('rev-b', { packedAtMs: r.time.now() + 1 }), 1);
     await r.refresher.refresh('poll');
+    // Requests reach the pool when the turn they arrived in ends (jit-batch.ts): after this refresh.
+    await new Promise((resolve) => setImmediate(resolve));
     finish?.(body('{"from":"a"}'));
     assert.equal(text(await pending), '{"from":"a"}');
     assert.equal(r.pool.serves[0]?.artifact.ciphertextHash, 'sha256-rev-a');
+  });
+
+  test('a drop (revocation, expiry) hands the requests that arrived before it to the pool at once, before the workers are replaced', async () => {
+    const r = await jit();
+    r.pool.serve = () => body('{"from":"a"}');
+    const pending = r.mode.secrets();
+    assert.equal(r.pool.batches.length, 0, 'waiting for the turn to end');
+    r.mode.drop();
+    assert.equal(r.pool.batches.length, 1, 'submitted before drop returned (the refresher recycles the pool right after it)');
+    assert.equal(text(await pending), '{"from":"a"}');
   });
 
   test('404 and 409 answers of the worker become not_found and ambiguous_key', async () => {

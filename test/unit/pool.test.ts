@@ -3,16 +3,20 @@
  * a passed deadline answers `task_timeout` and a task still stuck one deadline later gets the
  * workers replaced (bystanders re-run on the new ones), and `recycle` replaces every worker while
  * the old ones finish what they run. Tasks are made to hang on a local source that holds every
- * request until the test answers it.
+ * request until the test answers it. JIT batches (`admit` + `runBatch`): the queue bound counts
+ * their requests, each request has its own deadline, and a batch is a bystander or a casualty as
+ * a whole task, with one answer per request.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { after, afterEach, before, describe, test } from 'node:test';
-import type { LoadTask } from '../../common/protocol.js';
+import type { EncryptedArtifact, LoadTask, ServeRequest, ServeResult, WorkerInit } from '../../common/protocol.js';
 import { TASKS_PER_WORKER } from '../../common/limits.js';
 import { WorkerPool } from '../../src/pool.js';
 import { idleWorkersExit } from '../../src/agent.js';
+import { ageKeygen, ageLibEncrypt, inlineKey, sha256Hex, type AgeKeyPair } from '../workers/helpers.js';
 
 /** An artifact source that answers nothing until told to. */
 class HoldingSource {
@@ -54,8 +58,8 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 const source = new HoldingSource();
 let pools: WorkerPool[] = [];
 
-function pool(maxQueue = 16): WorkerPool {
-  const p = new WorkerPool({ size: 1, init: {}, maxQueue });
+function pool(maxQueue = 16, init: WorkerInit = {}): WorkerPool {
+  const p = new WorkerPool({ size: 1, init, maxQueue });
   pools.push(p);
   return p;
 }
@@ -178,6 +182,128 @@ describe('idleWorkersExit: which configurations let idle workers go', () => {
     assert.equal(
       idleWorkersExit({ cacheTtl: 300, source: { kind: 's3', url: 'https://b.s3.us-east-1.amazonaws.com/k', bucket: 'b', key: 'k', region: 'us-east-1' } }),
       false,
+    );
+  });
+});
+
+const PAYLOAD = '{"app":{"A":"1","B":"two"}}';
+const ANSWERS: ReadonlyArray<[ServeRequest, string]> = [
+  [{ route: 'secrets' }, PAYLOAD],
+  [{ route: 'keys' }, '["app__A","app__B"]'],
+  [{ route: 'secret', name: 'app__B', plain: false }, '{"key":"app__B","value":"two"}'],
+];
+
+function bodyText(r: ServeResult): string {
+  if (!r.ok) return r.code;
+  return r.status === 200 ? Buffer.from(r.body).toString('utf8') : String(r.status);
+}
+
+describe('WorkerPool: JIT batches', { timeout: 60_000 }, () => {
+  let key: AgeKeyPair;
+  let artifact: EncryptedArtifact;
+  before(async () => {
+    await source.start();
+    key = ageKeygen();
+    const file = await ageLibEncrypt(PAYLOAD, key.recipient);
+    artifact = { ciphertextHash: sha256Hex(file), ageFile: new Uint8Array(file) };
+  });
+  afterEach(async () => {
+    source.answerAll();
+    await Promise.all(pools.map((p) => p.destroy()));
+    pools = [];
+  });
+  after(() => source.close());
+
+  /** `n` requests admitted now, arriving now. */
+  function admitted(p: WorkerPool, n: number): number[] {
+    for (let i = 0; i < n; i++) assert.equal(p.admit(), undefined, `request ${i + 1} admitted`);
+    return Array.from({ length: n }, () => performance.now());
+  }
+
+  test('MAX_QUEUE counts the requests a queued batch carries, not its one task; admitted requests count too', async () => {
+    const p = pool(4, inlineKey(key.identity));
+    await p.run({ type: 'checkKey' });
+    const seen = source.seen;
+    const running = Array.from({ length: TASKS_PER_WORKER }, () => p.run(hangingLoad()));
+    await until(() => source.seen === seen + TASKS_PER_WORKER, 20_000, 'the worker holding its share of tasks');
+    const batch = p.runBatch({ type: 'serveBatch', artifact, requests: ANSWERS.map(([r]) => r) }, { deadlineMs: 60_000, arrivedAt: admitted(p, 3) });
+    assert.equal(p.queued, 1, 'one task waits…');
+    const [fourth] = admitted(p, 1);
+    const full = { ok: false, code: 'overloaded', message: 'the worker queue is full' };
+    assert.deepEqual(p.admit(), full, '…carrying 3 requests: with one more admitted, 4 of 4 wait');
+    assert.deepEqual(await p.run(hangingLoad()), full, 'other tasks see the same bound');
+    const alone = p.runBatch({ type: 'serve', artifact, request: { route: 'keys' } }, { deadlineMs: 60_000, arrivedAt: [fourth ?? 0] });
+    assert.equal(p.queued, 2);
+    assert.deepEqual(p.admit(), full);
+    source.answerAll();
+    for (const r of await Promise.all(running)) assert.equal(r.ok ? 'ok' : r.code, 'fetch_status');
+    assert.deepEqual((await Promise.all([...batch, ...alone])).map(bodyText), [...ANSWERS.map(([, body]) => body), '["app__A","app__B"]']);
+    assert.equal(p.queued, 0);
+    assert.equal(p.admit(), undefined, 'nothing waits any more');
+  });
+
+  test('each request of a batch has its own deadline, counted from its arrival; its late body goes to `late`', async () => {
+    const p = pool(16, inlineKey(key.identity));
+    await p.run({ type: 'checkKey' });
+    const late: ServeResult[] = [];
+    const [now = 0] = admitted(p, 2);
+    const [stale, fresh] = p.runBatch(
+      { type: 'serveBatch', artifact, requests: [{ route: 'secrets' }, { route: 'keys' }] },
+      { deadlineMs: 1_000, arrivedAt: [now - 1_000, now], late: (r) => late.push(r) },
+    );
+    assert.ok(stale !== undefined && fresh !== undefined);
+    assert.deepEqual(await stale, { ok: false, code: 'task_timeout', message: 'the worker task exceeded its 1000 ms deadline' });
+    assert.equal(bodyText(await fresh), '["app__A","app__B"]', 'the other request of the batch is answered');
+    await until(() => late.length === 1, 10_000, 'the late body handed over');
+    assert.equal(bodyText(late[0] as ServeResult), PAYLOAD);
+  });
+
+  test('a batch queued behind a stuck task runs again on the new workers; every request gets its own answer', async () => {
+    const p = pool(16, inlineKey(key.identity));
+    await p.run({ type: 'checkKey' });
+    const before = threadIds(p);
+    const seen = source.seen;
+    const stuck = p.run(hangingLoad(), { deadlineMs: 500 });
+    const others = Array.from({ length: TASKS_PER_WORKER - 1 }, () => p.run(hangingLoad()));
+    await until(() => source.seen === seen + TASKS_PER_WORKER, 20_000, 'the worker holding its share of tasks');
+    const batch = p.runBatch({ type: 'serveBatch', artifact, requests: ANSWERS.map(([r]) => r) }, { deadlineMs: 60_000, arrivedAt: admitted(p, 3) });
+    assert.equal(p.queued, 1);
+    const r = await stuck;
+    assert.equal(r.ok ? 'ok' : r.code, 'task_timeout');
+    assert.deepEqual(
+      (await Promise.all(batch)).map(bodyText),
+      ANSWERS.map(([, body]) => body),
+      'answered by the replacement worker',
+    );
+    assert.notEqual(threadIds(p)[0], before[0]);
+    await until(() => source.seen === seen + 2 * TASKS_PER_WORKER - 1, 20_000, 'the other bystanders re-run');
+    source.answerAll();
+    for (const o of await Promise.all(others)) assert.equal(o.ok ? 'ok' : o.code, 'fetch_status');
+  });
+
+  test('a worker that dies under a batch fails each of its requests with `internal`; the next batch is served', async () => {
+    const p = pool(16, inlineKey(key.identity));
+    await p.run({ type: 'checkKey' });
+    // Large enough that eight decryptions are still running when the worker is terminated.
+    const big = JSON.stringify({ app: Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`K${i}`, 'x'.repeat(1024)])) });
+    const file = await ageLibEncrypt(big, key.recipient);
+    const heavy: EncryptedArtifact = { ciphertextHash: sha256Hex(file), ageFile: new Uint8Array(file) };
+    const requests = Array.from({ length: 8 }, (): ServeRequest => ({ route: 'keys' }));
+    const batch = p.runBatch({ type: 'serveBatch', artifact: heavy, requests }, { deadlineMs: 60_000, arrivedAt: admitted(p, 8) });
+    assert.equal(p.queued, 0, 'handed to the worker');
+    const victim = p.threads[0];
+    assert.ok(victim !== undefined);
+    await victim.terminate();
+    const got = await Promise.all(batch);
+    assert.deepEqual(
+      got.map((r) => (r.ok ? 'ok' : r.code)),
+      requests.map(() => 'internal'),
+    );
+    await until(() => threadIds(p).length === 1 && threadIds(p)[0] !== victim.threadId, 10_000, 'a replacement worker');
+    const again = p.runBatch({ type: 'serveBatch', artifact, requests: ANSWERS.map(([r]) => r) }, { deadlineMs: 60_000, arrivedAt: admitted(p, 3) });
+    assert.deepEqual(
+      (await Promise.all(again)).map(bodyText),
+      ANSWERS.map(([, body]) => body),
     );
   });
 });

@@ -82,7 +82,7 @@ export async function pollingCached(payload: unknown, env: Record<string, string
 export function jitRig(env: Record<string, string> = {}): Rig<JitMode> {
   const r = rig(
     { CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_MAX_STALE: '10', ...env },
-    // JitMode takes the pool class; the scripted pool has the one method it calls (`run`).
+    // JitMode takes the pool class; the scripted pool has the methods it calls (`admit`, `runBatch`, `size`).
     (c, time, pool) => new JitMode(pool as unknown as WorkerPool, c.maxStale, c.decryptTimeoutMs, time.now),
   );
   r.mode.attach(r.refresher);

@@ -4,8 +4,19 @@
  * real modes do the rest. Snapshots are built by the workers' own serializer, so the modes serve
  * real bodies.
  */
-import type { ArtifactMeta, LoadResult, LoadTask, RollbackState, ServeResult, ServeTask, Task, TaskResults } from '../../common/protocol.js';
-import type { RunOptions } from '../../src/pool.js';
+import type {
+  ArtifactMeta,
+  LoadResult,
+  LoadTask,
+  RollbackState,
+  ServeBatchTask,
+  ServeResult,
+  ServeTask,
+  Task,
+  TaskFailure,
+  TaskResults,
+} from '../../common/protocol.js';
+import type { BatchOptions, RunOptions } from '../../src/pool.js';
 import type { RefreshPool } from '../../src/refresh/refresher.js';
 import { buildSnapshot, parsePayload } from '../../workers/payload.js';
 import { taskFailure } from '../../common/task-failure.js';
@@ -14,6 +25,7 @@ import { taskFailure } from '../../common/task-failure.js';
 export type SourceAnswer = LoadResult | 'hang';
 
 export class ScriptedPool implements RefreshPool {
+  readonly size = 1;
   readonly loads: LoadTask[] = [];
   readonly serves: ServeTask[] = [];
   /** The deadline each task was run with, in order. */
@@ -23,13 +35,32 @@ export class ScriptedPool implements RefreshPool {
   recycled = 0;
   /** The source's behaviour, asked once per load (a fresh result each time: modes wipe what they drop). */
   source: (task: LoadTask) => SourceAnswer = () => taskFailure('fetch_failed', 'no source scripted');
-  /** JIT requests. */
+  /** The JIT tasks as the batcher formed them (one per `runBatch`), before they are split into `serves`. */
+  readonly batches: Array<ServeTask | ServeBatchTask> = [];
+  /** JIT requests, one ServeTask each, whether they came alone or in a batch. */
   serve: (task: ServeTask) => ServeResult | Promise<ServeResult> = () => taskFailure('internal', 'no serve answer scripted');
   private hung: Array<(r: LoadResult) => void> = [];
 
   run<T extends Task>(task: T, options?: RunOptions): Promise<TaskResults[T['type']]> {
     this.deadlines.push([task.type, options?.deadlineMs]);
     return this.answer(task) as Promise<TaskResults[T['type']]>;
+  }
+
+  /** JIT admission: the scripted pool never fills up. */
+  admit(): TaskFailure | undefined {
+    return undefined;
+  }
+
+  /** A batch answered request by request through `serve` (deadlines recorded per request, as `run` records them). */
+  runBatch(task: ServeTask | ServeBatchTask, options: BatchOptions): Promise<ServeResult>[] {
+    this.batches.push(task);
+    const requests = task.type === 'serve' ? [task.request] : task.requests;
+    return requests.map(async (request) => {
+      this.deadlines.push(['serve', options.deadlineMs]);
+      const one: ServeTask = { type: 'serve', artifact: task.artifact, request };
+      this.serves.push(one);
+      return this.serve(one);
+    });
   }
 
   recycle(): void {
@@ -61,6 +92,8 @@ export class ScriptedPool implements RefreshPool {
       case 'serve':
         this.serves.push(task);
         return this.serve(task);
+      case 'serveBatch':
+        return taskFailure('internal', 'JIT batches go through runBatch');
       case 'purgeCache':
         this.purges++;
         return { ok: true };
