@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { TASKS_PER_WORKER } from '../common/limits.js';
+import { TASKS_PER_WORKER, WORKER_YOUNG_GENERATION_MB } from '../common/limits.js';
 import type { ServeBatchResult, ServeBatchTask, ServeResult, ServeTask, Task, TaskFailure, TaskResults, WorkerInit } from '../common/protocol.js';
 import { taskFailure } from '../common/task-failure.js';
 import { carrying, RequestCountingQueue } from './pool-queue.js';
@@ -249,6 +249,7 @@ export class WorkerPool {
       // Per-task timing histograms cost time on every task and nothing reads them.
       recordTiming: false,
       concurrentTasksPerWorker: TASKS_PER_WORKER,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
   }
 }

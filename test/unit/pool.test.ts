@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { EncryptedArtifact, LoadTask, ServeRequest, ServeResult, WorkerInit } from '../../common/protocol.js';
-import { TASKS_PER_WORKER } from '../../common/limits.js';
+import { TASKS_PER_WORKER, WORKER_YOUNG_GENERATION_MB } from '../../common/limits.js';
 import { WorkerPool } from '../../src/pool.js';
 import { idleWorkersExit } from '../../src/agent.js';
 import { ageKeygen, ageLibEncrypt, inlineKey, sha256Hex, type AgeKeyPair } from '../workers/helpers.js';
@@ -158,6 +158,12 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
     await until(() => p.threads.length === 0, 10_000, 'the idle worker gone');
     const again = await p.run({ type: 'checkKey' });
     assert.equal(again.ok ? 'ok' : again.code, 'no_key', 'a new worker took the task');
+  });
+
+  test('workers run with the young-generation limit of common/limits.ts', async () => {
+    const p = pool();
+    await p.run({ type: 'checkKey' });
+    assert.equal(p.threads[0]?.resourceLimits?.maxYoungGenerationSizeMb, WORKER_YOUNG_GENERATION_MB);
   });
 
   test('without idleExitMs every worker stays up while idle', async () => {
