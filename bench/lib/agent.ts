@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import type { ProbeStats } from '../agent-probe.js';
-import { bundleFile, distFile, get, nextMessage, spawnNode, stopChild } from './proc.js';
+import { bundleFile, distFile, eachLogLine, get, nextMessage, spawnNode, stopChild } from './proc.js';
 
 export interface BenchAgent {
   readonly port: number;
@@ -57,7 +57,6 @@ export async function startBenchAgent(env: Readonly<Record<string, string>>, cpu
 /** Reads the agent's JSON log lines until it is listening and the first artifact is loaded. */
 function waitForLogs(child: ChildProcess, stderr: () => string): Promise<{ port: number; workers: number }> {
   return new Promise((resolve, reject) => {
-    let buffered = '';
     let port: number | undefined;
     let workers: number | undefined;
     const fail = (why: string): void => {
@@ -66,21 +65,13 @@ function waitForLogs(child: ChildProcess, stderr: () => string): Promise<{ port:
     };
     const timer = setTimeout(() => fail(`timeout after ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
     child.once('exit', (code) => fail(`exited with ${code ?? 'a signal'}`));
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      buffered += d;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
-        const log = JSON.parse(line) as LogLine;
-        if (log.event === 'agent.starting') workers = log.workers;
-        if (log.event === 'listening') port = log.port;
-        if (log.level === 'error' || log.level === 'fatal') fail(`${log.event ?? ''} ${log.msg ?? ''}`);
-        if (log.event === 'artifact.refreshed' && port !== undefined && workers !== undefined) {
-          clearTimeout(timer);
-          resolve({ port, workers });
-        }
+    eachLogLine<LogLine>(child, (log) => {
+      if (log.event === 'agent.starting') workers = log.workers;
+      if (log.event === 'listening') port = log.port;
+      if (log.level === 'error' || log.level === 'fatal') fail(`${log.event ?? ''} ${log.msg ?? ''}`);
+      if (log.event === 'artifact.refreshed' && port !== undefined && workers !== undefined) {
+        clearTimeout(timer);
+        resolve({ port, workers });
       }
     });
   });

@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EncryptionKind, Fixtures } from './fixtures.js';
 import type { Pinning } from './machine.js';
 import { median } from './measure.js';
-import { bundleFile, distFile, get, stopChild } from './proc.js';
+import { bundleFile, distFile, eachLogLine, get, stopChild } from './proc.js';
 import { IDLE_WORKER_EXIT_MS } from '../../common/limits.js';
 
 /** After ready: start-up garbage collected, the worker of a cached agent still up. */
@@ -128,7 +128,6 @@ async function startTimed(script: string, env: Readonly<Record<string, string>>,
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
   try {
     const seen = await new Promise<{ port: number; listeningMs: number; readyMs: number }>((resolve, reject) => {
-      let buffered = '';
       let port: number | undefined;
       let listeningMs = 0;
       const timer = setTimeout(() => reject(new Error(`agent not ready after ${START_TIMEOUT_MS} ms\n${stderr}`)), START_TIMEOUT_MS);
@@ -136,23 +135,14 @@ async function startTimed(script: string, env: Readonly<Record<string, string>>,
         clearTimeout(timer);
         reject(new Error(`agent exited (${code ?? 'signal'}) before it was ready\n${stderr}`));
       });
-      child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-        const now = performance.now() - t0;
-        buffered += d;
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          if (!line.startsWith('{')) continue;
-          const log = JSON.parse(line) as { event?: string; port?: number };
-          if (log.event === 'listening' && typeof log.port === 'number') {
-            port = log.port;
-            listeningMs = now;
-          }
-          if (log.event === 'artifact.refreshed' && port !== undefined) {
-            clearTimeout(timer);
-            resolve({ port, listeningMs, readyMs: now });
-          }
+      eachLogLine<{ event?: string; port?: number }>(child, (log, at) => {
+        if (log.event === 'listening' && typeof log.port === 'number') {
+          port = log.port;
+          listeningMs = at - t0;
+        }
+        if (log.event === 'artifact.refreshed' && port !== undefined) {
+          clearTimeout(timer);
+          resolve({ port, listeningMs, readyMs: at - t0 });
         }
       });
     });

@@ -68,6 +68,24 @@ export function nextMessage<T>(child: ChildProcess, pick: (m: unknown) => T | un
   });
 }
 
+/**
+ * Calls `each` with every JSON log line the agent writes to stdout, with the time
+ * (`performance.now()`) its chunk arrived; other lines are skipped.
+ */
+export function eachLogLine<T>(child: ChildProcess, each: (line: T, atMs: number) => void): void {
+  let buffered = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    const at = performance.now();
+    buffered += d;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.startsWith('{')) each(JSON.parse(line) as T, at);
+    }
+  });
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
 export async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
