@@ -117,8 +117,13 @@ describe('a JIT request whose worker task failed', () => {
   /** JIT mode holding an artifact, with a pool whose every task fails with `code`. */
   function modeFailingWith(code: FailureCode): JitMode {
     const failure: TaskFailure = { ok: false, code, message: `failed with ${code}` };
-    // Only `run` is called by a request; the cast says so instead of starting workers.
-    const pool = { run: (): Promise<ServeResult> => Promise.resolve(failure) } as unknown as WorkerPool;
+    // A request is admitted, then batched (src/serving/jit-batch.ts): only `admit`, `size` and
+    // `runBatch` are used; the cast says so instead of starting workers.
+    const pool = {
+      size: 1,
+      admit: (): undefined => undefined,
+      runBatch: (_task: unknown, o: { readonly arrivedAt: readonly number[] }): Promise<ServeResult>[] => o.arrivedAt.map(() => Promise.resolve(failure)),
+    } as unknown as WorkerPool;
     const mode = new JitMode(pool, 60, 5_000, () => NOW);
     // A refresher that just loaded: only its status is read.
     mode.attach({ status: { expired: false, meta, lastSuccessAt: NOW } } as unknown as Refresher);
