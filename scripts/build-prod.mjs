@@ -36,7 +36,7 @@ const common = {
   // CommonJS dependencies (the AWS SDK, pino) call require(); an ES module has none of its own.
   banner: { js: "import { createRequire as __clefCreateRequire } from 'node:module'; const require = __clefCreateRequire(import.meta.url);" },
   // src/cli/version.ts: the bundle's chunks do not sit where package.json's relative path expects.
-  define: { __CLEF_AGENT_VERSION__: JSON.stringify(version) },
+  define: { __BUNDLED_PACKAGE_VERSION__: JSON.stringify(version) },
 };
 
 rmSync(dist, { recursive: true, force: true });

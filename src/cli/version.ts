@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { SEA_ASSETS, seaTextAsset } from '../sea.js';
 
 /** Replaced by the production bundle's `define`; undeclared (so `typeof` is "undefined") anywhere else. */
-declare const __CLEF_AGENT_VERSION__: string | undefined;
+declare const __BUNDLED_PACKAGE_VERSION__: string | undefined;
 
 export function packageVersion(): string {
-  if (typeof __CLEF_AGENT_VERSION__ === 'string') return __CLEF_AGENT_VERSION__;
+  if (typeof __BUNDLED_PACKAGE_VERSION__ === 'string') return __BUNDLED_PACKAGE_VERSION__;
   const text = seaTextAsset(SEA_ASSETS.packageJson) ?? readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
   const pkg = JSON.parse(text) as { version: string };
   return pkg.version;
