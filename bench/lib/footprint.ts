@@ -15,7 +15,7 @@
  * Every agent runs the shipped build (the production bundle, scripts/build-prod.mjs); the tsc build
  * is measured beside it for information. Measured, never asserted.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EncryptionKind, Fixtures } from './fixtures.js';
 import type { Pinning } from './machine.js';
 import { median } from './measure.js';
-import { bundleFile, distFile, eachLogLine, get, stopChild } from './proc.js';
+import { bundleFile, distFile, eachLogLine, get, spawnNode, spawnNodeEval, stopChild } from './proc.js';
 import { IDLE_WORKER_EXIT_MS } from '../../common/limits.js';
 
 /** After ready: start-up garbage collected, the worker of a cached agent still up. */
@@ -86,11 +86,7 @@ export const FOOTPRINT_CANDIDATES: readonly FootprintCandidate[] = [
   { label: 'cached, age, HTTP source, tsc build', kind: 'age', source: 'http', build: 'tsc', mode: 'cached' },
 ];
 
-/** `[taskset -c cpus] node ...args`. */
-function spawnPinned(args: readonly string[], cpus: string | undefined, env: Readonly<Record<string, string>>, pipe: boolean): ChildProcess {
-  const cmd = cpus === undefined ? [process.execPath, ...args] : ['taskset', '-c', cpus, process.execPath, ...args];
-  return spawn(cmd[0] ?? process.execPath, cmd.slice(1), { env: { ...env }, stdio: ['ignore', pipe ? 'pipe' : 'ignore', 'pipe'] });
-}
+const PATH = process.env['PATH'] ?? '/usr/bin:/bin';
 
 function mainScript(build: Build): string {
   return build === 'bundle' ? bundleFile('src/main.js') : distFile('src/main.js');
@@ -105,7 +101,7 @@ const BARE_WORKER =
 /** Milliseconds from spawn to the first byte a bare `node -e` writes. */
 async function bareStart(cpus: string | undefined, script = BARE): Promise<number> {
   const t0 = performance.now();
-  const child = spawnPinned(['-e', script], cpus, { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, true);
+  const child = spawnNodeEval(script, { cpus, pipe: true, env: { PATH } });
   const ms = await new Promise<number>((resolve, reject) => {
     child.stdout?.once('data', () => resolve(performance.now() - t0));
     child.once('error', reject);
@@ -123,7 +119,7 @@ interface Started {
 /** Starts an agent and times its `listening` and `artifact.refreshed` log lines from spawn. */
 async function startTimed(script: string, env: Readonly<Record<string, string>>, cpus: string | undefined): Promise<Started> {
   const t0 = performance.now();
-  const child = spawnPinned([script], cpus, { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CLEF_AGENT_PORT: '0', CLEF_AGENT_LOG_LEVEL: 'info', ...env }, true);
+  const child = spawnNode(script, [], { cpus, pipe: true, env: { PATH, CLEF_AGENT_PORT: '0', CLEF_AGENT_LOG_LEVEL: 'info', ...env } });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
   try {
@@ -217,7 +213,7 @@ export async function runFootprint(pinning: Pinning, fx: Fixtures, runs: number,
     }));
 
     log(`footprint: RSS ${WARM_MS / 1000} s and ${IDLE_MS / 1000} s after ready, beside a bare node that only idles (agents side by side)`);
-    const idle = spawnPinned(['-e', 'setInterval(() => {}, 1 << 30)'], cpus, { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, false);
+    const idle = spawnNodeEval('setInterval(() => {}, 1 << 30)', { cpus, env: { PATH } });
     const started: Started[] = [];
     try {
       // Side by side, one at a time to ready (each start on a quiet CPU), then read together.

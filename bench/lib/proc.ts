@@ -48,6 +48,11 @@ export function spawnNode(script: string, args: readonly string[], o: SpawnOptio
   return child;
 }
 
+/** `node -e code`, as `spawnNode` starts a script (pinned, IPC channel, killed with the bench). */
+export function spawnNodeEval(code: string, o: SpawnOptions = {}): ChildProcess {
+  return spawnNode(code, [], { ...o, nodeArgs: [...(o.nodeArgs ?? []), '-e'] });
+}
+
 /** Resolves with the first IPC message that `pick` accepts; rejects on exit or timeout. */
 export function nextMessage<T>(child: ChildProcess, pick: (m: unknown) => T | undefined, timeoutMs: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
