@@ -8,6 +8,7 @@
  * that (failed start-up fetches) wait in a small bounded buffer; metrics are cumulative, so the
  * first export carries everything counted before it.
  */
+import { settleWithin } from './settle.js';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { EventFields, EventName, EventSeverity, Events } from './events.js';
@@ -50,30 +51,40 @@ export function setUpTelemetry(config: Config, version: string, events: Events, 
       if (early.length > MAX_EARLY_EVENTS) early.shift();
     });
   const running: Flushable[] = [];
+  const startExport = async (...[identity, environment, authHeaders, metrics]: Parameters<Telemetry['start']>): Promise<void> => {
+    const resource: ResourceInfo = {
+      version,
+      agentId: config.agentId,
+      identity: identity ?? config.expectIdentity,
+      environment: environment ?? config.expectEnvironment,
+      sourceType: config.source.kind,
+    };
+    if (exportLogs) {
+      const { startLogExport } = await import('./otlp-logs.js');
+      const logs = startLogExport(t, resource, log, () => authHeaders);
+      for (const e of early.splice(0)) logs.sink(...e);
+      events.attach(logs.sink);
+      running.push(logs);
+    }
+    if (t.metricsUrl !== undefined && metrics !== undefined) {
+      const { startMetricExport } = await import('./otlp-metrics.js');
+      running.push(startMetricExport(t, resource, metrics.families, metrics.startedAtMs, log, () => authHeaders));
+    }
+  };
+  let starting: Promise<void> | undefined;
   return {
-    async start(identity, environment, authHeaders, metrics) {
+    start(...args) {
       started = true;
-      const resource: ResourceInfo = {
-        version,
-        agentId: config.agentId,
-        identity: identity ?? config.expectIdentity,
-        environment: environment ?? config.expectEnvironment,
-        sourceType: config.source.kind,
-      };
-      if (exportLogs) {
-        const { startLogExport } = await import('./otlp-logs.js');
-        const logs = startLogExport(t, resource, log, () => authHeaders);
-        for (const e of early.splice(0)) logs.sink(...e);
-        events.attach(logs.sink);
-        running.push(logs);
-      }
-      if (t.metricsUrl !== undefined && metrics !== undefined) {
-        const { startMetricExport } = await import('./otlp-metrics.js');
-        running.push(startMetricExport(t, resource, metrics.families, metrics.startedAtMs, log, () => authHeaders));
-      }
+      starting = startExport(...args);
+      return starting;
     },
     async flush(deadlineMs) {
-      await Promise.all(running.map((r) => r.flush(deadlineMs)));
+      // A stop right after the first load can come while the SDK is still loading: wait for it
+      // (within the deadline), or what was counted until the stop is never sent.
+      const begun = Date.now();
+      if (starting !== undefined) await settleWithin(starting, deadlineMs);
+      const left = Math.max(0, deadlineMs - (Date.now() - begun));
+      await Promise.all(running.map((r) => r.flush(left)));
     },
   };
 }

@@ -75,13 +75,6 @@ export function exportOutcomeLog(log: Logger, signal: Signal, failed: string, re
   };
 }
 
-/** Waits for `work`, at most `deadlineMs`; a failure counts as done. */
-export async function settleWithin(work: Promise<unknown>, deadlineMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs).unref()))]);
-  clearTimeout(timer);
-}
-
 /**
  * An exporter for one signal. One export in flight at a time (`concurrencyLimit: 1`): a slow
  * collector holds one batch, never a growing pile of them.

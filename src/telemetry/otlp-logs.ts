@@ -15,7 +15,8 @@ import { LoggerProvider, type LogRecordExporter, type LogRecordProcessor, type R
 import type { Logger as PinoLogger } from '../log.js';
 import type { EventFields, EventName, EventSeverity, EventSink } from './events.js';
 import type { TelemetryConfig } from './exporter-config.js';
-import { agentResource, exportOutcomeLog, otlpExporter, settleWithin, signalExport, type ResourceInfo } from './otlp-exporter.js';
+import { agentResource, exportOutcomeLog, otlpExporter, signalExport, type ResourceInfo } from './otlp-exporter.js';
+import { settleWithin } from './settle.js';
 
 /** Records kept while the collector is slow or down; past it the oldest go. */
 export const MAX_QUEUED_RECORDS = 2048;

@@ -26,7 +26,8 @@ import {
 import type { Logger } from '../log.js';
 import type { Family, Labels } from './cells.js';
 import type { TelemetryConfig } from './exporter-config.js';
-import { agentResource, exportOutcomeLog, otlpExporter, settleWithin, signalExport, type ResourceInfo } from './otlp-exporter.js';
+import { agentResource, exportOutcomeLog, otlpExporter, signalExport, type ResourceInfo } from './otlp-exporter.js';
+import { settleWithin } from './settle.js';
 
 export interface MetricExport {
   /** Collect and export now; resolves when done or after `deadlineMs`. */
