@@ -63,17 +63,18 @@ describe('§4.3 step 4: expiry', { concurrency: true }, () => {
   });
 
   it('§4.1: the agent polls sooner, at 80 % of the time left to expiresAt, than a longer POLL_INTERVAL', { timeout: 45_000 }, async (t) => {
-    // POLL_INTERVAL 25 s, expiresAt ~10 s ahead: only an early poll (at ~80 % of 10 s) can pick up
-    // the replacement before the served artifact expires.
+    // POLL_INTERVAL 40 s, expiresAt ~16 s ahead: only an early poll (at ~80 % of 16 s) can pick up
+    // the replacement before the served artifact expires. The ~3 s left after that poll cover a
+    // loaded CI machine, where the poll first starts a worker (cached mode's idle one has exited).
     const p = await startPolled({
-      firstFetch: (k) => artifactJson({ recipient: k.recipient, payload: GOOD, expiresAt: isoIn(10_000) }),
-      env: { CLEF_AGENT_POLL_INTERVAL: '25' },
+      firstFetch: (k) => artifactJson({ recipient: k.recipient, payload: GOOD, expiresAt: isoIn(16_000) }),
+      env: { CLEF_AGENT_POLL_INTERVAL: '40', CLEF_AGENT_CACHE_TTL: '60' },
     });
     t.after(() => p.close());
     const next = { app: { API_KEY: 'renewed-in-time' } };
     const from = p.mark();
     p.server.body = await p.artifact({ payload: next, revision: 'rev-renewed', expiresAt: isoIn(3600_000) });
-    await p.logAfter(from, refreshed('rev-renewed'), 15_000);
+    await p.logAfter(from, refreshed('rev-renewed'), 20_000);
     await assertServing(p, next);
     assert.ok(!p.agent.logs().some((l) => l.event === 'artifact.expired'));
     assert.equal(p.server.requests.length, 2, 'one start-up fetch and one early poll');
