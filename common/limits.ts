@@ -108,6 +108,22 @@ export const FAILURE_LOG_WINDOW_MS = 10_000;
  */
 export const JIT_BATCH_MAX = 8;
 
+/**
+ * JIT response bodies kept for reuse, per thread (src/serving/spare-bodies.ts on the main thread,
+ * workers/spares.ts in each worker). A written body goes back to a worker, zeroed, to decrypt the
+ * next one into, instead of becoming garbage the main thread's GC finds only under external-memory
+ * pressure (JIT 1000 keys: a mark-compact every ~0.4 s and tens of MiB of dead bodies in RSS). A
+ * full closed loop of 32 clients × 50 KB bodies needs ~1.6 MB; a body larger than the cap is never
+ * kept, so huge payloads allocate as before, and at most this much stays allocated after a burst.
+ */
+export const SPARE_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Smaller bodies are not kept: moving a buffer costs the main thread about as much per request as
+ * collecting a small one does, and small bodies barely count towards external-memory pressure.
+ */
+export const SPARE_BODY_MIN_BYTES = 8 * 1024;
+
 /** How long a cached-mode request waits for the one refresh it may trigger after the TTL ran out. */
 export const REQUEST_REFRESH_DEADLINE_MS = 3_000;
 

@@ -126,6 +126,8 @@ export interface ServeTask {
   readonly type: 'serve';
   readonly artifact: EncryptedArtifact;
   readonly request: ServeRequest;
+  /** Written bodies' buffers, zeroed, moved back for the worker to decrypt into (SPARE_BODY_BYTES). */
+  readonly spare?: readonly ArrayBuffer[];
 }
 
 /**
@@ -137,6 +139,8 @@ export interface ServeBatchTask {
   readonly type: 'serveBatch';
   readonly artifact: EncryptedArtifact;
   readonly requests: readonly ServeRequest[];
+  /** As ServeTask's. */
+  readonly spare?: readonly ArrayBuffer[];
 }
 
 /**

@@ -194,11 +194,12 @@ export class WorkerPool {
   private async attempt<T extends Task>(task: T, state: Overdue): Promise<TaskResults[T['type']]> {
     const piscina = this.piscina;
     try {
-      return (await piscina.run(task)) as TaskResults[T['type']];
+      return (await piscina.run(task, moving(task))) as TaskResults[T['type']];
     } catch (err) {
       if (piscina === this.piscina || state.overdue) return taskFailure('internal', `worker failed: ${errorName(err)}`);
       try {
-        return (await this.piscina.run(task)) as TaskResults[T['type']];
+        // Its spare buffers went with the first run (moved, detached here): the re-run goes without.
+        return (await this.piscina.run(withoutSpares(task))) as TaskResults[T['type']];
       } catch (again) {
         return taskFailure('internal', `worker failed: ${errorName(again)}`);
       }
@@ -261,6 +262,17 @@ function errorName(err: unknown): string {
     return code ? `${err.name} (${code})` : err.name;
   }
   return typeof err;
+}
+
+/** A serve task's spare buffers are moved to the worker, not copied. */
+function moving(task: Task): { transferList: ArrayBuffer[] } | undefined {
+  return 'spare' in task && task.spare !== undefined ? { transferList: [...task.spare] } : undefined;
+}
+
+function withoutSpares<T extends Task>(task: T): T {
+  if (!('spare' in task)) return task;
+  const { spare: _moved, ...rest } = task;
+  return rest as T;
 }
 
 function pick(r: ServeBatchResult, i: number): ServeResult {

@@ -7,8 +7,10 @@
 import type { ServeBatchResult, ServeBatchTask, ServeRequest, ServeResult, WorkerInit } from '../common/protocol.js';
 import { taskFailure } from '../common/task-failure.js';
 import { serve } from './serve.js';
+import { keepSpares } from './spares.js';
 
 export async function serveBatch(task: ServeBatchTask, init: WorkerInit): Promise<ServeBatchResult> {
+  keepSpares(task.spare);
   const one = (request: ServeRequest): Promise<ServeResult> => serveOne(task, request, init);
   // KMS: each request's Decrypt is a network wait, so they overlap (as separate tasks would). age:
   // one after another, so at most one plaintext exists at a time.

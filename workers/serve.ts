@@ -13,11 +13,15 @@ import { openKms } from './decrypt/kms.js';
 import type { Payload } from '../common/payload.js';
 import { ArenaPlan, keyLimit, keysJson, parsePayload, writeEntryJson, writePayload, type FlatEntry } from './payload.js';
 import { scanPayload } from './scan.js';
+import { keepSpares, plaintextBuffer, reuseWiped } from './spares.js';
 
 export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeResult> {
+  keepSpares(task.spare);
   // KMS artifacts: a KMS Decrypt on every request, no data key kept between them (SPEC §5.2).
   const kms = task.artifact.kms;
-  const plaintext = kms !== undefined ? await openKms(kms) : await decryptCiphertextFast(task.artifact.ciphertextHash, task.artifact.ageFile, init);
+  // age plaintexts go into a spare buffer when one of their size came back (spares.ts).
+  const plaintext =
+    kms !== undefined ? await openKms(kms) : await decryptCiphertextFast(task.artifact.ciphertextHash, task.artifact.ageFile, init, plaintextBuffer);
   if ('ok' in plaintext) return plaintext;
   // The plaintext is proven to be the `/v1/secrets` body already (canonical.ts): it becomes the
   // body, moved to the main thread, which wipes it once written.
@@ -35,6 +39,8 @@ export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeRes
     return result;
   } finally {
     plaintext.fill(0);
+    // Only age plaintexts: those are buffers this worker allocated (or took as spares) itself.
+    if (kms === undefined) reuseWiped(plaintext);
   }
 }
 

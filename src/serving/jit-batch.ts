@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { JIT_BATCH_MAX } from '../../common/limits.js';
 import type { EncryptedArtifact, ServeRequest, ServeResult } from '../../common/protocol.js';
 import type { WorkerPool } from '../pool.js';
+import type { SpareBodies } from './spare-bodies.js';
 
 /** What the batcher needs of the pool. */
 export type BatchPool = Pick<WorkerPool, 'admit' | 'runBatch' | 'size'>;
@@ -30,6 +31,8 @@ export class JitBatcher {
   constructor(
     private readonly pool: BatchPool,
     private readonly deadlineMs: number,
+    /** Written bodies' buffers, moved back with the tasks for the workers to decrypt into. */
+    private readonly spares?: SpareBodies,
   ) {}
 
   /** One request. A full queue answers `overloaded` at once; nothing is held for it. */
@@ -66,10 +69,12 @@ export class JitBatcher {
   private run(artifact: EncryptedArtifact, part: readonly Waiting[]): void {
     const first = part[0];
     if (first === undefined) return;
+    const spare = this.spares?.take(part.length);
+    const extra = spare === undefined ? {} : { spare };
     const task =
       part.length === 1
-        ? ({ type: 'serve', artifact, request: first.request } as const)
-        : ({ type: 'serveBatch', artifact, requests: part.map((w) => w.request) } as const);
+        ? ({ type: 'serve', artifact, request: first.request, ...extra } as const)
+        : ({ type: 'serveBatch', artifact, requests: part.map((w) => w.request), ...extra } as const);
     const answers = this.pool.runBatch(task, { deadlineMs: this.deadlineMs, arrivedAt: part.map((w) => w.arrivedAt), late: wipe });
     for (const [i, w] of part.entries()) void answers[i]?.then(w.answer);
   }

@@ -8,6 +8,7 @@ import type { ServingState } from '../refresh/schedule.js';
 import { isKmsFailure, type RefreshRecorder } from '../telemetry/recorder.js';
 import type { FailureLog } from './failure-log.js';
 import { JitBatcher } from './jit-batch.js';
+import { SpareBodies } from './spare-bodies.js';
 import { healthBody, readiness, stateOf } from './health.js';
 import type { Body, Readiness, SecretOptions, ServingMode } from './mode.js';
 
@@ -29,6 +30,8 @@ export class JitMode implements ServingMode, RefreshSink {
   private current: Current | undefined;
   private refresher!: Refresher;
   private readonly batcher: JitBatcher;
+  /** Written bodies, wiped, on their way back to the workers (spare-bodies.ts). */
+  private readonly spares = new SpareBodies();
 
   constructor(
     pool: WorkerPool,
@@ -40,7 +43,7 @@ export class JitMode implements ServingMode, RefreshSink {
     /** KMS Decrypt calls of requests (only with the operations listener configured). */
     private readonly metrics?: Pick<RefreshRecorder, 'kmsDecrypt'>,
   ) {
-    this.batcher = new JitBatcher(pool, decryptTimeoutMs);
+    this.batcher = new JitBatcher(pool, decryptTimeoutMs, this.spares);
   }
 
   attach(refresher: Refresher): void {
@@ -50,6 +53,7 @@ export class JitMode implements ServingMode, RefreshSink {
   accept(meta: ArtifactMeta, loaded: Loaded): void {
     if (loaded.kind !== 'artifact') throw new Error('JIT mode needs the encrypted artifact');
     this.current = { meta, artifact: loaded.artifact, keyCount: loaded.keyCount };
+    this.spares.clear();
   }
 
   drop(): void {
@@ -57,6 +61,7 @@ export class JitMode implements ServingMode, RefreshSink {
     // worker started after a revocation must never derive the revoked artifact's key.
     this.batcher.flush();
     this.current = undefined;
+    this.spares.clear();
   }
 
   hasData(): boolean {
@@ -112,14 +117,16 @@ export class JitMode implements ServingMode, RefreshSink {
       throw err;
     }
     this.failures?.succeeded();
-    return toBody(r);
+    return toBody(r, this.spares);
   }
 }
 
-function toBody(r: Exclude<ServeResult, TaskFailure>): Body {
+function toBody(r: Exclude<ServeResult, TaskFailure>, spares: SpareBodies): Body {
   if (r.status === 404) throw new ApiError('not_found');
   if (r.status === 409) throw new ApiError('ambiguous_key', { extra: { candidates: r.candidates } });
-  // A view on the transferred buffer: no copy. Zeroed once written (or the client went away).
-  const bytes = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
-  return { contentType: r.contentType, bytes, release: () => bytes.fill(0) };
+  // A view on the transferred buffer (the body's own, whole): no copy. Zeroed once written (or the
+  // client went away), then kept to go back to a worker.
+  const buffer = r.body.buffer as ArrayBuffer;
+  const bytes = Buffer.from(buffer, r.body.byteOffset, r.body.byteLength);
+  return { contentType: r.contentType, bytes, release: () => spares.keep(buffer) };
 }

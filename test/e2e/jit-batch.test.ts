@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { SPARE_BODY_MIN_BYTES } from '../../common/limits.js';
 import { KeepAliveConnection, type RawResponse } from '../kit/index.js';
 import { type FileAgent, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
 import { opsPort, scrape, value, type Scrape } from '../helpers/ops.js';
@@ -101,5 +102,62 @@ describe('JIT dispatch: requests that arrive together share worker tasks (agent 
     assert.ok(batches >= 1, 'some requests arrived together and shared a task');
     assert.ok(serves + batches < requests, `fewer worker tasks (${serves + batches}) than requests (${requests})`);
     assert.equal(value(later, 'clef_agent_pool_queue_depth'), 0);
+  });
+});
+
+/**
+ * Bodies above SPARE_BODY_MIN_BYTES go back to the worker after they are written and the next
+ * plaintext is decrypted into them (src/serving/spare-bodies.ts, workers/spares.ts). Under
+ * concurrent clients a buffer handed out twice, or reused before its response was written, would
+ * show as a wrong or mixed body: every answer here is compared byte for byte.
+ */
+describe('JIT bodies that go back to the worker for reuse stay exact under concurrent clients (agent process)', { timeout: 120_000 }, () => {
+  const large: Record<string, Record<string, string>> = { app: {}, web: {} };
+  for (let i = 0; i < 200; i++) {
+    (large['app'] as Record<string, string>)[`KEY_${i}`] = `app-${i}-${'a'.repeat(40)}`;
+    (large['web'] as Record<string, string>)[`KEY_${i}`] = `web-${i}-${'w'.repeat(40)}`;
+  }
+  const text = JSON.stringify(large);
+  const keys = Object.entries(large)
+    .flatMap(([ns, kv]) => Object.keys(kv).map((k) => `${ns}__${k}`))
+    .sort();
+  let fa: FileAgent | undefined;
+
+  before(async () => {
+    assert.ok(Buffer.byteLength(text) > SPARE_BODY_MIN_BYTES);
+    fa = await startFileAgent({ payload: large, env: { CLEF_AGENT_CACHE_TTL: '0' }, waitReady: false });
+    await fa.agent.ready(60_000);
+  });
+  after(() => fa?.close());
+
+  it(`${CLIENTS} keep-alive clients × ${EACH} requests of ~${Math.round(Buffer.byteLength(text) / 1024)} KB bodies, mixed routes: every body exact`, async () => {
+    const port = (fa as FileAgent).agent.port;
+    const headers = { Host: `127.0.0.1:${port}`, Authorization: `Bearer ${TOKEN}` };
+    const connections = await Promise.all(Array.from({ length: CLIENTS }, () => KeepAliveConnection.open(port)));
+    try {
+      await Promise.all(
+        connections.map(async (c, i) => {
+          for (let j = 0; j < EACH; j++) {
+            const pick = (i + j) % 4;
+            if (pick === 3) {
+              const n = (i * EACH + j) % 200;
+              const r = await c.request(`/v1/secrets/web__KEY_${n}`, headers, 30_000);
+              assert.equal(r.status, 200, r.body);
+              assert.deepEqual(JSON.parse(r.body), { key: `web__KEY_${n}`, value: `web-${n}-${'w'.repeat(40)}` });
+            } else if (pick === 2) {
+              const r = await c.request('/v1/keys', headers, 30_000);
+              assert.equal(r.status, 200);
+              assert.deepEqual(JSON.parse(r.body), keys);
+            } else {
+              const r = await c.request('/v1/secrets', headers, 30_000);
+              assert.equal(r.status, 200);
+              assert.equal(r.body, text);
+            }
+          }
+        }),
+      );
+    } finally {
+      await Promise.all(connections.map((c) => c.close()));
+    }
   });
 });

@@ -57,10 +57,11 @@ async function batch(a: EncryptedArtifact, requests: readonly ServeRequest[]): P
 /** Every plaintext the age decrypter hands out while `fn` runs (a spy on the real decrypter). */
 async function decryptions<T>(fn: () => Promise<T>): Promise<{ value: T; plaintexts: Buffer[] }> {
   const proto = AgeFastDecrypter.prototype;
-  const real = Object.getOwnPropertyDescriptor(proto, 'decrypt')?.value as (this: AgeFastDecrypter, hash: string, file: Uint8Array) => Promise<Buffer>;
+  type Decrypt = AgeFastDecrypter['decrypt'];
+  const real = Object.getOwnPropertyDescriptor(proto, 'decrypt')?.value as Decrypt;
   const plaintexts: Buffer[] = [];
-  proto.decrypt = async function (this: AgeFastDecrypter, hash: string, file: Uint8Array): Promise<Buffer> {
-    const p = await real.call(this, hash, file);
+  proto.decrypt = async function (this: AgeFastDecrypter, ...args: Parameters<Decrypt>): Promise<Buffer> {
+    const p = await real.apply(this, args);
     plaintexts.push(p);
     return p;
   };

@@ -17,7 +17,7 @@
  *    the workers instead, which drops the cache with them.
  */
 import { armor, Decrypter } from 'age-encryption';
-import { AgeDecryptError, decryptStream, derivePayloadKey, PAYLOAD_NONCE_SIZE, splitHeader } from './age-stream.js';
+import { AgeDecryptError, decryptStream, derivePayloadKey, PAYLOAD_NONCE_SIZE, splitHeader, type PlaintextAlloc } from './age-stream.js';
 
 const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
 
@@ -49,9 +49,9 @@ export class AgeFastDecrypter {
 
   /**
    * Decrypts one age file (binary or ASCII-armored). `hash` is the artifact's `ciphertextHash`.
-   * Returns a fresh Buffer the caller owns and must `fill(0)`. Throws only `AgeDecryptError`.
+   * Returns a fresh Buffer (from `alloc`) the caller owns and must `fill(0)`. Throws only `AgeDecryptError`.
    */
-  async decrypt(hash: string, ageFile: Uint8Array): Promise<Buffer> {
+  async decrypt(hash: string, ageFile: Uint8Array, alloc?: PlaintextAlloc): Promise<Buffer> {
     const file = dearmor(ageFile);
     let entry = this.#lookup(hash, file);
     if (entry === undefined) {
@@ -66,7 +66,7 @@ export class AgeFastDecrypter {
       const fileKey = await this.#unwrap(header);
       entry = this.#store(hash, file, header.length, fileKey);
     }
-    return decryptStream(entry.payloadKey, file.subarray(entry.payloadOffset));
+    return decryptStream(entry.payloadKey, file.subarray(entry.payloadOffset), alloc);
   }
 
   /** Wipes and forgets the cached payload key. */

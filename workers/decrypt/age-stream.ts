@@ -114,6 +114,13 @@ function plaintextLength(bodyLength: number): number | null {
   return bodyLength - chunks * TAG_SIZE;
 }
 
+/** Where a plaintext goes: a Buffer of exactly `size` bytes that is its whole, unpooled ArrayBuffer. */
+export type PlaintextAlloc = (size: number) => Buffer;
+
+function freshPlaintext(size: number): Buffer {
+  return Buffer.allocUnsafeSlow(size);
+}
+
 /**
  * Decrypts the STREAM chunks of an age payload (`body` = the payload without its 16-byte nonce).
  *
@@ -124,15 +131,15 @@ function plaintextLength(bodyLength: number): number | null {
  *  - a truncated or extended final chunk, or trailing data: the tag no longer verifies;
  *  - an empty final chunk after full ones: authenticates, but is refused explicitly.
  *
- * Returns a fresh, unpooled Buffer the caller owns and must `fill(0)` after use. Unpooled matters:
+ * Returns a fresh, unpooled Buffer (from `alloc`) the caller owns and must `fill(0)` after use. Unpooled matters:
  * a pooled slice would share its ArrayBuffer with unrelated data (so it could neither be
  * transferred to another thread nor wiped as a whole). On any failure the partial plaintext is
  * wiped before throwing: node:crypto's `update` releases plaintext before `final` checks the tag.
  */
-export function decryptStream(payloadKey: Buffer, body: Uint8Array): Buffer {
+export function decryptStream(payloadKey: Buffer, body: Uint8Array, alloc: PlaintextAlloc = freshPlaintext): Buffer {
   const total = plaintextLength(body.length);
   if (total === null) throw new AgeDecryptError('payload');
-  const out = Buffer.allocUnsafeSlow(total);
+  const out = alloc(total);
   const nonce = Buffer.alloc(12);
   let inOff = 0;
   let outOff = 0;

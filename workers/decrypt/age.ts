@@ -7,7 +7,7 @@ import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
 import { getDecrypter, getFastDecrypter } from '../keys.js';
 import { taskFailure } from '../../common/task-failure.js';
 import { AgeFastDecrypter, dearmor } from './age-fast.js';
-import { AgeDecryptError } from './age-stream.js';
+import { AgeDecryptError, type PlaintextAlloc } from './age-stream.js';
 
 /**
  * Cached mode: decrypts a whole artifact. Returns the plaintext; the caller owns it and must
@@ -61,16 +61,21 @@ export function sharedAgeFile(artifact: PackedArtifact): Uint8Array | TaskFailur
  * once per `ciphertextHash` and then only decrypts the payload. Same failure codes and wording as
  * `decryptArtifact`. The caller owns and wipes the returned plaintext.
  */
-export async function decryptCiphertextFast(ciphertextHash: string, ageFile: Uint8Array, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
+export async function decryptCiphertextFast(
+  ciphertextHash: string,
+  ageFile: Uint8Array,
+  init: WorkerInit,
+  alloc?: PlaintextAlloc,
+): Promise<Uint8Array | TaskFailure> {
   const fast = getFastDecrypter(init);
   if (!(fast instanceof AgeFastDecrypter)) return fast;
-  return fastDecrypt(fast, ciphertextHash, ageFile);
+  return fastDecrypt(fast, ciphertextHash, ageFile, alloc);
 }
 
 /** One decryption through `fast`, its failures mapped to the agent's codes and fixed wording. */
-async function fastDecrypt(fast: AgeFastDecrypter, ciphertextHash: string, ageFile: Uint8Array): Promise<Uint8Array | TaskFailure> {
+async function fastDecrypt(fast: AgeFastDecrypter, ciphertextHash: string, ageFile: Uint8Array, alloc?: PlaintextAlloc): Promise<Uint8Array | TaskFailure> {
   try {
-    return await fast.decrypt(ciphertextHash, ageFile);
+    return await fast.decrypt(ciphertextHash, ageFile, alloc);
   } catch (err) {
     if (err instanceof AgeDecryptError && err.reason === 'armor') return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
     return taskFailure(
