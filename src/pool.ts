@@ -81,12 +81,13 @@ export class WorkerPool {
   }
 
   /**
-   * Run one task. Never throws: a full queue, a passed deadline and a crashed worker all resolve to
-   * a tagged failure (`overloaded`, `task_timeout`, `internal`), so callers handle one shape.
+   * Run one of the agent's own tasks (a load, the key check, a disk-cache step). Never throws: a
+   * passed deadline and a crashed worker resolve to a tagged failure (`task_timeout`, `internal`),
+   * so callers handle one shape. Not bounded by CLEF_AGENT_MAX_QUEUE, which bounds requests
+   * (`admit`): these come one refresh at a time, and a poll refused because clients filled the
+   * queue would be a refresh lost to load (it was logged as a rejected artifact).
    */
   async run<T extends Task>(task: T, options: RunOptions = {}): Promise<TaskResults[T['type']]> {
-    // Checked before queueing, so a flood is refused in O(1) instead of growing memory.
-    if (this.waiting() >= this.options.maxQueue) return this.full();
     const state = { overdue: false };
     const settled = this.settle(task, state);
     const deadline = options.deadlineMs;

@@ -88,19 +88,21 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
   });
   after(() => source.close());
 
-  test('a full queue answers overloaded at once, without queueing', async () => {
+  test('a full queue refuses requests at once, without queueing; the agent’s own tasks (a poll) still queue', async () => {
     const p = pool(2);
     const seen = source.seen;
     const running = Array.from({ length: TASKS_PER_WORKER }, () => p.run(hangingLoad()));
     await until(() => source.seen === seen + TASKS_PER_WORKER, 20_000, 'the worker running its share of tasks');
     const queued = [p.run(hangingLoad()), p.run(hangingLoad())];
     assert.equal(p.queued, 2);
-    assert.deepEqual(await p.run(hangingLoad()), { ok: false, code: 'overloaded', message: 'the worker queue is full' });
-    assert.equal(p.queued, 2, 'the refused task was never queued');
+    assert.deepEqual(p.admit(), { ok: false, code: 'overloaded', message: 'the worker queue is full' });
+    assert.equal(p.queued, 2, 'the refused request was never queued');
+    const poll = p.run(hangingLoad());
+    assert.equal(p.queued, 3, 'a load past the request bound waits for a worker instead of failing');
     source.answerAll();
-    await until(() => source.held.length === 2, 20_000, 'the queued tasks reaching the source');
+    await until(() => source.held.length === 3, 20_000, 'the queued tasks reaching the source');
     source.answerAll();
-    for (const r of await Promise.all([...running, ...queued])) assert.equal(r.ok ? 'ok' : r.code, 'fetch_status');
+    for (const r of await Promise.all([...running, ...queued, poll])) assert.equal(r.ok ? 'ok' : r.code, 'fetch_status');
   });
 
   test('a passed deadline answers task_timeout; one more deadline later the stuck worker is replaced', async () => {
@@ -237,7 +239,6 @@ describe('WorkerPool: JIT batches', { timeout: 60_000 }, () => {
     const [fourth] = admitted(p, 1);
     const full = { ok: false, code: 'overloaded', message: 'the worker queue is full' };
     assert.deepEqual(p.admit(), full, '…carrying 3 requests: with one more admitted, 4 of 4 wait');
-    assert.deepEqual(await p.run(hangingLoad()), full, 'other tasks see the same bound');
     const alone = p.runBatch({ type: 'serve', artifact, request: { route: 'keys' } }, { deadlineMs: 60_000, arrivedAt: [fourth ?? 0] });
     assert.equal(p.queued, 2);
     assert.deepEqual(p.admit(), full);
