@@ -69,7 +69,8 @@ export class JitBatcher {
   private run(artifact: EncryptedArtifact, part: readonly Waiting[]): void {
     const first = part[0];
     if (first === undefined) return;
-    const spare = this.spares?.take(part.length);
+    // KMS plaintexts come out of the decipher in buffers of its own: spares would only travel.
+    const spare = artifact.kms === undefined ? this.spares?.take(part.length) : undefined;
     const extra = spare === undefined ? {} : { spare };
     const task =
       part.length === 1

@@ -7,11 +7,12 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
-import { JIT_BATCH_MAX } from '../../common/limits.js';
+import { JIT_BATCH_MAX, SPARE_BODY_MIN_BYTES } from '../../common/limits.js';
 import type { EncryptedArtifact, ServeBatchTask, ServeRequest, ServeResult, ServeTask, TaskFailure } from '../../common/protocol.js';
 import { taskFailure } from '../../common/task-failure.js';
 import type { BatchOptions } from '../../src/pool.js';
 import { batchSizes, JitBatcher, type BatchPool } from '../../src/serving/jit-batch.js';
+import { SpareBodies } from '../../src/serving/spare-bodies.js';
 
 type Formed = ServeTask | ServeBatchTask;
 
@@ -179,6 +180,23 @@ describe('JitBatcher', () => {
     const late = answerFor(a, secret('late'));
     o.late?.(late);
     assert.ok(late.ok && late.status === 200 && late.body.every((x) => x === 0));
+  });
+
+  test('tasks carry kept body buffers back to the workers, one per request at most; never for a KMS artifact', async () => {
+    const pool = new RecordingPool();
+    const spares = new SpareBodies();
+    const b = new JitBatcher(pool, 5000, spares);
+    const kept = [1, 2, 3].map(() => new ArrayBuffer(SPARE_BODY_MIN_BYTES));
+    for (const k of kept) spares.keep(k);
+    const a = artifact('A');
+    await Promise.all([b.serve(a, { route: 'secrets' }), b.serve(a, { route: 'keys' })]);
+    assert.equal(pool.tasks[0]?.spare?.length, 2, 'two requests, two spares');
+    const kms = { ...artifact('K'), kms: {} as NonNullable<EncryptedArtifact['kms']> };
+    await b.serve(kms, { route: 'secrets' });
+    assert.equal(pool.tasks[1]?.spare, undefined, 'a KMS artifact takes none');
+    await b.serve(a, { route: 'secrets' });
+    assert.equal(pool.tasks[2]?.spare?.length, 1, 'the one left');
+    assert.equal(spares.size, 0);
   });
 
   test('a full queue answers overloaded at once, per request, and holds nothing for it', async () => {
