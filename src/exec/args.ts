@@ -50,6 +50,8 @@ const OPTIONS = {
 /** Signals the child may be sent on a change or asked to stop with: the catchable ones a process uses for "reload" or "stop". */
 export const CHANGE_SIGNALS: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
+const COMMAND_AFTER_DASHES = 'the command goes after "--": clef-agent exec [options] -- <command> [args...]';
+
 export function parseExecArgs(argv: readonly string[]): ParsedExec {
   const dashes = argv.indexOf('--');
   const own = dashes === -1 ? argv : argv.slice(0, dashes);
@@ -58,7 +60,7 @@ export function parseExecArgs(argv: readonly string[]): ParsedExec {
   try {
     ({ values } = parseArgs({ args: [...own], options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (err) {
-    return { kind: 'error', message: describeParseError(err, own) };
+    return { kind: 'error', message: describeParseError(err, own, dashes !== -1) };
   }
   if (values.help === true) return { kind: 'help' };
   const [cmd, ...args] = command;
@@ -126,13 +128,14 @@ function signalFlag(flag: string, raw: string): NodeJS.Signals | ParsedExec {
 }
 
 /** parseArgs' own messages quote the offending argument; name only the flag. */
-function describeParseError(err: unknown, own: readonly string[]): string {
+function describeParseError(err: unknown, own: readonly string[], hasDashes: boolean): string {
   const code = (err as { code?: string }).code;
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const unknown = own.find((a) => a.startsWith('-') && !known(a));
     return `unknown flag ${JSON.stringify(unknown?.split('=')[0]?.slice(0, 40) ?? '')}`;
   }
-  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return 'unexpected argument before "--" (the command goes after "--")';
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+    return hasDashes ? 'unexpected argument before "--" (the command goes after "--")' : COMMAND_AFTER_DASHES;
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     const flag = own.find((a) => a.startsWith('-') && known(a) && OPTIONS[flagName(a) as keyof typeof OPTIONS].type === 'string');
     return `${flag?.split('=')[0] ?? 'a flag'}: expected a value`;
