@@ -183,8 +183,8 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
         log.error({ event: 'exec.spawn_failed', code: err.code }, err.message);
         end(err.status);
       } else if (err instanceof ExecEnvError) {
+        // The command keeps its environment, or (stopped after a revocation) waits for a usable artifact.
         log.error({ event: 'exec.env_failed', code: err.code }, `the new artifact cannot become the command's environment: ${err.message}`);
-        if (!supervisor.running()) end(1);
       } else if (err instanceof ApiError) {
         log.warn(
           { event: 'exec.not_servable', reason: err.reason },
@@ -266,6 +266,12 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
     if (terminating !== undefined) end(exit?.status ?? signalStatus(terminating));
   };
 
+  // The first start heads the queue: a rotation observed while it reads the payload (a JIT
+  // decryption) or spawns is handled after it, never beside it.
+  const first = startChild('start');
+  queue = first.catch(() => {
+    // Reported below, by the start-up path.
+  });
   const unobserve = events.observe((name: EventName, _severity, fields: EventFields) => {
     if (name === 'artifact.refreshed') enqueue(() => onChange(fields['revision']));
     else if (name === 'artifact.revoked') enqueue(() => onRevoked('revoked'));
@@ -273,8 +279,9 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
   });
 
   try {
-    await startChild('start');
+    await first;
   } catch (err) {
+    finished = true;
     unobserve();
     await stopAll();
     if (err instanceof SpawnError) {
