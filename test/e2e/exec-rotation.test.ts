@@ -78,6 +78,22 @@ describe('exec: rotation', { concurrency: true }, () => {
     assert.equal(await e.proc.exited(20_000), 0, e.proc.output);
   });
 
+  it('expiry (a fetched artifact past its expiresAt) stops the command too', { timeout: 60_000 }, async (t) => {
+    const script = trappingScript({ TERM: 'echo stopped-by-TERM; exit 0' }, PRINT_KEY);
+    const e = await startExec({ payload: FIRST, args: ['--', 'sh', '-c', script] });
+    t.after(() => e.close());
+    await e.output('KEY=first-value');
+    await e.publish({ payload: SECOND, expiresAt: new Date(Date.now() - 60_000).toISOString() });
+    const stopped = await e.logAfter(0, event('exec.child_stopped', { reason: 'expired' }), 30_000);
+    assert.equal(stopped['killed'], false);
+    assert.ok(e.proc.stdout.includes('stopped-by-TERM'));
+    assert.ok(!e.proc.stdout.includes('second-value'));
+    assert.equal(e.proc.child.exitCode, null);
+    // Nothing to forward to: SIGTERM ends exec with the stopped command's status.
+    e.proc.child.kill('SIGTERM');
+    assert.equal(await e.proc.exited(20_000), 0, e.proc.output);
+  });
+
   it('--keep-on-revoke leaves the command running, and says so', { timeout: 60_000 }, async (t) => {
     const script = trappingScript({ TERM: 'exit 6' }, PRINT_KEY);
     const e = await startExec({ payload: FIRST, args: ['--keep-on-revoke', '--', 'sh', '-c', script] });
