@@ -70,6 +70,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
   }
 
   let agent: AgentHandle | undefined;
+  let loading = true;
   let childStarted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (TERMINATING.has(signal)) terminating ??= signal;
@@ -79,10 +80,11 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
       return;
     }
     if (!TERMINATING.has(signal)) return;
-    // No child to decide. Still loading: stop the load (the start-up path returns). Held after a
-    // revocation, or between a stop and a start: exec ends now.
-    if (!childStarted) void agent?.close();
-    else end(lastStatus ?? signalStatus(signal));
+    // No child to decide. Still loading: stop the load (the start-up path returns). The first start
+    // under way: it forwards the signal once the child runs. Held after a revocation, or between a
+    // stop and a start: exec ends now.
+    if (loading) void agent?.close();
+    else if (childStarted) end(lastStatus ?? signalStatus(signal));
   };
   for (const s of FORWARDED_SIGNALS) process.on(s, onSignal);
 
@@ -90,6 +92,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
     agent = await startAgent(config, { log, events, listen: options.serve });
     if (terminating !== undefined) void agent.close();
     await agent.loaded;
+    loading = false;
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     await agent?.close();
@@ -146,6 +149,8 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
     const { ended } = await supervisor.start(vars);
     childStarted = true;
     generation = gen;
+    // A stop signal that came while it was being started: the child decides, like any other time.
+    if (terminating !== undefined) supervisor.send(terminating);
     limiter.started(Date.now());
     childDigest = digest(vars);
     log.info(
