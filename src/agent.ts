@@ -16,8 +16,10 @@ import { FailureLog } from './serving/failure-log.js';
 import { JitMode } from './serving/jit.js';
 import { StartupError, startupHint } from './startup.js';
 import { Events } from './telemetry/events.js';
+import type { Body } from './serving/mode.js';
 
 export interface AgentHandle {
+  /** The API's URL and port; `''` and 0 when started with `listen: false` (exec mode without `--serve`). */
   readonly url: string;
   readonly port: number;
   /** Resolves once the first artifact is verified and decrypted; rejects with a StartupError. */
@@ -34,12 +36,23 @@ export interface AgentHandle {
   readonly metrics?: { readonly families: readonly Family[]; readonly startedAtMs: number } | undefined;
   /** The operations listener's port, when CLEF_AGENT_OPS_ADDR is set. */
   readonly opsPort?: number | undefined;
+  /**
+   * The whole payload as `GET /v1/secrets` answers it, read through the serving mode on the main
+   * thread (exec mode builds the child's environment from it): the cached snapshot's body, or in
+   * JIT mode one worker decryption. Call `release` once read (JIT: zeroes the body). Throws an
+   * ApiError when nothing is servable (revoked, expired, TTL ran out).
+   */
+  secrets(): Body | Promise<Body>;
+  /** The one event emitter: new revisions, revocation and expiry are observed here. */
+  readonly events: Events;
 }
 
 export interface AgentDeps {
   readonly log: Logger;
   readonly clock?: Clock;
   readonly events?: Events;
+  /** Start the HTTP API (default). Exec mode without `--serve` passes false: no API listener at all. */
+  readonly listen?: boolean;
 }
 
 /**
@@ -98,25 +111,26 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     throw new StartupError(stateProblem, 2);
   }
 
-  let server;
-  try {
-    server = await startServer({
-      port: config.port,
-      maxConnections: config.maxConnections,
-      mode,
-      guard: new TokenGuard(config.token),
-      log,
-      metrics: metrics?.forListener('api'),
-    });
-  } catch (err) {
-    await pool.destroy();
-    metrics?.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new StartupError(
-      `cannot listen on 127.0.0.1:${config.port}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`,
-    );
-  }
-  log.info({ event: 'listening', address: '127.0.0.1', port: server.port, url: server.url }, `listening on ${server.url}`);
+  let server: { readonly url: string; readonly port: number; close(): Promise<void> } = NO_SERVER;
+  if (deps.listen !== false)
+    try {
+      server = await startServer({
+        port: config.port,
+        maxConnections: config.maxConnections,
+        mode,
+        guard: new TokenGuard(config.token),
+        log,
+        metrics: metrics?.forListener('api'),
+      });
+    } catch (err) {
+      await pool.destroy();
+      metrics?.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new StartupError(
+        `cannot listen on 127.0.0.1:${config.port}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`,
+      );
+    }
+  if (server !== NO_SERVER) log.info({ event: 'listening', address: '127.0.0.1', port: server.port, url: server.url }, `listening on ${server.url}`);
 
   let ops: OpsServer | undefined;
   if (config.opsAddr !== undefined && metrics !== undefined) {
@@ -180,8 +194,13 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     takeTelemetryCredentials: () => refresher.takeTelemetryCredentials(),
     metrics: metrics === undefined ? undefined : { families: metrics.families, startedAtMs },
     opsPort: ops?.port,
+    secrets: () => mode.secrets(),
+    events,
   };
 }
+
+/** Stands in for the API server when the agent does not listen (exec mode without `--serve`). */
+const NO_SERVER = { url: '', port: 0, close: (): Promise<void> => Promise.resolve() };
 
 /**
  * Whether idle workers may exit between polls: cached mode only (a JIT request must find a worker

@@ -21,6 +21,10 @@ async function main(argv: string[]): Promise<number> {
       if (rest.length === 1 && HELP.has(rest[0] ?? '')) return help(SERVE_USAGE);
       return usageError('clef-agent serve', `${describe(rest[0] ?? '')}: serve takes no flags (its settings are CLEF_AGENT_* variables)`, SERVE_USAGE);
     }
+    case 'exec': {
+      const { runExecCommand } = await import('./cli/exec.js');
+      return runExecCommand(rest);
+    }
     case 'check': {
       const { runCheck } = await import('./cli/check.js');
       return runCheck(rest, io);

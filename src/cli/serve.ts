@@ -7,15 +7,30 @@ import inspector from 'node:inspector';
 import { STOP_DEADLINE_MS } from '../../common/limits.js';
 import { startAgent } from '../agent.js';
 import { ConfigError, loadConfig } from '../config/index.js';
+import type { Config } from '../config/types.js';
 import { refuseInspectorSignal, runAsDaemon } from '../lifecycle/daemon.js';
-import { createLogger } from '../log.js';
+import { createLogger, type LogDestination, type Logger } from '../log.js';
 import { StartupError } from '../startup.js';
 import { Events } from '../telemetry/events.js';
-import { setUpTelemetry } from '../telemetry/index.js';
+import { setUpTelemetry, type Telemetry } from '../telemetry/index.js';
 import { authHeaders } from '../telemetry/secret-headers.js';
 import { packageVersion } from './version.js';
 
-export async function runServe(): Promise<number> {
+export interface Prepared {
+  readonly version: string;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly events: Events;
+  readonly telemetry: Telemetry | undefined;
+}
+
+/**
+ * What `serve` and `exec` do before starting the agent, in the same order: refuse the inspector,
+ * load and validate the configuration (exit 2 on a bad value), remove the raw secrets from the
+ * environment, create the logger, log `agent.starting` and the configuration warnings, set up
+ * telemetry. Returns the exit code when the start is refused.
+ */
+export function prepareAgent(command: 'serve' | 'exec', logTo?: LogDestination): Prepared | number {
   const version = packageVersion();
   // A debugger on a process that holds secrets is a way in: refuse --inspect and NODE_OPTIONS=--inspect.
   if (inspector.url() !== undefined || process.execArgv.some((a) => a.startsWith('--inspect'))) {
@@ -37,12 +52,13 @@ export async function runServe(): Promise<number> {
   // (CLEF_AGENT_AGE_KEY was already removed by loadConfig.)
   delete process.env['CLEF_AGENT_TOKEN'];
   delete process.env['CLEF_AGENT_VCS_TOKEN'];
-  const log = createLogger(config.logLevel, { agentId: config.agentId });
+  const log = createLogger(config.logLevel, { agentId: config.agentId }, logTo);
   refuseInspectorSignal(log);
   log.info(
     {
       event: 'agent.starting',
       version,
+      ...(command === 'exec' ? { command } : {}),
       source: config.sourceLabel,
       mode: config.cacheTtl === 0 ? 'jit' : 'cached',
       cacheTtl: config.cacheTtl,
@@ -65,10 +81,16 @@ export async function runServe(): Promise<number> {
   for (const w of config.warnings) log.warn({ event: 'config.warning' }, w);
   const events = new Events(log);
   const telemetry = setUpTelemetry(config, version, events, log);
-  if (process.env['AWS_LAMBDA_RUNTIME_API'] !== undefined) {
+  if (command === 'serve' && process.env['AWS_LAMBDA_RUNTIME_API'] !== undefined) {
     log.warn({ event: 'config.not_supported' }, 'AWS_LAMBDA_RUNTIME_API is set but the Lambda extension lifecycle is not supported yet; running as a daemon');
   }
+  return { version, config, log, events, telemetry };
+}
 
+export async function runServe(): Promise<number> {
+  const prepared = prepareAgent('serve');
+  if (typeof prepared === 'number') return prepared;
+  const { config, log, events, telemetry } = prepared;
   try {
     const agent = await startAgent(config, { log, events });
     runAsDaemon(agent, log, events, telemetry);

@@ -12,6 +12,8 @@ export const MAIN_USAGE = `Usage: clef-agent [command] [options]
 
 Commands:
   serve (default)   run the agent, configured by CLEF_AGENT_* environment variables
+  exec              run a command with the secrets as environment variables, and restart or
+                    signal it when they change ('clef-agent exec --help')
   check             ask the local agent whether it is ready (exit 0) or not (exit 1): a probe
   pack              build a packed artifact
   loadtest          load-test a running agent
@@ -52,6 +54,45 @@ Options:
   -h, --help   show this help
 
 Exit status: 0 ready (or healthy), 1 not ready, not answering or refused, 2 usage error.
+
+${README_POINTER}
+`;
+
+export const EXEC_USAGE = `Usage: clef-agent exec [options] -- <command> [args...]
+
+Loads and verifies the artifact like the agent (the same CLEF_AGENT_* variables), then runs
+<command> (no shell; PATH is searched) with the inherited environment, minus every CLEF_AGENT_*
+variable, plus one variable per secret: <namespace>__<KEY>, with characters outside [A-Za-z0-9_]
+mapped to "_". The refresh loop keeps running. Signals SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR2
+are forwarded to the command; exec exits with its status (128+n when signal n killed it).
+Logs go to stderr. No HTTP API unless --serve.
+
+Naming:
+  --env-prefix P          put P before every name (letters, digits, "_"; e.g. APP_)
+  --namespace NS          only this namespace (repeatable; default: all)
+  --no-qualify            the bare KEY; a key in two selected namespaces is an error
+  --override              replace an inherited variable of the same name (default: error)
+
+On a new artifact (default: nothing, logged):
+  --restart-on-change     stop the command (--restart-signal, default SIGTERM), wait --grace
+                          seconds, SIGKILL, and start it again with the new variables
+  --restart-signal SIG    the stop signal (HUP, INT, QUIT, TERM, USR1, USR2, WINCH)
+  --grace N               seconds between the stop signal and SIGKILL, 0-3600 (default 10)
+  --signal-on-change SIG  only send SIG to the command (it may re-read through --serve)
+  --restart-on-exit       start the command again when it exits by itself (rate-limited:
+                          1 s doubling to 30 s while it lives under 10 s)
+
+On revocation or expiry the command is stopped (it holds secrets that must no longer be used)
+and started again when a valid artifact is published:
+  --keep-on-revoke        leave it running instead (logged)
+
+Other:
+  --serve                 also serve the HTTP API on 127.0.0.1 (same token rules as the agent)
+  -h, --help              show this help
+
+Exit status: the command's; 1 the first load failed (the command is not started), 2 invalid
+configuration, flags or a refused start (e.g. a variable collision), 126/127 the command could
+not be run / was not found.
 
 ${README_POINTER}
 `;

@@ -34,6 +34,8 @@ export type EventSink = (name: EventName, severity: EventSeverity, fields: Event
  */
 export class Events {
   private sink: EventSink | undefined;
+  /** In-process observers (exec mode's supervisor): told after the log line and the exporter. */
+  private readonly observers = new Set<EventSink>();
 
   constructor(private readonly log: Logger) {}
 
@@ -41,15 +43,29 @@ export class Events {
     this.sink = sink;
   }
 
+  /**
+   * Observe every event from now on, without the emitting code knowing who listens (the refresher
+   * stays unaware of exec mode). Returns the function that stops observing. An observer must not
+   * throw or block: like the exporter, it is told synchronously inside the refresh.
+   */
+  observe(observer: EventSink): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
   emit(name: EventName, fields: EventFields, message: string): void {
     const severity = EVENTS[name];
     this.log[severity]({ event: name, ...fields }, message);
     const sink = this.sink;
-    if (sink === undefined) return;
-    try {
-      sink(name, severity, fields, message);
-    } catch {
-      // Telemetry must never fail the caller (a refresh, a request); the log line is written.
-    }
+    if (sink !== undefined) tell(sink, name, severity, fields, message);
+    for (const o of this.observers) tell(o, name, severity, fields, message);
+  }
+}
+
+function tell(sink: EventSink, name: EventName, severity: EventSeverity, fields: EventFields, message: string): void {
+  try {
+    sink(name, severity, fields, message);
+  } catch {
+    // Telemetry and observers must never fail the caller (a refresh, a request); the log line is written.
   }
 }

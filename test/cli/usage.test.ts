@@ -18,6 +18,7 @@ function cli(args: readonly string[]): Promise<RunResult> {
 const COMMANDS = [
   { name: 'clef-agent', args: [], usage: /^Usage: clef-agent \[command\] \[options\]\n/ },
   { name: 'serve', args: ['serve'], usage: /^Usage: clef-agent \[serve\]\n/ },
+  { name: 'exec', args: ['exec'], usage: /^Usage: clef-agent exec \[options\] -- <command> \[args\.\.\.\]\n/ },
   { name: 'check', args: ['check'], usage: /^Usage: clef-agent check \[--ready \| --health\] \[--port N\]\n/ },
   { name: 'pack', args: ['pack'], usage: /^Usage: clef-agent pack --payload/ },
   { name: 'loadtest', args: ['loadtest'], usage: /^Usage: clef-agent loadtest --url URL/ },
@@ -58,7 +59,7 @@ describe('clef-agent --help, --version and usage errors', { concurrency: true, t
 
   it('the top-level help lists every command', async () => {
     const r = await cli(['--help']);
-    for (const command of ['serve', 'check', 'pack', 'loadtest', '--version']) assert.match(r.stdout, new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['serve', 'exec', 'check', 'pack', 'loadtest', '--version']) assert.match(r.stdout, new RegExp(`^  ${command}\\b`, 'm'));
   });
 
   it('an unknown command prints the usage on stderr and exits 2', async () => {
@@ -66,6 +67,20 @@ describe('clef-agent --help, --version and usage errors', { concurrency: true, t
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^clef-agent: unknown command "deploy"\n\nUsage: clef-agent \[command\]/);
+  });
+
+  it('exec: a bad flag or a missing command is exit 2 before any configuration is read, naming what is accepted', async () => {
+    for (const [args, message] of [
+      [['exec', '--grace', 'soon', '--', 'sh'], '--grace: expected whole seconds, 0-3600'],
+      [['exec', 'sh', '-c', 'true'], 'the command goes after "--"'],
+      [['exec', '--'], 'no command after "--"'],
+    ] as const) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.ok(r.stderr.startsWith(`clef-agent exec: ${message}`), r.stderr);
+      assert.doesNotMatch(r.stderr, /invalid configuration:/);
+      assert.match(r.stderr, /Usage: clef-agent exec/);
+    }
   });
 
   it('serve takes no argument but --help: anything else is exit 2 before any configuration is read', async () => {

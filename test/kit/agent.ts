@@ -40,6 +40,8 @@ export interface LaunchOptions {
   readonly binary?: string;
   /** The agent's working directory (default: the test runner's). */
   readonly cwd?: string;
+  /** Where the JSON log lines are: stdout (the agent), or stderr (`exec`, whose stdout is the command's). */
+  readonly logsOn?: 'stdout' | 'stderr';
 }
 
 export interface StopOptions {
@@ -74,8 +76,15 @@ export class AgentProcess {
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CLEF_AGENT_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.child.stdout?.setEncoding('utf8').on('data', (d: string) => this.onStdout(d));
-    this.child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    const logsOnStderr = o.logsOn === 'stderr';
+    this.child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      this.stdout += d;
+      if (!logsOnStderr) this.onLogData(d);
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d;
+      if (logsOnStderr) this.onLogData(d);
+    });
     // 'exit' can come before the last output is read: 'close' is when stdout/stderr are complete.
     this.closed = new Promise((resolve) =>
       this.child.once('close', (code) => {
@@ -173,8 +182,7 @@ export class AgentProcess {
     }
   }
 
-  private onStdout(d: string): void {
-    this.stdout += d;
+  private onLogData(d: string): void {
     const parts = (this.partial + d).split('\n');
     this.partial = parts.pop() ?? '';
     for (const line of parts) if (line.startsWith('{')) this.lines.push(JSON.parse(line) as LogLine);
