@@ -126,7 +126,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
   const readEnvironment = async (): Promise<Record<string, string>> => {
     const body = await handle.secrets();
     try {
-      return childEnvironment(body.bytes.toString('utf8'), naming, inherited);
+      return childEnvironment(body.bytes, naming, inherited);
     } finally {
       body.release?.();
     }

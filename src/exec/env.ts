@@ -4,6 +4,7 @@
  * tested without a process. Errors name keys and variables (names are not secret), never a value.
  */
 import { checkPayload, type Payload } from '../../common/payload.js';
+import { readPayloadValue } from '../../common/payload-value.js';
 
 export type ExecEnvCode = 'unknown_namespace' | 'namespace_on_flat' | 'ambiguous_key' | 'name_collision' | 'variable_exists' | 'invalid_name' | 'invalid_value';
 
@@ -40,10 +41,10 @@ export function inheritedEnvironment(env: NodeJS.ProcessEnv): Map<string, string
 
 /**
  * The child's environment: `inherited` plus one variable per selected secret. The payload is the
- * JSON of `GET /v1/secrets` (flat or nested, already checked by a worker; checked again here so
+ * JSON bytes of `GET /v1/secrets` (flat or nested, already checked by a worker; checked again here so
  * this function stands alone). Throws an ExecEnvError.
  */
-export function childEnvironment(payloadJson: string, naming: EnvNaming, inherited: ReadonlyMap<string, string>): Record<string, string> {
+export function childEnvironment(payloadJson: Uint8Array, naming: EnvNaming, inherited: ReadonlyMap<string, string>): Record<string, string> {
   const secrets = secretVariables(parsePayload(payloadJson), naming);
   const env: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of inherited) env[name] = value;
@@ -55,8 +56,14 @@ export function childEnvironment(payloadJson: string, naming: EnvNaming, inherit
   return env;
 }
 
-function parsePayload(json: string): Payload {
-  const p = checkPayload(JSON.parse(json) as unknown);
+/**
+ * Read as the workers read payloads (common/payload-value.ts), not with JSON.parse: V8's
+ * escaped-key defect (SECURITY.md) could otherwise hand the child a variable under another name.
+ */
+function parsePayload(json: Uint8Array): Payload {
+  const read = readPayloadValue(json);
+  if (read === null) throw new ExecEnvError('invalid_name', 'the payload is not UTF-8 JSON');
+  const p = checkPayload(read.value);
   if ('problem' in p) throw new ExecEnvError('invalid_name', p.problem);
   return p;
 }

@@ -13,7 +13,7 @@ const DEFAULT: EnvNaming = { prefix: '', namespaces: [], qualify: true, override
 const NONE = new Map<string, string>();
 
 function secretsOf(payload: string, naming: Partial<EnvNaming> = {}, inherited = NONE): Record<string, string> {
-  return { ...childEnvironment(payload, { ...DEFAULT, ...naming }, inherited) };
+  return { ...childEnvironment(Buffer.from(payload), { ...DEFAULT, ...naming }, inherited) };
 }
 
 function refused(fn: () => unknown, code: string, ...parts: string[]): void {
@@ -28,6 +28,11 @@ function refused(fn: () => unknown, code: string, ...parts: string[]): void {
 }
 
 describe('exec: the child environment', () => {
+  test('escaped names are decoded as the workers decode them (not by JSON.parse, whose V8 escaped-key defect can rename a key)', () => {
+    const env = secretsOf('{"app":{"API\\u005fKEY":"v1","\\u0044B":"v2"}}');
+    assert.deepEqual(env, { app__API_KEY: 'v1', app__DB: 'v2' });
+  });
+
   test('qualified ns__KEY names by default; characters outside [A-Za-z0-9_] become _', () => {
     assert.deepEqual(secretsOf(NESTED), { app__API_KEY: 'a-key', app__DB_URL: 'pg://a', pay__API_KEY: 'p-key', pay__stripe_key: 's' });
   });
