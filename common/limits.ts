@@ -114,8 +114,8 @@ export const LAMBDA_LIMITS = {
   fetchRetries: 1,
   /** Kept between SHUTDOWN's `deadlineMs` and the exit: the log flush and process teardown. */
   shutdownMarginMs: 300,
-  /** The telemetry flush on SHUTDOWN, at most (the shutdown phase is 2 s with external extensions). */
-  shutdownFlushMaxMs: 1_000,
+  /** The telemetry flush after a failed init, at most: the init budget is nearly spent by then. */
+  initErrorFlushMaxMs: 1_000,
 } as const;
 
 // ── Serving (main thread) ────────────────────────────────────────────────────────────────────────

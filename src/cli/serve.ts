@@ -106,7 +106,7 @@ export async function runServe(): Promise<number> {
       if (lambdaApi !== undefined) await reportInitError(lambdaApi, extensionName, { type: err.errorType, message: err.message }, log);
       // The failed start-up's fetch.failed / artifact.invalid events are what an operator needs.
       await telemetry?.start(undefined, undefined, {}).then(
-        () => telemetry.flush(lambdaApi !== undefined ? LAMBDA_LIMITS.shutdownFlushMaxMs : STOP_DEADLINE_MS / 3),
+        () => telemetry.flush(lambdaApi !== undefined ? LAMBDA_LIMITS.initErrorFlushMaxMs : STOP_DEADLINE_MS / 3),
         () => undefined,
       );
       log.flush();

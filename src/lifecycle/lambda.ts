@@ -132,7 +132,8 @@ async function stopWithin(agent: AgentHandle, deps: LambdaDeps, deadlineMs: numb
   try {
     await agent.close();
     events.emit('agent.stopped', { reason }, 'stopped');
-    await telemetry?.flush(Math.max(0, Math.min(LAMBDA_LIMITS.shutdownFlushMaxMs, exitBy - Date.now())));
+    // All the time left: the shutdown phase has nothing else to do.
+    await telemetry?.flush(Math.max(0, exitBy - Date.now()));
   } catch (err) {
     log.error({ event: 'agent.stop_failed' }, `stop failed: ${(err as Error).message}`);
     clearTimeout(hard);

@@ -29,6 +29,8 @@ describe('§6 Lambda extension lifecycle', () => {
       assert.ok(reg);
       assert.equal(reg.name, 'clef-agent');
       assert.deepEqual(reg.events, ['INVOKE', 'SHUTDOWN']);
+      // The log line may still be in the pipe when the emulator sees the call.
+      await x.agent.waitForLog((l) => l.event === 'lambda.registered');
       const logs = x.agent.logs();
       const loadedAt = logs.findIndex((l) => l.event === 'artifact.refreshed');
       const registeredAt = logs.findIndex((l) => l.event === 'lambda.registered');
@@ -53,7 +55,8 @@ describe('§6 Lambda extension lifecycle', () => {
       assert.ok(exitedAt < deadline, `exited ${exitedAt - deadline} ms after the deadline`);
       const events = collector.records().map((r) => r.eventName);
       assert.ok(events.includes('agent.started'), `telemetry: ${events.join(', ')}`);
-      assert.ok(events.includes('agent.stopped'), `the stop event was flushed: ${events.join(', ')}`);
+      const timing = x.agent.logs().filter((l) => l.event === 'agent.stopping' || l.event === 'lambda.exiting');
+      assert.ok(events.includes('agent.stopped'), `the stop event was flushed: ${events.join(', ')} ${JSON.stringify(timing)}`);
       assert.deepEqual(x.api.violations, []);
       assert.deepEqual(x.api.errors, []);
       assert.ok(!x.agent.output.includes(x.agent.token), 'the token is never logged');
