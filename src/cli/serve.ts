@@ -113,6 +113,11 @@ export async function runServe(): Promise<number> {
       process.stderr.write(`clef-agent: ${err.message}\n`);
       return err.exitCode;
     }
+    // Anything else is a bug; Lambda still hears that init failed (the error's name only: its
+    // message is not known to be free of values).
+    if (lambdaApi !== undefined) {
+      await reportInitError(lambdaApi, extensionName, { type: 'Extension.StartFailed', message: `internal error (${(err as Error).name})` }, log);
+    }
     throw err;
   }
 }
