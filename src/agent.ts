@@ -37,7 +37,7 @@ export interface AgentHandle {
   /**
    * Lambda INVOKE (SPEC §6): refresh when one is due (`invokeRefreshDue`), while requests keep being
    * served from the last good snapshot; resolves with the refresh's result, or undefined when none
-   * was due. Never rejects.
+   * was due. A failed refresh is a result (`ok: false`), not a rejection.
    */
   invoke(): Promise<LoadResult | undefined>;
 }
