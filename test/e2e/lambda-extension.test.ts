@@ -142,9 +142,14 @@ describe('§6 Lambda extension lifecycle', () => {
     const code = await x.agent.exited(30_000);
     const took = (await x.exitAt) - started;
     assert.notEqual(code, 0);
-    assert.ok(took < 10_000, `init failure reported and exited in ${took} ms (Lambda's init budget is 10 s)`);
     assert.ok(x.api.registration, `registered first: /init/error needs the identifier\n${x.agent.output.slice(-3000)}`);
     assert.equal(x.api.errors.length, 1);
+    // The agent's part of Lambda's 10 s init budget: from its first log line (Node is up) to the
+    // report, at most the 6.75 s of LAMBDA_LIMITS plus the registration. Spawn → exit adds the
+    // process start, which a loaded CI machine can stretch by seconds.
+    const startedAt = Date.parse(String(x.agent.logs().find((l) => l.event === 'agent.starting')?.['time']));
+    const reportedIn = (x.api.errors[0]?.at ?? 0) - startedAt;
+    assert.ok(reportedIn < 8_500, `init failure reported ${reportedIn} ms after the agent started (spawn → exit: ${took} ms)`);
     const e = x.api.errors[0];
     assert.equal(e?.path, 'init/error');
     assert.equal(e?.errorTypeHeader, 'Extension.ArtifactLoadFailed');
