@@ -94,6 +94,30 @@ export const LOAD_DEADLINE_MS = 60_000;
 /** The longest delay Node timers accept (about 24.8 days); longer ones fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+// ── Lambda extension (main thread, SPEC §6) ──────────────────────────────────────────────────────
+
+/**
+ * Lambda gives the whole init phase (every extension and the function's own init) 10 s. The first
+ * load's three attempts, with their backoff, must end well inside it, so a broken source is reported
+ * through `/init/error` instead of Lambda killing the sandbox: 3 × 2 s + 0.25 s + 0.5 s = 6.75 s at
+ * worst, leaving ~3 s for the process start, the first worker and the registration. INVOKE
+ * refreshes use the same bounds: the function is served from the snapshot meanwhile, but the
+ * invocation is not over (nor billed as over) until the extension asks for the next event.
+ */
+export const LAMBDA_LIMITS = {
+  startupAttempts: 3,
+  startupBackoffBaseMs: 250,
+  /** A whole load (fetch, validate, decrypt): a KMS Decrypt answers in tens of ms. */
+  loadDeadlineMs: 2_000,
+  /** One fetch attempt; with one retry and its ~0.2 s backoff, inside the load's deadline. */
+  fetchTimeoutMs: 1_500,
+  fetchRetries: 1,
+  /** Kept between SHUTDOWN's `deadlineMs` and the exit: the log flush and process teardown. */
+  shutdownMarginMs: 300,
+  /** The telemetry flush after a failed init, at most: the init budget is nearly spent by then. */
+  initErrorFlushMaxMs: 1_000,
+} as const;
+
 // ── Serving (main thread) ────────────────────────────────────────────────────────────────────────
 
 /** One failure log line per reason per window; the rest are counted into the next line (a KMS outage fails every request). */

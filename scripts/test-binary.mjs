@@ -24,6 +24,7 @@ const SUITES = [
   'e2e/http-process', // SIGUSR1 refused, SIGTERM/SIGINT while serving
   'e2e/lifecycle-daemon', // daemon lifecycle
   'e2e/telemetry-metrics', // the OpenTelemetry SDK and prom-client (lazily imported, bundled): logs and metrics over OTLP
+  'e2e/lambda-', // the Lambda extension lifecycle, and the layer packed with this binary (no node on PATH)
 ];
 
 function run(command, args, env = process.env) {

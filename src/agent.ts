@@ -4,13 +4,13 @@ import { TokenGuard } from './http/auth.js';
 import { startServer } from './http/server.js';
 import type { Logger } from './log.js';
 import { WorkerPool } from './pool.js';
-import { Refresher } from './refresh/refresher.js';
-import { IDLE_WORKER_EXIT_MS, OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS } from '../common/limits.js';
+import { DAEMON_REFRESH_LIMITS, Refresher } from './refresh/refresher.js';
+import { IDLE_WORKER_EXIT_MS, LAMBDA_LIMITS, OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS, STARTUP_BACKOFF_BASE_MS } from '../common/limits.js';
 import type { OpsServer } from './http/ops-server.js';
 import { realTimers, type Clock } from './refresh/timers.js';
 import type { AgentMetrics } from './telemetry/metrics.js';
 import type { Family } from './telemetry/cells.js';
-import { startupBackoffMs } from './refresh/schedule.js';
+import { invokeRefreshDue, startupBackoffMs } from './refresh/schedule.js';
 import { CachedMode } from './serving/cached.js';
 import { FailureLog } from './serving/failure-log.js';
 import { JitMode } from './serving/jit.js';
@@ -45,6 +45,12 @@ export interface AgentHandle {
   secrets(): Body | Promise<Body>;
   /** The one event emitter: new revisions, revocation and expiry are observed here. */
   readonly events: Events;
+  /**
+   * Lambda INVOKE (SPEC §6): refresh when one is due (`invokeRefreshDue`), while requests keep being
+   * served from the last good snapshot; resolves with the refresh's result, or undefined when none
+   * was due. A failed refresh is a result (`ok: false`), not a rejection.
+   */
+  invoke(): Promise<LoadResult | undefined>;
 }
 
 export interface AgentDeps {
@@ -53,6 +59,12 @@ export interface AgentDeps {
   readonly events?: Events;
   /** Start the HTTP API (default). Exec mode without `--serve` passes false: no API listener at all. */
   readonly listen?: boolean;
+  /**
+   * Run as a Lambda extension (SPEC §6): no poll timer (the sandbox is frozen between invocations;
+   * `invoke()` refreshes instead), first-load attempts and refreshes bounded to fit Lambda's init
+   * budget, and workers kept between invocations (a refresh never waits for one to start).
+   */
+  readonly lambda?: boolean;
 }
 
 /**
@@ -74,14 +86,14 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     init: { ageKey, maxKeys: config.maxKeys },
     maxQueue: config.maxQueue,
     metrics,
-    idleExitMs: idleWorkersExit(config) ? IDLE_WORKER_EXIT_MS : undefined,
+    idleExitMs: deps.lambda !== true && idleWorkersExit(config) ? IDLE_WORKER_EXIT_MS : undefined,
   });
   const mode =
     config.cacheTtl === 0
       ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock, new FailureLog(log), metrics)
       : new CachedMode(config.cacheTtl, clock);
   const events = deps.events ?? new Events(log);
-  const refresher = new Refresher(pool, config, mode, log, clock, realTimers, metrics, events);
+  const refresher = new Refresher(pool, config, mode, log, clock, realTimers, metrics, events, deps.lambda === true ? LAMBDA_LIMITS : DAEMON_REFRESH_LIMITS);
   mode.attach(refresher);
   metrics?.bind({
     mode: mode.name,
@@ -172,7 +184,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     return closing;
   };
 
-  const loaded = firstLoad(refresher, config, log, () => closing !== undefined).then(() => {
+  const attempts = deps.lambda === true ? { count: LAMBDA_LIMITS.startupAttempts, backoffBaseMs: LAMBDA_LIMITS.startupBackoffBaseMs } : DAEMON_ATTEMPTS;
+  const loaded = firstLoad(refresher, config, log, () => closing !== undefined, attempts).then(() => {
     if (closing) return;
     const meta = refresher.status.meta;
     events.emit(
@@ -180,7 +193,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
       { mode: config.cacheTtl === 0 ? 'jit' : 'cached', port: server.port, revision: meta?.revision, source: config.sourceLabel },
       'agent started: serving secrets',
     );
-    refresher.startPolling();
+    if (deps.lambda !== true) refresher.startPolling();
   });
   // The caller decides what a failed first load means (the CLI exits); avoid an unhandled rejection meanwhile.
   loaded.catch(() => undefined);
@@ -196,11 +209,25 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     opsPort: ops?.port,
     secrets: () => mode.secrets(),
     events,
+    invoke: async () => {
+      const s = refresher.status;
+      const due = invokeRefreshDue({
+        jit: mode.name === 'jit',
+        nowMs: clock(),
+        lastAttemptAtMs: s.lastAttemptAt,
+        pollIntervalSeconds: config.pollInterval,
+        expiresAtMs: s.meta?.expiresAtMs,
+      });
+      if (!due || closing !== undefined) return undefined;
+      return refresher.refresh('invoke');
+    },
   };
 }
 
 /** Stands in for the API server when the agent does not listen (exec mode without `--serve`). */
 const NO_SERVER = { url: '', port: 0, close: (): Promise<void> => Promise.resolve() };
+
+const DAEMON_ATTEMPTS = { count: STARTUP_ATTEMPTS, backoffBaseMs: STARTUP_BACKOFF_BASE_MS };
 
 /**
  * Whether idle workers may exit between polls: cached mode only (a JIT request must find a worker
@@ -212,23 +239,29 @@ export function idleWorkersExit(config: Pick<Config, 'cacheTtl' | 'source'>): bo
 }
 
 /** Up to 3 attempts of the whole load with exponential backoff, whatever the failure (SPEC §4.2). */
-async function firstLoad(refresher: Refresher, config: Config, log: Logger, stopping: () => boolean): Promise<void> {
+async function firstLoad(
+  refresher: Refresher,
+  config: Config,
+  log: Logger,
+  stopping: () => boolean,
+  attempts: { readonly count: number; readonly backoffBaseMs: number },
+): Promise<void> {
   let last: LoadResult | undefined;
-  for (let attempt = 1; attempt <= STARTUP_ATTEMPTS; attempt++) {
-    const wait = startupBackoffMs(attempt);
+  const of = attempts.count;
+  for (let attempt = 1; attempt <= of; attempt++) {
+    const wait = startupBackoffMs(attempt, attempts.backoffBaseMs);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     // Stopped during start-up: no more attempts (the stop itself decides the exit code).
     if (stopping()) return;
     last = await refresher.refresh('startup');
     if (last.ok && (last.outcome === 'loaded' || last.outcome === 'verified')) return;
     const why = last.ok ? `outcome ${last.outcome}` : `${last.code}: ${last.message}`;
-    log.warn(
-      { event: 'startup.attempt_failed', attempt, of: STARTUP_ATTEMPTS, source: config.sourceLabel },
-      `first load attempt ${attempt}/${STARTUP_ATTEMPTS} failed: ${why}`,
-    );
+    log.warn({ event: 'startup.attempt_failed', attempt, of, source: config.sourceLabel }, `first load attempt ${attempt}/${of} failed: ${why}`);
   }
   const detail = last && !last.ok ? last.message : 'the artifact is revoked';
   throw new StartupError(
-    `could not load the artifact from ${config.sourceLabel} after ${STARTUP_ATTEMPTS} attempts: ${detail}. Hint: ${startupHint(last as LoadResult)}`,
+    `could not load the artifact from ${config.sourceLabel} after ${of} attempts: ${detail}. Hint: ${startupHint(last as LoadResult)}`,
+    1,
+    'Extension.ArtifactLoadFailed',
   );
 }

@@ -4,10 +4,17 @@ import type { LoadResult } from '../common/protocol.js';
 /** A start-up failure: the process exits non-zero with this message (never a secret). */
 export class StartupError extends Error {
   readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
+  /**
+   * What failed, as the Lambda extension reports it (`Lambda-Extension-Function-Error-Type`):
+   * `Extension.ArtifactLoadFailed` when the first load failed every attempt, else `Extension.StartFailed`
+   * (the age key, the rollback state, a listener).
+   */
+  readonly errorType: 'Extension.ArtifactLoadFailed' | 'Extension.StartFailed';
+  constructor(message: string, exitCode = 1, errorType: StartupError['errorType'] = 'Extension.StartFailed') {
     super(message);
     this.name = 'StartupError';
     this.exitCode = exitCode;
+    this.errorType = errorType;
   }
 }
 

@@ -17,7 +17,7 @@ export async function runExecCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write(`clef-agent exec: ${parsed.message}\n\n${EXEC_USAGE}`);
     return 2;
   }
-  const prepared = prepareAgent('exec', 'stderr');
+  const prepared = await prepareAgent('exec', 'stderr');
   if (typeof prepared === 'number') return prepared;
   const { runExec } = await import('../exec/command.js');
   const status = await runExec(parsed.options, prepared);

@@ -87,6 +87,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   const maxQueue = setting(V.maxQueue);
   const decryptTimeoutMs = setting(V.decryptTimeoutMs);
   const workers = setting(V.workers);
+  const lambdaExtensionName = setting(V.lambdaExtensionName);
 
   // Cross-variable rules, once each side is known to be valid.
   const verifyKeySet = read(env, V.verifyKey.name) !== undefined;
@@ -151,6 +152,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     workers: ok(workers),
     maxQueue: ok(maxQueue),
     decryptTimeoutMs: ok(decryptTimeoutMs),
+    lambdaExtensionName,
     warnings: [...warnings, ...token.warnings],
   };
 }

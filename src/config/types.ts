@@ -63,6 +63,8 @@ export interface Config {
   readonly maxKeys: number;
   readonly maxConnections: number;
   readonly workers: number;
+  /** Lambda extension mode: the name to register (CLEF_AGENT_LAMBDA_EXTENSION_NAME); unset = the executable's file name. */
+  readonly lambdaExtensionName?: string | undefined;
   /** JIT mode: tasks that may wait for a worker before requests get 503 `overloaded`. */
   readonly maxQueue: number;
   /** Deadline of one worker task serving a request (JIT); past it the worker is replaced. */

@@ -11,8 +11,10 @@
  * variable changes live in common/limits.ts.
  */
 import { randomUUID } from 'node:crypto';
+import { quote } from '../../common/display.js';
 import { DEFAULT_MAX_KEYS, MIN_POLL_SECONDS } from '../../common/limits.js';
 import { planCacheDir } from './cache-dir.js';
+import { refuse } from './errors.js';
 import { defaultWorkerCount, MAX_WORKERS, type CpuProbe } from './cpus.js';
 import { agentId, boolean, httpUrl, integer, oneOf, text } from './parse.js';
 import type { LogLevel } from './types.js';
@@ -237,6 +239,18 @@ export const VARIABLES = {
     doc: 'worker pool size',
     parse: bounded(1, MAX_WORKERS),
     fallback: (ctx) => defaultWorkerCount(ctx.cpu),
+  }),
+  lambdaExtensionName: scalar({
+    name: 'CLEF_AGENT_LAMBDA_EXTENSION_NAME',
+    default: "the executable's file name",
+    doc: "Lambda extension mode: the name registered (Lambda-Extension-Name); the layer's extensions/clef-agent sets it to its own file name",
+    parse: (name, raw) => {
+      const value = text(name, raw, MAX_NAME_LENGTH, 'the file name of the extension in /opt/extensions (letters, digits, ".", "_", "-")');
+      if (!/^[A-Za-z0-9._-]+$/.test(value) || value === '.' || value === '..') {
+        refuse(name, `${quote(value)} is not a file name`, 'the file name of the extension in /opt/extensions (letters, digits, ".", "_", "-")');
+      }
+      return value;
+    },
   }),
 };
 

@@ -12,6 +12,16 @@ import { nextPollDelayMs } from './schedule.js';
 import type { RefreshSink, RefreshStatus, RefreshTrigger } from './sink.js';
 import { realTimers, type Clock, type TimerHandle, type Timers } from './timers.js';
 
+/** The bounds of one refresh: the whole load's deadline, and each fetch attempt's timeout and retries. */
+export interface RefreshLimits {
+  readonly loadDeadlineMs: number;
+  readonly fetchTimeoutMs: number;
+  readonly fetchRetries: number;
+}
+
+/** The daemon's: a slow source gets time (a poll never holds anything up). */
+export const DAEMON_REFRESH_LIMITS: RefreshLimits = { loadDeadlineMs: LOAD_DEADLINE_MS, fetchTimeoutMs: FETCH_TIMEOUT_MS, fetchRetries: FETCH_RETRIES };
+
 /** The pool as the refresh loop uses it (an interface, so tests can script the workers' answers). */
 export type RefreshPool = Pick<WorkerPool, 'run' | 'recycle'>;
 
@@ -49,6 +59,7 @@ export class Refresher {
     /** Refresh outcomes and KMS calls (only with the operations listener configured). */
     private readonly metrics?: RefreshRecorder,
     readonly events: Events = new Events(log),
+    private readonly limits: RefreshLimits = DAEMON_REFRESH_LIMITS,
   ) {
     this.disk = new DiskCacheControl(config, sink.name, log, pool);
     this.wantCredentials = config.telemetry?.logsUrl !== undefined;
@@ -136,9 +147,9 @@ export class Refresher {
       mode: this.sink.name,
       source: this.config.source,
       fetch: {
-        timeoutMs: FETCH_TIMEOUT_MS,
+        timeoutMs: this.limits.fetchTimeoutMs,
         maxBytes: this.config.maxArtifactBytes,
-        retries: FETCH_RETRIES,
+        retries: this.limits.fetchRetries,
         allowHttp: this.config.allowHttp,
         allowHttpWithoutCredentials: this.config.verifyKey !== undefined,
       },
@@ -155,7 +166,7 @@ export class Refresher {
       ...(this.wantCredentials ? { telemetryCredentials: true } : {}),
     };
     this.status.lastAttemptAt = this.clock();
-    const result = await this.pool.run(task, { deadlineMs: LOAD_DEADLINE_MS });
+    const result = await this.pool.run(task, { deadlineMs: this.limits.loadDeadlineMs });
     this.apply(result, trigger);
     return result;
   }

@@ -57,3 +57,23 @@ export function servingState(s: ServingInputs): ServingState {
 export function startupBackoffMs(attempt: number, baseMs = STARTUP_BACKOFF_BASE_MS): number {
   return attempt <= 1 ? 0 : baseMs * 2 ** (attempt - 2);
 }
+
+export interface InvokeInputs extends PollInputs {
+  /** JIT mode: every INVOKE is a change check. */
+  readonly jit: boolean;
+  /** When the last refresh (successful or not) started; undefined before the first. */
+  readonly lastAttemptAtMs?: number | undefined;
+}
+
+/**
+ * Lambda extension (SPEC §6): whether an INVOKE refreshes. The sandbox is frozen between
+ * invocations, so no poll timer fires; an INVOKE does what the polls due meanwhile would have done:
+ * refresh once the poll delay (the poll interval, `CACHE_TTL/10` by default, or sooner before
+ * `expiresAt`) has passed since the last attempt — and so always once `CACHE_TTL` has. Refreshing at
+ * the poll cadence rather than only at the TTL keeps a source outage inside the TTL's margin, as
+ * for the daemon. JIT mode checks on every INVOKE.
+ */
+export function invokeRefreshDue(p: InvokeInputs): boolean {
+  if (p.jit || p.lastAttemptAtMs === undefined) return true;
+  return p.nowMs - p.lastAttemptAtMs >= nextPollDelayMs(p);
+}

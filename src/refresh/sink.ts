@@ -42,4 +42,5 @@ export interface RefreshStatus {
   expired: boolean;
 }
 
-export type RefreshTrigger = 'startup' | 'poll' | 'request';
+/** What started a refresh: `invoke` is a Lambda INVOKE event (the extension's poll, SPEC §6). */
+export type RefreshTrigger = 'startup' | 'poll' | 'request' | 'invoke';

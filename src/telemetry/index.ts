@@ -42,11 +42,12 @@ export function setUpTelemetry(config: Config, version: string, events: Events, 
   const t = config.telemetry;
   if (t === undefined) return undefined;
   const exportLogs = t.logsUrl !== undefined;
-  let started = false;
+  // Collected until the exporter's sink replaces this one (events.attach below), including while
+  // the SDK loads after start(): an event of that window (agent.stopped on a Lambda SHUTDOWN right
+  // after init) was lost when collecting stopped at start().
   const early: [EventName, EventSeverity, EventFields, string][] = [];
   if (exportLogs)
     events.attach((...e) => {
-      if (started) return;
       early.push(e);
       if (early.length > MAX_EARLY_EVENTS) early.shift();
     });
@@ -74,7 +75,6 @@ export function setUpTelemetry(config: Config, version: string, events: Events, 
   let starting: Promise<void> | undefined;
   return {
     start(...args) {
-      started = true;
       starting = startExport(...args);
       return starting;
     },

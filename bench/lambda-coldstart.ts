@@ -1,0 +1,272 @@
+/**
+ * Lambda extension cold start (SPEC §6, issue 16): for each way the layer runs the agent (`node`
+ * and the shipped bundle; the standalone binary when built) and each artifact (age from a file,
+ * age over HTTP, KMS from a file, against the local KMS emulator), the time from process spawn to
+ * the `/register` call the Extensions API emulator receives, and to the first 200 from
+ * `/v1/secrets` asked right after it (what the function's init sees); beside them the same agent
+ * started as a plain daemon (spawn → `/v1/ready` 200, → first `/v1/secrets` 200), and a bare
+ * `node -e` start with the same Node (spawn → its first HTTP request to a local server). The
+ * median of several runs, candidates taking turns so machine noise hits them alike. Target:
+ * spawn → `/register` ≤ 2 × the bare start for an age artifact from a file or HTTP.
+ *
+ *   npm run build && node scripts/build-prod.mjs --out dist/bundle   (npm run bench does both)
+ *   node dist/bench/lambda-coldstart.js [--runs N] [--binary dist-bin/clef-agent] [--sea-node PATH] [--json FILE]
+ *
+ * `--sea-node`: the Node the binary was built from (default .tmp/node-<version>/…, as
+ * scripts/build-binary.mjs installs it), for the binary's bare-start baseline.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ArtifactServer } from '../emulators/artifact-server.js';
+import { LambdaExtensionsApi } from '../emulators/lambda-extensions.js';
+import { makeFixtures, type EncryptionKind } from './lib/fixtures.js';
+import { bundleFile, distFile, get, ROOT } from './lib/proc.js';
+
+interface Candidate {
+  readonly label: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  /** The Node it runs on, for the bare-start baseline (undefined: none found). */
+  readonly node: string | undefined;
+}
+
+interface Scenario {
+  readonly label: string;
+  readonly kind: EncryptionKind;
+  readonly http: boolean;
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  { label: 'age, file', kind: 'age', http: false },
+  { label: 'age, HTTP', kind: 'age', http: true },
+  { label: 'KMS, file', kind: 'kms', http: false },
+];
+
+function options(argv: readonly string[]): { runs: number; binary: string; seaNode: string | undefined; json: string | undefined } {
+  const o = { runs: 5, binary: join(ROOT, 'dist-bin', 'clef-agent'), seaNode: undefined as string | undefined, json: undefined as string | undefined };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    if (flag === '--runs') {
+      o.runs = Number.parseInt(value, 10);
+      if (!(o.runs >= 1 && o.runs <= 100)) throw new Error('--runs: expected an integer from 1 to 100');
+    } else if (flag === '--binary') o.binary = value;
+    else if (flag === '--sea-node') o.seaNode = value;
+    else if (flag === '--json') o.json = value;
+    else throw new Error(`unknown option ${flag}; expected --runs, --binary, --sea-node or --json`);
+  }
+  return o;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, exited: () => boolean): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (exited()) throw new Error(`${what}: the process exited first`);
+    if (Date.now() - start > 30_000) throw new Error(`${what}: not within 30 s`);
+    await sleep(1);
+  }
+}
+
+/** A 200 from `path` (with the token), polled; its arrival time (epoch ms). */
+function first200(port: number, path: string, token: string, exited: () => boolean): Promise<number> {
+  return until(
+    path,
+    async () => {
+      const r = await get(port, path, { authorization: `Bearer ${token}` }, 2_000).catch(() => undefined);
+      return r?.status === 200 ? Date.now() : undefined;
+    },
+    exited,
+  );
+}
+
+interface LambdaRun {
+  readonly register: number;
+  readonly secrets: number;
+  readonly shutdown: number;
+}
+
+async function lambdaRun(c: Candidate, env: Record<string, string>, token: string): Promise<LambdaRun> {
+  const api = await new LambdaExtensionsApi().start();
+  const port = await freePort();
+  const start = Date.now();
+  const child = spawn(c.command, [...c.args], {
+    env: { ...env, CLEF_AGENT_PORT: String(port), AWS_LAMBDA_RUNTIME_API: api.runtimeApi, CLEF_AGENT_LAMBDA_EXTENSION_NAME: 'clef-agent' },
+    stdio: 'ignore',
+  });
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    const registeredAt = await until('/register', () => api.registration?.at, exited);
+    // What the function's init does as soon as Lambda starts it: ask for its secrets.
+    const secretsAt = await first200(port, '/v1/secrets', token, exited);
+    await api.parkedInNext();
+    const shutdownStart = Date.now();
+    api.shutdown(2_000);
+    await gone;
+    return { register: registeredAt - start, secrets: secretsAt - start, shutdown: Date.now() - shutdownStart };
+  } finally {
+    if (!exited()) child.kill('SIGKILL');
+    await api.close();
+  }
+}
+
+async function daemonRun(c: Candidate, env: Record<string, string>, token: string): Promise<{ ready: number; secrets: number }> {
+  const port = await freePort();
+  const start = Date.now();
+  const child = spawn(c.command, [...c.args], { env: { ...env, CLEF_AGENT_PORT: String(port) }, stdio: 'ignore' });
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    const readyAt = await first200(port, '/v1/ready', token, exited);
+    const secretsAt = await first200(port, '/v1/secrets', token, exited);
+    return { ready: readyAt - start, secrets: secretsAt - start };
+  } finally {
+    child.kill('SIGTERM');
+    await gone;
+  }
+}
+
+/** Spawn → the first HTTP request a bare `node -e` makes to a local server. */
+async function bareNodeRun(node: string): Promise<number> {
+  let hit: number | undefined;
+  const server = createHttpServer((_req, res) => {
+    hit ??= Date.now();
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const start = Date.now();
+  const child = spawn(node, ['-e', `require('node:http').request('http://127.0.0.1:${port}/register', { method: 'POST' }, (r) => r.resume()).end()`], {
+    stdio: 'ignore',
+  });
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    return (
+      (await until(
+        'the bare request',
+        () => hit,
+        () => false,
+      )) - start
+    );
+  } finally {
+    await gone;
+    await new Promise((r) => server.close(r));
+  }
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+
+function defaultSeaNode(): string | undefined {
+  const tmp = join(ROOT, '.tmp');
+  if (!existsSync(tmp)) return undefined;
+  const dir = readdirSync(tmp).find((d) => d.startsWith('node-'));
+  const node = dir === undefined ? undefined : join(tmp, dir, 'node_modules', 'node', 'bin', 'node');
+  return node !== undefined && existsSync(node) ? node : undefined;
+}
+
+async function bench(): Promise<void> {
+  const o = options(process.argv.slice(2));
+  const version = (node: string): string => spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const main = existsSync(bundleFile('src/main.js')) ? bundleFile('src/main.js') : distFile('src/main.js');
+  const candidates: Candidate[] = [
+    {
+      label: `node ${version(process.execPath)} ${main.includes('/bundle/') ? 'dist/bundle' : 'dist'}/src/main.js`,
+      command: process.execPath,
+      args: [main],
+      node: process.execPath,
+    },
+  ];
+  if (existsSync(o.binary)) {
+    const seaNode = o.seaNode ?? defaultSeaNode();
+    candidates.push({ label: 'standalone binary', command: o.binary, args: [], node: seaNode });
+  }
+  const fx = await makeFixtures([10], { kinds: ['age', 'kms'], kmsCpus: undefined });
+  const http = await new ArtifactServer().start();
+  try {
+    const age = fx.get('age', 10);
+    http.body = readFileSync(age.artifactPath, 'utf8');
+    const envFor = (s: Scenario): Record<string, string> => {
+      const f = fx.get(s.kind, 10);
+      return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...f.env, ...(s.http ? { CLEF_AGENT_SOURCE: http.url() } : {}), CLEF_AGENT_LOG_LEVEL: 'error' };
+    };
+    type Key = string;
+    const samples = new Map<Key, number[]>();
+    const add = (k: Key, v: number): void => void (samples.get(k) ?? samples.set(k, []).get(k))?.push(v);
+    // Warm the page cache once per candidate.
+    for (const c of candidates) await daemonRun(c, envFor(SCENARIOS[0] as Scenario), fx.token);
+    for (let i = 0; i < o.runs; i++) {
+      for (const c of candidates) {
+        if (c.node !== undefined) add(`${c.label}|bare`, await bareNodeRun(c.node));
+        for (const s of SCENARIOS) {
+          const l = await lambdaRun(c, envFor(s), fx.token);
+          add(`${c.label}|${s.label}|register`, l.register);
+          add(`${c.label}|${s.label}|lambda-secrets`, l.secrets);
+          add(`${c.label}|${s.label}|shutdown`, l.shutdown);
+          const d = await daemonRun(c, envFor(s), fx.token);
+          add(`${c.label}|${s.label}|ready`, d.ready);
+          add(`${c.label}|${s.label}|daemon-secrets`, d.secrets);
+        }
+      }
+    }
+    const m = (k: Key): number | undefined => {
+      const xs = samples.get(k);
+      return xs === undefined ? undefined : median(xs);
+    };
+    const fmt = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(0));
+    console.log(`Lambda extension cold start, median of ${o.runs} runs (ms); ${process.platform} ${process.arch}\n`);
+    console.log(
+      '| agent | artifact | spawn → `/register` | spawn → first `/v1/secrets` 200 (Lambda) | daemon: spawn → `/v1/ready` 200 | daemon: spawn → first `/v1/secrets` 200 | SHUTDOWN → exit | bare `node -e` start | `/register` ÷ bare |\n|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    const rows: Record<string, unknown>[] = [];
+    for (const c of candidates) {
+      const bare = m(`${c.label}|bare`);
+      for (const s of SCENARIOS) {
+        const register = m(`${c.label}|${s.label}|register`);
+        const ratio = register !== undefined && bare !== undefined && bare > 0 ? register / bare : undefined;
+        const row = {
+          agent: c.label,
+          artifact: s.label,
+          registerMs: register,
+          lambdaSecretsMs: m(`${c.label}|${s.label}|lambda-secrets`),
+          daemonReadyMs: m(`${c.label}|${s.label}|ready`),
+          daemonSecretsMs: m(`${c.label}|${s.label}|daemon-secrets`),
+          shutdownMs: m(`${c.label}|${s.label}|shutdown`),
+          bareNodeMs: bare,
+          registerOverBare: ratio,
+        };
+        rows.push(row);
+        console.log(
+          `| ${c.label} | ${s.label} | ${fmt(row.registerMs)} | ${fmt(row.lambdaSecretsMs)} | ${fmt(row.daemonReadyMs)} | ${fmt(row.daemonSecretsMs)} | ${fmt(row.shutdownMs)} | ${fmt(bare)} | ${ratio === undefined ? '—' : `${ratio.toFixed(2)}×`} |`,
+        );
+      }
+    }
+    if (o.json !== undefined)
+      writeFileSync(o.json, `${JSON.stringify({ runs: o.runs, at: new Date().toISOString(), rows, samples: Object.fromEntries(samples) }, null, 2)}\n`);
+  } finally {
+    await http.close();
+    await fx.remove();
+  }
+}
+
+await bench();
