@@ -18,12 +18,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ArtifactServer } from '../emulators/artifact-server.js';
 import { LambdaExtensionsApi } from '../emulators/lambda-extensions.js';
 import { makeFixtures, type EncryptionKind } from './lib/fixtures.js';
-import { bundleFile, distFile, get, ROOT } from './lib/proc.js';
+import { bundleFile, distFile, freePort, get, ROOT } from './lib/proc.js';
 
 interface Candidate {
   readonly label: string;
@@ -59,15 +58,6 @@ function options(argv: readonly string[]): { runs: number; binary: string; seaNo
     else throw new Error(`unknown option ${flag}; expected --runs, --binary, --sea-node or --json`);
   }
   return o;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -15,12 +15,14 @@
 //   --binary   this standalone binary instead of dist-bin/clef-agent
 //   --out      output directory (default dist-lambda/)
 //
-// The zip is written here (zlib deflate, Unix modes in the central directory's external attributes,
-// so `unzip` and Lambda keep the executable bits); no zip tool or library is needed.
+// The zip is written by yazl (a dev dependency) with explicit Unix modes (0755 executables, 0644
+// files), so `unzip` and Lambda keep the executable bits, and a fixed mtime, so the same inputs make
+// the same zip.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { join, relative, resolve } from 'node:path';
-import { crc32, deflateRawSync } from 'node:zlib';
+import yazl from 'yazl';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const args = process.argv.slice(2);
@@ -100,68 +102,23 @@ function walk(dir, prefix = '') {
   return out;
 }
 
-/** DOS date and time of a fixed instant: the same inputs make the same zip. */
-const DOS_TIME = 0;
-const DOS_DATE = (1 << 5) | 1; // 1980-01-01
+/** A fixed instant for every entry: the same inputs make the same zip. */
+const MTIME = new Date('1980-01-02T00:00:00Z');
 
-function zip(entries) {
-  const locals = [];
-  const centrals = [];
-  let offset = 0;
+async function writeZip(entries, path) {
+  const zip = new yazl.ZipFile();
   for (const [name, abs] of entries) {
-    const isDir = name.endsWith('/');
-    const mode = isDir ? 0o040755 : 0o100000 | (statSync(abs).mode & 0o111 ? 0o755 : 0o644);
-    const data = isDir ? Buffer.alloc(0) : readFileSync(abs);
-    const deflated = isDir ? data : deflateRawSync(data, { level: 9 });
-    const stored = isDir || deflated.length >= data.length;
-    const body = stored ? data : deflated;
-    const crc = isDir ? 0 : crc32(data);
-    const nameBytes = Buffer.from(name, 'utf8');
-    if (data.length >= 0xffffffff || offset >= 0xffffffff) throw new Error('the layer is too large for a zip without ZIP64 (4 GiB)');
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed: 2.0 (deflate)
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(stored ? 0 : 8, 8);
-    local.writeUInt16LE(DOS_TIME, 10);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    local.writeUInt16LE(0, 28);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE((3 << 8) | 20, 4); // made by: Unix, so the external attributes carry the mode
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(stored ? 0 : 8, 10);
-    central.writeUInt16LE(DOS_TIME, 12);
-    central.writeUInt16LE(DOS_DATE, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(nameBytes.length, 28);
-    central.writeUInt32LE(((mode << 16) | (isDir ? 0x10 : 0)) >>> 0, 38);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, nameBytes, body);
-    centrals.push(central, nameBytes);
-    offset += local.length + nameBytes.length + body.length;
+    if (name.endsWith('/')) zip.addEmptyDirectory(name, { mtime: MTIME, mode: 0o040755 });
+    else zip.addFile(abs, name, { mtime: MTIME, mode: 0o100000 | (statSync(abs).mode & 0o111 ? 0o755 : 0o644), compressionLevel: 9 });
   }
-  const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
+  zip.end();
+  const out = zip.outputStream.pipe(createWriteStream(path));
+  await once(out, 'close');
 }
 
 const entries = walk(stage);
-if (entries.length > 0xffff) throw new Error('too many files for a zip without ZIP64');
 const zipPath = join(outDir, 'clef-agent-layer.zip');
-writeFileSync(zipPath, zip(entries));
+await writeZip(entries, zipPath);
 
 const unpacked = entries.filter(([n]) => !n.endsWith('/')).reduce((sum, [, abs]) => sum + statSync(abs).size, 0);
 const mib = (n) => `${(n / 1024 / 1024).toFixed(1)} MiB`;

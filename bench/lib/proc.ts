@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** dist/ root: this file is dist/bench/lib/proc.js. */
@@ -119,5 +120,15 @@ export function get(port: number, path: string, headers: Readonly<Record<string,
     req.once('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
     req.once('error', reject);
     req.end();
+  });
+}
+
+/** A loopback port free right now (for a process that must be told its port before it starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
   });
 }
