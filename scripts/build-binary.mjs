@@ -2,8 +2,8 @@
 // Builds the standalone binary (SPEC §9): dist-bin/clef-agent, a Node single-executable application
 // for the platform it runs on (CI: linux-x64). Usage: node scripts/build-binary.mjs
 //
-// 1. The Node that becomes the binary: node@NODE_VERSION from npm's `node` package, installed into
-//    .tmp/ (or SEA_NODE=/path/to/node of that version). It also builds the blob, as SEA requires.
+// 1. The Node that becomes the binary: the LTS release of scripts/lts-node.mjs (npm's `node` package,
+//    installed into .tmp/, or SEA_NODE=/path/to/node of that version). It also builds the blob, as SEA requires.
 // 2. esbuild bundles the main thread (src/main.ts, with pack and loadtest) into one CommonJS file,
 //    and the worker side (piscina's worker wrapper + workers/index.ts) into another.
 // 3. `node --build-sea` writes the executable (into a stripped copy of that node): the main bundle is the SEA main script; the worker
@@ -13,9 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
+import { LTS_NODE_VERSION as NODE_VERSION, ltsNode as seaNode } from './lts-node.mjs';
 
-/** Newest release of the Node 26 line (the LTS line) that npm's `node` package has. */
-const NODE_VERSION = '26.10.0';
 /** Asset names: must match SEA_ASSETS in src/sea.ts. */
 const ASSETS = { worker: 'worker.cjs', packageJson: 'package.json' };
 
@@ -23,22 +22,6 @@ const root = resolve(new URL('..', import.meta.url).pathname);
 const outDir = join(root, 'dist-bin');
 const work = join(outDir, 'build');
 const output = join(outDir, 'clef-agent');
-
-function seaNode() {
-  const given = process.env.SEA_NODE;
-  const node = given ?? join(root, '.tmp', `node-${NODE_VERSION}`, 'node_modules', 'node', 'bin', 'node');
-  if (given === undefined && !existsSync(node)) {
-    console.log(`installing node@${NODE_VERSION} from npm into .tmp/`);
-    execFileSync(
-      'npm',
-      ['install', '--prefix', join(root, '.tmp', `node-${NODE_VERSION}`), '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `node@${NODE_VERSION}`],
-      { stdio: 'inherit' },
-    );
-  }
-  const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
-  if (version !== `v${NODE_VERSION}`) throw new Error(`${node} is ${version}, expected v${NODE_VERSION}`);
-  return node;
-}
 
 /**
  * piscina starts every worker as `new Worker(resolve(__dirname, 'worker.js'))`, its wrapper next to

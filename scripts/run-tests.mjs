@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with node's built-in test runner.
 // Node 20's `--test` takes no globs, so the file list is collected here.
-// Usage: node scripts/run-tests.mjs [substring filter ...]
+// Usage: node scripts/run-tests.mjs [substring filter ...] [--skip substring ...]
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const testDir = join(root, 'dist', 'test');
-const filters = process.argv.slice(2);
+const filters = [];
+const skips = [];
+for (let i = 2; i < process.argv.length; i++) {
+  if (process.argv[i] === '--skip' && i + 1 < process.argv.length) skips.push(process.argv[++i]);
+  else filters.push(process.argv[i]);
+}
 
 function collect(dir) {
   const out = [];
@@ -23,7 +28,10 @@ function collect(dir) {
   return out;
 }
 
-const files = collect(testDir).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
+const files = collect(testDir).filter((f) => {
+  const rel = relative(root, f);
+  return (filters.length === 0 || filters.some((s) => rel.includes(s))) && !skips.some((s) => rel.includes(s));
+});
 if (files.length === 0) {
   console.error(`no test files found under ${relative(root, testDir)}${filters.length ? ` matching ${filters.join(', ')}` : ''}`);
   process.exit(1);
