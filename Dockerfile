@@ -2,9 +2,10 @@
 #
 # The image holds exactly what the npm tarball installs: the build stage runs `npm pack` (whose
 # prepack step is the production build) and installs that tarball with --omit=dev into
-# /opt/clef-agent; the runtime stage copies that one directory and nothing else. The same two
-# steps, taken from the RUN lines below, are what test/deploy/dockerfile.test.ts runs before it
-# starts ENTRYPOINT+CMD and HEALTHCHECK from the result.
+# /opt/clef-agent; the runtime stage copies that one directory and the init (tini) and nothing else.
+# The same two npm steps, taken from the RUN lines below, are what test/deploy/dockerfile.test.ts
+# runs before it starts ENTRYPOINT+CMD and HEALTHCHECK from the result (the apt-get line is checked
+# against the test machine's installed packages instead of run).
 #
 # Base: Node 26, the current LTS, on Debian 13 "trixie" slim: the official images' default Debian
 # for Node 26 (bookworm-slim is also published, at the same ~80 MB compressed), with the newer
@@ -13,6 +14,8 @@
 # distroless base needs the standalone binary instead (a separate image). Pin by digest in
 # production (node:26-trixie-slim@sha256:…) and let a bot bump it.
 FROM node:26-trixie-slim AS build
+# tini, the image's init: see ENTRYPOINT below. Debian's package ships a static build as well.
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -32,6 +35,7 @@ LABEL org.opencontainers.image.title="clef-agent" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.base.name="docker.io/library/node:26-trixie-slim"
 COPY --from=build /opt/clef-agent /opt/clef-agent
+COPY --from=build /usr/bin/tini-static /usr/bin/tini
 ENV NODE_ENV=production \
     PATH=/opt/clef-agent/node_modules/.bin:/usr/local/bin:/usr/bin:/bin
 # A fixed numeric uid/gid that exists nowhere else in the image (the base's `node` user is 1000),
@@ -44,5 +48,9 @@ WORKDIR /opt/clef-agent
 # the pod's or task's shared network namespace. The probe runs the agent's own `check` command,
 # so the image needs no curl.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["clef-agent", "check"]
-ENTRYPOINT ["clef-agent"]
+# tini is PID 1: it forwards signals to the agent, exits with its code, and reaps every orphaned
+# process re-parented to it. The agent cannot do the last part itself (Node has no waitpid(-1)),
+# and in exec mode the application's own children are what leave orphans (`-s` makes tini a
+# subreaper too, for when something else is PID 1, e.g. Kubernetes shareProcessNamespace).
+ENTRYPOINT ["/usr/bin/tini", "-s", "--", "clef-agent"]
 CMD ["serve"]

@@ -15,12 +15,14 @@ import { after, before, describe, it } from 'node:test';
 import { artifactJson, ageKeyPair, samplePayload, signingKey } from '../helpers/artifacts.js';
 import { request, waitUntil } from '../kit/index.js';
 import { all, execForm, healthcheckCommand, keyValues, last, parseStages, type Stage } from './dockerfile.js';
-import { REPO, numericUser, replayBuildStage, runtimeEnv, runtimePath } from './image-build.js';
+import { REPO, copyBuildFiles, numericUser, replayBuildStage, runtimeEnv, runtimePath } from './image-build.js';
 
 const text = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
 const stages = parseStages(text);
 const build = stages[0]!;
 const runtime = stages.at(-1)!;
+/** Where the runtime stage puts tini, the image's init. */
+const INIT = '/usr/bin/tini';
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { name: string; version: string; license: string };
 
 /** The `--prefix` of the build stage's `npm install` line: where the package is installed. */
@@ -50,12 +52,17 @@ describe('Dockerfile rules', () => {
     assert.match(install ?? '', /\.tgz$/);
   });
 
-  it('the runtime stage copies exactly the installed package, and runs nothing', () => {
+  it('the runtime stage copies exactly the installed package and the init, and runs nothing', () => {
     const copies = all(runtime, 'COPY');
-    assert.equal(copies.length, 1, 'one COPY: the install');
-    assert.equal(copies[0]!.flags['from'], 'build', 'copied from the build stage, never from the build context');
+    assert.equal(copies.length, 2, 'two COPYs: the install and tini');
+    for (const c of copies) assert.equal(c.flags['from'], 'build', 'copied from the build stage, never from the build context');
     const prefix = installPrefix(build);
     assert.deepEqual(copies[0]!.args.split(/\s+/), [prefix, prefix]);
+    assert.deepEqual(copies[1]!.args.split(/\s+/), ['/usr/bin/tini-static', INIT]);
+    assert.ok(
+      all(build, 'RUN').some((r) => /apt-get install\b.*\btini\b/.test(r.args)),
+      'the build stage installs tini from Debian',
+    );
     assert.equal(all(runtime, 'RUN').length, 0);
   });
 
@@ -74,7 +81,8 @@ describe('Dockerfile rules', () => {
   });
 
   it('ENTRYPOINT, CMD and HEALTHCHECK are in exec form and run the agent and its check command', () => {
-    assert.deepEqual(execForm(last(runtime, 'ENTRYPOINT')!.args), ['clef-agent']);
+    // tini as PID 1 (and subreaper): signals forwarded, exit code kept, orphans reaped.
+    assert.deepEqual(execForm(last(runtime, 'ENTRYPOINT')!.args), [INIT, '-s', '--', 'clef-agent']);
     assert.deepEqual(execForm(last(runtime, 'CMD')!.args), ['serve']);
     assert.deepEqual(healthcheckCommand(last(runtime, 'HEALTHCHECK')!), ['clef-agent', 'check']);
   });
@@ -92,6 +100,15 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Whether this machine can start a process in a new PID namespace (root, util-linux unshare). */
+const pidNamespaces = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+
+/** An absolute program path of the image (the init) moved under the replayed root. */
+function inImage(root: string, argv: readonly string[]): string[] {
+  const [program, ...rest] = argv;
+  return [program?.startsWith('/') && existsSync(join(root, program)) ? join(root, program) : program!, ...rest];
+}
+
 /** setpriv (util-linux) switches to the image's uid; without it (or when not root) commands run as the test's user. */
 const [uid, gid] = numericUser(runtime) ?? [10001, 10001];
 const canSwitch = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
@@ -105,6 +122,7 @@ describe('the image built from the Dockerfile, run as the image runs', { timeout
   before(() => {
     root = replayBuildStage(build).root;
     prefix = join(root, installPrefix(build));
+    copyBuildFiles(runtime, root, installPrefix(build));
   });
   after(() => {
     if (root) rmSync(root, { recursive: true, force: true });
@@ -146,7 +164,7 @@ describe('the image built from the Dockerfile, run as the image runs', { timeout
     };
     const installedFiles = readdirSync(prefix, { recursive: true }).length;
 
-    const argv = asImageUser([...execForm(last(runtime, 'ENTRYPOINT')!.args)!, ...execForm(last(runtime, 'CMD')!.args)!]);
+    const argv = asImageUser(inImage(root, [...execForm(last(runtime, 'ENTRYPOINT')!.args)!, ...execForm(last(runtime, 'CMD')!.args)!]));
     const agent = spawn(argv[0]!, argv.slice(1), { cwd: join(root, last(runtime, 'WORKDIR')?.args ?? '/'), env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     agent.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -194,5 +212,52 @@ describe('the image built from the Dockerfile, run as the image runs', { timeout
     });
     assert.equal(check.code, 0, `HEALTHCHECK ${probe.join(' ')}: ${check.out}`);
     assert.equal(readdirSync(prefix, { recursive: true }).length, installedFiles, 'the agent wrote nothing into its install');
+  });
+
+  // Exec mode makes the agent the container's only process: the application's own children then
+  // leave orphans, re-parented to PID 1. A new PID namespace stands for the container; the image's
+  // ENTRYPOINT is PID 1 in it. The command leaves one orphan that exits, then counts the zombies
+  // its init holds: without tini in front of the agent (Node cannot waitpid(-1)) that stays 1.
+  it(`exec mode: the image's init reaps the orphans the command leaves${pidNamespaces ? ' (PID 1 of a new PID namespace)' : ' (substitute: no PID namespace, tini as subreaper)'}`, async (t) => {
+    const dir = join(root, 'exec');
+    mkdirSync(dir, { recursive: true });
+    if (canSwitch) chownSync(dir, uid, gid);
+    const key = await ageKeyPair();
+    const sign = signingKey();
+    writeFileSync(join(dir, 'artifact.json'), await artifactJson({ recipient: key.recipient, payload: samplePayload('EXEC'), sign }), { mode: 0o644 });
+    writeFileSync(join(dir, 'age-key'), `${key.identity}\n`, { mode: 0o644 });
+    const marker = join(dir, 'orphan-done');
+    // The orphan: a shell that exits at once, leaving `sleep; touch` behind. Then: wait for the
+    // orphan to finish, and count the zombies of the init (or of the agent) until there are none.
+    const script = [
+      `sh -c '(sleep 0.2; touch ${marker}) &'`,
+      `i=0; while [ ! -e ${marker} ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done`,
+      // Orphans go to the agent's parent (the init) or, with no init in front, to the agent itself.
+      'init=$(cut -d" " -f4 /proc/$PPID/stat)',
+      'zombies() { n=0; for f in /proc/[0-9]*/stat; do set -- $(cat $f 2>/dev/null); [ "$3" = Z ] && { [ "$4" = "$init" ] || [ "$4" = "$PPID" ]; } && n=$((n+1)); done; echo $n; }',
+      'i=0; while [ "$(zombies)" != 0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done',
+      'echo "zombies=$(zombies) marker=$([ -e ' + marker + ' ] && echo yes)"',
+    ].join('; ');
+    const image = inImage(root, [...execForm(last(runtime, 'ENTRYPOINT')!.args)!, 'exec', '--', 'sh', '-c', script]);
+    const argv = pidNamespaces ? ['unshare', '--pid', '--fork', '--mount-proc', ...asImageUser(image)] : asImageUser(image);
+    const env = {
+      ...runtimeEnv(runtime),
+      PATH: runtimePath(runtime, root),
+      CLEF_AGENT_SOURCE: join(dir, 'artifact.json'),
+      CLEF_AGENT_AGE_KEY_FILE: join(dir, 'age-key'),
+      CLEF_AGENT_VERIFY_KEY: sign.verifyKey,
+      CLEF_AGENT_TOKEN: 'a'.repeat(64),
+      CLEF_AGENT_WORKERS: '1',
+    };
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    t.after(() => clearTimeout(kill));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(code, 0, `${out}\n${err.slice(-3000)}`);
+    assert.match(out, /^zombies=0 marker=yes$/m, `${out}\n${err.slice(-3000)}`);
   });
 });

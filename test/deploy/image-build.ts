@@ -68,6 +68,10 @@ export function replayBuildStage(build: Stage): BuiltImage {
       mkdirSync(dest.endsWith('/') ? target : dirname(target), { recursive: true });
       for (const source of parts) copyInto(source, target);
     } else if (ins.keyword === 'RUN') {
+      if (/^apt-get\b/.test(ins.args)) {
+        requireDebianPackages(ins.args, ins.line);
+        continue;
+      }
       if (/^npm ci\b/.test(ins.args)) {
         symlinkSync(join(REPO, 'node_modules'), join(workdir, 'node_modules'));
         continue;
@@ -78,6 +82,39 @@ export function replayBuildStage(build: Stage): BuiltImage {
     }
   }
   return { root, log };
+}
+
+/**
+ * An `apt-get install` line is not replayed (it would change the test machine): each package it
+ * names must already be installed here (.ci/run installs them), so the files the runtime stage
+ * copies from it exist at the same paths.
+ */
+function requireDebianPackages(run: string, line: number): void {
+  for (const step of run.split('&&')) {
+    const words = step.trim().split(/\s+/);
+    if (words[0] !== 'apt-get' || !words.includes('install')) continue;
+    for (const name of words.slice(words.indexOf('install') + 1).filter((w) => !w.startsWith('-'))) {
+      const q = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
+      if (q.stdout !== 'install ok installed')
+        throw new Error(
+          `line ${line}: the build stage installs the Debian package ${name}; install it on this machine too (apt-get install ${name}), as .ci/run does`,
+        );
+    }
+  }
+}
+
+/**
+ * The runtime stage's COPY --from=build of a file outside the install (the init): the build stage
+ * got it from a Debian package, which is installed on this machine at the same path.
+ */
+export function copyBuildFiles(runtime: Stage, root: string, install: string): void {
+  for (const ins of all(runtime, 'COPY')) {
+    const [source, dest] = ins.args.split(/\s+/);
+    if (ins.flags['from'] !== 'build' || source === undefined || dest === undefined || source === install) continue;
+    const target = join(root, dest);
+    mkdirSync(dirname(target), { recursive: true });
+    cpSync(source, target);
+  }
 }
 
 /** The runtime stage's PATH with its image paths moved under `root` where they exist there, then node's directory. */
