@@ -10,7 +10,7 @@
 //    bundle and package.json are assets. At run time src/sea.ts writes the worker bundle into a
 //    private temp directory (worker threads need a real file) and removes it at exit.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { LTS_NODE_VERSION as NODE_VERSION, ltsNode as seaNode } from './lts-node.mjs';
