@@ -2,8 +2,7 @@
  * deploy/ecs/task-definition.json (SPEC §9), checked against the ECS RegisterTaskDefinition API.
  *
  * The schema: the AWS SDK's own runtime schema of the request (`RegisterTaskDefinitionRequest$`
- * from @aws-sdk/client-ecs, generated from the ECS Smithy model, read through @smithy/core's
- * NormalizedSchema). The SDK's TypeScript types would check field names and types at compile time
+ * from @aws-sdk/client-ecs, generated from the ECS Smithy model, checked by smithy-check.ts). The SDK's TypeScript types would check field names and types at compile time
  * only, and a hand-written schema would check what we believed; this one is the service model as
  * AWS ships it, so a misspelt field, a string where ECS wants a number, or a missing required
  * member fails. Enum values come from the same package's enum objects. What no model can tell
@@ -19,48 +18,11 @@ import { NormalizedSchema } from '@smithy/core/schema';
 import { KNOWN_VARIABLES } from '../../src/config/variables.js';
 import { parseStages } from './dockerfile.js';
 import { REPO, numericUser } from './image-build.js';
+import { check, requiredMembers } from './smithy-check.js';
 
 const text = readFileSync(join(REPO, 'deploy', 'ecs', 'task-definition.json'), 'utf8');
 const task = JSON.parse(text) as RegisterTaskDefinitionRequest;
 const [imageUid, imageGid] = numericUser(parseStages(readFileSync(join(REPO, 'Dockerfile'), 'utf8')).at(-1)!)!;
-
-/** The members a structure schema marks required: its first N members (N is the tuple's 7th entry). */
-function requiredMembers(ns: NormalizedSchema): string[] {
-  const raw = ns.getSchema() as unknown;
-  if (!Array.isArray(raw) || typeof raw[6] !== 'number' || !Array.isArray(raw[4])) return [];
-  return (raw[4] as string[]).slice(0, raw[6]);
-}
-
-/** Every problem of `value` against `ns`, each with its JSON path. */
-function check(ns: NormalizedSchema, value: unknown, path: string): string[] {
-  const problems: string[] = [];
-  const want = (ok: boolean, type: string): string[] => (ok ? [] : [`${path}: expected ${type}, got ${JSON.stringify(value)}`]);
-  if (ns.isStructSchema()) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return want(false, `a ${ns.getName() ?? 'structure'} object`);
-    const members = ns.getMemberSchemas();
-    for (const [k, v] of Object.entries(value)) {
-      const m = members[k];
-      if (!m) problems.push(`${path}.${k}: not a member of ${ns.getName()}`);
-      else problems.push(...check(m, v, `${path}.${k}`));
-    }
-    for (const r of requiredMembers(ns)) if (!(r in value)) problems.push(`${path}.${r}: required`);
-    return problems;
-  }
-  if (ns.isListSchema()) {
-    if (!Array.isArray(value)) return want(false, 'a list');
-    value.forEach((v, i) => problems.push(...check(ns.getValueSchema(), v, `${path}[${i}]`)));
-    return problems;
-  }
-  if (ns.isMapSchema()) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return want(false, 'a map');
-    for (const [k, v] of Object.entries(value)) problems.push(...check(ns.getValueSchema(), v, `${path}.${k}`));
-    return problems;
-  }
-  if (ns.isStringSchema()) return want(typeof value === 'string', 'a string');
-  if (ns.isBooleanSchema()) return want(typeof value === 'boolean', 'a boolean');
-  if (ns.isNumericSchema()) return want(typeof value === 'number' && Number.isInteger(value), 'an integer');
-  return [`${path}: a ${ns.getName() ?? 'member'} kind this test does not check`];
-}
 
 function container(name: string): ContainerDefinition {
   const c = task.containerDefinitions?.find((d) => d.name === name);
