@@ -6,9 +6,11 @@
  * with telemetry flushed. Between invocations the emulator "freezes" the sandbox (SIGSTOP).
  */
 import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OtlpCollector } from '../../emulators/otlp-collector.js';
-import { sleep, waitUntil } from '../kit/index.js';
+import { sleep, tempDir, waitUntil } from '../kit/index.js';
 import { startExtension } from '../helpers/lambda.js';
 
 const FIRST = { app: { API_KEY: 'first-value' } };
@@ -111,6 +113,29 @@ describe('§6 Lambda extension lifecycle', () => {
       assert.deepEqual(x.api.violations, []);
     },
   );
+
+  it('deploy/lambda: the token is generated into a file before /register, and the function reads it from there', { timeout: 60_000 }, async (t) => {
+    const tokenFile = join(tempDir(t, 'clef-lambda-tmp-'), 'clef-agent.token');
+    const x = await startExtension(t, {
+      fullEnv: (base) => {
+        const { CLEF_AGENT_TOKEN: _given, ...rest } = base;
+        return { ...rest, CLEF_AGENT_TOKEN_FILE: tokenFile };
+      },
+    });
+    await x.agent.listening();
+    await x.api.parkedInNext(30_000);
+    // What the function's init does: Lambda started it after /register, so the file is there.
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    assert.match(token, /^[0-9a-f]{64}$/);
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+    const first = await x.agent.request('/v1/secrets', { token });
+    assert.equal(first.status, 200, first.body);
+    assert.deepEqual(first.json(), FIRST);
+    assert.ok(!x.agent.output.includes(token), 'the generated token is never logged');
+    x.api.shutdown(2_000);
+    assert.equal(await x.agent.exited(10_000), 0);
+    assert.deepEqual(x.api.violations, []);
+  });
 
   it('JIT mode: every INVOKE is a change check, and a rotation is served right after it', { timeout: 60_000 }, async (t) => {
     const x = await startExtension(t, { env: { CLEF_AGENT_CACHE_TTL: '0' } });
