@@ -5,7 +5,10 @@
  * transport also retries refused connections and time-outs, and the spec allows retries only for
  * 429/502/503/504. Those are retried here, honouring `Retry-After`, with jittered backoff
  * otherwise, and never past the export's deadline; anything else fails the export at once, and
- * the batcher above sends its data again with the next batch or drops it when full.
+ * the batcher above sends its data again with the next batch or drops it when full. One case is
+ * not the collector's answer at all: a kept-alive connection the collector (or a load balancer)
+ * closed while it sat idle — or while a Lambda sandbox was frozen — fails the moment it is reused,
+ * before the request reached anyone. That request goes once more, at once, on a new connection.
  *
  * Nothing a collector sends back is kept or shown: an error names the status or the socket error
  * code only (a collector's answer may echo the auth headers).
@@ -23,6 +26,8 @@ export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 5
 const MAX_ATTEMPTS = 5;
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5000;
+/** How a reused connection the peer already closed fails on write or first read. */
+const STALE_SOCKET_CODES: ReadonlySet<string | undefined> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 /** A success body is an ExportServiceResponse (partial-success counts): small. More is not read. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
@@ -36,6 +41,8 @@ export interface TransportOptions {
 
 type Attempt =
   | { readonly kind: 'ok'; readonly body: Buffer }
+  /** A reused keep-alive connection turned out closed before any answer: send again on a new one. */
+  | { readonly kind: 'stale' }
   | { readonly kind: 'status'; readonly status: number; readonly retryAfterMs: number | undefined }
   | { readonly kind: 'error'; readonly what: string };
 
@@ -51,11 +58,18 @@ export function otlpHttpTransport(options: TransportOptions): IExporterTransport
       const deadline = Date.now() + timeoutMillis;
       const body = options.compression === 'gzip' ? await gzipAsync(data) : data;
       let backoff = FIRST_BACKOFF_MS;
+      let staleRetried = false;
       for (let attempt = 1; ; attempt++) {
         const remaining = deadline - Date.now();
         if (remaining <= 0) return failure('no answer within the export timeout');
         const r = await post(url, https, agent, options, body, remaining);
         if (r.kind === 'ok') return { status: 'success', data: r.body };
+        if (r.kind === 'stale') {
+          if (staleRetried) return failure('connection failed (ECONNRESET)');
+          staleRetried = true;
+          attempt--; // not an answer of the collector's: it does not count as an attempt
+          continue;
+        }
         if (r.kind === 'error') return failure(r.what);
         if (!RETRYABLE_STATUSES.has(r.status) || attempt >= MAX_ATTEMPTS) return failure(`the collector answered ${r.status}`);
         // Jitter keeps a fleet of sidecars from retrying in step.
@@ -79,7 +93,9 @@ function post(url: URL, https: boolean, agent: HttpAgent, o: TransportOptions, b
   return new Promise<Attempt>((resolve) => {
     const headers: Record<string, string | number> = { ...o.headers(), 'content-type': o.contentType, 'content-length': body.byteLength };
     if (o.compression === 'gzip') headers['content-encoding'] = 'gzip';
+    let answered = false;
     const req = (https ? httpsRequest : httpRequest)(url, { method: 'POST', agent, headers }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -97,7 +113,10 @@ function post(url: URL, https: boolean, agent: HttpAgent, o: TransportOptions, b
       req.destroy();
       resolve({ kind: 'error', what: 'no answer within the export timeout' });
     });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ kind: 'error', what: `connection failed (${err.code ?? 'error'})` }));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && !answered && STALE_SOCKET_CODES.has(err.code)) resolve({ kind: 'stale' });
+      else resolve({ kind: 'error', what: `connection failed (${err.code ?? 'error'})` });
+    });
     req.end(body);
   });
 }

@@ -66,6 +66,25 @@ describe('§7 OTLP transport retries', () => {
     assert.equal(c.requests.length, 2);
   });
 
+  it('a kept-alive connection the collector closed while idle (e.g. across a Lambda freeze) is replaced once, not failed', async (t) => {
+    const c = await collector(t);
+    const tr = transport(c);
+    t.after(() => tr.shutdown());
+    assert.equal((await tr.send(BODY, 10_000)).status, 'success');
+    // The collector closes the idle connection; the client has not seen it yet (same tick), so the
+    // next export writes to that socket and fails before reaching the collector.
+    c.dropAll();
+    const r = await tr.send(BODY, 10_000);
+    assert.equal(r.status, 'success', r.status === 'failure' ? r.error.message : '');
+    assert.equal(c.requests.length, 2, 'the collector saw each export once');
+    // A collector that drops every request is still not retried (a fresh connection each time).
+    c.behaviour = { kind: 'reset' };
+    c.dropAll();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the client sees the close: no stale socket left
+    assert.equal((await tr.send(BODY, 10_000)).status, 'failure');
+    assert.equal(c.requests.length, 3);
+  });
+
   it('§7: a Retry-After beyond the export timeout ends the export instead of waiting', async (t) => {
     const c = await collector(t);
     c.behaviour = { kind: 'status', status: 503, retryAfter: '3600', times: 1 };
