@@ -14,7 +14,7 @@ import { defaultExtensionName, reportInitError, runAsLambdaExtension } from '../
 import { createLogger, type LogDestination, type Logger } from '../log.js';
 import { StartupError } from '../startup.js';
 import { Events } from '../telemetry/events.js';
-import { setUpTelemetry, type Telemetry } from '../telemetry/index.js';
+import { flushFailedStart, setUpTelemetry, type Telemetry } from '../telemetry/index.js';
 import { authHeaders } from '../telemetry/secret-headers.js';
 import { packageVersion } from './version.js';
 
@@ -132,11 +132,7 @@ export async function runServe(): Promise<number> {
       log.fatal({ event: 'agent.start_failed' }, err.message);
       // Lambda: the init budget is 10 s, so the flush below gets less of it.
       if (lambdaApi !== undefined) await reportInitError(lambdaApi, extensionName, { type: err.errorType, message: err.message }, log);
-      // The failed start-up's fetch.failed / artifact.invalid events are what an operator needs.
-      await telemetry?.start(undefined, undefined, {}).then(
-        () => telemetry.flush(lambdaApi !== undefined ? LAMBDA_LIMITS.initErrorFlushMaxMs : STOP_DEADLINE_MS / 3),
-        () => undefined,
-      );
+      await flushFailedStart(telemetry, lambdaApi !== undefined ? LAMBDA_LIMITS.initErrorFlushMaxMs : STOP_DEADLINE_MS / 3);
       log.flush();
       process.stderr.write(`clef-agent: ${err.message}\n`);
       return err.exitCode;

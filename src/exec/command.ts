@@ -17,6 +17,7 @@ import type { Prepared } from '../cli/serve.js';
 import { ApiError } from '../errors.js';
 import { StartupError } from '../startup.js';
 import type { EventName, EventFields } from '../telemetry/events.js';
+import { flushFailedStart } from '../telemetry/index.js';
 import { authHeaders } from '../telemetry/secret-headers.js';
 import type { ExecOptions } from './args.js';
 import { childEnvironment, ExecEnvError, inheritedEnvironment, type EnvNaming } from './env.js';
@@ -65,7 +66,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
   if (process.pid === 1) {
     log.warn(
       { event: 'exec.pid1' },
-      'running as PID 1: signals are handled and the child is reaped, but Node cannot reap orphaned grandchildren (no waitpid(-1) from JavaScript); run with an init (docker --init, ECS initProcessEnabled, Kubernetes shareProcessNamespace) if the command leaves orphans',
+      'running as PID 1: signals are handled and the child is reaped, but Node cannot reap orphaned grandchildren (no waitpid(-1) from JavaScript); run with an init (the clef-agent image runs tini; docker --init, ECS initProcessEnabled, Kubernetes shareProcessNamespace) if the command leaves orphans',
     );
   }
 
@@ -97,6 +98,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
     if (!(err instanceof StartupError)) throw err;
     await agent?.close();
     log.fatal({ event: 'agent.start_failed' }, err.message);
+    await flushFailedStart(telemetry, STOP_DEADLINE_MS / 3);
     log.flush();
     process.stderr.write(`clef-agent: ${err.message}\nclef-agent exec: the command was not started\n`);
     return err.exitCode;

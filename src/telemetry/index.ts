@@ -88,3 +88,14 @@ export function setUpTelemetry(config: Config, version: string, events: Events, 
     },
   };
 }
+
+/**
+ * After a failed start (serve or exec): the start-up's fetch.failed / artifact.invalid events are
+ * what an operator needs, so telemetry starts without an identity and flushes within `budgetMs`.
+ */
+export async function flushFailedStart(telemetry: Telemetry | undefined, budgetMs: number): Promise<void> {
+  await telemetry?.start(undefined, undefined, {}).then(
+    () => telemetry.flush(budgetMs),
+    () => undefined,
+  );
+}

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { OtlpCollector } from '../../emulators/otlp-collector.js';
 import { startExec, trappingScript, type Exec } from '../helpers/exec.js';
 
 const PAYLOAD = { app: { API_KEY: 'app-key-value', 'DB-URL': 'postgres://db' }, pay: { API_KEY: 'pay-key-value' } };
@@ -111,6 +112,28 @@ describe('exec: the command and its environment', { concurrency: true }, () => {
     assert.match(e.proc.stderr, /the command was not started/);
     assert.ok(!e.proc.stdout.includes('STARTED'));
     assert.ok(!e.proc.logs().some((l) => l.event === 'exec.child_started'));
+  });
+
+  it('a first load that fails still exports its fetch.failed events (telemetry) before exec exits', { timeout: 45_000 }, async (t) => {
+    const collector = await new OtlpCollector().start();
+    t.after(() => collector.close());
+    const e = await startExec({
+      payload: PAYLOAD,
+      args: ['--', 'sh', '-c', 'echo STARTED'],
+      source: '/nonexistent/clef-agent-exec-test.json',
+      env: { CLEF_AGENT_TELEMETRY_URL: `${collector.endpoint}/v1/logs` },
+    });
+    t.after(() => e.close());
+    assert.equal(await e.proc.exited(30_000), 1, e.proc.output);
+    const failed = collector.records().filter((r) => r.eventName === 'fetch.failed');
+    assert.equal(
+      failed.length,
+      3,
+      `one per start-up attempt: ${collector
+        .records()
+        .map((r) => r.eventName)
+        .join(', ')}`,
+    );
   });
 
   it('without --serve there is no HTTP listener; with --serve the API answers with the same token', { timeout: 45_000 }, async (t) => {
