@@ -2,6 +2,7 @@ import type { ArtifactMeta, LoadResult, TelemetryCredentials } from '../common/p
 import type { Config } from './config/types.js';
 import { TokenGuard } from './http/auth.js';
 import { startServer } from './http/server.js';
+import { SocketError } from './http/unix-socket.js';
 import type { Logger } from './log.js';
 import { WorkerPool } from './pool.js';
 import { DAEMON_REFRESH_LIMITS, Refresher } from './refresh/refresher.js';
@@ -19,9 +20,11 @@ import { Events } from './telemetry/events.js';
 import type { Body } from './serving/mode.js';
 
 export interface AgentHandle {
-  /** The API's URL and port; `''` and 0 when started with `listen: false` (exec mode without `--serve`). */
+  /** The API's URL and port; `''` and 0 when started with `listen: false` (exec mode without `--serve`) or `CLEF_AGENT_PORT=off`. */
   readonly url: string;
   readonly port: number;
+  /** The Unix socket the API also listens on (CLEF_AGENT_SOCKET). */
+  readonly socketPath?: string | undefined;
   /** Resolves once the first artifact is verified and decrypted; rejects with a StartupError. */
   readonly loaded: Promise<void>;
   /** Stop polling and accepting, drain, destroy the pool, drop every secret. Idempotent. */
@@ -123,26 +126,34 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     throw new StartupError(stateProblem, 2);
   }
 
-  let server: { readonly url: string; readonly port: number; close(): Promise<void> } = NO_SERVER;
+  let server: { readonly url: string; readonly port: number; readonly socketPath?: string | undefined; close(): Promise<void> } = NO_SERVER;
   if (deps.listen !== false)
     try {
-      server = await startServer({
+      const running = await startServer({
         port: config.port,
+        socket: config.socket,
         maxConnections: config.maxConnections,
         mode,
         guard: new TokenGuard(config.token),
         log,
         metrics: metrics?.forListener('api'),
       });
+      for (const w of running.warnings) log.warn({ event: 'socket.warning' }, w);
+      server = running;
     } catch (err) {
       await pool.destroy();
       metrics?.close();
+      if (err instanceof SocketError) throw new StartupError(`cannot listen on the Unix socket (CLEF_AGENT_SOCKET): ${err.message}`);
       const code = (err as NodeJS.ErrnoException).code;
       throw new StartupError(
-        `cannot listen on 127.0.0.1:${config.port}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`,
+        `cannot listen on 127.0.0.1:${String(config.port)}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`,
       );
     }
-  if (server !== NO_SERVER) log.info({ event: 'listening', address: '127.0.0.1', port: server.port, url: server.url }, `listening on ${server.url}`);
+  if (server !== NO_SERVER) {
+    const where = [server.url, server.socketPath === undefined ? '' : `unix:${server.socketPath}`].filter((w) => w !== '').join(' and ');
+    const tcp = server.url === '' ? {} : { address: '127.0.0.1', port: server.port, url: server.url };
+    log.info({ event: 'listening', ...tcp, ...(server.socketPath === undefined ? {} : { socket: server.socketPath }) }, `listening on ${where}`);
+  }
 
   let ops: OpsServer | undefined;
   if (config.opsAddr !== undefined && metrics !== undefined) {
@@ -200,6 +211,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   return {
     url: server.url,
     port: server.port,
+    socketPath: server.socketPath,
     loaded,
     close,
     pool,

@@ -31,7 +31,10 @@ export interface Config {
   readonly sourceLabel: string;
   readonly vcs?: VcsConfig | undefined;
   readonly ageKey?: AgeKeySource | undefined;
-  readonly port: number;
+  /** The TCP port on 127.0.0.1; `off` = no TCP listener (then `socket` is set). */
+  readonly port: number | 'off';
+  /** The Unix socket listener (SPEC §10.4); undefined = none. */
+  readonly socket?: { readonly path: string; readonly mode: number } | undefined;
   /** Secret: never logged. */
   readonly token: string;
   /** Where the token came from, for the start-up log. */
