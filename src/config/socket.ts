@@ -10,11 +10,11 @@ import { integer, pathValue } from './parse.js';
 
 /** `CLEF_AGENT_PORT=off`: the secrets API listens on the socket only. */
 export const PORT_OFF = 'off';
-export const PORT_EXPECTED = 'an integer from 0 to 65535, or off (with CLEF_AGENT_SOCKET)';
 
 export function parsePort(name: string, raw: string): number | typeof PORT_OFF {
   if (raw === PORT_OFF) return PORT_OFF;
-  return integer(name, raw, 0, 65_535, PORT_EXPECTED);
+  if (raw.trim().toLowerCase() === PORT_OFF) refuse(name, `${quote(raw)} is not the word off`, 'off, in lowercase without spaces (with CLEF_AGENT_SOCKET)');
+  return integer(name, raw, 0, 65_535);
 }
 
 /**
@@ -29,7 +29,7 @@ const SOCKET_EXPECTED = `an absolute or relative path of at most ${MAX_SOCKET_PA
 
 export function parseSocketPath(name: string, raw: string, cwd: string): string {
   const path = pathValue(name, raw, cwd, SOCKET_EXPECTED);
-  if (path.endsWith('/')) refuse(name, `${quote(raw, 200)} names a directory`, SOCKET_EXPECTED);
+  if (raw.endsWith('/')) refuse(name, `${quote(raw, 200)} names a directory`, SOCKET_EXPECTED);
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_SOCKET_PATH_BYTES) refuse(name, `${quote(path, 200)} is ${bytes} bytes long`, SOCKET_EXPECTED);
   const dirBytes = Buffer.byteLength(path.slice(0, path.lastIndexOf('/')));
@@ -50,7 +50,9 @@ export function parseSocketMode(name: string, raw: string): number {
   if (raw === '') refuse(name, 'is empty', MODE_EXPECTED);
   if (!/^0?[0-7]{3}$/.test(raw)) refuse(name, `${quote(raw)} is not an octal mode`, MODE_EXPECTED);
   const mode = parseInt(raw, 8);
-  if ((mode & 0o600) !== 0o600) refuse(name, `${quote(raw)} does not let the owner read and write`, MODE_EXPECTED);
+  const owner = mode >> 6;
+  if ((owner & 6) !== 6) refuse(name, `${quote(raw)} does not let the owner read and write`, MODE_EXPECTED);
+  if (owner !== 6) refuse(name, `${quote(raw)} gives the owner ${owner.toString(8)}, not 6`, MODE_EXPECTED);
   for (const shift of [3, 0]) {
     const bits = (mode >> shift) & 0o7;
     if (bits !== 0 && bits !== 6) refuse(name, `${quote(raw)} gives ${shift === 3 ? 'group' : 'others'} ${bits.toString(8)}, not 6 or 0`, MODE_EXPECTED);

@@ -30,7 +30,7 @@ describe('defaults', () => {
 });
 
 describe('CLEF_AGENT_PORT', () => {
-  const expected = 'expected an integer from 0 to 65535, or off (with CLEF_AGENT_SOCKET)';
+  const expected = 'expected an integer from 0 to 65535';
   test('CLEF_AGENT_PORT: accepts an integer in range', () => assert.equal(load(env({ CLEF_AGENT_PORT: '8080' })).port, 8080));
   test('CLEF_AGENT_PORT: accepts 0 (any free port, for tests)', () => assert.equal(load(env({ CLEF_AGENT_PORT: '0' })).port, 0));
   test('CLEF_AGENT_PORT: accepts 65535', () => assert.equal(load(env({ CLEF_AGENT_PORT: '65535' })).port, 65535));
