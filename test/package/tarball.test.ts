@@ -20,9 +20,22 @@ import { request, runCommand, suiteTempDirs, waitUntil, type RunResult } from '.
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** What `npm pack` needs to run `prepack` (the production build) in a copy of the checkout. */
-const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'workers', 'common', 'tools', 'scripts'];
+const SOURCES = [
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'tsconfig.client.json',
+  'README.md',
+  'src',
+  'workers',
+  'common',
+  'tools',
+  'client',
+  'scripts',
+];
 /** The production build: one bundle per thread (dist/src/main.js, dist/workers/index.js) and the chunks they load on demand. */
-const SHIPPED = /^(package\.json|README\.md|dist\/(src|workers)\/[^/]+\.js)$/;
+const SHIPPED = /^(package\.json|README\.md|dist\/(src|workers)\/[^/]+\.js|dist\/client\/[^/]+\.(js|d\.ts))$/;
 const PAYLOAD = { app: { API_KEY: 'tarball-test-api-key', DATABASE_URL: 'postgres://u:tarball-db@localhost/app' } };
 const TOKEN = 'ab12'.repeat(16);
 
