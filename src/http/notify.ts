@@ -54,6 +54,12 @@ export class ChangeNotifier {
   private readonly mode: ServingMode;
   private readonly clock: Clock;
   private wakeQueued = false;
+  /**
+   * During a wake pass: the body each representation is being made with, shared by every waiter
+   * that needs it. In JIT mode a thousand woken waiters are then a handful of worker tasks, not a
+   * thousand (which would also overflow CLEF_AGENT_MAX_QUEUE and answer most of them 503).
+   */
+  private shared: Map<string, SharedBody> | undefined;
 
   constructor(o: NotifierOptions) {
     this.mode = o.mode;
@@ -70,7 +76,12 @@ export class ChangeNotifier {
     this.wakeQueued = true;
     queueMicrotask(() => {
       this.wakeQueued = false;
-      this.waiters.wakeAll();
+      this.shared = new Map();
+      try {
+        this.waiters.wakeAll();
+      } finally {
+        this.shared = undefined;
+      }
     });
   }
 
@@ -145,7 +156,7 @@ export class ChangeNotifier {
   private produce(x: SecretsExchange, condition: string | undefined): void | Promise<void> {
     let body: Body | Promise<Body>;
     try {
-      body = x.produce();
+      body = this.shared === undefined ? x.produce() : this.sharedBody(x);
     } catch (err) {
       return sendErrorOrThrow(x, err);
     }
@@ -158,6 +169,32 @@ export class ChangeNotifier {
     return this.sendTagged(x, body, condition);
   }
 
+  /**
+   * In a wake pass: the first waiter for a representation makes the body, later ones share it.
+   * The body is released once every response written from it has finished (or was abandoned).
+   */
+  private sharedBody(x: SecretsExchange): Body | Promise<Body> {
+    const shared = this.shared as Map<string, SharedBody>;
+    const key = representationKey(x.rep);
+    let s = shared.get(key);
+    if (s === undefined) {
+      s = { made: x.produce(), users: 0, done: 0 };
+      shared.set(key, s);
+    }
+    const entry = s;
+    entry.users++;
+    const share = (b: Body): Body => ({
+      contentType: b.contentType,
+      bytes: b.bytes,
+      ciphertextHash: b.ciphertextHash,
+      // Every user is counted before the body exists (the pass is synchronous, the body comes later).
+      release: () => {
+        if (++entry.done === entry.users) b.release?.();
+      },
+    });
+    return entry.made instanceof Promise ? entry.made.then(share) : share(entry.made);
+  }
+
   private sendTagged(x: SecretsExchange, body: Body, condition: string | undefined): void {
     const tag = body.ciphertextHash === undefined ? undefined : this.tags.tag(body.ciphertextHash, x.rep);
     // The body came from a refresh the request waited for, and the artifact is the one the client holds.
@@ -167,6 +204,17 @@ export class ChangeNotifier {
     }
     sendBody(x.req, x.res, body, tag);
   }
+}
+
+/** A body made once in a wake pass for every waiter on the same representation. */
+interface SharedBody {
+  readonly made: Body | Promise<Body>;
+  users: number;
+  done: number;
+}
+
+function representationKey(r: Representation): string {
+  return JSON.stringify([r.route, r.key ?? null, r.plain === true, r.scope ?? null]);
 }
 
 /** An ApiError is an answer; anything else is a bug for the request handler to report. */

@@ -196,9 +196,10 @@ describe('ChangeNotifier over a stub mode: a matching condition never asks the m
   let hash: string | undefined = HASH_A;
   let current = HASH_A;
   let bodies = 0;
+  let released = 0;
   const body = (): Body => {
     bodies++;
-    return { contentType: 'application/json', bytes: Buffer.from('{"app":{"K":"v"}}'), ciphertextHash: current };
+    return { contentType: 'application/json', bytes: Buffer.from('{"app":{"K":"v"}}'), ciphertextHash: current, release: () => void released++ };
   };
   // Like JIT mode: every body would be a worker task.
   const stub: ServingMode = {
@@ -260,6 +261,10 @@ describe('ChangeNotifier over a stub mode: a matching condition never asks the m
       [200, 200],
     );
     assert.ok(answers.every((a) => a.etag === entityTag(HASH_B, { route: 'keys' })));
+    assert.equal(bodies, made + 1, 'the waiters of one representation share one body (one JIT task, not one each)');
+    // Released once both responses closed ('close' may trail the client's end by a tick).
+    for (let i = 0; i < 100 && released < bodies; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(released, bodies, 'and it is released once, after both responses');
     assert.equal(notify.waiters.size, 0);
   });
 });
