@@ -1,6 +1,7 @@
 import type { ArtifactMeta, LoadResult, TelemetryCredentials } from '../common/protocol.js';
 import type { Config } from './config/types.js';
 import { TokenGuard } from './http/auth.js';
+import { ChangeNotifier } from './http/notify.js';
 import { startServer } from './http/server.js';
 import { SocketError } from './http/unix-socket.js';
 import type { Logger } from './log.js';
@@ -16,7 +17,7 @@ import { CachedMode } from './serving/cached.js';
 import { FailureLog } from './serving/failure-log.js';
 import { JitMode } from './serving/jit.js';
 import { StartupError, startupHint } from './startup.js';
-import { Events } from './telemetry/events.js';
+import { Events, type EventName } from './telemetry/events.js';
 import type { Body } from './serving/mode.js';
 
 export interface AgentHandle {
@@ -98,6 +99,12 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const events = deps.events ?? new Events(log);
   const refresher = new Refresher(pool, config, mode, log, clock, realTimers, metrics, events, deps.lambda === true ? LAMBDA_LIMITS : DAEMON_REFRESH_LIMITS);
   mode.attach(refresher);
+  // Long-poll waiters (SPEC §10.2) are woken by what changes an answer: a new artifact, a revocation,
+  // an expiry, the cache TTL running out. Each re-checks the state before it is answered.
+  const notify = new ChangeNotifier({ mode, maxWaiters: config.maxWaiters, clock, timers: realTimers });
+  events.observe((name) => {
+    if (WAKE_EVENTS.has(name)) notify.changed();
+  });
   metrics?.bind({
     mode: mode.name,
     pool,
@@ -107,6 +114,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     freshnessSeconds: () =>
       mode.name === 'cached' ? config.cacheTtl : refresher.status.meta?.encryption === 'kms' ? Number.POSITIVE_INFINITY : config.maxStale,
     clock,
+    waiters: () => notify.waiters.size,
   });
 
   if (config.ageKey) {
@@ -134,6 +142,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
         socket: config.socket,
         maxConnections: config.maxConnections,
         mode,
+        notify,
         guard: new TokenGuard(config.token),
         log,
         metrics: metrics?.forListener('api'),
@@ -185,6 +194,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const close = (): Promise<void> => {
     closing ??= (async () => {
       refresher.stop();
+      // Parked long polls are answered first: the drain below waits for in-flight requests.
+      notify.close();
       await Promise.all([server.close(), ops?.close()]);
       metrics?.close();
       await refresher.flushState();
@@ -235,6 +246,9 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     },
   };
 }
+
+/** The events after which a parked long poll may have another answer (SPEC §10.2). */
+const WAKE_EVENTS: ReadonlySet<EventName> = new Set<EventName>(['artifact.refreshed', 'artifact.revoked', 'artifact.expired', 'cache.expired']);
 
 /** Stands in for the API server when the agent does not listen (exec mode without `--serve`). */
 const NO_SERVER = { url: '', port: 0, close: (): Promise<void> => Promise.resolve() };

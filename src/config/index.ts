@@ -86,6 +86,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   const maxArtifactBytes = setting(V.maxArtifactBytes);
   const maxKeys = setting(V.maxKeys);
   const maxConnections = setting(V.maxConnections);
+  const maxWaiters = setting(V.maxWaiters);
   const maxQueue = setting(V.maxQueue);
   const decryptTimeoutMs = setting(V.decryptTimeoutMs);
   const workers = setting(V.workers);
@@ -163,6 +164,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     maxArtifactBytes: ok(maxArtifactBytes),
     maxKeys: ok(maxKeys),
     maxConnections: ok(maxConnections),
+    maxWaiters: ok(maxWaiters),
     workers: ok(workers),
     maxQueue: ok(maxQueue),
     decryptTimeoutMs: ok(decryptTimeoutMs),

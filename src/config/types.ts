@@ -65,6 +65,8 @@ export interface Config {
   /** Most keys a payload may hold (CLEF_AGENT_MAX_KEYS); checked in the workers. */
   readonly maxKeys: number;
   readonly maxConnections: number;
+  /** Long-poll requests parked at once (SPEC §10.2); beyond it 503 `overloaded`. */
+  readonly maxWaiters: number;
   readonly workers: number;
   /** Lambda extension mode: the name to register (CLEF_AGENT_LAMBDA_EXTENSION_NAME); unset = the executable's file name. */
   readonly lambdaExtensionName?: string | undefined;

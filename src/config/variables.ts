@@ -85,6 +85,9 @@ export { DEFAULT_MAX_KEYS };
 export const MAX_MAX_KEYS = 10_000_000;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
 export const MAX_MAX_CONNECTIONS = 65_535;
+/** SPEC §10.2: long-poll waiters at once, each an open connection (they count against MAX_CONNECTIONS too). */
+export const DEFAULT_MAX_WAITERS = 1024;
+export const MAX_MAX_WAITERS = 65_535;
 /** JIT backpressure: at ~0.1 ms a task, 256 waiting tasks are a few ms of queueing, not a pile-up. */
 export const DEFAULT_MAX_QUEUE = 256;
 export const MAX_MAX_QUEUE = 100_000;
@@ -232,6 +235,13 @@ export const VARIABLES = {
     doc: 'open connections served; beyond it requests get 429',
     parse: bounded(1, MAX_MAX_CONNECTIONS),
     fallback: () => DEFAULT_MAX_CONNECTIONS,
+  }),
+  maxWaiters: scalar({
+    name: 'CLEF_AGENT_MAX_WAITERS',
+    default: String(DEFAULT_MAX_WAITERS),
+    doc: 'long-poll requests (?wait=) parked at once; beyond it they get 503 overloaded',
+    parse: bounded(1, MAX_MAX_WAITERS, 'parked long-poll requests'),
+    fallback: () => DEFAULT_MAX_WAITERS,
   }),
   maxQueue: scalar({
     name: 'CLEF_AGENT_MAX_QUEUE',

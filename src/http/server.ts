@@ -2,11 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Body, ServingMode } from '../serving/mode.js';
+import type { ServingMode } from '../serving/mode.js';
 import type { RequestRecorder, RequestRoute } from '../telemetry/recorder.js';
 import { prefersTextPlain } from './accept.js';
 import type { TokenGuard } from './auth.js';
 import { createListener, hostCount, type ConnectionCount, type Listener } from './listener.js';
+import type { ChangeNotifier } from './notify.js';
 import { errorSummary, send, sendError, sendJson } from './respond.js';
 import { ALLOWED_METHODS, matchRoute } from './routes.js';
 import { bindUnixSocket, type BoundSocket, type SocketSpec } from './unix-socket.js';
@@ -20,6 +21,8 @@ export interface ServerOptions {
   readonly mode: ServingMode;
   readonly guard: TokenGuard;
   readonly log: Logger;
+  /** ETags, conditional requests and long polls of the secrets routes; one per agent, shared by its listeners. */
+  readonly notify: ChangeNotifier;
   /** Request counting (only with the operations listener configured). */
   readonly metrics?: RequestRecorder | undefined;
 }
@@ -60,7 +63,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       res.once('close', () => rec.request(s.route, res.statusCode, (performance.now() - s.start) / 1000));
     }
     try {
-      const pending = handle(req, res, count.open, viaSocket ? SOCKET : port, o, seen);
+      const pending = handle(req, res, count.open, viaSocket ? SOCKET : port, o, seen, internal);
       if (pending) pending.catch(internal);
     } catch (err) {
       internal(err);
@@ -100,7 +103,9 @@ interface Seen {
 }
 
 /**
- * The fixed gate order of SPEC §5: connections → proxy → Host → route → method → token → state.
+ * The fixed gate order of SPEC §5: connections → proxy → Host → route → method → token → state;
+ * on the secrets routes `?wait` (400) comes between token and state, and `If-None-Match` (304)
+ * after the state (notify.ts, SPEC §10.2).
  * Synchronous unless the mode must wait, so a cached answer costs no promise.
  */
 function handle(
@@ -110,6 +115,7 @@ function handle(
   port: number | typeof SOCKET,
   o: ServerOptions,
   seen: Seen | undefined,
+  internal: (err: unknown) => void,
 ): void | Promise<void> {
   if (open > o.maxConnections) {
     o.metrics?.rejected('too_many_connections');
@@ -124,41 +130,24 @@ function handle(
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, new ApiError('method_not_allowed', { headers: { Allow: ALLOWED_METHODS } }));
   if (route.auth && !o.guard.check(req.headers.authorization))
     return sendError(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
-  let body: Body | Promise<Body>;
-  try {
-    switch (route.name) {
-      case 'health':
-        return sendJson(req, res, 200, o.mode.health());
-      case 'ready': {
-        const r = o.mode.ready();
-        return sendJson(req, res, r.ready ? 200 : 503, r);
-      }
-      case 'secrets':
-        body = o.mode.secrets();
-        break;
-      case 'keys':
-        body = o.mode.keys();
-        break;
-      case 'secret':
-        body = o.mode.secret(route.key ?? '', { plain: prefersTextPlain(req.headers.accept) });
-        break;
+  switch (route.name) {
+    case 'health':
+      return sendJson(req, res, 200, o.mode.health());
+    case 'ready': {
+      const r = o.mode.ready();
+      return sendJson(req, res, r.ready ? 200 : 503, r);
     }
-  } catch (err) {
-    return sendErrorOrThrow(req, res, err);
+    case 'secrets':
+      return o.notify.answer({ req, res, rep: { route: 'secrets' }, produce: () => o.mode.secrets(), internal });
+    case 'keys':
+      return o.notify.answer({ req, res, rep: { route: 'keys' }, produce: () => o.mode.keys(), internal });
+    case 'secret': {
+      // The wait parameter (400), the state (503) and any condition (304) are checked in notify.ts, in that order.
+      const key = route.key ?? '';
+      const plain = prefersTextPlain(req.headers.accept);
+      return o.notify.answer({ req, res, rep: { route: 'secret', key, plain }, produce: () => o.mode.secret(key, { plain }), internal });
+    }
   }
-  if (body instanceof Promise) {
-    return body.then(
-      (b) => sendBody(req, res, b),
-      (err: unknown) => sendErrorOrThrow(req, res, err),
-    );
-  }
-  return sendBody(req, res, body);
-}
-
-/** An ApiError is an answer; anything else is a bug for the request handler to report. */
-function sendErrorOrThrow(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-  if (err instanceof ApiError) return sendError(req, res, err);
-  throw err;
 }
 
 /**
@@ -173,19 +162,4 @@ function hostAllowed(host: string | undefined, port: number | typeof SOCKET): bo
   const h = host.toLowerCase();
   if (h === '127.0.0.1' || h === 'localhost') return true;
   return port !== SOCKET && (h === `127.0.0.1:${port}` || h === `localhost:${port}`);
-}
-
-function sendBody(req: IncomingMessage, res: ServerResponse, body: Body): void {
-  if (body.release) {
-    const release = body.release;
-    // The client went away while the body was being made (a JIT decryption, a request-triggered
-    // refresh): 'close' has already fired and would never call `release`, leaving the body unwiped.
-    if (res.destroyed) {
-      release();
-      return;
-    }
-    // 'close' follows 'finish' for a completed response and also fires for an aborted one.
-    res.once('close', release);
-  }
-  send(req, res, 200, body.contentType, body.bytes);
 }
