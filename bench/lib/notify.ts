@@ -56,7 +56,7 @@ export async function runNotify(profile: Profile, ctx: RunContext): Promise<numb
     agents.push(cached);
     const jit = await startBenchAgent({ ...env, CLEF_AGENT_CACHE_TTL: '0' }, pinning.agentCpus);
     agents.push(jit);
-    const opsOfJit = await opsPortOf(jit);
+    const opsOfJit = opsPortOf(jit);
 
     // 1. 304s, interleaved.
     const target304 = async (a: BenchAgent): Promise<Target> => ({
@@ -159,7 +159,7 @@ async function etagOf(port: number, auth: string): Promise<string> {
   return tag;
 }
 
-async function opsPortOf(a: BenchAgent): Promise<number> {
+function opsPortOf(a: BenchAgent): number {
   const port = a.opsPort;
   if (port === undefined) throw new Error('the agent logged no ops.listening line');
   return port;
