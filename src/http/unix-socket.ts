@@ -50,8 +50,18 @@ export interface BoundSocket {
  * nothing is left behind but what was there before; the caller closes its server.
  */
 export async function bindUnixSocket(spec: SocketSpec, listen: (bindPath: string) => Promise<void>): Promise<BoundSocket> {
+  const shown = quote(spec.path, 200);
+  try {
+    return await bind(spec, shown, listen);
+  } catch (err) {
+    if (err instanceof SocketError) throw err;
+    // An unexpected system error (EACCES on lstat or chmod, …): named by its code, never a stack.
+    throw new SocketError(`cannot create ${shown}: ${errnoCode(err) ?? (err as Error).name}`);
+  }
+}
+
+async function bind(spec: SocketSpec, shown: string, listen: (bindPath: string) => Promise<void>): Promise<BoundSocket> {
   const { path } = spec;
-  const shown = quote(path, 200);
   const dir = dirname(path);
   const warnings = checkDirectory(dir, shown);
   const stale = await existing(path, shown);

@@ -6,7 +6,7 @@
  * finds at the path (a symlink, a file, a live socket, a dead one).
  */
 import assert from 'node:assert/strict';
-import { existsSync, linkSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -278,6 +278,25 @@ describe('§10.4 what is already at the socket path', { timeout: 90_000 }, () =>
     assert.deepEqual((await socketRequest(sock, '/v1/secrets', { token: TOKEN })).json(), PAYLOAD);
     assert.equal(await agent.stop(), 0);
     assert.equal(existsSync(sock), false);
+  });
+
+  it('§10.4 a directory others may write: a socket.warning without the sticky bit, none with it', async (t) => {
+    for (const [mode, warned] of [
+      [0o777, true],
+      [0o1777, false],
+    ] as const) {
+      const dir = dirs.make();
+      chmodSync(dir, mode);
+      const sock = join(dir, 'agent.sock');
+      const agent = new AgentProcess({ ...env, CLEF_AGENT_SOCKET: sock });
+      t.after(() => agent.stop());
+      await agent.ready();
+      const warning = agent.logs().find((l) => l.event === 'socket.warning');
+      assert.equal(warning !== undefined, warned, mode.toString(8));
+      if (warning) assert.match(String(warning.msg), /writable by group or others without the sticky bit \(mode 0777\)/);
+      assert.equal(lstatSync(sock).mode & 0o7777, 0o660);
+      assert.equal(await agent.stop(), 0);
+    }
   });
 
   it('§10.4 a missing directory refuses the start', async () => {
