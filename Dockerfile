@@ -19,12 +19,13 @@ RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf 
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json README.md ./
+COPY tsconfig.json tsconfig.build.json tsconfig.client.json README.md ./
 COPY scripts ./scripts
 COPY src ./src
 COPY workers ./workers
 COPY common ./common
 COPY tools ./tools
+COPY client ./client
 RUN mkdir /pkg && npm pack --pack-destination /pkg
 RUN npm install --omit=dev --no-audit --no-fund --prefix /opt/clef-agent /pkg/clef-agent-*.tgz
 

@@ -17,6 +17,7 @@ const BOUNDARIES = {
   tools: ['src', 'workers', 'test', 'bench', 'emulators'],
   emulators: ['src', 'workers', 'tools', 'test', 'bench'],
   bench: ['test'],
+  client: ['src', 'workers', 'common', 'tools', 'test', 'bench', 'emulators'],
 };
 const WHY = {
   src: 'the main thread never imports worker code: send the pool a task (common/protocol.ts) or move shared code to common/',
@@ -25,13 +26,21 @@ const WHY = {
   tools: 'the CLI tools stand alone: share code through common/',
   emulators: 'emulators speak the external services’ protocols and import no agent code',
   bench: 'benchmarks start emulators (emulators/), never test helpers',
+  client: 'the client (clef-agent/client) is built and shipped on its own: it imports only its own files and node: built-ins',
 };
+/** Folders that ship without runtime dependencies: only relative imports and node: built-ins. */
+const NO_PACKAGES = new Set(['client']);
 const boundaryRules = Object.entries(BOUNDARIES).map(([folder, forbidden]) => ({
   files: [`${folder}/**/*.ts`],
   rules: {
     'no-restricted-imports': [
       'error',
-      { patterns: forbidden.map((f) => ({ regex: `^(\\.\\./)+${f}(/|$)`, message: `${folder}/ must not import ${f}/: ${WHY[folder]}.` })) },
+      {
+        patterns: [
+          ...forbidden.map((f) => ({ regex: `^(\\.\\./)+${f}(/|$)`, message: `${folder}/ must not import ${f}/: ${WHY[folder]}.` })),
+          ...(NO_PACKAGES.has(folder) ? [{ regex: '^(?!node:|\\.)', message: `${folder}/ must not import packages: ${WHY[folder]}.` }] : []),
+        ],
+      },
     ],
   },
 }));

@@ -3,7 +3,8 @@
  * this file. Makes its own keys and artifacts (age, and KMS envelopes through a local KMS server),
  * measures the agent in cached and JIT mode against the HTTP and decryption limits of this
  * machine, and writes a table (stdout), a JSON file, a markdown report and an SVG chart to
- * bench/results/. `--soak <minutes>` runs soak mode instead, `--pool-sizing` the worker-count comparison.
+ * bench/results/. `--soak <minutes>` runs soak mode instead, `--pool-sizing` the worker-count comparison,
+ * `--notify` the change-notification costs (304s, idle long polls).
  * Exit: 0 when the run completed (targets are reported, not enforced), 1 on a failed run or a
  * failed soak, 2 on a usage error.
  */
@@ -19,6 +20,7 @@ import { ROOT } from './lib/proc.js';
 import { checkTargets, computeRatios, footprintSection, footprintTargets, renderMarkdown, targetLines, type BenchResults } from './lib/report.js';
 import { runFootprint, type FootprintResult } from './lib/footprint.js';
 import { OVERHEAD_AGENTS, runMetricsOverhead } from './lib/metrics-overhead.js';
+import { NOTIFY_MEASUREMENTS, runNotify } from './lib/notify.js';
 import { runPoolSizing, workerCounts } from './lib/pool-sizing.js';
 import { runSoak } from './lib/soak.js';
 import { SIZES, measurementCount, runSuite } from './lib/suite.js';
@@ -56,14 +58,19 @@ async function main(argv: readonly string[]): Promise<number> {
   if (isBusy(machine)) log(`warning: ${Math.round((machine.busyAtStart ?? 0) * 100)} % of the CPUs were busy before the run; numbers will be noisy`);
 
   // Soak and pool-sizing modes run age agents only: no KMS server.
-  const fx = await makeFixtures(SIZES, { kinds: opts.soak || opts.poolSizing || opts.metricsOverhead ? ['age'] : KINDS, kmsCpus: pinning.loadCpus });
+  const fx = await makeFixtures(SIZES, {
+    kinds: opts.soak || opts.poolSizing || opts.metricsOverhead || opts.notify ? ['age'] : KINDS,
+    kmsCpus: pinning.loadCpus,
+  });
   // Bounded: a stuck run ends by itself (children are killed on exit).
   const p = opts.profile;
   const measurements = opts.poolSizing
     ? SIZES.length * workerCounts(machine.cores).length
     : opts.metricsOverhead
       ? SIZES.length * OVERHEAD_AGENTS
-      : measurementCount();
+      : opts.notify
+        ? NOTIFY_MEASUREMENTS
+        : measurementCount();
   const budgetSeconds = opts.soak ? opts.soak.minutes * 60 + 120 : measurements * (p.warmupSeconds + p.reps * p.seconds) * 2 + 180;
   const watchdog = setTimeout(() => {
     log(`run exceeded its ${budgetSeconds} s budget; stopping`);
@@ -74,6 +81,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (opts.soak) return await runSoak({ ...opts.soak, connections: p.connections }, { machine, pinning, fx, outDir, stamp, log });
     if (opts.poolSizing) return await runPoolSizing(p, { machine, pinning, fx, outDir, stamp, log });
     if (opts.metricsOverhead) return await runMetricsOverhead(p, { machine, pinning, fx, outDir, stamp, log });
+    if (opts.notify) return await runNotify(p, { machine, pinning, fx, outDir, stamp, log });
     // First, on a quiet machine: start-up and idle memory beside a bare node.
     const footprint = await runFootprint(pinning, fx, p.name === 'full' ? 9 : 5, log);
     if (opts.footprintOnly) return await writeFootprintOnly(footprint, machine, outDir, stamp);

@@ -151,6 +151,25 @@ export const SPARE_BODY_MIN_BYTES = 8 * 1024;
 /** How long a cached-mode request waits for the one refresh it may trigger after the TTL ran out. */
 export const REQUEST_REFRESH_DEADLINE_MS = 3_000;
 
+// ── Change notification (main thread, SPEC §10.2) ────────────────────────────────────────────────
+
+/** `?wait=<seconds>` bounds: whole seconds, so a deadline needs no finer timer than the wheel's. */
+export const LONG_POLL_MIN_SECONDS = 1;
+export const LONG_POLL_MAX_SECONDS = 300;
+
+/**
+ * Long-poll deadlines fall into buckets this wide, behind one shared timer: a waiter is answered at
+ * most this much after its deadline, and a thousand waiters cost one timer, not a thousand.
+ */
+export const LONG_POLL_BUCKET_MS = 250;
+
+/**
+ * Entity tags kept per revision (the hot path looks a tag up instead of hashing). `/v1/secrets/:key`
+ * tags are keyed by the name the client sent, so a client walking many names is bounded here: past
+ * this many, the cache starts over.
+ */
+export const ETAG_CACHE_ENTRIES = 4096;
+
 // ── Fetching (workers) ───────────────────────────────────────────────────────────────────────────
 
 /** A server asking for a longer wait than this is not retried within the load (the next poll is). */

@@ -13,6 +13,7 @@ export type Reason =
   | 'not_found'
   | 'method_not_allowed'
   | 'unauthorized'
+  | 'invalid_wait'
   | 'ambiguous_key'
   | 'not_loaded'
   | 'cache_expired'
@@ -41,6 +42,8 @@ export const REASONS: Readonly<Record<Reason, ReasonInfo>> = {
   not_found: { status: 404, error: 'not found' },
   method_not_allowed: { status: 405, error: 'method not allowed' },
   unauthorized: { status: 401, error: 'unauthorized' },
+  // `?wait=` on a secrets route (SPEC §10.2); fixed text, never the value sent.
+  invalid_wait: { status: 400, error: 'wait must be whole seconds from 1 to 300' },
   ambiguous_key: { status: 409, error: 'ambiguous key' },
   not_loaded: { status: 503, error: 'secrets not loaded yet' },
   cache_expired: { status: 503, error: 'secrets expired: no successful refresh within the cache TTL' },

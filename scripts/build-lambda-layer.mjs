@@ -77,6 +77,9 @@ if (useBinary) {
 } else {
   const agent = join(stage, 'clef-agent');
   execFileSync(process.execPath, [join(root, 'scripts', 'build-prod.mjs'), '--out', join(agent, 'dist')], { stdio: 'inherit' });
+  // The client (clef-agent/client) is for applications that install the package; a function
+  // bundles its own copy, and the extension never loads it.
+  rmSync(join(agent, 'dist', 'client'), { recursive: true, force: true });
   // piscina starts workers from its own worker.js, so it ships as files (its optional native addon does not: unused).
   const piscina = join(root, 'node_modules', 'piscina');
   mkdirSync(join(agent, 'node_modules', 'piscina'), { recursive: true });

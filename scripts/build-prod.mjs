@@ -9,7 +9,9 @@
 // ~10 MiB less idle RSS than the tsc output.
 //
 // piscina stays an installed dependency: it starts workers from its own worker.js next to its files.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 
@@ -42,3 +44,7 @@ const common = {
 rmSync(dist, { recursive: true, force: true });
 await esbuild.build({ ...common, entryPoints: { main: join(root, 'src', 'main.ts') }, outdir: join(dist, 'src') });
 await esbuild.build({ ...common, entryPoints: { index: join(root, 'workers', 'index.ts') }, outdir: join(dist, 'workers') });
+// The client (`clef-agent/client`) is plain tsc output with its .d.ts files: no dependencies to
+// bundle, and applications import it as ordinary ES modules with their types.
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.client.json'), '--outDir', join(dist, 'client')], { stdio: 'inherit' });

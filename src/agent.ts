@@ -1,7 +1,9 @@
 import type { ArtifactMeta, LoadResult, TelemetryCredentials } from '../common/protocol.js';
 import type { Config } from './config/types.js';
 import { TokenGuard } from './http/auth.js';
+import { ChangeNotifier } from './http/notify.js';
 import { startServer } from './http/server.js';
+import { SocketError } from './http/unix-socket.js';
 import type { Logger } from './log.js';
 import { WorkerPool } from './pool.js';
 import { DAEMON_REFRESH_LIMITS, Refresher } from './refresh/refresher.js';
@@ -15,13 +17,15 @@ import { CachedMode } from './serving/cached.js';
 import { FailureLog } from './serving/failure-log.js';
 import { JitMode } from './serving/jit.js';
 import { StartupError, startupHint } from './startup.js';
-import { Events } from './telemetry/events.js';
+import { Events, type EventName } from './telemetry/events.js';
 import type { Body } from './serving/mode.js';
 
 export interface AgentHandle {
-  /** The API's URL and port; `''` and 0 when started with `listen: false` (exec mode without `--serve`). */
+  /** The API's URL and port; `''` and 0 when started with `listen: false` (exec mode without `--serve`) or `CLEF_AGENT_PORT=off`. */
   readonly url: string;
   readonly port: number;
+  /** The Unix socket the API also listens on (CLEF_AGENT_SOCKET). */
+  readonly socketPath?: string | undefined;
   /** Resolves once the first artifact is verified and decrypted; rejects with a StartupError. */
   readonly loaded: Promise<void>;
   /** Stop polling and accepting, drain, destroy the pool, drop every secret. Idempotent. */
@@ -95,6 +99,12 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const events = deps.events ?? new Events(log);
   const refresher = new Refresher(pool, config, mode, log, clock, realTimers, metrics, events, deps.lambda === true ? LAMBDA_LIMITS : DAEMON_REFRESH_LIMITS);
   mode.attach(refresher);
+  // Long-poll waiters (SPEC §10.2) are woken by what changes an answer: a new artifact, a revocation,
+  // an expiry, the cache TTL running out. Each re-checks the state before it is answered.
+  const notify = new ChangeNotifier({ mode, maxWaiters: config.maxWaiters, clock, timers: realTimers });
+  events.observe((name) => {
+    if (WAKE_EVENTS.has(name)) notify.changed();
+  });
   metrics?.bind({
     mode: mode.name,
     pool,
@@ -104,6 +114,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     freshnessSeconds: () =>
       mode.name === 'cached' ? config.cacheTtl : refresher.status.meta?.encryption === 'kms' ? Number.POSITIVE_INFINITY : config.maxStale,
     clock,
+    waiters: () => notify.waiters.size,
   });
 
   if (config.ageKey) {
@@ -123,26 +134,35 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     throw new StartupError(stateProblem, 2);
   }
 
-  let server: { readonly url: string; readonly port: number; close(): Promise<void> } = NO_SERVER;
+  let server: { readonly url: string; readonly port: number; readonly socketPath?: string | undefined; close(): Promise<void> } = NO_SERVER;
   if (deps.listen !== false)
     try {
-      server = await startServer({
+      const running = await startServer({
         port: config.port,
+        socket: config.socket,
         maxConnections: config.maxConnections,
         mode,
+        notify,
         guard: new TokenGuard(config.token),
         log,
         metrics: metrics?.forListener('api'),
       });
+      for (const w of running.warnings) log.warn({ event: 'socket.warning' }, w);
+      server = running;
     } catch (err) {
       await pool.destroy();
       metrics?.close();
+      if (err instanceof SocketError) throw new StartupError(`cannot listen on the Unix socket (CLEF_AGENT_SOCKET): ${err.message}`);
       const code = (err as NodeJS.ErrnoException).code;
       throw new StartupError(
-        `cannot listen on 127.0.0.1:${config.port}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`,
+        `cannot listen on 127.0.0.1:${String(config.port)}: ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use; set CLEF_AGENT_PORT)' : ''}`,
       );
     }
-  if (server !== NO_SERVER) log.info({ event: 'listening', address: '127.0.0.1', port: server.port, url: server.url }, `listening on ${server.url}`);
+  if (server !== NO_SERVER) {
+    const where = [server.url, server.socketPath === undefined ? '' : `unix:${server.socketPath}`].filter((w) => w !== '').join(' and ');
+    const tcp = server.url === '' ? {} : { address: '127.0.0.1', port: server.port, url: server.url };
+    log.info({ event: 'listening', ...tcp, ...(server.socketPath === undefined ? {} : { socket: server.socketPath }) }, `listening on ${where}`);
+  }
 
   let ops: OpsServer | undefined;
   if (config.opsAddr !== undefined && metrics !== undefined) {
@@ -174,6 +194,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const close = (): Promise<void> => {
     closing ??= (async () => {
       refresher.stop();
+      // Parked long polls are answered first: the drain below waits for in-flight requests.
+      notify.close();
       await Promise.all([server.close(), ops?.close()]);
       metrics?.close();
       await refresher.flushState();
@@ -200,6 +222,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   return {
     url: server.url,
     port: server.port,
+    socketPath: server.socketPath,
     loaded,
     close,
     pool,
@@ -223,6 +246,9 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     },
   };
 }
+
+/** The events after which a parked long poll may have another answer (SPEC §10.2). */
+const WAKE_EVENTS: ReadonlySet<EventName> = new Set<EventName>(['artifact.refreshed', 'artifact.revoked', 'artifact.expired', 'cache.expired']);
 
 /** Stands in for the API server when the agent does not listen (exec mode without `--serve`). */
 const NO_SERVER = { url: '', port: 0, close: (): Promise<void> => Promise.resolve() };

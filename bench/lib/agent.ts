@@ -12,6 +12,10 @@ import { bundleFile, distFile, eachLogLine, get, nextMessage, spawnNode, stopChi
 
 export interface BenchAgent {
   readonly port: number;
+  /** The agent's process id (its RSS is read from /proc). */
+  readonly pid: number;
+  /** The operations listener's port, when CLEF_AGENT_OPS_ADDR is set. */
+  readonly opsPort?: number | undefined;
   /** The pool size the agent chose (its `agent.starting` log line). */
   readonly workers: number;
   readonly readyMs: number;
@@ -47,7 +51,7 @@ export async function startBenchAgent(env: Readonly<Record<string, string>>, cpu
     const readyMs = performance.now() - t0;
     const ready = await get(seen.port, '/v1/ready');
     if (ready.status !== 200) throw new Error(`agent logged artifact.refreshed but /v1/ready answered ${ready.status}`);
-    return agentHandle(child, seen.port, seen.workers, readyMs);
+    return agentHandle(child, seen.port, seen.workers, readyMs, seen.opsPort);
   } catch (err) {
     await stopChild(child);
     throw err;
@@ -55,9 +59,10 @@ export async function startBenchAgent(env: Readonly<Record<string, string>>, cpu
 }
 
 /** Reads the agent's JSON log lines until it is listening and the first artifact is loaded. */
-function waitForLogs(child: ChildProcess, stderr: () => string): Promise<{ port: number; workers: number }> {
+function waitForLogs(child: ChildProcess, stderr: () => string): Promise<{ port: number; workers: number; opsPort?: number | undefined }> {
   return new Promise((resolve, reject) => {
     let port: number | undefined;
+    let opsPort: number | undefined;
     let workers: number | undefined;
     const fail = (why: string): void => {
       clearTimeout(timer);
@@ -68,21 +73,24 @@ function waitForLogs(child: ChildProcess, stderr: () => string): Promise<{ port:
     eachLogLine<LogLine>(child, (log) => {
       if (log.event === 'agent.starting') workers = log.workers;
       if (log.event === 'listening') port = log.port;
+      if (log.event === 'ops.listening') opsPort = log.port;
       if (log.level === 'error' || log.level === 'fatal') fail(`${log.event ?? ''} ${log.msg ?? ''}`);
       if (log.event === 'artifact.refreshed' && port !== undefined && workers !== undefined) {
         clearTimeout(timer);
-        resolve({ port, workers });
+        resolve({ port, workers, opsPort });
       }
     });
   });
 }
 
-function agentHandle(child: ChildProcess, port: number, workers: number, readyMs: number): BenchAgent {
+function agentHandle(child: ChildProcess, port: number, workers: number, readyMs: number, opsPort?: number): BenchAgent {
   let nextId = 1;
   // Keep draining stdout so a chatty agent never blocks on a full pipe.
   child.stdout?.resume();
   return {
     port,
+    pid: child.pid ?? 0,
+    opsPort,
     workers,
     readyMs,
     resetProbe: () => void child.send({ probe: 'reset' }),

@@ -16,6 +16,9 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
                        (~2 min quick; the evidence for the default worker count)
   --metrics-overhead   metrics-overhead mode instead: cached and JIT agents with and without
                        CLEF_AGENT_OPS_ADDR, req/s on ÷ off (target >= 0.95)
+  --notify             change-notification mode instead (SPEC §10.2): JIT ÷ cached 304 req/s
+                       (target >= 0.9, and no worker task for a JIT 304), and what 1000 idle long
+                       polls cost the cached agent (RSS < 10 MiB more, req/s within 5 %)
   --footprint          footprint only: start-up and idle RSS beside a bare node (~1 min; every
                        default or --full run includes it)
   --soak MINUTES       soak mode instead (1-120): steady load, RSS and event-loop delay over time
@@ -42,6 +45,7 @@ export interface BenchOptions {
   readonly soak?: { readonly minutes: number; readonly mode: 'jit' | 'cached'; readonly rate?: number | undefined } | undefined;
   readonly poolSizing?: boolean | undefined;
   readonly metricsOverhead?: boolean | undefined;
+  readonly notify?: boolean | undefined;
   readonly footprintOnly?: boolean | undefined;
 }
 
@@ -60,6 +64,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   let rate: number | undefined;
   let poolSizing = false;
   let metricsOverhead = false;
+  let notify = false;
   let footprintOnly = false;
   const custom: { -readonly [K in 'seconds' | 'reps' | 'warmupSeconds']?: number } = {};
   for (let i = 0; i < argv.length; i++) {
@@ -87,6 +92,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--metrics-overhead':
         metricsOverhead = true;
+        break;
+      case '--notify':
+        notify = true;
         break;
       case '--footprint':
         footprintOnly = true;
@@ -125,6 +133,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   if (poolSizing && (soakMinutes !== undefined || baseline)) throw new Error('--pool-sizing runs alone (no --soak, no --baseline)');
   if (metricsOverhead && (poolSizing || soakMinutes !== undefined || baseline))
     throw new Error('--metrics-overhead runs alone (no --pool-sizing, --soak or --baseline)');
+  if (notify && (poolSizing || metricsOverhead || footprintOnly || soakMinutes !== undefined || baseline))
+    throw new Error('--notify runs alone (no --pool-sizing, --metrics-overhead, --footprint, --soak or --baseline)');
   if (footprintOnly && (poolSizing || metricsOverhead || soakMinutes !== undefined || baseline))
     throw new Error('--footprint runs alone (no --pool-sizing, --metrics-overhead, --soak or --baseline)');
   return {
@@ -135,6 +145,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     soak: soakMinutes === undefined ? undefined : { minutes: soakMinutes, mode: soakMode, rate },
     poolSizing,
     metricsOverhead,
+    notify,
     footprintOnly,
   };
 }

@@ -1,6 +1,7 @@
 /**
- * `clef-agent check [--ready|--health] [--port N]`: the probe for Docker HEALTHCHECK, Kubernetes
- * exec probes and ECS health checks. One GET to 127.0.0.1 with node:http, bounded to
+ * `clef-agent check [--ready|--health] [--port N | --socket PATH]`: the probe for Docker
+ * HEALTHCHECK, Kubernetes exec probes and ECS health checks. One GET to 127.0.0.1 (or to the agent's
+ * Unix socket) with node:http, bounded to
  * CHECK_TIMEOUT_MS from the first byte sent to the last byte read. It runs every few seconds in
  * the agent's container, so it imports node:http and the usage text, nothing else: no config
  * (the agent's other variables may or may not be set where the probe runs), no logger, no pool.
@@ -15,6 +16,7 @@ export const CHECK_TIMEOUT_MS = 1_000;
 const MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_PORT = 7779;
 const PORT_ENV = 'CLEF_AGENT_PORT';
+const SOCKET_ENV = 'CLEF_AGENT_SOCKET';
 
 export interface CheckIO {
   readonly stdout: { write(text: string): unknown };
@@ -24,9 +26,12 @@ export interface CheckIO {
 
 type Target = 'ready' | 'health';
 
+/** A TCP port on 127.0.0.1, or the path of the agent's Unix socket. */
+type Where = { readonly port: number } | { readonly socket: string };
+
 interface CheckArgs {
   readonly target: Target;
-  readonly port: number;
+  readonly where: Where;
 }
 
 class UsageError extends Error {}
@@ -49,7 +54,7 @@ export async function runCheck(argv: readonly string[], io: CheckIO): Promise<nu
     io.stdout.write(CHECK_USAGE);
     return 0;
   }
-  const outcome = await probe(args.port, args.target, CHECK_TIMEOUT_MS);
+  const outcome = await probe(args.where, args.target, CHECK_TIMEOUT_MS);
   (outcome.ok ? io.stdout : io.stderr).write(`clef-agent check: ${outcome.message}\n`);
   return outcome.ok ? 0 : 1;
 }
@@ -57,6 +62,7 @@ export async function runCheck(argv: readonly string[], io: CheckIO): Promise<nu
 function parseCheckArgs(argv: readonly string[], env: CheckIO['env']): CheckArgs | 'help' {
   let target: Target | undefined;
   let portFlag: string | undefined;
+  let socketFlag: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--help' || arg === '-h') return 'help';
@@ -72,14 +78,32 @@ function parseCheckArgs(argv: readonly string[], env: CheckIO['env']): CheckArgs
       if (portFlag === undefined) throw new UsageError('--port needs a value');
       continue;
     }
+    if (arg === '--socket' || arg.startsWith('--socket=')) {
+      if (socketFlag !== undefined) throw new UsageError('--socket given more than once');
+      socketFlag = arg === '--socket' ? argv[++i] : arg.slice('--socket='.length);
+      if (socketFlag === undefined || socketFlag === '') throw new UsageError('--socket needs a path');
+      continue;
+    }
     // Only a flag's name is echoed: a stray argument may be a value pasted in the wrong place.
     if (arg.startsWith('-')) throw new UsageError(`unknown flag ${JSON.stringify(arg.split('=')[0]?.slice(0, 40) ?? '')}`);
     throw new UsageError('unexpected argument: check takes only --flags');
   }
+  if (portFlag !== undefined && socketFlag !== undefined) throw new UsageError('--port and --socket are exclusive: choose one');
+  return { target: target ?? 'ready', where: chooseWhere(portFlag, socketFlag, env) };
+}
+
+/**
+ * A flag wins; then CLEF_AGENT_SOCKET (an agent with a socket serves the same answers on it, and
+ * with CLEF_AGENT_PORT=off only there); then CLEF_AGENT_PORT; then 7779.
+ */
+function chooseWhere(portFlag: string | undefined, socketFlag: string | undefined, env: CheckIO['env']): Where {
+  if (socketFlag !== undefined) return { socket: socketFlag };
+  if (portFlag !== undefined) return { port: parsePort('--port', portFlag) };
+  const socket = env[SOCKET_ENV];
+  if (socket !== undefined && socket !== '') return { socket };
   const fromEnv = env[PORT_ENV];
-  const port =
-    portFlag !== undefined ? parsePort('--port', portFlag) : fromEnv !== undefined ? parsePort(PORT_ENV, fromEnv, '; fix it or pass --port N') : DEFAULT_PORT;
-  return { target: target ?? 'ready', port };
+  if (fromEnv === 'off') throw new UsageError(`${PORT_ENV} is off and ${SOCKET_ENV} is not set: pass --socket PATH`);
+  return { port: fromEnv !== undefined ? parsePort(PORT_ENV, fromEnv, '; fix it or pass --port N') : DEFAULT_PORT };
 }
 
 /** A decimal integer 1-65535; strict (no sign, spaces, hex). Port 0, the agent's "any free port", cannot be probed. */
@@ -91,8 +115,10 @@ function parsePort(name: string, raw: string, hint = ''): number {
 }
 
 /** One GET /v1/<target>; always settles, within `timeoutMs`. */
-function probe(port: number, target: Target, timeoutMs: number): Promise<Outcome> {
-  const where = `127.0.0.1:${port}`;
+function probe(to: Where, target: Target, timeoutMs: number): Promise<Outcome> {
+  const where = 'port' in to ? `127.0.0.1:${to.port}` : `unix:${to.socket}`;
+  // On the socket the agent accepts a Host without a port (SPEC §10.4).
+  const connect = 'port' in to ? { host: '127.0.0.1', port: to.port } : { socketPath: to.socket, headers: { host: 'localhost' } };
   return new Promise((resolve) => {
     let settled = false;
     const finish = (o: Outcome): void => {
@@ -104,7 +130,7 @@ function probe(port: number, target: Target, timeoutMs: number): Promise<Outcome
     };
     const timer = setTimeout(() => finish({ ok: false, message: `no answer within ${timeoutMs} ms from ${where}` }), timeoutMs);
     const req = http.request(
-      { host: '127.0.0.1', port, path: `/v1/${target}`, method: 'GET', agent: false, headers: { accept: 'application/json' } },
+      { ...connect, path: `/v1/${target}`, method: 'GET', agent: false, headers: { accept: 'application/json', ...connect.headers } },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -124,7 +150,9 @@ function probe(port: number, target: Target, timeoutMs: number): Promise<Outcome
 
 function failed(err: Error, where: string): Outcome {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ECONNREFUSED') return { ok: false, message: `connection refused on ${where} (is the agent running on this port?)` };
+  if (code === 'ECONNREFUSED')
+    return { ok: false, message: `connection refused on ${where} (is the agent running on this ${where.startsWith('unix:') ? 'socket' : 'port'}?)` };
+  if (code === 'ENOENT') return { ok: false, message: `no socket at ${where} (is the agent running with this CLEF_AGENT_SOCKET?)` };
   // The code only: a message could carry more than it should.
   return { ok: false, message: `no answer from ${where}: ${code ?? err.name}` };
 }

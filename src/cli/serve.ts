@@ -88,6 +88,7 @@ export async function prepareAgent(command: 'serve' | 'exec', logTo?: LogDestina
       pollInterval: config.pollInterval,
       workers: config.workers,
       tokenOrigin: config.tokenOrigin,
+      ...(config.socket === undefined ? {} : { port: config.port, socket: config.socket.path }),
       cachePath: config.cachePath,
       signed: config.verifyKey !== undefined,
       opsAddr:

@@ -40,18 +40,19 @@ refused start.
 ${README_POINTER}
 `;
 
-export const CHECK_USAGE = `Usage: clef-agent check [--ready | --health] [--port N]
+export const CHECK_USAGE = `Usage: clef-agent check [--ready | --health] [--port N | --socket PATH]
 
-Asks the agent on 127.0.0.1 and exits 0 when it answers 200, 1 otherwise, with the reason on
+Asks the agent on 127.0.0.1 (or on its Unix socket) and exits 0 when it answers 200, 1 otherwise, with the reason on
 stderr; gives up after 1 second (connect and answer together). The probe for Docker HEALTHCHECK,
 Kubernetes exec probes and ECS health checks. Sends no token and reads none of the agent's other
 configuration.
 
 Options:
-  --ready      GET /v1/ready: has a valid, unexpired artifact loaded (the default)
-  --health     GET /v1/health: the process is up and answering
-  --port N     the agent's port, 1-65535 (default: $CLEF_AGENT_PORT, else 7779)
-  -h, --help   show this help
+  --ready        GET /v1/ready: has a valid, unexpired artifact loaded (the default)
+  --health       GET /v1/health: the process is up and answering
+  --port N       the agent's port, 1-65535 (default: $CLEF_AGENT_PORT, else 7779)
+  --socket PATH  the agent's Unix socket (default: $CLEF_AGENT_SOCKET when set)
+  -h, --help     show this help
 
 Exit status: 0 ready (or healthy), 1 not ready, not answering or refused, 2 usage error.
 

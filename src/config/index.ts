@@ -70,6 +70,8 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   const source = resolveSource(env, cwd, issues);
   const ageKey = resolveAgeKey(env, cwd, issues, warnings);
   const port = setting(V.port);
+  const socket = setting(V.socket);
+  const socketMode = setting(V.socketMode);
   const tokenPlan = planToken(env, cwd, issues);
   const agentId = setting(V.agentId);
   const timing = resolveTiming(env, issues, warnings);
@@ -84,6 +86,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   const maxArtifactBytes = setting(V.maxArtifactBytes);
   const maxKeys = setting(V.maxKeys);
   const maxConnections = setting(V.maxConnections);
+  const maxWaiters = setting(V.maxWaiters);
   const maxQueue = setting(V.maxQueue);
   const decryptTimeoutMs = setting(V.decryptTimeoutMs);
   const workers = setting(V.workers);
@@ -112,6 +115,17 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
       `${V.telemetryUrl.name} ${quote(maskUrl(telemetry), 120)} uses plain http to a non-loopback host (allowed by CLEF_AGENT_ALLOW_HTTP); telemetry and its auth headers travel unencrypted`,
     );
   }
+  if (port === 'off' && socket === undefined && read(env, V.socket.name) === undefined) {
+    issues.add(V.port.name, 'is off but CLEF_AGENT_SOCKET is not set', 'a port, or off together with CLEF_AGENT_SOCKET (the API must listen somewhere)');
+  }
+  if (read(env, V.socketMode.name) !== undefined && read(env, V.socket.name) === undefined) {
+    issues.add(V.socketMode.name, 'is set but CLEF_AGENT_SOCKET is not', 'CLEF_AGENT_SOCKET_MODE only together with CLEF_AGENT_SOCKET');
+  }
+  if (socket !== undefined && socketMode !== undefined && (socketMode & 0o006) !== 0) {
+    warnings.push(
+      `${V.socketMode.name} ${socketMode.toString(8).padStart(4, '0')} lets every local user connect to the socket; the token is then the only barrier (0660 or 0600 keeps them out)`,
+    );
+  }
   // Two listeners on one port cannot both bind; 0 (any free port) is the one value they may share.
   if (opsAddr !== undefined && port !== undefined && opsAddr.port !== 0 && opsAddr.port === port) {
     issues.add(V.opsAddr.name, `port ${opsAddr.port} is the secrets API port (${V.port.name})`, 'a port other than the API port');
@@ -128,6 +142,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     vcs,
     ageKey,
     port: ok(port),
+    socket: socket === undefined ? undefined : { path: socket, mode: ok(socketMode) },
     token: token.token,
     tokenOrigin: token.tokenOrigin,
     tokenFile: token.tokenFile,
@@ -149,6 +164,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     maxArtifactBytes: ok(maxArtifactBytes),
     maxKeys: ok(maxKeys),
     maxConnections: ok(maxConnections),
+    maxWaiters: ok(maxWaiters),
     workers: ok(workers),
     maxQueue: ok(maxQueue),
     decryptTimeoutMs: ok(decryptTimeoutMs),

@@ -31,7 +31,10 @@ export interface Config {
   readonly sourceLabel: string;
   readonly vcs?: VcsConfig | undefined;
   readonly ageKey?: AgeKeySource | undefined;
-  readonly port: number;
+  /** The TCP port on 127.0.0.1; `off` = no TCP listener (then `socket` is set). */
+  readonly port: number | 'off';
+  /** The Unix socket listener (SPEC §10.4); undefined = none. */
+  readonly socket?: { readonly path: string; readonly mode: number } | undefined;
   /** Secret: never logged. */
   readonly token: string;
   /** Where the token came from, for the start-up log. */
@@ -62,6 +65,8 @@ export interface Config {
   /** Most keys a payload may hold (CLEF_AGENT_MAX_KEYS); checked in the workers. */
   readonly maxKeys: number;
   readonly maxConnections: number;
+  /** Long-poll requests parked at once (SPEC §10.2); beyond it 503 `overloaded`. */
+  readonly maxWaiters: number;
   readonly workers: number;
   /** Lambda extension mode: the name to register (CLEF_AGENT_LAMBDA_EXTENSION_NAME); unset = the executable's file name. */
   readonly lambdaExtensionName?: string | undefined;

@@ -19,6 +19,7 @@ import { defaultWorkerCount, MAX_WORKERS, type CpuProbe } from './cpus.js';
 import { agentId, boolean, httpUrl, integer, oneOf, text } from './parse.js';
 import type { LogLevel } from './types.js';
 import { parseOpsAddr } from './ops-addr.js';
+import { DEFAULT_SOCKET_MODE, parsePort, parseSocketMode, parseSocketPath } from './socket.js';
 import { parseVerifyKey } from './verify-key.js';
 
 /** What parsers and fallbacks may need besides the raw value. */
@@ -84,6 +85,9 @@ export { DEFAULT_MAX_KEYS };
 export const MAX_MAX_KEYS = 10_000_000;
 export const DEFAULT_MAX_CONNECTIONS = 1024;
 export const MAX_MAX_CONNECTIONS = 65_535;
+/** SPEC §10.2: long-poll waiters at once, each an open connection (they count against MAX_CONNECTIONS too). */
+export const DEFAULT_MAX_WAITERS = 1024;
+export const MAX_MAX_WAITERS = 65_535;
 /** JIT backpressure: at ~0.1 ms a task, 256 waiting tasks are a few ms of queueing, not a pile-up. */
 export const DEFAULT_MAX_QUEUE = 256;
 export const MAX_MAX_QUEUE = 100_000;
@@ -127,9 +131,22 @@ export const VARIABLES = {
   port: scalar({
     name: 'CLEF_AGENT_PORT',
     default: String(DEFAULT_PORT),
-    doc: 'listen port on 127.0.0.1; 0 asks the OS for a free one (for tests, which read it back)',
-    parse: bounded(0, MAX_PORT),
-    fallback: () => DEFAULT_PORT,
+    doc: 'listen port on 127.0.0.1; 0 asks the OS for a free one (for tests, which read it back); off = no TCP listener (needs CLEF_AGENT_SOCKET)',
+    parse: parsePort,
+    fallback: (): number | 'off' => DEFAULT_PORT,
+  }),
+  socket: scalar({
+    name: 'CLEF_AGENT_SOCKET',
+    default: UNSET,
+    doc: 'also (or, with CLEF_AGENT_PORT=off, only) serve the API on this Unix domain socket',
+    parse: (name, raw, ctx) => parseSocketPath(name, raw, ctx.cwd),
+  }),
+  socketMode: scalar({
+    name: 'CLEF_AGENT_SOCKET_MODE',
+    default: '0660',
+    doc: "the socket's permission bits (octal); connecting needs write permission",
+    parse: parseSocketMode,
+    fallback: () => DEFAULT_SOCKET_MODE,
   }),
   token: grouped('CLEF_AGENT_TOKEN', 'token', 'generated', 'bearer token clients must send (secret)'),
   tokenFile: grouped('CLEF_AGENT_TOKEN_FILE', 'token', UNSET, 'file holding the bearer token, created 0600 when missing'),
@@ -218,6 +235,13 @@ export const VARIABLES = {
     doc: 'open connections served; beyond it requests get 429',
     parse: bounded(1, MAX_MAX_CONNECTIONS),
     fallback: () => DEFAULT_MAX_CONNECTIONS,
+  }),
+  maxWaiters: scalar({
+    name: 'CLEF_AGENT_MAX_WAITERS',
+    default: String(DEFAULT_MAX_WAITERS),
+    doc: 'long-poll requests (?wait=) parked at once; beyond it they get 503 overloaded',
+    parse: bounded(1, MAX_MAX_WAITERS, 'parked long-poll requests'),
+    fallback: () => DEFAULT_MAX_WAITERS,
   }),
   maxQueue: scalar({
     name: 'CLEF_AGENT_MAX_QUEUE',

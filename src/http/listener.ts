@@ -14,13 +14,23 @@ export interface Listener {
   open(): number;
   /** Listen on host:port; resolves with the bound port. */
   listen(port: number, host: string): Promise<number>;
+  /** Listen on a Unix domain socket at `path` (src/http/unix-socket.ts decides which path, and when). */
+  listenPath(path: string): Promise<void>;
   /** Stop accepting, let in-flight requests finish (bounded), then close every socket. */
   close(): Promise<void>;
 }
 
+/** Open connections, shared by the listeners of one API (TCP and Unix socket) so the cap is one cap. */
+export interface ConnectionCount {
+  open: number;
+}
+
 /** `onRequest` is called for every request, `Expect: 100-continue` ones included. */
-export function createListener(maxConnections: number, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Listener {
-  let open = 0;
+export function createListener(
+  maxConnections: number,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+  count: ConnectionCount = { open: 0 },
+): Listener {
   const server = http.createServer({
     maxHeaderSize: LIMITS.maxHeaderBytes,
     headersTimeout: LIMITS.headersTimeoutMs,
@@ -35,11 +45,11 @@ export function createListener(maxConnections: number, onRequest: (req: Incoming
   // a flood cannot exhaust memory with idle sockets.
   server.maxConnections = maxConnections + Math.max(LIMITS.connectionHeadroomMin, Math.ceil(maxConnections / LIMITS.connectionHeadroomDivisor));
   server.on('connection', (socket: Socket) => {
-    open++;
+    count.open++;
     sockets.set(socket, 0);
     socket.setTimeout(LIMITS.socketIdleMs, () => socket.destroy());
     socket.once('close', () => {
-      open--;
+      count.open--;
       sockets.delete(socket);
     });
   });
@@ -72,20 +82,25 @@ export function createListener(maxConnections: number, onRequest: (req: Incoming
 
   return {
     server,
-    open: () => open,
+    open: () => count.open,
     listen: async (port, host) => {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(server, { port, host });
       const address = server.address();
       return typeof address === 'object' && address ? address.port : port;
     },
+    listenPath: (path) => listenOn(server, { path }),
     close: () => closeServer(server, sockets, drain),
   };
+}
+
+function listenOn(server: http.Server, where: net.ListenOptions): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(where, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /**

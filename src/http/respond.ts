@@ -45,6 +45,15 @@ export function send(req: IncomingMessage, res: ServerResponse, status: number, 
   else res.end(bytes);
 }
 
+/**
+ * 304 Not Modified (SPEC §10.2): no body, and the headers a 200 would carry that a cache or client
+ * needs (RFC 9110 §15.4.5) — the entity tag and `Cache-Control: no-store`.
+ */
+export function sendNotModified(res: ServerResponse, etag: string): void {
+  res.writeHead(304, [...BASE_HEADERS, 'ETag', etag]);
+  res.end();
+}
+
 /** Only the error's class, never its message: a message could quote bytes it was handed. */
 export function errorSummary(err: unknown): string {
   return err instanceof Error ? err.name : typeof err;

@@ -2,27 +2,39 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Body, ServingMode } from '../serving/mode.js';
+import type { ServingMode } from '../serving/mode.js';
 import type { RequestRecorder, RequestRoute } from '../telemetry/recorder.js';
 import { prefersTextPlain } from './accept.js';
 import type { TokenGuard } from './auth.js';
-import { createListener, hostCount } from './listener.js';
+import { createListener, hostCount, type ConnectionCount, type Listener } from './listener.js';
+import type { ChangeNotifier } from './notify.js';
 import { errorSummary, send, sendError, sendJson } from './respond.js';
 import { ALLOWED_METHODS, matchRoute } from './routes.js';
+import { bindUnixSocket, type BoundSocket, type SocketSpec } from './unix-socket.js';
 
 export interface ServerOptions {
-  readonly port: number;
+  /** `off`: no TCP listener (then `socket` is set). */
+  readonly port: number | 'off';
+  /** Also serve on this Unix domain socket (SPEC §10.4): same gates, same handler. */
+  readonly socket?: SocketSpec | undefined;
   readonly maxConnections: number;
   readonly mode: ServingMode;
   readonly guard: TokenGuard;
   readonly log: Logger;
+  /** ETags, conditional requests and long polls of the secrets routes; one per agent, shared by its listeners. */
+  readonly notify: ChangeNotifier;
   /** Request counting (only with the operations listener configured). */
   readonly metrics?: RequestRecorder | undefined;
 }
 
 export interface RunningServer {
+  /** The TCP port and URL; 0 and `''` without a TCP listener. */
   readonly port: number;
   readonly url: string;
+  /** The Unix socket's path, when there is one. */
+  readonly socketPath?: string | undefined;
+  /** Notes for the start-up log (the socket's directory). */
+  readonly warnings: readonly string[];
   /** Stop accepting, let in-flight requests finish (bounded), then close every socket. */
   close(): Promise<void>;
 }
@@ -31,9 +43,12 @@ export interface RunningServer {
 export const LISTEN_HOST = '127.0.0.1';
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
-  let port = o.port;
+  let port = o.port === 'off' ? 0 : o.port;
   const rec = o.metrics;
-  const listener = createListener(o.maxConnections, (req, res) => {
+  // One count for both listeners: the connection cap is the API's, not each transport's.
+  const count: ConnectionCount = { open: 0 };
+  // `viaSocket`: the Host rule differs (there is no port to name).
+  const answer = (viaSocket: boolean) => (req: IncomingMessage, res: ServerResponse) => {
     const internal = (err: unknown): void => {
       o.log.error({ event: 'request.failed', err: errorSummary(err) }, 'unexpected error while answering a request');
       if (!res.headersSent) send(req, res, 500, 'application/json', Buffer.from('{"error":"internal error","reason":"internal"}'));
@@ -48,15 +63,38 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       res.once('close', () => rec.request(s.route, res.statusCode, (performance.now() - s.start) / 1000));
     }
     try {
-      const pending = handle(req, res, listener.open(), port, o, seen);
+      const pending = handle(req, res, count.open, viaSocket ? SOCKET : port, o, seen, internal);
       if (pending) pending.catch(internal);
     } catch (err) {
       internal(err);
     }
-  });
-  port = await listener.listen(o.port, LISTEN_HOST);
-  return { port, url: `http://${LISTEN_HOST}:${port}`, close: () => listener.close() };
+  };
+  const tcp = o.port === 'off' ? undefined : createListener(o.maxConnections, answer(false), count);
+  if (tcp !== undefined) port = await tcp.listen(port, LISTEN_HOST);
+  let unix: { readonly listener: Listener; readonly bound: BoundSocket } | undefined;
+  if (o.socket !== undefined) {
+    const listener = createListener(o.maxConnections, answer(true), count);
+    try {
+      unix = { listener, bound: await bindUnixSocket(o.socket, (path) => listener.listenPath(path)) };
+    } catch (err) {
+      await Promise.all([tcp?.close(), listener.close()]);
+      throw err;
+    }
+  }
+  return {
+    port,
+    url: tcp === undefined ? '' : `http://${LISTEN_HOST}:${port}`,
+    socketPath: unix?.bound.path,
+    warnings: unix?.bound.warnings ?? [],
+    close: async () => {
+      await Promise.all([tcp?.close(), unix?.listener.close()]);
+      unix?.bound.remove();
+    },
+  };
 }
+
+/** The Host gate's "port" for a request that came over the Unix socket. */
+const SOCKET = 'socket';
 
 /** What the request counter needs from the gates: the route they matched, and when the request came. */
 interface Seen {
@@ -65,10 +103,20 @@ interface Seen {
 }
 
 /**
- * The fixed gate order of SPEC §5: connections → proxy → Host → route → method → token → state.
+ * The fixed gate order of SPEC §5: connections → proxy → Host → route → method → token → state;
+ * on the secrets routes `?wait` (400) comes between token and state, and `If-None-Match` (304)
+ * after the state (notify.ts, SPEC §10.2).
  * Synchronous unless the mode must wait, so a cached answer costs no promise.
  */
-function handle(req: IncomingMessage, res: ServerResponse, open: number, port: number, o: ServerOptions, seen: Seen | undefined): void | Promise<void> {
+function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  open: number,
+  port: number | typeof SOCKET,
+  o: ServerOptions,
+  seen: Seen | undefined,
+  internal: (err: unknown) => void,
+): void | Promise<void> {
   if (open > o.maxConnections) {
     o.metrics?.rejected('too_many_connections');
     return sendError(req, res, new ApiError('too_many_connections', { headers: { Connection: 'close' } }));
@@ -82,61 +130,36 @@ function handle(req: IncomingMessage, res: ServerResponse, open: number, port: n
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, new ApiError('method_not_allowed', { headers: { Allow: ALLOWED_METHODS } }));
   if (route.auth && !o.guard.check(req.headers.authorization))
     return sendError(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
-  let body: Body | Promise<Body>;
-  try {
-    switch (route.name) {
-      case 'health':
-        return sendJson(req, res, 200, o.mode.health());
-      case 'ready': {
-        const r = o.mode.ready();
-        return sendJson(req, res, r.ready ? 200 : 503, r);
-      }
-      case 'secrets':
-        body = o.mode.secrets();
-        break;
-      case 'keys':
-        body = o.mode.keys();
-        break;
-      case 'secret':
-        body = o.mode.secret(route.key ?? '', { plain: prefersTextPlain(req.headers.accept) });
-        break;
+  switch (route.name) {
+    case 'health':
+      return sendJson(req, res, 200, o.mode.health());
+    case 'ready': {
+      const r = o.mode.ready();
+      return sendJson(req, res, r.ready ? 200 : 503, r);
     }
-  } catch (err) {
-    return sendErrorOrThrow(req, res, err);
+    case 'secrets':
+      return o.notify.answer({ req, res, rep: { route: 'secrets' }, produce: () => o.mode.secrets(), internal });
+    case 'keys':
+      return o.notify.answer({ req, res, rep: { route: 'keys' }, produce: () => o.mode.keys(), internal });
+    case 'secret': {
+      // The wait parameter (400), the state (503) and any condition (304) are checked in notify.ts, in that order.
+      const key = route.key ?? '';
+      const plain = prefersTextPlain(req.headers.accept);
+      return o.notify.answer({ req, res, rep: { route: 'secret', key, plain }, produce: () => o.mode.secret(key, { plain }), internal });
+    }
   }
-  if (body instanceof Promise) {
-    return body.then(
-      (b) => sendBody(req, res, b),
-      (err: unknown) => sendErrorOrThrow(req, res, err),
-    );
-  }
-  return sendBody(req, res, body);
 }
 
-/** An ApiError is an answer; anything else is a bug for the request handler to report. */
-function sendErrorOrThrow(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-  if (err instanceof ApiError) return sendError(req, res, err);
-  throw err;
-}
-
-/** `127.0.0.1`, `localhost`, optionally with our port. Anything else may be DNS rebinding. */
-function hostAllowed(host: string | undefined, port: number): boolean {
+/**
+ * `127.0.0.1`, `localhost`, optionally with our port. Anything else may be DNS rebinding. On the
+ * Unix socket there is no port to name: `localhost` or `127.0.0.1` alone (what curl
+ * `--unix-socket http://localhost/…` and node:http `socketPath` send). A browser cannot reach a
+ * socket, but a local proxy that forwards to it would pass the name it was asked for, which is
+ * refused like any other.
+ */
+function hostAllowed(host: string | undefined, port: number | typeof SOCKET): boolean {
   if (host === undefined) return false;
   const h = host.toLowerCase();
-  return h === '127.0.0.1' || h === 'localhost' || h === `127.0.0.1:${port}` || h === `localhost:${port}`;
-}
-
-function sendBody(req: IncomingMessage, res: ServerResponse, body: Body): void {
-  if (body.release) {
-    const release = body.release;
-    // The client went away while the body was being made (a JIT decryption, a request-triggered
-    // refresh): 'close' has already fired and would never call `release`, leaving the body unwiped.
-    if (res.destroyed) {
-      release();
-      return;
-    }
-    // 'close' follows 'finish' for a completed response and also fires for an aborted one.
-    res.once('close', release);
-  }
-  send(req, res, 200, body.contentType, body.bytes);
+  if (h === '127.0.0.1' || h === 'localhost') return true;
+  return port !== SOCKET && (h === `127.0.0.1:${port}` || h === `localhost:${port}`);
 }

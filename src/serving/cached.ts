@@ -57,11 +57,25 @@ export class CachedMode implements ServingMode, RefreshSink {
   }
 
   secrets(): Body | Promise<Body> {
-    return this.withSnapshot((snap) => ({ contentType: 'application/json', bytes: snap.secretsBody, release: this.store.acquire(snap) }));
+    return this.withSnapshot((snap) => ({
+      contentType: 'application/json',
+      bytes: snap.secretsBody,
+      release: this.store.acquire(snap),
+      ciphertextHash: snap.meta.ciphertextHash,
+    }));
   }
 
   keys(): Body | Promise<Body> {
-    return this.withSnapshot((snap) => ({ contentType: 'application/json', bytes: snap.keysBody, release: this.store.acquire(snap) }));
+    return this.withSnapshot((snap) => ({
+      contentType: 'application/json',
+      bytes: snap.keysBody,
+      release: this.store.acquire(snap),
+      ciphertextHash: snap.meta.ciphertextHash,
+    }));
+  }
+
+  servableHash(): string | undefined {
+    return this.state() === 'ok' ? this.store.get()?.meta.ciphertextHash : undefined;
   }
 
   secret(name: string, { plain }: SecretOptions): Body | Promise<Body> {
@@ -70,7 +84,10 @@ export class CachedMode implements ServingMode, RefreshSink {
       if (found.kind === 'missing') throw new ApiError('not_found');
       if (found.kind === 'ambiguous') throw new ApiError('ambiguous_key', { extra: { candidates: found.candidates } });
       const release = this.store.acquire(snap);
-      return plain ? { contentType: 'text/plain', bytes: found.entry.value, release } : { contentType: 'application/json', bytes: found.entry.json, release };
+      const ciphertextHash = snap.meta.ciphertextHash;
+      return plain
+        ? { contentType: 'text/plain', bytes: found.entry.value, release, ciphertextHash }
+        : { contentType: 'application/json', bytes: found.entry.json, release, ciphertextHash };
     });
   }
 

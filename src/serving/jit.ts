@@ -94,6 +94,11 @@ export class JitMode implements ServingMode, RefreshSink {
     return this.serve({ route: 'secret', name, plain });
   }
 
+  /** From the verified artifact's metadata: a conditional request that matches costs no worker task. */
+  servableHash(): string | undefined {
+    return this.state() === 'ok' ? this.current?.meta.ciphertextHash : undefined;
+  }
+
   private state(): ServingState {
     // age artifacts stop being served after MAX_STALE without a successful refresh (SPEC §4.3).
     // KMS artifacts are gated by KMS instead: every request's Decrypt is the freshness proof.
@@ -117,16 +122,16 @@ export class JitMode implements ServingMode, RefreshSink {
       throw err;
     }
     this.failures?.succeeded();
-    return toBody(r, this.spares);
+    return toBody(r, this.spares, current.meta.ciphertextHash);
   }
 }
 
-function toBody(r: Exclude<ServeResult, TaskFailure>, spares: SpareBodies): Body {
+function toBody(r: Exclude<ServeResult, TaskFailure>, spares: SpareBodies, ciphertextHash: string): Body {
   if (r.status === 404) throw new ApiError('not_found');
   if (r.status === 409) throw new ApiError('ambiguous_key', { extra: { candidates: r.candidates } });
   // A view on the transferred buffer (the body's own, whole): no copy. Zeroed once written (or the
   // client went away), then kept to go back to a worker.
   const buffer = r.body.buffer as ArrayBuffer;
   const bytes = Buffer.from(buffer, r.body.byteOffset, r.body.byteLength);
-  return { contentType: r.contentType, bytes, release: () => spares.keep(buffer) };
+  return { contentType: r.contentType, bytes, release: () => spares.keep(buffer), ciphertextHash };
 }

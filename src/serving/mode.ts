@@ -9,6 +9,8 @@ export interface Body {
   readonly bytes: Buffer;
   /** Called once the response is finished or aborted (e.g. to release a snapshot reference). */
   readonly release?: () => void;
+  /** The ciphertext hash of the artifact the body was made from: what its entity tag derives from (SPEC §10.2). */
+  readonly ciphertextHash?: string;
 }
 
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: 'not_loaded' | 'cache_expired' | 'revoked' | 'expired' };
@@ -33,4 +35,11 @@ export interface ServingMode {
   /** One secret: its JSON body, or with `plain` its bare value as `text/plain`. */
   secret(name: string, options: SecretOptions): Body | Promise<Body>;
   keys(): Body | Promise<Body>;
+  /**
+   * The ciphertext hash of the artifact a secrets request arriving now would be answered from, when
+   * it would be answered at once (state ok, data held); undefined otherwise (not loaded, revoked,
+   * expired, past its TTL: the route itself then answers, or first tries its refresh). What a
+   * conditional request is checked against, without decrypting (SPEC §10.2).
+   */
+  servableHash(): string | undefined;
 }

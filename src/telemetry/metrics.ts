@@ -24,6 +24,8 @@ export interface MetricSources {
   /** Seconds an artifact may be served without a successful refresh (+Inf: KMS-gated JIT). */
   readonly freshnessSeconds: () => number;
   readonly clock: () => number;
+  /** Long-poll requests parked right now (SPEC §10.2). */
+  readonly waiters: () => number;
 }
 
 const ROUTES: readonly RequestRoute[] = ['health', 'ready', 'secrets', 'secret', 'keys', 'metrics', 'unmatched'];
@@ -94,6 +96,9 @@ export class AgentMetrics implements PoolRecorder, RefreshRecorder {
         return [{ labels: {}, value: Math.min(p.size, p.running) }];
       }),
       new GaugeFamily(`${P}pool_queue_depth`, 'Tasks waiting for a worker', () => [{ labels: {}, value: this.src().pool.queued }]),
+      new GaugeFamily(`${P}long_poll_waiters`, 'Long-poll requests (?wait=) parked until the artifact changes (CLEF_AGENT_MAX_WAITERS caps them)', () => [
+        { labels: {}, value: this.src().waiters() },
+      ]),
       this.taskSeconds,
       this.kmsCalls,
       this.kmsFailures,

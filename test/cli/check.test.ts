@@ -182,7 +182,7 @@ describe('clef-agent check usage errors', () => {
       assert.equal(r.stdout, '');
       assert.match(r.stderr, /^clef-agent check: /);
       assert.match(r.stderr, message);
-      assert.match(r.stderr, /Usage: clef-agent check \[--ready \| --health\] \[--port N\]/);
+      assert.match(r.stderr, /Usage: clef-agent check \[--ready \| --health\] \[--port N \| --socket PATH\]/);
     }
   });
 

@@ -19,7 +19,7 @@ const COMMANDS = [
   { name: 'clef-agent', args: [], usage: /^Usage: clef-agent \[command\] \[options\]\n/ },
   { name: 'serve', args: ['serve'], usage: /^Usage: clef-agent \[serve\]\n/ },
   { name: 'exec', args: ['exec'], usage: /^Usage: clef-agent exec \[options\] -- <command> \[args\.\.\.\]\n/ },
-  { name: 'check', args: ['check'], usage: /^Usage: clef-agent check \[--ready \| --health\] \[--port N\]\n/ },
+  { name: 'check', args: ['check'], usage: /^Usage: clef-agent check \[--ready \| --health\] \[--port N \| --socket PATH\]\n/ },
   { name: 'pack', args: ['pack'], usage: /^Usage: clef-agent pack --payload/ },
   { name: 'loadtest', args: ['loadtest'], usage: /^Usage: clef-agent loadtest --url URL/ },
 ] as const;

@@ -202,6 +202,18 @@ describe('CLEF_AGENT_MAX_CONNECTIONS', () => {
     void refuseWith(env({ CLEF_AGENT_MAX_CONNECTIONS: '65536' }), [`CLEF_AGENT_MAX_CONNECTIONS: 65536 is above the maximum; ${expected}`]));
 });
 
+describe('CLEF_AGENT_MAX_WAITERS', () => {
+  const expected = 'expected an integer from 1 to 65535 (parked long-poll requests)';
+  test('CLEF_AGENT_MAX_WAITERS: defaults to 1024', () => assert.equal(load(env()).maxWaiters, 1024));
+  test('CLEF_AGENT_MAX_WAITERS: accepts a value in range', () => assert.equal(load(env({ CLEF_AGENT_MAX_WAITERS: '2' })).maxWaiters, 2));
+  test('CLEF_AGENT_MAX_WAITERS: rejects 0', () =>
+    void refuseWith(env({ CLEF_AGENT_MAX_WAITERS: '0' }), [`CLEF_AGENT_MAX_WAITERS: 0 is below the minimum; ${expected}`]));
+  test('CLEF_AGENT_MAX_WAITERS: rejects a value above 65535', () =>
+    void refuseWith(env({ CLEF_AGENT_MAX_WAITERS: '65536' }), [`CLEF_AGENT_MAX_WAITERS: 65536 is above the maximum; ${expected}`]));
+  test('CLEF_AGENT_MAX_WAITERS: rejects a non-integer', () =>
+    void refuseWith(env({ CLEF_AGENT_MAX_WAITERS: 'many' }), [`CLEF_AGENT_MAX_WAITERS: "many" is not an integer; ${expected}`]));
+});
+
 describe('CLEF_AGENT_WORKERS', () => {
   const expected = 'expected an integer from 1 to 64';
   test('CLEF_AGENT_WORKERS: accepts an explicit count', () => assert.equal(load(env({ CLEF_AGENT_WORKERS: '8' })).workers, 8));

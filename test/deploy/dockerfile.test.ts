@@ -136,8 +136,8 @@ describe('the image built from the Dockerfile, run as the image runs', { timeout
     const devOnly = Object.keys(lock.packages).filter((p) => lock.packages[p]!.dev === true && /^node_modules\/(@[^/]+\/)?[^/]+$/.test(p));
     assert.ok(devOnly.includes('node_modules/typescript'));
     for (const dev of devOnly) assert.ok(!existsSync(join(prefix, dev)), `dev-only ${dev} installed`);
-    // The production build: one bundle per thread, with its on-demand chunks beside it.
-    assert.deepEqual(readdirSync(join(prefix, 'node_modules', pkg.name, 'dist')).sort(), ['src', 'workers']);
+    // The production build: one bundle per thread, with its on-demand chunks beside it, and the client (clef-agent/client).
+    assert.deepEqual(readdirSync(join(prefix, 'node_modules', pkg.name, 'dist')).sort(), ['client', 'src', 'workers']);
   });
 
   it('ENTRYPOINT+CMD serves the artifact on 127.0.0.1 and the HEALTHCHECK command exits 0', async (t) => {

@@ -19,6 +19,7 @@ export const METRIC_TYPES: Readonly<Record<string, ParsedFamily['type']>> = {
   clef_agent_pool_workers: 'GAUGE',
   clef_agent_pool_busy_workers: 'GAUGE',
   clef_agent_pool_queue_depth: 'GAUGE',
+  clef_agent_long_poll_waiters: 'GAUGE',
   clef_agent_pool_task_duration_seconds: 'HISTOGRAM',
   clef_agent_kms_decrypt_calls_total: 'COUNTER',
   clef_agent_kms_decrypt_failures_total: 'COUNTER',

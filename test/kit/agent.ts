@@ -58,7 +58,7 @@ export class AgentProcess {
   readonly child: ChildProcess;
   stdout = '';
   stderr = '';
-  /** Set by `listening()` from the agent's `listening` log line. */
+  /** Set by `listening()` from the agent's `listening` log line (0 without a TCP listener). */
   port = 0;
   readonly token: string;
   private readonly lines: LogLine[] = [];
@@ -130,7 +130,8 @@ export class AgentProcess {
 
   /** Waits for the server to listen; sets `port`. */
   async listening(timeoutMs = START_TIMEOUT_MS): Promise<this> {
-    this.port = (await this.waitForLog((l) => l.event === 'listening', timeoutMs))['port'] as number;
+    // No port with CLEF_AGENT_PORT=off (the API is on a Unix socket only).
+    this.port = ((await this.waitForLog((l) => l.event === 'listening', timeoutMs))['port'] as number | undefined) ?? 0;
     return this;
   }
 

@@ -16,6 +16,8 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
   /** The loopback address to connect to (default 127.0.0.1). */
   readonly connect?: string;
+  /** Connect to this Unix domain socket instead (the port is then ignored; Host defaults to `localhost`). */
+  readonly socketPath?: string;
 }
 
 export interface HttpAnswer {
@@ -31,7 +33,7 @@ export interface HttpAnswer {
 
 /** One request to 127.0.0.1:`port` on a fresh connection (no keep-alive agent). */
 export function request(port: number, path: string, o: RequestOptions = {}): Promise<HttpAnswer> {
-  const headers: Record<string, string> = { host: `127.0.0.1:${port}` };
+  const headers: Record<string, string> = { host: o.socketPath === undefined ? `127.0.0.1:${port}` : 'localhost' };
   if (o.token) headers['authorization'] = `Bearer ${o.token}`;
   for (const [k, v] of Object.entries(o.headers ?? {})) {
     if (v === null) delete headers[k.toLowerCase()];
@@ -39,7 +41,8 @@ export function request(port: number, path: string, o: RequestOptions = {}): Pro
   }
   const timeoutMs = o.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: o.connect ?? '127.0.0.1', port, path, method: o.method ?? 'GET', headers, setHost: false, agent: false }, (res) => {
+    const to = o.socketPath === undefined ? { host: o.connect ?? '127.0.0.1', port } : { socketPath: o.socketPath };
+    const req = http.request({ ...to, path, method: o.method ?? 'GET', headers, setHost: false, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('error', reject);
@@ -53,6 +56,11 @@ export function request(port: number, path: string, o: RequestOptions = {}): Pro
     req.on('error', reject);
     req.end();
   });
+}
+
+/** One request over the Unix domain socket at `socketPath` (Host `localhost` unless `o.headers` says otherwise). */
+export function socketRequest(socketPath: string, path: string, o: RequestOptions = {}): Promise<HttpAnswer> {
+  return request(0, path, { ...o, socketPath });
 }
 
 /** `rawHeaders` as name/value pairs, without `Date` (the one header two answers may differ in). */
@@ -134,9 +142,10 @@ export class KeepAliveConnection {
     });
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<KeepAliveConnection> {
+  /** To 127.0.0.1:`port`, or to the Unix socket at `port` when it is a path. */
+  static open(port: number | string, host = '127.0.0.1'): Promise<KeepAliveConnection> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host, port }, () => resolve(new KeepAliveConnection(s)));
+      const s = net.connect(typeof port === 'string' ? { path: port } : { host, port }, () => resolve(new KeepAliveConnection(s)));
       s.once('error', reject);
     });
   }

@@ -8,6 +8,7 @@ export {
   parseRawResponse,
   rawExchange,
   request,
+  socketRequest,
   tryConnect,
   type HttpAnswer,
   type RawResponse,

@@ -28,6 +28,8 @@ describe('lint: the thread boundary is an import boundary', () => {
     ['common-imports-worker', 'common/net.ts', 'common/ must not import workers/'],
     ['tool-imports-worker', 'tools/pack/kms.ts', 'tools/ must not import workers/'],
     ['bench-imports-test', 'bench/run.ts', 'bench/ must not import test/'],
+    ['client-imports-main', 'client/index.ts', 'client/ must not import src/'],
+    ['client-imports-package', 'client/index.ts', 'client/ must not import packages'],
   ];
   for (const [name, asFile, says] of refused) {
     test(`${name}: refused in ${asFile}`, async () => {
@@ -42,6 +44,7 @@ describe('lint: the thread boundary is an import boundary', () => {
       ["import { isLoopbackHost } from '../common/net.js';\nexport const a = isLoopbackHost;\n", 'src/pool.ts'],
       ["import { isLoopbackHost } from '../common/net.js';\nexport const a = isLoopbackHost;\n", 'workers/load.ts'],
       ["import { KmsServer } from '../emulators/kms-server.js';\nexport const a = KmsServer;\n", 'bench/run.ts'],
+      ["import http from 'node:http';\nimport { call } from './transport.js';\nexport const a = [http, call];\n", 'client/index.ts'],
     ];
     for (const [code, asFile] of allowed) assert.deepEqual(await restrictedImports(code, asFile), [], asFile);
   });

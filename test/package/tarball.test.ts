@@ -20,9 +20,22 @@ import { request, runCommand, suiteTempDirs, waitUntil, type RunResult } from '.
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** What `npm pack` needs to run `prepack` (the production build) in a copy of the checkout. */
-const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'workers', 'common', 'tools', 'scripts'];
+const SOURCES = [
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'tsconfig.client.json',
+  'README.md',
+  'src',
+  'workers',
+  'common',
+  'tools',
+  'client',
+  'scripts',
+];
 /** The production build: one bundle per thread (dist/src/main.js, dist/workers/index.js) and the chunks they load on demand. */
-const SHIPPED = /^(package\.json|README\.md|dist\/(src|workers)\/[^/]+\.js)$/;
+const SHIPPED = /^(package\.json|README\.md|dist\/(src|workers)\/[^/]+\.js|dist\/client\/[^/]+\.(js|d\.ts))$/;
 const PAYLOAD = { app: { API_KEY: 'tarball-test-api-key', DATABASE_URL: 'postgres://u:tarball-db@localhost/app' } };
 const TOKEN = 'ab12'.repeat(16);
 
@@ -78,9 +91,15 @@ describe('the npm tarball, installed with --omit=dev into an empty directory', {
     assert.ok(report);
     const paths = report.files.map((f) => f.path).sort();
     const unexpected = paths.filter((p) => !SHIPPED.test(p));
-    assert.deepEqual(unexpected, [], 'only package.json, README.md and the bundles in dist/src and dist/workers ship (no test/, bench/, emulators/, .map)');
-    assert.ok(!paths.some((p) => /(^|\/)(test|bench|emulators)\/|\.map$|\.ts$/.test(p)));
-    for (const entry of ['dist/src/main.js', 'dist/workers/index.js']) assert.ok(paths.includes(entry), `${entry} is in the tarball`);
+    assert.deepEqual(
+      unexpected,
+      [],
+      'only package.json, README.md, the bundles in dist/src and dist/workers and the client in dist/client ship (no test/, bench/, emulators/, .map)',
+    );
+    // TypeScript sources never ship; the client's declaration files (.d.ts) do.
+    assert.ok(!paths.some((p) => /(^|\/)(test|bench|emulators)\/|\.map$|(?<!\.d)\.ts$/.test(p)));
+    for (const entry of ['dist/src/main.js', 'dist/workers/index.js', 'dist/client/index.js', 'dist/client/index.d.ts'])
+      assert.ok(paths.includes(entry), `${entry} is in the tarball`);
     // Bundled: a few dozen files, not the hundreds of modules tsc emits (and node_modules resolves).
     assert.ok(paths.length < 80, `${paths.length} files in the tarball`);
     const tarball = join(out, report.filename);
@@ -139,6 +158,46 @@ describe('the npm tarball, installed with --omit=dev into an empty directory', {
       const secrets = await request(port, '/v1/secrets', { token: TOKEN });
       assert.equal(secrets.status, 200);
       assert.deepEqual(secrets.json(), PAYLOAD);
+
+      // The client, imported by package name from the installed package (its `./client` export),
+      // reads the secrets; its types resolve for a TypeScript application (nodenext, strict).
+      const script = join(app, 'use-client.mjs');
+      writeFileSync(
+        script,
+        "import { createClient, ClefAgentError } from 'clef-agent/client';\n" +
+          'const c = createClient({ url: `http://127.0.0.1:${process.argv[2]}`, token: process.argv[3] });\n' +
+          'const denied = await createClient({ url: `http://127.0.0.1:${process.argv[2]}`, token: "x".repeat(64) }).keys().catch((e) => e);\n' +
+          'console.log(JSON.stringify({ all: await c.getAll(), key: await c.get("app__API_KEY"), denied: denied instanceof ClefAgentError ? denied.reason : String(denied) }));\n',
+      );
+      const used = await run(process.execPath, [script, String(port), TOKEN], { cwd: app });
+      assert.equal(used.code, 0, used.stderr);
+      assert.deepEqual(JSON.parse(used.stdout), { all: PAYLOAD, key: PAYLOAD.app.API_KEY, denied: 'unauthorized' });
+      const typed = join(app, 'typed.ts');
+      writeFileSync(
+        typed,
+        "import { createClient, type ClefAgentClient, type Secrets } from 'clef-agent/client';\n" +
+          'const c: ClefAgentClient = createClient({ socketPath: "/run/clef/agent.sock" });\n' +
+          'export const all: Promise<Secrets> = c.getAll();\nexport const one: Promise<string> = c.get("k");\n',
+      );
+      const tsc = await run(
+        process.execPath,
+        [
+          join(ROOT, 'node_modules/typescript/bin/tsc'),
+          '--noEmit',
+          '--strict',
+          '--module',
+          'nodenext',
+          '--moduleResolution',
+          'nodenext',
+          '--typeRoots',
+          join(ROOT, 'node_modules/@types'),
+          '--types',
+          'node',
+          typed,
+        ],
+        { cwd: app },
+      );
+      assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
 
       // 6. check: 0 against the running agent (by --port and by CLEF_AGENT_PORT) ...
       const ok = await run(bin, ['check', '--port', String(port)], { cwd: app });

@@ -16,7 +16,7 @@ function metricsWith(over: Partial<MetricSources> = {}): { m: AgentMetrics; stat
   const status: RefreshStatus = { expired: false };
   const pool = { size: 3, queued: 0, running: 0 };
   const m = new AgentMetrics();
-  m.bind({ mode: 'cached', pool, status, ready: () => ({ ready: true }), freshnessSeconds: () => 300, clock: () => 1_000_000, ...over });
+  m.bind({ mode: 'cached', pool, status, ready: () => ({ ready: true }), freshnessSeconds: () => 300, clock: () => 1_000_000, waiters: () => 0, ...over });
   return { m, status, pool };
 }
 

@@ -9,7 +9,9 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { TokenGuard } from '../../src/http/auth.js';
 import { ALLOWED_METHODS, matchRoute, type RouteMatch } from '../../src/http/routes.js';
+import { ChangeNotifier } from '../../src/http/notify.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
+import { realTimers } from '../../src/refresh/timers.js';
 import type { Body, ServingMode } from '../../src/serving/mode.js';
 import { capturedLog } from './refresh-rig.js';
 
@@ -89,6 +91,7 @@ const STUB: ServingMode = {
   secrets: () => json({ route: 'secrets' }),
   keys: () => json({ route: 'keys' }),
   secret: (name, { plain }) => json({ route: 'secret', name, plain }),
+  servableHash: () => undefined,
 };
 
 function json(v: unknown): Body {
@@ -107,7 +110,8 @@ describe('the server around the route table (stub mode)', () => {
   let server: RunningServer;
 
   before(async () => {
-    server = await startServer({ port: 0, maxConnections: 64, mode: STUB, guard: new TokenGuard(TOKEN), log: capturedLog().log });
+    const notify = new ChangeNotifier({ mode: STUB, maxWaiters: 8, clock: Date.now, timers: realTimers });
+    server = await startServer({ port: 0, maxConnections: 64, mode: STUB, notify, guard: new TokenGuard(TOKEN), log: capturedLog().log });
   });
   after(() => server.close());
 
