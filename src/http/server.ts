@@ -5,10 +5,10 @@ import type { Logger } from '../log.js';
 import type { Body, ServingMode } from '../serving/mode.js';
 import type { RequestRecorder, RequestRoute } from '../telemetry/recorder.js';
 import { prefersTextPlain } from './accept.js';
-import type { TokenGuard } from './auth.js';
+import type { Principal, TokenGuard } from './auth.js';
 import { createListener, hostCount } from './listener.js';
 import { errorSummary, send, sendError, sendJson } from './respond.js';
-import { ALLOWED_METHODS, matchRoute } from './routes.js';
+import { allowedMethods, matchRoute, methodAllowed } from './routes.js';
 
 export interface ServerOptions {
   readonly port: number;
@@ -18,6 +18,8 @@ export interface ServerOptions {
   readonly log: Logger;
   /** Request counting (only with the operations listener configured). */
   readonly metrics?: RequestRecorder | undefined;
+  /** `POST /v1/refresh` (SPEC §10.5): the answer's body, or an ApiError (429 rate limit, a failed refresh). */
+  readonly refresh?: ((principal: Principal) => Promise<Record<string, unknown>>) | undefined;
 }
 
 export interface RunningServer {
@@ -45,7 +47,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (rec !== undefined) {
       const s: Seen = { route: 'unmatched', start: performance.now() };
       seen = s;
-      res.once('close', () => rec.request(s.route, res.statusCode, (performance.now() - s.start) / 1000));
+      res.once('close', () => {
+        const seconds = (performance.now() - s.start) / 1000;
+        rec.request(s.route, res.statusCode, seconds);
+        if (s.token !== undefined) rec.authenticated?.(s.route, s.token, res.statusCode);
+      });
     }
     try {
       const pending = handle(req, res, listener.open(), port, o, seen);
@@ -62,6 +68,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
 interface Seen {
   route: RequestRoute;
   readonly start: number;
+  /** The authenticated token's name (`main` or a scoped token's), once the token gate passed. */
+  token?: string;
 }
 
 /**
@@ -79,10 +87,13 @@ function handle(req: IncomingMessage, res: ServerResponse, open: number, port: n
   const route = matchRoute(req.url ?? '/');
   if (!route) return sendError(req, res, new ApiError('not_found'));
   if (seen) seen.route = route.name;
-  if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, new ApiError('method_not_allowed', { headers: { Allow: ALLOWED_METHODS } }));
-  if (route.auth && !o.guard.check(req.headers.authorization))
-    return sendError(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+  if (!methodAllowed(route, req.method)) return sendError(req, res, new ApiError('method_not_allowed', { headers: { Allow: allowedMethods(route) } }));
+  const principal = route.auth ? o.guard.authenticate(req.headers.authorization) : undefined;
+  if (route.auth && principal === undefined) return sendError(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+  if (seen && principal) seen.token = principal.name;
   let body: Body | Promise<Body>;
+  // The modes answer within the principal's scope: a scoped token (SPEC §10.3) sees only its
+  // namespaces, the main token everything.
   try {
     switch (route.name) {
       case 'health':
@@ -92,14 +103,21 @@ function handle(req: IncomingMessage, res: ServerResponse, open: number, port: n
         return sendJson(req, res, r.ready ? 200 : 503, r);
       }
       case 'secrets':
-        body = o.mode.secrets();
+        body = o.mode.secrets(principal);
         break;
       case 'keys':
-        body = o.mode.keys();
+        body = o.mode.keys(principal);
         break;
       case 'secret':
-        body = o.mode.secret(route.key ?? '', { plain: prefersTextPlain(req.headers.accept) });
+        body = o.mode.secret(route.key ?? '', { plain: prefersTextPlain(req.headers.accept), scope: principal });
         break;
+      case 'refresh': {
+        if (o.refresh === undefined || principal === undefined) return sendError(req, res, new ApiError('not_found'));
+        return o.refresh(principal).then(
+          (answer) => sendJson(req, res, 200, answer),
+          (err: unknown) => sendErrorOrThrow(req, res, err),
+        );
+      }
     }
   } catch (err) {
     return sendErrorOrThrow(req, res, err);
