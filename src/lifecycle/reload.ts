@@ -128,7 +128,11 @@ export class Reloader {
 
   /** The refresh a SIGHUP asks for, also when the reload itself failed (the artifact may have changed). */
   private async refreshAfter(ok: boolean): Promise<boolean> {
-    await this.deps.refresher.refresh('reload');
+    const r = await this.deps.refresher.refresh('reload');
+    this.deps.log.info(
+      { event: 'reload.refreshed', outcome: r.ok ? r.outcome : 'failed', code: r.ok ? undefined : r.code },
+      `SIGHUP refresh: ${r.ok ? r.outcome : `failed (${r.code})`}`,
+    );
     return ok;
   }
 }
