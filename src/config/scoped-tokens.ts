@@ -17,6 +17,9 @@ import { checkTrustedFile } from './trusted-file.js';
 
 export const TOKENS_FILE = 'CLEF_AGENT_TOKENS_FILE';
 
+/** "an array", "a string", or "nothing" for a missing field. */
+const typeOf = (v: unknown): string => (v === undefined ? 'nothing' : jsonTypeName(v));
+
 /** The name logs and the `token` metric label use for the main token; no scoped token may take it. */
 export const MAIN_TOKEN_NAME = 'main';
 /** A file this big is not a token list. */
@@ -57,11 +60,11 @@ export function parseScopedTokens(text: string, shown: string): ScopedToken[] {
   } catch {
     return bad('is not valid JSON');
   }
-  if (!isPlainObject(root)) return bad(`must hold a JSON object (found ${jsonTypeName(root)})`);
+  if (!isPlainObject(root)) return bad(`must hold a JSON object (found ${typeOf(root)})`);
   for (const k of Object.keys(root)) if (k !== 'tokens') bad(`has an unknown field ${quote(k)} at the top level (only "tokens" is accepted)`);
   const list = root['tokens'];
   if (list === undefined) return bad('has no "tokens" field');
-  if (!Array.isArray(list)) return bad(`"tokens" must be an array (found ${jsonTypeName(list)})`);
+  if (!Array.isArray(list)) return bad(`"tokens" must be an array (found ${typeOf(list)})`);
   if (list.length === 0) return bad('"tokens" is empty', `${TOKENS_FILE_EXPECTED} with at least one token, or the variable unset`);
   if (list.length > MAX_SCOPED_TOKENS) return bad(`"tokens" has ${list.length} entries, more than ${MAX_SCOPED_TOKENS}`);
   const names = new Map<string, number>();
@@ -69,14 +72,14 @@ export function parseScopedTokens(text: string, shown: string): ScopedToken[] {
   const out: ScopedToken[] = [];
   for (const [i, entry] of list.entries()) {
     const at = `tokens[${i}]`;
-    if (!isPlainObject(entry)) return bad(`${at} must be an object (found ${jsonTypeName(entry)})`);
+    if (!isPlainObject(entry)) return bad(`${at} must be an object (found ${typeOf(entry)})`);
     for (const k of Object.keys(entry)) {
       if (k !== 'name' && k !== 'sha256' && k !== 'namespaces') bad(`${at} has an unknown field ${quote(k)} (accepted: "name", "sha256", "namespaces")`);
     }
     const name = entry['name'];
     if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME || !NAME_RE.test(name)) {
       return bad(
-        `${at} "name" must be 1 to ${MAX_NAME} letters, digits, "_", "." or "-" (found ${typeof name === 'string' ? quote(name) : jsonTypeName(name)})`,
+        `${at} "name" must be 1 to ${MAX_NAME} letters, digits, "_", "." or "-" (found ${typeof name === 'string' ? quote(name) : typeOf(name)})`,
       );
     }
     const where = `${at} (${quote(name)})`;
@@ -86,7 +89,7 @@ export function parseScopedTokens(text: string, shown: string): ScopedToken[] {
     names.set(name, i);
     const hash = entry['sha256'];
     // Never quoted: a hash of a credential stays out of messages.
-    if (typeof hash !== 'string') return bad(`${where} "sha256" must be a string (found ${jsonTypeName(hash)})`);
+    if (typeof hash !== 'string') return bad(`${where} "sha256" must be a string (found ${typeOf(hash)})`);
     if (!HEX_RE.test(hash))
       return bad(
         `${where} "sha256" is not 64 hexadecimal digits (${hash.length} characters)`,
@@ -97,13 +100,13 @@ export function parseScopedTokens(text: string, shown: string): ScopedToken[] {
     if (twin !== undefined) return bad(`${where} has the same "sha256" as ${twin}; every token must be different`);
     hashes.set(lower, where);
     const ns = entry['namespaces'];
-    if (!Array.isArray(ns)) return bad(`${where} "namespaces" must be an array of namespace names (found ${jsonTypeName(ns)})`);
+    if (!Array.isArray(ns)) return bad(`${where} "namespaces" must be an array of namespace names (found ${typeOf(ns)})`);
     if (ns.length === 0) return bad(`${where} "namespaces" is empty; a token must see at least one namespace`);
     const set = new Set<string>();
     for (const n of ns as unknown[]) {
       if (typeof n !== 'string' || n.length === 0 || n.length > MAX_NAMESPACE || hasControlChar(n)) {
         return bad(
-          `${where} "namespaces" holds ${typeof n === 'string' ? quote(n) : jsonTypeName(n)}, not a namespace name (1 to ${MAX_NAMESPACE} characters, no control characters)`,
+          `${where} "namespaces" holds ${typeof n === 'string' ? quote(n) : typeOf(n)}, not a namespace name (1 to ${MAX_NAMESPACE} characters, no control characters)`,
         );
       }
       if (set.has(n)) return bad(`${where} "namespaces" names ${quote(n)} twice`);
