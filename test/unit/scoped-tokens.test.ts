@@ -158,7 +158,7 @@ describe('§10.5 POST /v1/refresh (OnDemandRefresh)', () => {
         return Promise.resolve(results[i] as LoadResult);
       },
     };
-    const r = new OnDemandRefresh(refresher as never, capturedLog().log, () => now);
+    const r = new OnDemandRefresh(refresher, capturedLog().log, () => now);
     return { r, advance: (ms: number) => (now += ms), calls: () => calls };
   }
 
