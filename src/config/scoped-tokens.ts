@@ -78,9 +78,7 @@ export function parseScopedTokens(text: string, shown: string): ScopedToken[] {
     }
     const name = entry['name'];
     if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME || !NAME_RE.test(name)) {
-      return bad(
-        `${at} "name" must be 1 to ${MAX_NAME} letters, digits, "_", "." or "-" (found ${typeof name === 'string' ? quote(name) : typeOf(name)})`,
-      );
+      return bad(`${at} "name" must be 1 to ${MAX_NAME} letters, digits, "_", "." or "-" (found ${typeof name === 'string' ? quote(name) : typeOf(name)})`);
     }
     const where = `${at} (${quote(name)})`;
     if (name === MAIN_TOKEN_NAME) return bad(`${where} uses the name ${quote(MAIN_TOKEN_NAME)}, reserved for the main token (CLEF_AGENT_TOKEN)`);
