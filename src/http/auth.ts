@@ -34,7 +34,8 @@ interface Entry {
  * `replace` swaps the whole table at once (SIGHUP reload): a request sees the old table or the new.
  */
 export class TokenGuard {
-  private readonly key = randomBytes(32);
+  /** The per-process key in bytes 0–31; a SHA-256 goes in 32–63 for each keyed digest (no allocation per request). */
+  private readonly scratch = Buffer.concat([randomBytes(32), Buffer.alloc(32)]);
   private entries: readonly Entry[] = [];
   /** Compared when no token is configured at all, so a check still costs one comparison. */
   private readonly decoy = randomBytes(32);
@@ -73,7 +74,10 @@ export class TokenGuard {
   }
 
   private keyed(hash: Buffer): Buffer {
-    return sha256(Buffer.concat([this.key, hash]));
+    hash.copy(this.scratch, 32);
+    const digest = sha256(this.scratch);
+    this.scratch.fill(0, 32);
+    return digest;
   }
 }
 
