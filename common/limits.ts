@@ -206,6 +206,13 @@ export const KMS_LIMITS = {
   totalMs: 4_000,
 } as const;
 
+/**
+ * `POST /v1/refresh` (SPEC §10.5): at most one accepted per this interval, whoever asks. A refresh
+ * is a fetch from the source (and maybe a KMS call); a client looping on it must not turn the agent
+ * into a load generator against the source, and the poll already refreshes every few seconds.
+ */
+export const MANUAL_REFRESH_INTERVAL_MS = 5_000;
+
 // ── Disk cache and keys (workers) ────────────────────────────────────────────────────────────────
 
 /** A disk cache metadata file bigger than this is not ours: it holds a few short fields. */

@@ -112,14 +112,23 @@ export interface TelemetryCredentials {
   readonly token?: string | undefined;
 }
 
-/** Prove the configured age key parses, before the agent listens. */
+/**
+ * Prove the configured age key parses, before the agent listens; with `ageKey`, prove that one
+ * instead (a SIGHUP reload, before the workers are given it), without keeping it.
+ */
 export interface CheckKeyTask {
   readonly type: 'checkKey';
+  readonly ageKey?: WorkerInit['ageKey'];
 }
 
-/** JIT mode: what a request asks for. */
-export type ServeRequest =
-  { readonly route: 'secrets' } | { readonly route: 'keys' } | { readonly route: 'secret'; readonly name: string; readonly plain: boolean };
+/**
+ * JIT mode: what a request asks for. `namespaces` is a scoped token's scope (SPEC §10.3): the body
+ * is built from those namespaces only (absent: the whole payload, the main token). Each request in
+ * a batch carries its own, so a batch never mixes scopes in one body.
+ */
+export type ServeRequest = (
+  { readonly route: 'secrets' } | { readonly route: 'keys' } | { readonly route: 'secret'; readonly name: string; readonly plain: boolean }
+) & { readonly namespaces?: readonly string[] | undefined };
 
 /** JIT mode (SPEC §5.2): decrypt the artifact current when the request arrived and build its body. */
 export interface ServeTask {
@@ -210,9 +219,14 @@ export interface KmsSealed {
 export interface WorkerInit {
   /**
    * The age identity. The main thread never parses it: an inline key is passed as opaque bytes,
-   * a key file by path so workers read it themselves.
+   * a key file by path so workers read it themselves. After a SIGHUP reload a key file comes with
+   * `bytes`: its contents as the main thread read them once and a worker proved them, so every worker
+   * uses that key — not whatever the file holds when a worker happens to start (SPEC §10.5).
    */
-  readonly ageKey?: { readonly kind: 'file'; readonly path: string } | { readonly kind: 'inline'; readonly bytes: Uint8Array } | undefined;
+  readonly ageKey?:
+    | { readonly kind: 'file'; readonly path: string; readonly bytes?: Uint8Array | undefined }
+    | { readonly kind: 'inline'; readonly bytes: Uint8Array }
+    | undefined;
   /** CLEF_AGENT_MAX_KEYS: a payload with more keys is refused before any per-key work (default DEFAULT_MAX_KEYS). */
   readonly maxKeys?: number | undefined;
 }

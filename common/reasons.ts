@@ -23,7 +23,8 @@ export type Reason =
   | 'kms_denied'
   | 'kms_unavailable'
   | 'decrypt_failed'
-  | 'timeout';
+  | 'timeout'
+  | 'refresh_rate_limited';
 
 export interface ReasonInfo {
   readonly status: number;
@@ -55,4 +56,6 @@ export const REASONS: Readonly<Record<Reason, ReasonInfo>> = {
   kms_unavailable: { status: 503, error: 'KMS is unavailable' },
   decrypt_failed: { status: 503, error: 'decryption failed' },
   timeout: { status: 503, error: 'timed out' },
+  // POST /v1/refresh at most once per MANUAL_REFRESH_INTERVAL_MS (SPEC §10.5); Retry-After says when.
+  refresh_rate_limited: { status: 429, error: 'refresh requested too often, retry later' },
 };

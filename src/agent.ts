@@ -19,6 +19,8 @@ import { JitMode } from './serving/jit.js';
 import { StartupError, startupHint } from './startup.js';
 import { Events, type EventName } from './telemetry/events.js';
 import type { Body } from './serving/mode.js';
+import { Reloader } from './lifecycle/reload.js';
+import { OnDemandRefresh } from './refresh/on-demand.js';
 
 export interface AgentHandle {
   /** The API's URL and port; `''` and 0 when started with `listen: false` (exec mode without `--serve`) or `CLEF_AGENT_PORT=off`. */
@@ -55,6 +57,11 @@ export interface AgentHandle {
    * was due. A failed refresh is a result (`ok: false`), not a rejection.
    */
   invoke(): Promise<LoadResult | undefined>;
+  /**
+   * SIGHUP (SPEC §10.5): re-read the token, scoped-tokens and age key files (all or nothing), then
+   * refresh now. Resolves with whether the new values took effect, once the refresh is done.
+   */
+  reload(): Promise<boolean>;
 }
 
 export interface AgentDeps {
@@ -134,6 +141,9 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     throw new StartupError(stateProblem, 2);
   }
 
+  const guard = new TokenGuard(config.token, config.scopedTokens ?? []);
+  const reloader = new Reloader({ config, guard, pool, refresher, log });
+  const onDemand = new OnDemandRefresh(refresher, log, clock);
   let server: { readonly url: string; readonly port: number; readonly socketPath?: string | undefined; close(): Promise<void> } = NO_SERVER;
   if (deps.listen !== false)
     try {
@@ -143,9 +153,10 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
         maxConnections: config.maxConnections,
         mode,
         notify,
-        guard: new TokenGuard(config.token),
+        guard,
         log,
         metrics: metrics?.forListener('api'),
+        refresh: (principal) => onDemand.request(principal.name),
       });
       for (const w of running.warnings) log.warn({ event: 'socket.warning' }, w);
       server = running;
@@ -201,6 +212,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
       await refresher.flushState();
       await pool.destroy();
       mode.close();
+      reloader.close();
       if (config.ageKey?.kind === 'inline') config.ageKey.sealed.wipe();
     })();
     return closing;
@@ -232,6 +244,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     opsPort: ops?.port,
     secrets: () => mode.secrets(),
     events,
+    reload: () => (closing !== undefined ? Promise.resolve(false) : reloader.reload()),
     invoke: async () => {
       const s = refresher.status;
       const due = invokeRefreshDue({

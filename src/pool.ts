@@ -55,7 +55,7 @@ export class WorkerPool {
   /** JIT requests admitted (`admit`) and not yet handed to piscina: they wait for a worker too. */
   private admitted = 0;
   readonly size: number;
-  private readonly options: PoolOptions;
+  private options: PoolOptions;
   /** Tasks handed to piscina and not settled yet (queued ones included). */
   private inFlight = 0;
 
@@ -227,6 +227,20 @@ export class WorkerPool {
     const old = this.piscina;
     this.piscina = this.create();
     void old.close().catch(() => undefined);
+  }
+
+  /**
+   * New worker data (a reloaded age key, SPEC §10.5): every worker is replaced, so the next task —
+   * the next decryption — runs with it. Tasks already running finish on the old workers.
+   */
+  reinit(init: WorkerInit): void {
+    this.options = { ...this.options, init };
+    this.recycle();
+  }
+
+  /** The worker data new workers get. */
+  get init(): WorkerInit {
+    return this.options.init;
   }
 
   async destroy(): Promise<void> {

@@ -57,9 +57,16 @@ export function getDecrypter(init: WorkerInit): Decrypter | TaskFailure {
     return taskFailure('no_key', 'no age key configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE');
   }
   if (cached !== undefined && cached.spec === spec) return cached.decrypter;
-  const parsed = spec.kind === 'file' ? fromFile(spec.path) : fromText(decodeInline(spec.bytes), 'CLEF_AGENT_AGE_KEY is not a valid age secret key');
+  const parsed = parseSpec(spec);
   if (parsed instanceof Decrypter) cached = { spec, decrypter: parsed };
   return parsed;
+}
+
+/** Parses a key spec without caching it (the reload's proof, SPEC §10.5). */
+export function parseSpec(spec: AgeKeySpec): Decrypter | TaskFailure {
+  if (spec.kind === 'inline') return fromText(decodeInline(spec.bytes), 'CLEF_AGENT_AGE_KEY is not a valid age secret key');
+  if (spec.bytes === undefined) return fromFile(spec.path);
+  return fromText(decodeInline(spec.bytes), `CLEF_AGENT_AGE_KEY_FILE ${spec.path} does not contain a valid age secret key`);
 }
 
 function decodeInline(bytes: Uint8Array): string | null {

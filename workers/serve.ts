@@ -25,11 +25,13 @@ export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeRes
   if ('ok' in plaintext) return plaintext;
   // The plaintext is proven to be the `/v1/secrets` body already (canonical.ts): it becomes the
   // body, moved to the main thread, which wipes it once written.
-  const canonical = task.request.route === 'secrets' ? knownCanonical(task.artifact) : false;
+  const scoped = task.request.namespaces !== undefined;
+  const canonical = task.request.route === 'secrets' && !scoped ? knownCanonical(task.artifact) : false;
   if (canonical === true) return json(ownedBody(plaintext));
   const maxKeys = init.maxKeys ?? DEFAULT_MAX_KEYS;
   try {
     const r = task.request;
+    if (r.namespaces !== undefined) return scopedAnswer(plaintext, r, r.namespaces, maxKeys);
     if (r.route === 'secret') return secretByScan(plaintext, r, maxKeys);
     const payload = parsePayload(plaintext, maxKeys);
     if ('ok' in payload) return payload;
@@ -45,6 +47,22 @@ export async function serve(task: ServeTask, init: WorkerInit): Promise<ServeRes
 }
 
 type SecretRequest = Extract<ServeRequest, { route: 'secret' }>;
+
+/**
+ * A scoped token's request (SPEC §10.3): the whole payload is checked as for any request, then only
+ * the scope's namespaces are answered from — the body, the key list, the lookup (a key elsewhere is
+ * missing; a bare key is resolved among the scope's keys only). A flat payload has no namespaces, so
+ * a scope sees nothing of it. Empty namespaces are left out, as the cached mode's scoped bodies do.
+ */
+function scopedAnswer(plaintext: Uint8Array, r: ServeRequest, namespaces: readonly string[], maxKeys: number): ServeResult {
+  const payload = parsePayload(plaintext, maxKeys);
+  if ('ok' in payload) return payload;
+  const wanted = new Set(namespaces);
+  const kept = new Map<string, ReadonlyMap<string, string>>();
+  if (payload.kind === 'nested') for (const [ns, keys] of payload.namespaces) if (wanted.has(ns) && keys.size > 0) kept.set(ns, keys);
+  const scoped: Payload = { kind: 'nested', namespaces: kept };
+  return r.route === 'secret' ? secretByIndex(scoped, r) : respond(scoped, r);
+}
 
 /**
  * `/v1/secrets/:key` in one pass over the plaintext (scan.ts): the whole payload is still checked,

@@ -34,6 +34,9 @@ CLEF_AGENT_* environment variable (the README's Configuration table lists them a
 Options:
   -h, --help   show this help
 
+Signals: SIGTERM/SIGINT stop (drain, then exit); SIGHUP re-reads the token, scoped-tokens and age
+key files (all or nothing) and refreshes at once.
+
 Exit status: 0 clean stop (SIGTERM/SIGINT), 1 the first load failed, 2 invalid configuration or a
 refused start.
 

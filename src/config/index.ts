@@ -20,7 +20,8 @@ import { maskUrl, quote } from '../../common/display.js';
 import { checkAwsEndpoints, checkPlainHttp, resolveSource } from './source.js';
 import { resolveTelemetry } from '../telemetry/exporter-config.js';
 import { resolveTiming } from './timing.js';
-import { finishToken, planToken } from './token.js';
+import { checkDistinct, resolveScopedTokens } from './scoped-tokens.js';
+import { finishToken, NO_MAIN_TOKEN, planToken } from './token.js';
 import type { Config } from './types.js';
 import { checkUnknown } from './unknown.js';
 import { VARIABLES as V, type ParseContext, type ScalarVariable } from './variables.js';
@@ -73,6 +74,7 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   const socket = setting(V.socket);
   const socketMode = setting(V.socketMode);
   const tokenPlan = planToken(env, cwd, issues);
+  const scoped = resolveScopedTokens(env, cwd, issues);
   const agentId = setting(V.agentId);
   const timing = resolveTiming(env, issues, warnings);
   const cachePlan = setting(V.cachePath);
@@ -130,10 +132,13 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
   if (opsAddr !== undefined && port !== undefined && opsAddr.port !== 0 && opsAddr.port === port) {
     issues.add(V.opsAddr.name, `port ${opsAddr.port} is the secrets API port (${V.port.name})`, 'a port other than the API port');
   }
+  if (scoped !== undefined && tokenPlan?.kind === 'ready') issues.run(() => checkDistinct(tokenPlan.token, scoped.tokens));
   issues.throwIfAny();
 
   const cachePath = cachePlan === undefined ? undefined : finishCacheDir(cachePlan);
-  const token = finishToken(ok(tokenPlan));
+  // Only scoped tokens configured (no CLEF_AGENT_TOKEN, no CLEF_AGENT_TOKEN_FILE): no main token is
+  // generated, since nobody could read it, and only the scoped tokens open the API.
+  const token = scoped !== undefined && tokenPlan?.kind === 'generate' && tokenPlan.file === undefined ? NO_MAIN_TOKEN : finishToken(ok(tokenPlan));
   const t = ok(timing);
   const src = ok(source);
   return {
@@ -146,6 +151,8 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     token: token.token,
     tokenOrigin: token.tokenOrigin,
     tokenFile: token.tokenFile,
+    tokensFile: scoped?.file,
+    scopedTokens: scoped?.tokens,
     agentId: ok(agentId),
     cacheTtl: t.cacheTtl,
     maxStale: t.maxStale,

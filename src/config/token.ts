@@ -120,6 +120,20 @@ export function planToken(env: Env, cwd: string, issues: Issues): TokenPlan | un
   return issues.run(() => readTokenFile(file));
 }
 
+/** CLEF_AGENT_TOKENS_FILE alone: scoped tokens only, no main token (README "Scoped tokens"). */
+export const NO_MAIN_TOKEN: TokenResult = { token: undefined, tokenOrigin: 'none', tokenFile: undefined, warnings: [] };
+
+/**
+ * SIGHUP (SPEC §10.5): the token file read again, with the start-up rules. A file that is gone is
+ * a failed reload (never re-created: the token clients hold would silently change). Throws a
+ * ConfigError naming CLEF_AGENT_TOKEN_FILE.
+ */
+export function rereadTokenFile(file: string): { readonly token: string; readonly warnings: readonly string[] } {
+  const plan = readTokenFile(file);
+  if (plan.kind !== 'ready') return refuse(TOKEN_FILE, `${quote(file, 200)} does not exist`, FILE_EXPECTED);
+  return { token: plan.token, warnings: plan.warnings };
+}
+
 export function generateToken(): string {
   return randomBytes(32).toString('hex');
 }

@@ -1,5 +1,6 @@
 import type { SourceSpec } from '../../common/protocol.js';
 import type { OpsAddr } from './ops-addr.js';
+import type { ScopedToken } from './scoped-tokens.js';
 import type { SealedBytes } from './sealed.js';
 import type { TelemetryConfig } from '../telemetry/exporter-config.js';
 
@@ -35,11 +36,14 @@ export interface Config {
   readonly port: number | 'off';
   /** The Unix socket listener (SPEC §10.4); undefined = none. */
   readonly socket?: { readonly path: string; readonly mode: number } | undefined;
-  /** Secret: never logged. */
-  readonly token: string;
-  /** Where the token came from, for the start-up log. */
-  readonly tokenOrigin: 'env' | 'file' | 'generated' | 'generated-file';
+  /** Secret: never logged. Undefined only when CLEF_AGENT_TOKENS_FILE is the sole credential source (no main token). */
+  readonly token: string | undefined;
+  /** Where the token came from, for the start-up log; `none`: only scoped tokens (CLEF_AGENT_TOKENS_FILE). */
+  readonly tokenOrigin: 'env' | 'file' | 'generated' | 'generated-file' | 'none';
   readonly tokenFile?: string | undefined;
+  /** CLEF_AGENT_TOKENS_FILE (SPEC §10.3) and what it held at start-up; reloaded on SIGHUP. */
+  readonly tokensFile?: string | undefined;
+  readonly scopedTokens?: readonly ScopedToken[] | undefined;
   readonly agentId: string;
   /** Seconds; 0 means JIT mode. */
   readonly cacheTtl: number;

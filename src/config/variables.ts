@@ -150,6 +150,7 @@ export const VARIABLES = {
   }),
   token: grouped('CLEF_AGENT_TOKEN', 'token', 'generated', 'bearer token clients must send (secret)'),
   tokenFile: grouped('CLEF_AGENT_TOKEN_FILE', 'token', UNSET, 'file holding the bearer token, created 0600 when missing'),
+  tokensFile: grouped('CLEF_AGENT_TOKENS_FILE', 'token', UNSET, 'JSON file of scoped tokens (name, SHA-256 of the token, namespaces); reloaded on SIGHUP'),
   agentId: scalar({
     name: 'CLEF_AGENT_ID',
     default: 'random UUID',

@@ -3,22 +3,36 @@
  * the methods it allows. The server's gate order decides what happens before and after a match.
  */
 
-export type RouteName = 'health' | 'ready' | 'secrets' | 'secret' | 'keys';
+export type RouteName = 'health' | 'ready' | 'secrets' | 'secret' | 'keys' | 'refresh';
 
 export interface RouteMatch {
   readonly name: RouteName;
   readonly auth: boolean;
   /** For `secret`: the decoded key name (`ns__KEY`, `ns/KEY` or `KEY`). */
   readonly key?: string;
+  /** The methods it answers, as the `Allow` header lists them; absent: ALLOWED_METHODS. */
+  readonly allow?: string;
 }
 
+/** What the read routes answer (HEAD like GET without a body, SPEC §5). */
 export const ALLOWED_METHODS = 'GET, HEAD';
+
+/** Whether `method` may be used on `route` (else 405 with `Allow: allowedMethods(route)`). */
+export function methodAllowed(route: RouteMatch, method: string | undefined): boolean {
+  return route.allow === undefined ? method === 'GET' || method === 'HEAD' : method === route.allow;
+}
+
+export function allowedMethods(route: RouteMatch): string {
+  return route.allow ?? ALLOWED_METHODS;
+}
 
 const STATIC_ROUTES: ReadonlyMap<string, RouteMatch> = new Map<string, RouteMatch>([
   ['/v1/health', { name: 'health', auth: false }],
   ['/v1/ready', { name: 'ready', auth: false }],
   ['/v1/secrets', { name: 'secrets', auth: true }],
   ['/v1/keys', { name: 'keys', auth: true }],
+  // SPEC §10.5: an immediate refresh (token required, rate-limited); POST only, it changes state.
+  ['/v1/refresh', { name: 'refresh', auth: true, allow: 'POST' }],
 ]);
 
 const SECRET_PREFIX = '/v1/secrets/';

@@ -5,11 +5,11 @@ import type { Logger } from '../log.js';
 import type { ServingMode } from '../serving/mode.js';
 import type { RequestRecorder, RequestRoute } from '../telemetry/recorder.js';
 import { prefersTextPlain } from './accept.js';
-import type { TokenGuard } from './auth.js';
+import type { Principal, TokenGuard } from './auth.js';
 import { createListener, hostCount, type ConnectionCount, type Listener } from './listener.js';
 import type { ChangeNotifier } from './notify.js';
 import { errorSummary, send, sendError, sendJson } from './respond.js';
-import { ALLOWED_METHODS, matchRoute } from './routes.js';
+import { allowedMethods, matchRoute, methodAllowed } from './routes.js';
 import { bindUnixSocket, type BoundSocket, type SocketSpec } from './unix-socket.js';
 
 export interface ServerOptions {
@@ -25,6 +25,8 @@ export interface ServerOptions {
   readonly notify: ChangeNotifier;
   /** Request counting (only with the operations listener configured). */
   readonly metrics?: RequestRecorder | undefined;
+  /** `POST /v1/refresh` (SPEC §10.5): the answer's body, or an ApiError (429 rate limit, a failed refresh). */
+  readonly refresh?: ((principal: Principal) => Promise<Record<string, unknown>>) | undefined;
 }
 
 export interface RunningServer {
@@ -60,7 +62,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (rec !== undefined) {
       const s: Seen = { route: 'unmatched', start: performance.now() };
       seen = s;
-      res.once('close', () => rec.request(s.route, res.statusCode, (performance.now() - s.start) / 1000));
+      res.once('close', () => {
+        const seconds = (performance.now() - s.start) / 1000;
+        rec.request(s.route, res.statusCode, seconds);
+        if (s.token !== undefined) rec.authenticated?.(s.route, s.token, res.statusCode);
+      });
     }
     try {
       const pending = handle(req, res, count.open, viaSocket ? SOCKET : port, o, seen, internal);
@@ -100,6 +106,8 @@ const SOCKET = 'socket';
 interface Seen {
   route: RequestRoute;
   readonly start: number;
+  /** The authenticated token's name (`main` or a scoped token's), once the token gate passed. */
+  token?: string;
 }
 
 /**
@@ -127,9 +135,13 @@ function handle(
   const route = matchRoute(req.url ?? '/');
   if (!route) return sendError(req, res, new ApiError('not_found'));
   if (seen) seen.route = route.name;
-  if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, new ApiError('method_not_allowed', { headers: { Allow: ALLOWED_METHODS } }));
-  if (route.auth && !o.guard.check(req.headers.authorization))
-    return sendError(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+  if (!methodAllowed(route, req.method)) return sendError(req, res, new ApiError('method_not_allowed', { headers: { Allow: allowedMethods(route) } }));
+  const principal = route.auth ? o.guard.authenticate(req.headers.authorization) : undefined;
+  if (route.auth && principal === undefined) return sendError(req, res, new ApiError('unauthorized', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+  if (seen && principal) seen.token = principal.name;
+  // The modes answer within the principal's scope: a scoped token (SPEC §10.3) sees only its
+  // namespaces, the main token everything; its scope is part of every tag (notify.ts).
+  const scope = principal?.scopeId;
   switch (route.name) {
     case 'health':
       return sendJson(req, res, 200, o.mode.health());
@@ -138,14 +150,30 @@ function handle(
       return sendJson(req, res, r.ready ? 200 : 503, r);
     }
     case 'secrets':
-      return o.notify.answer({ req, res, rep: { route: 'secrets' }, produce: () => o.mode.secrets(), internal });
+      return o.notify.answer({ req, res, rep: { route: 'secrets', scope }, produce: () => o.mode.secrets(principal), internal });
     case 'keys':
-      return o.notify.answer({ req, res, rep: { route: 'keys' }, produce: () => o.mode.keys(), internal });
+      return o.notify.answer({ req, res, rep: { route: 'keys', scope }, produce: () => o.mode.keys(principal), internal });
     case 'secret': {
       // The wait parameter (400), the state (503) and any condition (304) are checked in notify.ts, in that order.
       const key = route.key ?? '';
       const plain = prefersTextPlain(req.headers.accept);
-      return o.notify.answer({ req, res, rep: { route: 'secret', key, plain }, produce: () => o.mode.secret(key, { plain }), internal });
+      return o.notify.answer({
+        req,
+        res,
+        rep: { route: 'secret', key, plain, scope },
+        produce: () => o.mode.secret(key, { plain, scope: principal }),
+        internal,
+      });
+    }
+    case 'refresh': {
+      if (o.refresh === undefined || principal === undefined) return sendError(req, res, new ApiError('not_found'));
+      return o.refresh(principal).then(
+        (answer) => sendJson(req, res, 200, answer),
+        (err: unknown) => {
+          if (err instanceof ApiError) return sendError(req, res, err);
+          throw err;
+        },
+      );
     }
   }
 }

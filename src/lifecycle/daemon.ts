@@ -42,6 +42,14 @@ export function runAsDaemon(agent: AgentHandle, log: Logger, events: Events = ne
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // SPEC §10.5: reload instead of Node's default for SIGHUP, which is to exit. Failures are logged
+  // by the reload itself and never stop the agent.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    agent.reload().catch((err: unknown) => {
+      log.error({ event: 'reload.failed' }, `reload failed: ${err instanceof Error ? err.name : typeof err}`);
+    });
+  });
 }
 
 /**

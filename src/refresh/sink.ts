@@ -42,5 +42,8 @@ export interface RefreshStatus {
   expired: boolean;
 }
 
-/** What started a refresh: `invoke` is a Lambda INVOKE event (the extension's poll, SPEC §6). */
-export type RefreshTrigger = 'startup' | 'poll' | 'request' | 'invoke';
+/**
+ * What started a refresh: `invoke` is a Lambda INVOKE event (the extension's poll, SPEC §6);
+ * `reload` a SIGHUP, `api` a `POST /v1/refresh` (SPEC §10.5).
+ */
+export type RefreshTrigger = 'startup' | 'poll' | 'request' | 'invoke' | 'reload' | 'api';

@@ -6,7 +6,7 @@ import type { ServingState } from '../refresh/schedule.js';
 import type { Loaded, RefreshSink } from '../refresh/sink.js';
 import { realTimers, type Clock, type TimerHandle, type Timers } from '../refresh/timers.js';
 import { healthBody, readiness, stateOf } from './health.js';
-import type { Body, Readiness, SecretOptions, ServingMode } from './mode.js';
+import type { Body, Readiness, Scope, SecretOptions, ServingMode } from './mode.js';
 import { Snapshot } from './snapshot.js';
 import { SnapshotStore } from './store.js';
 
@@ -56,19 +56,19 @@ export class CachedMode implements ServingMode, RefreshSink {
     return readiness(this.state());
   }
 
-  secrets(): Body | Promise<Body> {
+  secrets(scope?: Scope): Body | Promise<Body> {
     return this.withSnapshot((snap) => ({
       contentType: 'application/json',
-      bytes: snap.secretsBody,
+      bytes: scope?.namespaces === undefined ? snap.secretsBody : snap.scoped(scope).secretsBody,
       release: this.store.acquire(snap),
       ciphertextHash: snap.meta.ciphertextHash,
     }));
   }
 
-  keys(): Body | Promise<Body> {
+  keys(scope?: Scope): Body | Promise<Body> {
     return this.withSnapshot((snap) => ({
       contentType: 'application/json',
-      bytes: snap.keysBody,
+      bytes: scope?.namespaces === undefined ? snap.keysBody : snap.scoped(scope).keysBody,
       release: this.store.acquire(snap),
       ciphertextHash: snap.meta.ciphertextHash,
     }));
@@ -78,9 +78,10 @@ export class CachedMode implements ServingMode, RefreshSink {
     return this.state() === 'ok' ? this.store.get()?.meta.ciphertextHash : undefined;
   }
 
-  secret(name: string, { plain }: SecretOptions): Body | Promise<Body> {
+  secret(name: string, { plain, scope }: SecretOptions): Body | Promise<Body> {
     return this.withSnapshot((snap) => {
-      const found = snap.lookup(name);
+      // A key outside the scope is as missing as an unknown one (404), and only in-scope keys are candidates.
+      const found = scope?.namespaces === undefined ? snap.lookup(name) : snap.scoped(scope).lookup(name);
       if (found.kind === 'missing') throw new ApiError('not_found');
       if (found.kind === 'ambiguous') throw new ApiError('ambiguous_key', { extra: { candidates: found.candidates } });
       const release = this.store.acquire(snap);

@@ -10,7 +10,7 @@ import type { FailureLog } from './failure-log.js';
 import { JitBatcher } from './jit-batch.js';
 import { SpareBodies } from './spare-bodies.js';
 import { healthBody, readiness, stateOf } from './health.js';
-import type { Body, Readiness, SecretOptions, ServingMode } from './mode.js';
+import type { Body, Readiness, Scope, SecretOptions, ServingMode } from './mode.js';
 
 interface Current {
   readonly meta: ArtifactMeta;
@@ -82,16 +82,17 @@ export class JitMode implements ServingMode, RefreshSink {
     return readiness(this.state());
   }
 
-  secrets(): Promise<Body> {
-    return this.serve({ route: 'secrets' });
+  // A scoped token's namespaces travel with its request: the worker builds only the scope's body.
+  secrets(scope?: Scope): Promise<Body> {
+    return this.serve(scope?.namespaces === undefined ? { route: 'secrets' } : { route: 'secrets', namespaces: scope.namespaces });
   }
 
-  keys(): Promise<Body> {
-    return this.serve({ route: 'keys' });
+  keys(scope?: Scope): Promise<Body> {
+    return this.serve(scope?.namespaces === undefined ? { route: 'keys' } : { route: 'keys', namespaces: scope.namespaces });
   }
 
-  secret(name: string, { plain }: SecretOptions): Promise<Body> {
-    return this.serve({ route: 'secret', name, plain });
+  secret(name: string, { plain, scope }: SecretOptions): Promise<Body> {
+    return this.serve(scope?.namespaces === undefined ? { route: 'secret', name, plain } : { route: 'secret', name, plain, namespaces: scope.namespaces });
   }
 
   /** From the verified artifact's metadata: a conditional request that matches costs no worker task. */

@@ -15,9 +15,20 @@ export interface Body {
 
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: 'not_loaded' | 'cache_expired' | 'revoked' | 'expired' };
 
+/**
+ * What a request may see (SPEC §10.3): `namespaces` undefined means everything (the main token);
+ * otherwise only those namespaces — other keys are absent from every body and 404 by name, and a
+ * flat payload (no namespaces) shows nothing. `scopeId` identifies the scope (same namespaces, same id).
+ */
+export interface Scope {
+  readonly namespaces?: readonly string[] | undefined;
+  readonly scopeId?: string | undefined;
+}
+
 /** How `/v1/secrets/:key` answers: `plain` when the client prefers `text/plain` (SPEC §5). */
 export interface SecretOptions {
   readonly plain: boolean;
+  readonly scope?: Scope | undefined;
 }
 
 export interface ServingMode {
@@ -31,10 +42,10 @@ export interface ServingMode {
    * no promise on the hot path) and asynchronously when it must wait (JIT decryption, a refresh).
    * May throw an ApiError synchronously or reject with one.
    */
-  secrets(): Body | Promise<Body>;
+  secrets(scope?: Scope): Body | Promise<Body>;
   /** One secret: its JSON body, or with `plain` its bare value as `text/plain`. */
   secret(name: string, options: SecretOptions): Body | Promise<Body>;
-  keys(): Body | Promise<Body>;
+  keys(scope?: Scope): Body | Promise<Body>;
   /**
    * The ciphertext hash of the artifact a secrets request arriving now would be answered from, when
    * it would be answered at once (state ok, data held); undefined otherwise (not loaded, revoked,

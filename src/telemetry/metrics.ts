@@ -28,7 +28,7 @@ export interface MetricSources {
   readonly waiters: () => number;
 }
 
-const ROUTES: readonly RequestRoute[] = ['health', 'ready', 'secrets', 'secret', 'keys', 'metrics', 'unmatched'];
+const ROUTES: readonly RequestRoute[] = ['health', 'ready', 'secrets', 'secret', 'keys', 'refresh', 'metrics', 'unmatched'];
 const P = 'clef_agent_';
 
 export class AgentMetrics implements PoolRecorder, RefreshRecorder {
@@ -39,6 +39,12 @@ export class AgentMetrics implements PoolRecorder, RefreshRecorder {
   private readonly loopDelay: IntervalHistogram;
 
   private readonly requests = new CounterFamily(`${P}http_requests_total`, 'HTTP requests answered, by listener, matched route and status code');
+  // By token name (SPEC §10.3): names come from the main token (`main`) and the scoped-tokens file
+  // (at most MAX_SCOPED_TOKENS each), so the label's cardinality is bounded by configuration.
+  private readonly tokenRequests = new CounterFamily(
+    `${P}http_authenticated_requests_total`,
+    'Requests that passed the token check, by matched route, token name and status code',
+  );
   private readonly requestSeconds = new HistogramFamily(
     `${P}http_request_duration_seconds`,
     'Time from request to the end of its response, by listener and matched route',
@@ -70,6 +76,7 @@ export class AgentMetrics implements PoolRecorder, RefreshRecorder {
     this.loopDelay.enable();
     this.families = [
       this.requests,
+      this.tokenRequests,
       this.requestSeconds,
       this.refreshes,
       new GaugeFamily(`${P}last_refresh_success_timestamp_seconds`, 'When the last successful refresh finished (Unix seconds); absent before the first', () =>
@@ -131,6 +138,7 @@ export class AgentMetrics implements PoolRecorder, RefreshRecorder {
   forListener(listener: Listener): RequestRecorder {
     const routes = new Map<RequestRoute, { seconds: HistogramCell; byStatus: Map<number, CounterCell> }>();
     for (const route of ROUTES) routes.set(route, { seconds: this.requestSeconds.child({ listener, route }), byStatus: new Map() });
+    const tokenCells = new Map<string, CounterCell>();
     return {
       request: (route, status, seconds) => {
         const r = routes.get(route);
@@ -142,6 +150,15 @@ export class AgentMetrics implements PoolRecorder, RefreshRecorder {
         }
         cell.value++;
         r.seconds.observe(seconds);
+      },
+      authenticated: (route, token, status) => {
+        const id = `${route}\u0000${token}\u0000${status}`;
+        let cell = tokenCells.get(id);
+        if (cell === undefined) {
+          cell = this.tokenRequests.child({ listener, route, token, status: String(status) });
+          tokenCells.set(id, cell);
+        }
+        cell.value++;
       },
       rejected: (why) => this.rejected(why),
     };

@@ -7,7 +7,7 @@ import { FAILURES, type FailureCode } from '../../common/failures.js';
 import type { Task } from '../../common/protocol.js';
 
 /** The route a request matched; `unmatched` for every 404 and for requests refused before routing. */
-export type RequestRoute = 'health' | 'ready' | 'secrets' | 'secret' | 'keys' | 'metrics' | 'unmatched';
+export type RequestRoute = 'health' | 'ready' | 'secrets' | 'secret' | 'keys' | 'refresh' | 'metrics' | 'unmatched';
 export type Listener = 'api' | 'ops';
 /** Why a request or task was turned away for load: the pool's queue was full, or the connection cap. */
 export type Rejection = 'queue_full' | 'too_many_connections';
@@ -17,6 +17,8 @@ export type TaskKind = Task['type'];
 /** One listener's request counting: resolve the listener once, then count per request. */
 export interface RequestRecorder {
   request(route: RequestRoute, status: number, seconds: number): void;
+  /** An authenticated request, by the token's name (`main` or a scoped token's name from the file). */
+  authenticated?(route: RequestRoute, token: string, status: number): void;
   rejected(why: Rejection): void;
 }
 

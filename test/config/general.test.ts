@@ -26,7 +26,7 @@ describe('unknown CLEF_AGENT_* variables', () => {
   test('unknown variable: other prefixes are ignored', () => assert.equal(load(env({ CLEF_AGENTX: '1', AWS_REGION: 'eu-west-1', PATH: '/bin' })).port, 7779));
   test('KNOWN_VARIABLES: lists every implemented setting once, all prefixed', () => {
     assert.equal(new Set(KNOWN_VARIABLES).size, KNOWN_VARIABLES.length);
-    assert.equal(KNOWN_VARIABLES.length, 35);
+    assert.equal(KNOWN_VARIABLES.length, 36);
     for (const name of KNOWN_VARIABLES) assert.match(name, /^CLEF_AGENT_[A-Z_]+$/);
   });
   test('editDistance and suggest', () => {

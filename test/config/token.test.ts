@@ -22,7 +22,7 @@ describe('CLEF_AGENT_TOKEN', () => {
   });
   test('CLEF_AGENT_TOKEN: generated as 32 random bytes in hex when unset', () => {
     const a = load(env({ CLEF_AGENT_TOKEN: undefined }));
-    assert.match(a.token, /^[0-9a-f]{64}$/);
+    assert.match(a.token ?? '', /^[0-9a-f]{64}$/);
     assert.equal(a.tokenOrigin, 'generated');
     assert.notEqual(load(env({ CLEF_AGENT_TOKEN: undefined })).token, a.token);
   });
@@ -115,7 +115,7 @@ describe('CLEF_AGENT_TOKEN_FILE', () => {
   test('CLEF_AGENT_TOKEN_FILE: a missing file is created with a generated token, mode 0600', () => {
     const file = join(tempDir(), 'token');
     const c = load(env({ CLEF_AGENT_TOKEN: undefined, CLEF_AGENT_TOKEN_FILE: file }));
-    assert.match(c.token, /^[0-9a-f]{64}$/);
+    assert.match(c.token ?? '', /^[0-9a-f]{64}$/);
     assert.equal(c.tokenOrigin, 'generated-file');
     assert.equal(c.tokenFile, file);
     assert.equal(readFileSync(file, 'utf8'), c.token);

@@ -63,7 +63,7 @@ export async function startInProcess(env: Record<string, string>): Promise<InPro
     await handle.close();
     throw err;
   }
-  const token = config.token;
+  const token = config.token ?? '';
   return {
     handle,
     port: handle.port,

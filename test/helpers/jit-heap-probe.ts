@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   });
   const handle = await startAgent(config, { log: createLogger('silent') });
   await handle.loaded;
-  const token = config.token;
+  const token = config.token ?? '';
   send({ type: 'ready', port: handle.port });
 
   process.on('message', (m: Message) => {
