@@ -118,6 +118,24 @@ describe('§10.3 scoped tokens (real agent, cached and JIT)', { timeout: 90_000 
         assert.deepEqual(billing.json(), { error: 'ambiguous key', reason: 'ambiguous_key', candidates: ['app__API_KEY', 'payments__API_KEY'] });
       });
 
+      it('ETags are per scope: a scope’s tag never matches another scope’s representation, and its own gives 304', async () => {
+        const main = await get(mode, '/v1/secrets', TOKEN);
+        const web = await get(mode, '/v1/secrets', WEB);
+        const billing = await get(mode, '/v1/secrets', BILLING);
+        const tags = [main, web, billing].map((r) => r.headers['etag']);
+        assert.equal(new Set(tags).size, 3, `three scopes, three tags: ${tags.join(' ')}`);
+        const fa = agents[mode];
+        assert.ok(fa);
+        const conditional = (token: string, tag: string | string[] | undefined): Promise<HttpAnswer> =>
+          fa.agent.request('/v1/secrets', { token, headers: { 'if-none-match': String(tag) } });
+        assert.equal((await conditional(WEB, web.headers['etag'])).status, 304);
+        // The main token's tag presented by a scoped token: its own representation is different, so 200 with its scope only.
+        const crossed = await conditional(WEB, main.headers['etag']);
+        assert.equal(crossed.status, 200);
+        assert.deepEqual(crossed.json(), { app: PAYLOAD.app });
+        assert.equal((await conditional(TOKEN, web.headers['etag'])).status, 200);
+      });
+
       it('a wrong token gets the same 401 whatever it nearly matches', async () => {
         const reference = await get(mode, '/v1/secrets', 'f'.repeat(64));
         assertErrorBody(reference, 401, 'unauthorized');
