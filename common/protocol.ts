@@ -219,14 +219,10 @@ export interface KmsSealed {
 export interface WorkerInit {
   /**
    * The age identity. The main thread never parses it: an inline key is passed as opaque bytes,
-   * a key file by path so workers read it themselves. After a SIGHUP reload a key file comes with
-   * `bytes`: its contents as the main thread read them once and a worker proved them, so every worker
-   * uses that key — not whatever the file holds when a worker happens to start (SPEC §10.5).
+   * a key file by path so workers read it themselves (also after a SIGHUP reload: the new workers
+   * read the file again, once a worker proved it).
    */
-  readonly ageKey?:
-    | { readonly kind: 'file'; readonly path: string; readonly bytes?: Uint8Array | undefined }
-    | { readonly kind: 'inline'; readonly bytes: Uint8Array }
-    | undefined;
+  readonly ageKey?: { readonly kind: 'file'; readonly path: string } | { readonly kind: 'inline'; readonly bytes: Uint8Array } | undefined;
   /** CLEF_AGENT_MAX_KEYS: a payload with more keys is refused before any per-key work (default DEFAULT_MAX_KEYS). */
   readonly maxKeys?: number | undefined;
 }

@@ -212,7 +212,6 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
       await refresher.flushState();
       await pool.destroy();
       mode.close();
-      reloader.close();
       if (config.ageKey?.kind === 'inline') config.ageKey.sealed.wipe();
     })();
     return closing;

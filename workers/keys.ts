@@ -64,9 +64,7 @@ export function getDecrypter(init: WorkerInit): Decrypter | TaskFailure {
 
 /** Parses a key spec without caching it (the reload's proof, SPEC §10.5). */
 export function parseSpec(spec: AgeKeySpec): Decrypter | TaskFailure {
-  if (spec.kind === 'inline') return fromText(decodeInline(spec.bytes), 'CLEF_AGENT_AGE_KEY is not a valid age secret key');
-  if (spec.bytes === undefined) return fromFile(spec.path);
-  return fromText(decodeInline(spec.bytes), `CLEF_AGENT_AGE_KEY_FILE ${spec.path} does not contain a valid age secret key`);
+  return spec.kind === 'inline' ? fromText(decodeInline(spec.bytes), 'CLEF_AGENT_AGE_KEY is not a valid age secret key') : fromFile(spec.path);
 }
 
 function decodeInline(bytes: Uint8Array): string | null {

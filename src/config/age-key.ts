@@ -6,7 +6,7 @@
  * never inherit it. A key file is only checked to be a readable regular file, never read here.
  */
 import { SealedBytes } from './sealed.js';
-import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { refuse, type Issues } from './errors.js';
 import { pathValue, read, type Env } from './parse.js';
 import { errnoCode, quote } from '../../common/display.js';
@@ -43,49 +43,13 @@ function checkKeyFile(raw: string, cwd: string, warnings: string[]): AgeKeySourc
   return { kind: 'file', path };
 }
 
-/** An identity file bigger than this is not one (a few keys and comments are a few hundred bytes). */
-const MAX_KEY_FILE_BYTES = 64 * 1024;
-
 /**
- * SIGHUP (SPEC §10.5): the key file checked again with the start-up rules, then read once into a
- * buffer of its own (never parsed here: a worker proves it before any worker uses it). The caller
- * owns the bytes and wipes them when they are replaced. Throws a ConfigError naming the variable.
+ * SIGHUP (SPEC §10.5): the key file checked again with the start-up rules (a readable regular file,
+ * not empty, owned and protected as at start-up). Still never read here: a worker proves it.
+ * Throws a ConfigError naming the variable.
  */
-export function readKeyFileForReload(path: string, warnings: string[]): Buffer {
+export function recheckKeyFile(path: string, warnings: string[]): void {
   checkKeyFile(path, '/', warnings);
-  const shown = quote(path, 200);
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (err) {
-    return refuse(AGE_KEY_FILE, `${shown} cannot be read (${errnoCode(err) ?? 'unknown error'})`, FILE_EXPECTED);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) refuse(AGE_KEY_FILE, `${shown} is not a regular file`, FILE_EXPECTED);
-    checkTrustedFile(AGE_KEY_FILE, path, { secret: true, stats: st });
-    if (st.size > MAX_KEY_FILE_BYTES) refuse(AGE_KEY_FILE, `${shown} is larger than ${MAX_KEY_FILE_BYTES} bytes`, FILE_EXPECTED);
-    // Buffer.alloc, not a pooled slice: the whole ArrayBuffer is cloned into each worker's data.
-    const bytes = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < bytes.length) {
-      const n = readSync(fd, bytes, off, bytes.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    if (off === 0) refuse(AGE_KEY_FILE, `${shown} is empty`, FILE_EXPECTED);
-    return off === bytes.length ? bytes : wipedCopy(bytes, off);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The file shrank between fstat and read: keep what was read, in a buffer of its own. */
-function wipedCopy(bytes: Buffer, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  bytes.copy(out, 0, 0, length);
-  bytes.fill(0);
-  return out;
 }
 
 /** Mutates `env`: CLEF_AGENT_AGE_KEY is removed whatever else happens. */

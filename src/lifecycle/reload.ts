@@ -2,16 +2,17 @@
  * SIGHUP (SPEC §10.5): re-read the token file, the scoped-tokens file and the age key file, then
  * refresh at once (shared with any refresh in flight).
  *
- * Atomic: everything is read and checked first — the files with the start-up rules, the age key by
- * a worker that parses it without keeping it — and only then is anything replaced. A failure keeps
+ * Atomic: everything is read and checked first — the files with the start-up rules, the age key file
+ * by a worker that reads and parses it without keeping it — and only then is anything replaced: the
+ * tokens swapped, and the workers restarted so they read the key file again (the main thread still
+ * never reads it). A failure keeps
  * every previous value (tokens, scopes and key alike) and is logged with the variable, the file and
  * the problem, never a token, a hash or key material.
  *
  * What is not re-read: variables (the environment of a running process cannot change), so a token
  * from CLEF_AGENT_TOKEN, a generated one and an inline CLEF_AGENT_AGE_KEY stay as they are.
  */
-import type { WorkerInit } from '../../common/protocol.js';
-import { readKeyFileForReload } from '../config/age-key.js';
+import { recheckKeyFile } from '../config/age-key.js';
 import { ConfigError } from '../config/errors.js';
 import { checkDistinct, readScopedTokens, type ScopedToken } from '../config/scoped-tokens.js';
 import { rereadTokenFile } from '../config/token.js';
@@ -33,15 +34,14 @@ export interface ReloadDeps {
 interface Plan {
   readonly main: string | undefined;
   readonly scoped: readonly ScopedToken[];
-  readonly key: Buffer | undefined;
+  /** The age key file to prove and hand to new workers (by path), when the key comes from one. */
+  readonly keyFile: string | undefined;
   readonly warnings: readonly string[];
 }
 
 export class Reloader {
   /** The main token in force (the token file's may change on reload). Secret: never logged. */
   private main: string | undefined;
-  /** The reloaded age key file's bytes the workers were given; wiped when replaced or on close. */
-  private keyBytes: Buffer | undefined;
   /** One reload at a time: a second SIGHUP during one runs after it. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -56,12 +56,6 @@ export class Reloader {
     return run;
   }
 
-  /** Wipe the key bytes this reloader handed out (the pool is gone). */
-  close(): void {
-    this.keyBytes?.fill(0);
-    this.keyBytes = undefined;
-  }
-
   private async once(): Promise<boolean> {
     const { config, log } = this.deps;
     log.info({ event: 'reload.started' }, 'SIGHUP: reloading the token file, the scoped-tokens file and the age key file');
@@ -72,12 +66,11 @@ export class Reloader {
       this.refused(err instanceof ConfigError ? err.message : `unexpected error (${err instanceof Error ? err.name : typeof err})`);
       return this.refreshAfter(false);
     }
-    const ageKey = config.ageKey?.kind === 'file' && plan.key !== undefined ? { kind: 'file' as const, path: config.ageKey.path, bytes: plan.key } : undefined;
+    const ageKey = plan.keyFile === undefined ? undefined : { kind: 'file' as const, path: plan.keyFile };
     if (ageKey !== undefined) {
-      // Proven by a worker before any worker is given it; the proof keeps nothing.
+      // Proven by a worker before any worker is restarted with it; the proof keeps nothing.
       const proof = await this.deps.pool.run({ type: 'checkKey', ageKey });
       if (!proof.ok) {
-        plan.key?.fill(0);
         this.refused(proof.message);
         return this.refreshAfter(false);
       }
@@ -85,13 +78,8 @@ export class Reloader {
     // Commit: nothing below can fail.
     this.main = plan.main;
     this.deps.guard.replace(plan.main, plan.scoped);
-    if (ageKey !== undefined) {
-      const init: WorkerInit = { ...this.deps.pool.init, ageKey };
-      this.deps.pool.reinit(init);
-      // Each worker got its own copy when it started; the old workers are on their way out.
-      this.keyBytes?.fill(0);
-      this.keyBytes = plan.key;
-    }
+    // New workers read the key file themselves when they start.
+    if (ageKey !== undefined) this.deps.pool.reinit({ ...this.deps.pool.init, ageKey });
     for (const w of plan.warnings) log.warn({ event: 'config.warning' }, w);
     log.info(
       {
@@ -118,8 +106,9 @@ export class Reloader {
     }
     const scoped = config.tokensFile === undefined ? [] : readScopedTokens(config.tokensFile).tokens;
     checkDistinct(main, scoped);
-    const key = config.ageKey?.kind === 'file' ? readKeyFileForReload(config.ageKey.path, warnings) : undefined;
-    return { main, scoped, key, warnings };
+    const keyFile = config.ageKey?.kind === 'file' ? config.ageKey.path : undefined;
+    if (keyFile !== undefined) recheckKeyFile(keyFile, warnings);
+    return { main, scoped, keyFile, warnings };
   }
 
   private refused(why: string): void {
