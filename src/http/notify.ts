@@ -107,7 +107,10 @@ export class ChangeNotifier {
    */
   private conditional(x: SecretsExchange, condition: string, deadline: number | undefined): void | Promise<void> {
     const hash = this.mode.servableHash();
-    if (hash !== undefined) {
+    // `*` matches when a current representation exists (RFC 9110 §13.1.2); whether one key exists
+    // is only known by looking it up, so `*` on `:key` takes the route's own path (404 for a key
+    // that does not exist, 304 after the lookup for one that does; never held by `?wait`).
+    if (hash !== undefined && !(x.rep.route === 'secret' && condition.trim() === '*')) {
       const tag = this.tags.tag(hash, x.rep);
       if (ifNoneMatchHits(condition, tag)) {
         if (deadline === undefined) return sendNotModified(x.res, tag);

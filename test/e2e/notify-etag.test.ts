@@ -85,6 +85,13 @@ for (const mode of ['cached', 'jit'] as const) {
       }
     });
 
+    it('§10.2 If-None-Match: * on a key that does not exist is 404, not 304 (RFC 9110: * matches an existing representation)', async () => {
+      for (const method of ['GET', 'HEAD']) {
+        const r = await get('/v1/secrets/app__NO_SUCH_KEY', { 'if-none-match': '*' }, method);
+        assert.equal(r.status, 404, `${method}: ${r.body}`);
+      }
+    });
+
     it('§10.2 a tag that is not the current one for this representation → 200 with the body', async () => {
       const secretsTag = await tagOf('/v1/secrets');
       const keysTag = await tagOf('/v1/keys');
