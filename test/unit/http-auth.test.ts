@@ -5,11 +5,10 @@
  * and the raw token is never one of the compared buffers.
  */
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { syncBuiltinESMExports } from 'node:module';
-import { after, before, describe, it, mock } from 'node:test';
+import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type * as AuthModule from '../../src/http/auth.js';
+import { authUnderTimingSpy } from '../helpers/timing-spy.js';
 
 const TOKEN = 'c1ef'.repeat(16);
 
@@ -17,19 +16,9 @@ describe('§5.1 TokenGuard (src/http/auth.ts)', () => {
   let calls: Array<[Buffer, Buffer]> = [];
   let auth: typeof AuthModule;
 
-  before(async () => {
-    const original = crypto.timingSafeEqual;
-    mock.method(crypto, 'timingSafeEqual', (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
-      calls.push([Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)]);
-      return original(a, b);
-    });
-    // Propagate the spy to `import { timingSafeEqual } from 'node:crypto'` bindings.
-    syncBuiltinESMExports();
-    auth = await import('../../src/http/auth.js');
-  });
-  after(() => {
-    mock.restoreAll();
-    syncBuiltinESMExports();
+  const spied = authUnderTimingSpy((a, b) => calls.push([a, b]));
+  before(() => {
+    auth = spied.auth();
   });
 
   const presented: Array<[string, string | undefined]> = [

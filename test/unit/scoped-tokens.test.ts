@@ -5,11 +5,11 @@
  * and POST /v1/refresh's answer and rate limit.
  */
 import assert from 'node:assert/strict';
-import crypto, { createHash } from 'node:crypto';
-import { syncBuiltinESMExports } from 'node:module';
-import { after, before, describe, it, mock } from 'node:test';
+import { createHash } from 'node:crypto';
+import { before, describe, it } from 'node:test';
 import type { LoadResult } from '../../common/protocol.js';
 import type * as AuthModule from '../../src/http/auth.js';
+import { authUnderTimingSpy } from '../helpers/timing-spy.js';
 import type { ScopedToken } from '../../src/config/scoped-tokens.js';
 import { ApiError } from '../../src/errors.js';
 import { OnDemandRefresh } from '../../src/refresh/on-demand.js';
@@ -33,20 +33,13 @@ const scoped = (name: string, token: string, namespaces: string[]): ScopedToken 
 describe('§10.3 TokenGuard with scoped tokens', () => {
   let calls = 0;
   let auth: typeof AuthModule;
-  before(async () => {
-    const original = crypto.timingSafeEqual;
-    mock.method(crypto, 'timingSafeEqual', (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
-      calls++;
-      assert.equal(a.byteLength, 32);
-      assert.equal(b.byteLength, 32);
-      return original(a, b);
-    });
-    syncBuiltinESMExports();
-    auth = await import('../../src/http/auth.js');
+  const spied = authUnderTimingSpy((a, b) => {
+    calls++;
+    assert.equal(a.byteLength, 32);
+    assert.equal(b.byteLength, 32);
   });
-  after(() => {
-    mock.restoreAll();
-    syncBuiltinESMExports();
+  before(() => {
+    auth = spied.auth();
   });
 
   it('returns the principal: main sees all, a scoped token its namespaces and a scope id', () => {
