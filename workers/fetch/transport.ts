@@ -5,7 +5,8 @@
  * counted on the decoded body. policy.ts drives attempts, retries and deadlines on top of it.
  */
 import type { Options } from 'ky';
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent } from './undici.js';
 import type { TaskFailure } from '../../common/protocol.js';
 import { taskFailure } from '../../common/task-failure.js';
 import { maskUrl } from '../../common/display.js';
