@@ -3,15 +3,22 @@
  * with the bearer token, a time limit and an abort signal, the body read whole (the agent's answers
  * are small and bounded by the artifact size cap).
  */
-import http from 'node:http';
+import type * as Http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
 import { ClefAgentError } from './errors.js';
+
+// node:http by require(): on Node 22 and later an ES import of it reads every export, and its lazy
+// WebSocket getters load Node's whole fetch implementation, 20-45 ms of an application's (or a
+// Lambda function's) cold start, for nothing used here.
+const http = createRequire(import.meta.url)('node:http') as typeof Http;
 
 /** Where the agent listens. */
 export type Endpoint = { readonly kind: 'tcp'; readonly host: string; readonly port: number } | { readonly kind: 'socket'; readonly path: string };
 
 export interface Answer {
   readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
+  readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
 }
 

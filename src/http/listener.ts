@@ -4,12 +4,13 @@
  * malformed requests answered without reaching a handler, and the bounded drain on stop. One
  * definition, so the listener that may face the network cannot drift from the API's limits.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import { HTTP_LIMITS as LIMITS } from '../../common/limits.js';
+import { http } from './node-http.js';
 
 export interface Listener {
-  readonly server: http.Server;
+  readonly server: Server;
   /** Connections open right now (the connection-cap gate compares it with the cap). */
   open(): number;
   /** Listen on host:port; resolves with the bound port. */
@@ -93,7 +94,7 @@ export function createListener(
   };
 }
 
-function listenOn(server: http.Server, where: net.ListenOptions): Promise<void> {
+function listenOn(server: Server, where: net.ListenOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(where, () => {
@@ -110,7 +111,7 @@ function listenOn(server: http.Server, where: net.ListenOptions): Promise<void> 
  * listening at the net level, destroy only sockets that owe no response, and close the others
  * once their last response is out.
  */
-async function closeServer(server: http.Server, sockets: Map<Socket, number>, drain: { stopping: boolean }): Promise<void> {
+async function closeServer(server: Server, sockets: Map<Socket, number>, drain: { stopping: boolean }): Promise<void> {
   drain.stopping = true;
   const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
   for (const [socket, owed] of sockets) if (owed === 0) socket.destroy();

@@ -10,7 +10,8 @@
  * - `POST /init/error`, `POST /exit/error`, header `Lambda-Extension-Function-Error-Type`, body
  *   `{"errorMessage","errorType"}`; Lambda then resets the sandbox.
  */
-import http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { http } from '../http/node-http.js';
 
 export const EXTENSIONS_API_VERSION = '2020-01-01';
 
@@ -121,7 +122,7 @@ export class ExtensionsApi {
     headers: Record<string, string>,
     body: unknown,
     timeoutMs: number | undefined,
-  ): Promise<{ headers: http.IncomingHttpHeaders; body: string }> {
+  ): Promise<{ headers: IncomingHttpHeaders; body: string }> {
     const url = new URL(path, this.base);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {

@@ -13,8 +13,9 @@
  * Nothing a collector sends back is kept or shown: an error names the status or the socket error
  * code only (a collector's answer may echo the auth headers).
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { http } from '../http/node-http.js';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { ExportResponse, IExporterTransport } from '@opentelemetry/otlp-exporter-base';
@@ -52,7 +53,7 @@ export function otlpHttpTransport(options: TransportOptions): IExporterTransport
   const url = new URL(options.url);
   const https = url.protocol === 'https:';
   // One kept-alive connection is plenty: exports run one at a time.
-  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
   return {
     async send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
       const deadline = Date.now() + timeoutMillis;
@@ -94,7 +95,7 @@ function post(url: URL, https: boolean, agent: HttpAgent, o: TransportOptions, b
     const headers: Record<string, string | number> = { ...o.headers(), 'content-type': o.contentType, 'content-length': body.byteLength };
     if (o.compression === 'gzip') headers['content-encoding'] = 'gzip';
     let answered = false;
-    const req = (https ? httpsRequest : httpRequest)(url, { method: 'POST', agent, headers }, (res) => {
+    const req = (https ? httpsRequest : http.request)(url, { method: 'POST', agent, headers }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       let size = 0;
