@@ -5,9 +5,9 @@ import { ChangeNotifier } from './http/notify.js';
 import { startServer } from './http/server.js';
 import { SocketError } from './http/unix-socket.js';
 import type { Logger } from './log.js';
-import { WorkerPool } from './pool.js';
+import { agentPool, type WorkerPool } from './pool.js';
 import { DAEMON_REFRESH_LIMITS, Refresher } from './refresh/refresher.js';
-import { IDLE_WORKER_EXIT_MS, LAMBDA_LIMITS, OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS, STARTUP_BACKOFF_BASE_MS } from '../common/limits.js';
+import { LAMBDA_LIMITS, OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS, STARTUP_BACKOFF_BASE_MS } from '../common/limits.js';
 import type { OpsServer } from './http/ops-server.js';
 import { realTimers, type Clock } from './refresh/timers.js';
 import type { AgentMetrics } from './telemetry/metrics.js';
@@ -76,6 +76,12 @@ export interface AgentDeps {
    * budget, and workers kept between invocations (a refresh never waits for one to start).
    */
   readonly lambda?: boolean;
+  /**
+   * The pool, already started from this configuration (`agentPool`; src/cli/early-start.ts starts
+   * it before the rest of the agent loads). Absent: started here. Either way the agent owns it from
+   * here on and destroys it on every failed start and on close.
+   */
+  readonly pool?: WorkerPool | undefined;
 }
 
 /**
@@ -91,14 +97,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   const startedAtMs = clock();
   const wantMetrics = config.opsAddr !== undefined || config.telemetry?.metricsUrl !== undefined;
   const metrics: AgentMetrics | undefined = wantMetrics ? new (await import('./telemetry/metrics.js')).AgentMetrics() : undefined;
-  const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
-  const pool = new WorkerPool({
-    size: config.workers,
-    init: { ageKey, maxKeys: config.maxKeys },
-    maxQueue: config.maxQueue,
-    metrics,
-    idleExitMs: deps.lambda !== true && idleWorkersExit(config) ? IDLE_WORKER_EXIT_MS : undefined,
-  });
+  const pool = deps.pool ?? agentPool(config, { lambda: deps.lambda });
+  if (metrics !== undefined) pool.measure(metrics);
   const mode =
     config.cacheTtl === 0
       ? new JitMode(pool, config.maxStale, config.decryptTimeoutMs, clock, new FailureLog(log), metrics)
@@ -266,15 +266,6 @@ const WAKE_EVENTS: ReadonlySet<EventName> = new Set<EventName>(['artifact.refres
 const NO_SERVER = { url: '', port: 0, close: (): Promise<void> => Promise.resolve() };
 
 const DAEMON_ATTEMPTS = { count: STARTUP_ATTEMPTS, backoffBaseMs: STARTUP_BACKOFF_BASE_MS };
-
-/**
- * Whether idle workers may exit between polls: cached mode only (a JIT request must find a worker
- * up), and not for S3 sources, whose every poll is signed: a new worker would resolve the AWS
- * credentials again (an STS call per poll with web identity) where a kept one reuses them.
- */
-export function idleWorkersExit(config: Pick<Config, 'cacheTtl' | 'source'>): boolean {
-  return config.cacheTtl !== 0 && config.source.kind !== 's3';
-}
 
 /** Up to 3 attempts of the whole load with exponential backoff, whatever the failure (SPEC §4.2). */
 async function firstLoad(

@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { TASKS_PER_WORKER, WORKER_YOUNG_GENERATION_MB } from '../common/limits.js';
+import { IDLE_WORKER_EXIT_MS, TASKS_PER_WORKER, WORKER_YOUNG_GENERATION_MB } from '../common/limits.js';
 import type { ServeBatchResult, ServeBatchTask, ServeResult, ServeTask, Task, TaskFailure, TaskResults, WorkerInit } from '../common/protocol.js';
 import { taskFailure } from '../common/task-failure.js';
+import type { Config } from './config/types.js';
 import { carrying, RequestCountingQueue } from './pool-queue.js';
 import type { PoolRecorder } from './telemetry/recorder.js';
 import { seaWorkerEnv, seaWorkerFile } from './sea.js';
@@ -16,7 +17,7 @@ export interface PoolOptions {
   readonly init: WorkerInit;
   /** Requests that may wait for a worker (a JIT batch counts its requests); past it `run` and `admit` answer `overloaded` at once. */
   readonly maxQueue: number;
-  /** Task durations and queue-full rejections (only with the operations listener configured). */
+  /** Task durations and queue-full rejections (only with metrics on; also set later by `measure`). */
   readonly metrics?: PoolRecorder | undefined;
   /**
    * Workers idle this long exit and are started again for the next task (cached mode: see
@@ -63,6 +64,14 @@ export class WorkerPool {
     this.options = options;
     this.size = options.size;
     this.piscina = this.create();
+  }
+
+  /**
+   * Start recording task durations and rejections (the agent's metrics load after the pool started:
+   * src/cli/early-start.ts). Tasks handed over before are not counted; the agent runs none before.
+   */
+  measure(metrics: PoolRecorder): void {
+    this.options = { ...this.options, metrics };
   }
 
   /** The live worker threads (diagnostics: resource usage, fault drills). */
@@ -268,6 +277,32 @@ export class WorkerPool {
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
   }
+}
+
+/**
+ * The agent's pool, from its configuration: `workers` threads, the age key (an inline key unsealed
+ * into the worker data, a key file by path) and the key-count limit. Started as soon as the
+ * configuration is valid (src/cli/early-start.ts), so the workers' start-up overlaps loading the
+ * rest of the main thread. In Lambda the workers stay between invocations (a refresh never waits
+ * for one to start); elsewhere idle ones may exit (`idleWorkersExit`).
+ */
+export function agentPool(config: Config, opts: { readonly lambda?: boolean | undefined } = {}): WorkerPool {
+  const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
+  return new WorkerPool({
+    size: config.workers,
+    init: { ageKey, maxKeys: config.maxKeys },
+    maxQueue: config.maxQueue,
+    idleExitMs: opts.lambda !== true && idleWorkersExit(config) ? IDLE_WORKER_EXIT_MS : undefined,
+  });
+}
+
+/**
+ * Whether idle workers may exit between polls: cached mode only (a JIT request must find a worker
+ * up), and not for S3 sources, whose every poll is signed: a new worker would resolve the AWS
+ * credentials again (an STS call per poll with web identity) where a kept one reuses them.
+ */
+export function idleWorkersExit(config: Pick<Config, 'cacheTtl' | 'source'>): boolean {
+  return config.cacheTtl !== 0 && config.source.kind !== 's3';
 }
 
 /** Only the error's class/code, never its message: a message could quote bytes it was handed. */

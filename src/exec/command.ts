@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { STOP_DEADLINE_MS } from '../../common/limits.js';
 import { startAgent, type AgentHandle } from '../agent.js';
-import type { Prepared } from '../cli/serve.js';
+import type { Prepared } from '../cli/prepare.js';
 import { ApiError } from '../errors.js';
 import { StartupError } from '../startup.js';
 import type { EventName, EventFields } from '../telemetry/events.js';
@@ -90,7 +90,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
   for (const s of FORWARDED_SIGNALS) process.on(s, onSignal);
 
   try {
-    agent = await startAgent(config, { log, events, listen: options.serve });
+    agent = await startAgent(config, { log, events, listen: options.serve, pool: prepared.pool });
     if (terminating !== undefined) void agent.close();
     await agent.loaded;
     loading = false;

@@ -194,7 +194,7 @@ describe('clef-agent check usage errors', () => {
   });
 });
 
-describe("check's import graph stays tiny", () => {
+describe("the commands' import graphs stay small", () => {
   /** The module specifiers a compiled file imports at load time (`import … from`), and those it imports on demand (`import()`). */
   function imports(rel: string): { readonly loaded: string[]; readonly onDemand: string[] } {
     const text = readFileSync(fileURLToPath(new URL(`../../src/${rel}`, import.meta.url)), 'utf8');
@@ -204,7 +204,7 @@ describe("check's import graph stays tiny", () => {
     };
   }
 
-  it('main.js loads only the usage texts before dispatching; check.js only node:http and the usage texts', () => {
+  it('main.js loads only the usage texts before dispatching; check.js only node:http (by require) and the usage texts', () => {
     const main = imports('main.js');
     assert.deepEqual(main.loaded, ['./cli/usage.js']);
     assert.deepEqual(main.onDemand.sort(), [
@@ -215,7 +215,21 @@ describe("check's import graph stays tiny", () => {
       './cli/serve.js',
       './cli/version.js',
     ]);
-    assert.deepEqual(imports('cli/check.js'), { loaded: ['node:http', './usage.js'], onDemand: [] });
+    assert.deepEqual(imports('cli/check.js'), { loaded: ['../http/node-http.js', './usage.js'], onDemand: [] });
+    assert.deepEqual(imports('http/node-http.js'), { loaded: ['node:module'], onDemand: [] });
     assert.deepEqual(imports('cli/usage.js'), { loaded: [], onDemand: [] });
+  });
+
+  it('serve and exec start the worker pool before loading the rest of the agent: early-start.js loads only the configuration and the pool first', () => {
+    // What a cold start (Lambda init) overlaps: the workers start while serve-agent.js loads.
+    assert.deepEqual(imports('cli/serve.js'), { loaded: ['./early-start.js'], onDemand: ['./serve-agent.js'] });
+    assert.deepEqual(imports('cli/early-start.js'), {
+      loaded: ['node:inspector', '../config/index.js', '../pool.js'],
+      // The Lambda client once the pool started; the logger and lifecycle only to report an invalid configuration.
+      onDemand: ['../lifecycle/extensions-api.js', '../log.js', '../lifecycle/lambda.js'],
+    });
+    const exec = imports('cli/exec.js');
+    assert.deepEqual(exec.loaded, ['../exec/args.js', './early-start.js', './usage.js']);
+    assert.deepEqual(exec.onDemand.sort(), ['../exec/command.js', './prepare.js']);
   });
 });

@@ -15,7 +15,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import type { EncryptedArtifact, LoadTask, ServeRequest, ServeResult, WorkerInit } from '../../common/protocol.js';
 import { TASKS_PER_WORKER, WORKER_YOUNG_GENERATION_MB } from '../../common/limits.js';
 import { WorkerPool } from '../../src/pool.js';
-import { idleWorkersExit } from '../../src/agent.js';
+import { idleWorkersExit } from '../../src/pool.js';
 import { ageKeygen, ageLibEncrypt, inlineKey, sha256Hex, type AgeKeyPair } from '../workers/helpers.js';
 
 /** An artifact source that answers nothing until told to. */
