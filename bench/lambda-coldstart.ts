@@ -97,8 +97,11 @@ async function lambdaRun(c: Candidate, env: Record<string, string>, token: strin
   const start = Date.now();
   const child = spawn(c.command, [...c.args], {
     env: { ...env, CLEF_AGENT_PORT: String(port), AWS_LAMBDA_RUNTIME_API: api.runtimeApi, CLEF_AGENT_LAMBDA_EXTENSION_NAME: 'clef-agent' },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  // The agent's stderr, to say why when it exits before registering.
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => void (stderr = (stderr + d.toString('utf8')).slice(-2_000)));
   const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const gone = new Promise<void>((r) => child.once('exit', () => r()));
   try {
@@ -110,6 +113,8 @@ async function lambdaRun(c: Candidate, env: Record<string, string>, token: strin
     api.shutdown(2_000);
     await gone;
     return { register: registeredAt - start, secrets: secretsAt - start, shutdown: Date.now() - shutdownStart };
+  } catch (e) {
+    throw new Error(`${c.label}: ${e instanceof Error ? e.message : String(e)}; its stderr:\n${stderr}`);
   } finally {
     if (!exited()) child.kill('SIGKILL');
     await api.close();
