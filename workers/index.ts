@@ -6,6 +6,7 @@
  * `new Worker`, so `node:worker_threads` sees it), read once when the module loads.
  */
 import { workerData } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import type { TaskResults, Task, WorkerInit } from '../common/protocol.js';
 import { purgeCache } from './cache/disk.js';
 import { readState, writeState } from './cache/state.js';
@@ -15,7 +16,6 @@ import { load } from './load.js';
 import { taskFailure } from '../common/task-failure.js';
 import { serve } from './serve.js';
 import { batchBuffers, serveBatch } from './serve-batch.js';
-import { movable } from './movable.js';
 
 const init: WorkerInit = isWorkerInit(workerData) ? workerData : {};
 
@@ -53,12 +53,20 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
  * Piscina handler. A loaded snapshot's arena and JIT response bodies are moved, not copied, to the
  * main thread: the result is wrapped in a transferable whose transfer items are those ArrayBuffers
  * (each owned exactly by its arena or body; piscina concatenates a list into the transfer list),
- * and piscina unwraps it before posting (workers/movable.ts).
+ * and piscina unwraps it before posting.
  */
 export default async function handler(task: Task): Promise<unknown> {
   const result = await runTask(task, init);
   const buffers = transfers(task, result);
-  if (buffers.length > 0) return movable(result, buffers);
+  if (buffers.length > 0) {
+    const movable = {
+      [Piscina.transferableSymbol]: buffers,
+      [Piscina.valueSymbol]: result,
+    };
+    // Piscina types its symbols as plain `symbol`, so TS cannot see this satisfies its
+    // Transferable interface; at runtime it is exactly what `isTransferable` checks.
+    return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
+  }
   return result;
 }
 
