@@ -5,43 +5,31 @@
 // 1. The Node that becomes the binary: the LTS release of scripts/lts-node.mjs (npm's `node` package,
 //    installed into .tmp/, or SEA_NODE=/path/to/node of that version). It also builds the blob, as SEA requires.
 // 2. esbuild bundles the main thread (src/main.ts, with pack and loadtest) into one CommonJS file,
-//    and the worker side (piscina's worker wrapper + workers/index.ts) into another.
+//    and the worker side (piscina's worker wrapper + workers/index.ts, scripts/worker-bundle.mjs)
+//    into ES module chunks, as the npm package does: the entry loads only what the first load needs
+//    and the AWS SDK, the HTTP stack and the rest stay in chunks loaded on demand (one CommonJS
+//    file with all of it inlined took ~60 ms longer to start a worker).
 // 3. `node --build-sea` writes the executable (into a stripped copy of that node): the main bundle is the SEA main script; the worker
-//    bundle and package.json are assets. At run time src/sea.ts writes the worker bundle into a
-//    private temp directory (worker threads need a real file) and removes it at exit.
+//    chunks (with a list of them) and package.json are assets. At run time src/sea.ts writes the
+//    worker chunks into a private temp directory (worker threads need real files) and removes it at exit.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
 import { LTS_NODE_VERSION as NODE_VERSION, ltsNode as seaNode } from './lts-node.mjs';
+import { piscinaWrapperPath, WORKER_ENTRY, workerEntry } from './worker-bundle.mjs';
 
-/** Asset names: must match SEA_ASSETS in src/sea.ts. */
-const ASSETS = { worker: 'worker.cjs', packageJson: 'package.json' };
+/** Asset names: must match SEA_ASSETS in src/sea.ts (each worker chunk is `worker/<file>`). */
+const ASSETS = { workerFiles: 'worker-files.json', workerPrefix: 'worker/', packageJson: 'package.json' };
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const outDir = join(root, 'dist-bin');
 const work = join(outDir, 'build');
 const output = join(outDir, 'clef-agent');
+const workerDir = join(work, 'worker');
 
-/**
- * piscina starts every worker as `new Worker(resolve(__dirname, 'worker.js'))`, its wrapper next to
- * its own file. In the binary there is no such file (and `__dirname` is the executable's
- * directory), so that one expression reads the path src/sea.ts wrote the worker bundle to.
- */
-const piscinaWorkerPath = {
-  name: 'piscina-worker-path',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]node_modules[\\/]piscina[\\/]dist[\\/]index\.js$/ }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      const expr = "(0, node_path_1.resolve)(__dirname, 'worker.js')";
-      if (source.split(expr).length !== 2) throw new Error(`piscina changed: "${expr}" is not in ${args.path} exactly once; revisit build-binary.mjs`);
-      return { contents: source.replace(expr, "globalThis[Symbol.for('clef-agent.sea.piscina-worker-file')]"), loader: 'js' };
-    });
-  },
-};
-
-/** Both bundles: CommonJS for Node 26, everything inlined (the AWS SDK's lazy imports included). */
-const common = {
+/** The main bundle: CommonJS for Node 26 (the SEA main script), everything inlined (the lazy imports included). */
+const mainOptions = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -55,30 +43,41 @@ const common = {
   // that uses it (worker path, package.json) takes the src/sea.ts route in the binary.
   define: { 'import.meta.url': '__clef_import_meta_url' },
   banner: { js: "var __clef_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [piscinaWorkerPath],
+  plugins: [piscinaWrapperPath()],
   // piscina's optional native addon for `niceIncrement`, which the agent never sets.
+  external: ['@napi-rs/nice'],
+};
+
+/**
+ * The worker side: ES module chunks (`.mjs`, as the temp directory has no package.json saying
+ * "module"), every dependency bundled, so that nothing but the chunks is needed at run time.
+ */
+const workerOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: `node${NODE_VERSION.split('.')[0]}`,
+  splitting: true,
+  chunkNames: '[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // CommonJS dependencies (the AWS SDK, piscina's wrapper) call require(); an ES module has none of its own.
+  banner: { js: "import { createRequire as __clefCreateRequire } from 'node:module'; const require = __clefCreateRequire(import.meta.url);" },
+  plugins: [workerEntry(root)],
   external: ['@napi-rs/nice'],
 };
 
 async function bundle() {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  await esbuild.build({ ...common, entryPoints: [join(root, 'src', 'main.ts')], outfile: join(work, 'main.cjs') });
-  // One file that is piscina's worker wrapper and exports our handler: the pool names this same
-  // file as its task module, and the wrapper's require() of it returns these exports.
-  await esbuild.build({
-    ...common,
-    stdin: {
-      contents: [
-        `require(${JSON.stringify(join(root, 'node_modules', 'piscina', 'dist', 'worker.js'))});`,
-        "module.exports = require('./workers/index.ts').default;",
-      ].join('\n'),
-      resolveDir: root,
-      sourcefile: 'sea-worker-entry.cjs',
-      loader: 'js',
-    },
-    outfile: join(work, ASSETS.worker),
-  });
+  await esbuild.build({ ...mainOptions, entryPoints: [join(root, 'src', 'main.ts')], outfile: join(work, 'main.cjs') });
+  // The entry (index.mjs) is piscina's worker wrapper and our handler: the pool names this same file
+  // as its task module, and the wrapper's load of it finds it loaded.
+  await esbuild.build({ ...workerOptions, entryPoints: { index: WORKER_ENTRY }, outdir: workerDir });
+  writeFileSync(join(work, ASSETS.workerFiles), `${JSON.stringify(readdirSync(workerDir).sort())}\n`);
 }
 
 /**
@@ -109,7 +108,11 @@ function buildSea(node) {
     // A process holding secrets takes no Node options from its environment (NODE_OPTIONS=--require …).
     execArgv: [],
     execArgvExtension: 'none',
-    assets: { [ASSETS.worker]: join(work, ASSETS.worker), [ASSETS.packageJson]: join(root, 'package.json') },
+    assets: {
+      [ASSETS.workerFiles]: join(work, ASSETS.workerFiles),
+      ...Object.fromEntries(readdirSync(workerDir).map((f) => [`${ASSETS.workerPrefix}${f}`, join(workerDir, f)])),
+      [ASSETS.packageJson]: join(root, 'package.json'),
+    },
   };
   const configPath = join(work, 'sea-config.json');
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
@@ -121,7 +124,10 @@ function buildSea(node) {
 const node = seaNode();
 await bundle();
 buildSea(node);
-const mb = (p) => `${(statSync(p).size / 1024 / 1024).toFixed(1)} MiB`;
+const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const workerFiles = readdirSync(workerDir);
+const workerBytes = workerFiles.reduce((n, f) => n + statSync(join(workerDir, f)).size, 0);
+const entryBytes = statSync(join(workerDir, 'index.mjs')).size;
 console.log(
-  `built ${output} (${mb(output)}; main bundle ${mb(join(work, 'main.cjs'))}, worker bundle ${mb(join(work, ASSETS.worker))}) on Node ${NODE_VERSION}`,
+  `built ${output} (${mib(statSync(output).size)}; main bundle ${mib(statSync(join(work, 'main.cjs')).size)}, worker bundle ${mib(workerBytes)} in ${workerFiles.length} chunks, entry ${mib(entryBytes)}) on Node ${NODE_VERSION}`,
 );

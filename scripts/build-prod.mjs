@@ -8,12 +8,14 @@
 // when first imported. Measured (bench/README.md "Footprint"): spawn to ready ~25 % faster and
 // ~10 MiB less idle RSS than the tsc output.
 //
-// piscina stays an installed dependency: it starts workers from its own worker.js next to its files.
+// piscina is bundled too, and the worker bundle's entry is piscina's worker wrapper and our handler
+// in one (scripts/worker-bundle.mjs says why).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
+import { piscinaWrapperPath, WORKER_ENTRY, workerEntry } from './worker-bundle.mjs';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 // `--out DIR`: build elsewhere (bench/README.md compares this build with the tsc one); default dist/.
@@ -34,7 +36,8 @@ const common = {
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
-  external: ['piscina', '@napi-rs/nice'],
+  // piscina's optional native addon for `niceIncrement`, which the agent never sets.
+  external: ['@napi-rs/nice'],
   // CommonJS dependencies (the AWS SDK, pino) call require(); an ES module has none of its own.
   banner: { js: "import { createRequire as __clefCreateRequire } from 'node:module'; const require = __clefCreateRequire(import.meta.url);" },
   // src/cli/version.ts: the bundle's chunks do not sit where package.json's relative path expects.
@@ -42,8 +45,13 @@ const common = {
 };
 
 rmSync(dist, { recursive: true, force: true });
-await esbuild.build({ ...common, entryPoints: { main: join(root, 'src', 'main.ts') }, outdir: join(dist, 'src') });
-await esbuild.build({ ...common, entryPoints: { index: join(root, 'workers', 'index.ts') }, outdir: join(dist, 'workers') });
+await esbuild.build({
+  ...common,
+  entryPoints: { main: join(root, 'src', 'main.ts') },
+  outdir: join(dist, 'src'),
+  plugins: [piscinaWrapperPath()],
+});
+await esbuild.build({ ...common, entryPoints: { index: WORKER_ENTRY }, outdir: join(dist, 'workers'), plugins: [workerEntry(root)] });
 // The client (`clef-agent/client`) is plain tsc output with its .d.ts files: no dependencies to
 // bundle, and applications import it as ordinary ES modules with their types.
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

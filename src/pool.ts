@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { IDLE_WORKER_EXIT_MS, TASKS_PER_WORKER, WORKER_YOUNG_GENERATION_MB } from '../common/limits.js';
@@ -11,6 +12,13 @@ import { seaWorkerEnv, seaWorkerFile } from './sea.js';
 
 /** The compiled worker entry: dist/workers/index.js, next to dist/src/ (in the binary: src/sea.ts). */
 const WORKER_FILE = new URL('../workers/index.js', import.meta.url);
+
+/**
+ * Where a bundled piscina (the npm package, the image, the binary: scripts/worker-bundle.mjs) starts
+ * its workers: the worker entry itself, which there is piscina's worker wrapper and our handler in
+ * one file. piscina loaded from node_modules (the tsc build) never reads it and uses its own wrapper.
+ */
+const PISCINA_WRAPPER_FILE = Symbol.for('clef-agent.piscina-wrapper-file');
 
 export interface PoolOptions {
   readonly size: number;
@@ -258,9 +266,11 @@ export class WorkerPool {
 
   private create(): Piscina {
     this.queue = new RequestCountingQueue();
+    const file = seaWorkerFile() ?? WORKER_FILE;
+    (globalThis as Record<symbol, unknown>)[PISCINA_WRAPPER_FILE] = fileURLToPath(file);
     return new Piscina({
       taskQueue: this.queue,
-      filename: (seaWorkerFile() ?? WORKER_FILE).href,
+      filename: file.href,
       minThreads: this.options.idleExitMs === undefined ? this.options.size : 0,
       maxThreads: this.options.size,
       ...(this.options.idleExitMs === undefined ? {} : { idleTimeout: this.options.idleExitMs }),

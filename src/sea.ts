@@ -4,10 +4,11 @@
  * worker code and package.json embedded as SEA assets. Outside the binary every function here
  * answers `undefined` and the agent runs from dist/ as before.
  *
- * Worker threads need a real file: piscina starts its own worker wrapper with `new Worker(path)`,
- * and that wrapper loads our handler by file name. The binary's worker asset is one CommonJS file
- * holding both (its exports are the handler), written once into a private temp directory
- * (mkdtemp: random name, mode 0700) and removed when the process exits.
+ * Worker threads need real files: piscina starts its worker wrapper with `new Worker(path)`, and
+ * that wrapper loads our handler by file name. The binary's worker code is ES module chunks whose
+ * entry (`index.mjs`) holds both (scripts/worker-bundle.mjs), written once into a private temp
+ * directory (mkdtemp: random name, mode 0700; each file 0400, created exclusively) and removed when
+ * the process exits.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,15 +22,11 @@ interface SeaModule {
   getRawAsset(key: string): ArrayBuffer;
 }
 
-/** Asset names, shared with scripts/build-binary.mjs. */
-export const SEA_ASSETS = { worker: 'worker.cjs', packageJson: 'package.json' } as const;
+/** Asset names, shared with scripts/build-binary.mjs: the list of worker chunks, each chunk under `worker/`. */
+export const SEA_ASSETS = { workerFiles: 'worker-files.json', workerPrefix: 'worker/', packageJson: 'package.json' } as const;
 
-/**
- * Where the binary's bundled piscina looks for its worker wrapper: build-binary.mjs rewrites
- * piscina's `resolve(__dirname, 'worker.js')` to read this global (in a SEA, `__dirname` is the
- * executable's directory, and nothing is written there).
- */
-const PISCINA_WORKER_FILE = Symbol.for('clef-agent.sea.piscina-worker-file');
+/** The worker entry among the chunks. */
+const WORKER_ENTRY = 'index.mjs';
 
 const sea = loadSea();
 
@@ -56,10 +53,15 @@ export function seaWorkerFile(): URL | undefined {
   if (workerFile !== undefined) return workerFile;
   const dir = mkdtempSync(join(tmpdir(), 'clef-agent-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, SEA_ASSETS.worker);
-  // 'wx': never through a file or link someone else put there.
-  writeFileSync(path, new Uint8Array(sea.getRawAsset(SEA_ASSETS.worker)), { mode: 0o400, flag: 'wx' });
-  (globalThis as Record<symbol, unknown>)[PISCINA_WORKER_FILE] = path;
+  const files: unknown = JSON.parse(sea.getAsset(SEA_ASSETS.workerFiles, 'utf8'));
+  if (!Array.isArray(files) || !files.every((f): f is string => typeof f === 'string' && /^[\w-][\w.-]*\.mjs$/.test(f)) || !files.includes(WORKER_ENTRY)) {
+    throw new Error('the binary is damaged: its list of worker files is malformed');
+  }
+  for (const f of files) {
+    // 'wx': never through a file or link someone else put there.
+    writeFileSync(join(dir, f), new Uint8Array(sea.getRawAsset(`${SEA_ASSETS.workerPrefix}${f}`)), { mode: 0o400, flag: 'wx' });
+  }
+  const path = join(dir, WORKER_ENTRY);
   workerFile = pathToFileURL(path);
   return workerFile;
 }

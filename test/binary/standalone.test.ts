@@ -96,7 +96,13 @@ describe('§9 standalone binary', { timeout: 120_000 }, () => {
       assert.equal(made.length, 1, made.join(', '));
       assert.match(made[0] ?? '', /^clef-agent-/);
       assert.equal(statSync(join(tmp, made[0] ?? '')).mode & 0o777, 0o700);
-      assert.deepEqual(readdirSync(join(tmp, made[0] ?? '')), ['worker.cjs']);
+      // ES module chunks (scripts/worker-bundle.mjs): the entry, and what it loads on demand.
+      const chunks = readdirSync(join(tmp, made[0] ?? ''));
+      assert.ok(chunks.includes('index.mjs'), chunks.join(', '));
+      for (const c of chunks) {
+        assert.match(c, /^[\w-][\w.-]*\.mjs$/);
+        assert.equal(statSync(join(tmp, made[0] ?? '', c)).mode & 0o777, 0o400, c);
+      }
     } finally {
       const code = await agent.stop({ signal: 'SIGTERM' });
       assert.equal(code, 0, agent.output);
