@@ -10,12 +10,15 @@
  * spawn → `/register` ≤ 2 × the bare start for an age artifact from a file or HTTP.
  *
  *   npm run build && node scripts/build-prod.mjs --out dist/bundle   (npm run bench does both)
- *   node dist/bench/lambda-coldstart.js [--runs N] [--binary dist-bin/clef-agent] [--sea-node PATH] [--json FILE]
+ *   node dist/bench/lambda-coldstart.js [--runs N] [--binary dist-bin/clef-agent] [--sea-node PATH] [--cpus LIST] [--json FILE]
  *
  * `--sea-node`: the Node the binary was built from (default .tmp/node-<version>/…, as
- * scripts/build-binary.mjs installs it), for the binary's bare-start baseline.
+ * scripts/build-binary.mjs installs it), for the binary's bare-start baseline; the bundle also runs
+ * on it (the LTS the image ships), beside the Node running this bench.
+ * `--cpus`: run every agent and bare start under `taskset -c LIST` (e.g. `1`: the one-core budget a
+ * Lambda function below 1769 MB gets at most), so overlapping work on two cores gains nothing.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { join } from 'node:path';
@@ -44,8 +47,16 @@ const SCENARIOS: readonly Scenario[] = [
   { label: 'KMS, file', kind: 'kms', http: false },
 ];
 
-function options(argv: readonly string[]): { runs: number; binary: string; seaNode: string | undefined; json: string | undefined } {
-  const o = { runs: 5, binary: join(ROOT, 'dist-bin', 'clef-agent'), seaNode: undefined as string | undefined, json: undefined as string | undefined };
+interface Options {
+  runs: number;
+  binary: string;
+  seaNode: string | undefined;
+  cpus: string | undefined;
+  json: string | undefined;
+}
+
+function options(argv: readonly string[]): Options {
+  const o: Options = { runs: 5, binary: join(ROOT, 'dist-bin', 'clef-agent'), seaNode: undefined, cpus: undefined, json: undefined };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag} needs a value`);
@@ -55,12 +66,23 @@ function options(argv: readonly string[]): { runs: number; binary: string; seaNo
     } else if (flag === '--binary') o.binary = value;
     else if (flag === '--sea-node') o.seaNode = value;
     else if (flag === '--json') o.json = value;
-    else throw new Error(`unknown option ${flag}; expected --runs, --binary, --sea-node or --json`);
+    else if (flag === '--cpus') {
+      if (!/^\d+([,-]\d+)*$/.test(value)) throw new Error('--cpus: expected a taskset CPU list such as 1 or 0,1');
+      o.cpus = value;
+    } else throw new Error(`unknown option ${flag}; expected --runs, --binary, --sea-node, --cpus or --json`);
   }
   return o;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** `--cpus`: the CPU list every spawned process is pinned to. */
+let pinned: string | undefined;
+
+/** spawn, under `taskset -c` with `--cpus`. */
+function launch(command: string, args: readonly string[], opts: SpawnOptions): ChildProcess {
+  return pinned === undefined ? spawn(command, [...args], opts) : spawn('taskset', ['-c', pinned, command, ...args], opts);
+}
 
 async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, exited: () => boolean): Promise<T> {
   const start = Date.now();
@@ -95,7 +117,7 @@ async function lambdaRun(c: Candidate, env: Record<string, string>, token: strin
   const api = await new LambdaExtensionsApi().start();
   const port = await freePort();
   const start = Date.now();
-  const child = spawn(c.command, [...c.args], {
+  const child = launch(c.command, c.args, {
     env: { ...env, CLEF_AGENT_PORT: String(port), AWS_LAMBDA_RUNTIME_API: api.runtimeApi, CLEF_AGENT_LAMBDA_EXTENSION_NAME: 'clef-agent' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -124,7 +146,7 @@ async function lambdaRun(c: Candidate, env: Record<string, string>, token: strin
 async function daemonRun(c: Candidate, env: Record<string, string>, token: string): Promise<{ ready: number; secrets: number }> {
   const port = await freePort();
   const start = Date.now();
-  const child = spawn(c.command, [...c.args], { env: { ...env, CLEF_AGENT_PORT: String(port) }, stdio: 'ignore' });
+  const child = launch(c.command, c.args, { env: { ...env, CLEF_AGENT_PORT: String(port) }, stdio: 'ignore' });
   const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const gone = new Promise<void>((r) => child.once('exit', () => r()));
   try {
@@ -148,7 +170,7 @@ async function bareNodeRun(node: string): Promise<number> {
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   const start = Date.now();
-  const child = spawn(node, ['-e', `require('node:http').request('http://127.0.0.1:${port}/register', { method: 'POST' }, (r) => r.resume()).end()`], {
+  const child = launch(node, ['-e', `require('node:http').request('http://127.0.0.1:${port}/register', { method: 'POST' }, (r) => r.resume()).end()`], {
     stdio: 'ignore',
   });
   const gone = new Promise<void>((r) => child.once('exit', () => r()));
@@ -182,20 +204,17 @@ function defaultSeaNode(): string | undefined {
 
 async function bench(): Promise<void> {
   const o = options(process.argv.slice(2));
+  pinned = o.cpus;
   const version = (node: string): string => spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const main = existsSync(bundleFile('src/main.js')) ? bundleFile('src/main.js') : distFile('src/main.js');
-  const candidates: Candidate[] = [
-    {
-      label: `node ${version(process.execPath)} ${main.includes('/bundle/') ? 'dist/bundle' : 'dist'}/src/main.js`,
-      command: process.execPath,
-      args: [main],
-      node: process.execPath,
-    },
-  ];
-  if (existsSync(o.binary)) {
-    const seaNode = o.seaNode ?? defaultSeaNode();
-    candidates.push({ label: 'standalone binary', command: o.binary, args: [], node: seaNode });
+  const built = `${main.includes('/bundle/') ? 'dist/bundle' : 'dist'}/src/main.js`;
+  const candidates: Candidate[] = [{ label: `node ${version(process.execPath)} ${built}`, command: process.execPath, args: [main], node: process.execPath }];
+  const seaNode = o.seaNode ?? defaultSeaNode();
+  // The LTS the image and the binary ship on, when it is not the Node running this bench.
+  if (seaNode !== undefined && version(seaNode) !== version(process.execPath)) {
+    candidates.push({ label: `node ${version(seaNode)} ${built}`, command: seaNode, args: [main], node: seaNode });
   }
+  if (existsSync(o.binary)) candidates.push({ label: 'standalone binary', command: o.binary, args: [], node: seaNode });
   const fx = await makeFixtures([10], { kinds: ['age', 'kms'], kmsCpus: undefined });
   const http = await new ArtifactServer().start();
   try {
@@ -229,7 +248,8 @@ async function bench(): Promise<void> {
       return xs === undefined ? undefined : median(xs);
     };
     const fmt = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(0));
-    console.log(`Lambda extension cold start, median of ${o.runs} runs (ms); ${process.platform} ${process.arch}\n`);
+    const where = o.cpus === undefined ? 'every CPU' : `pinned to CPU ${o.cpus} (taskset)`;
+    console.log(`Lambda extension cold start, median of ${o.runs} runs (ms); ${process.platform} ${process.arch}, ${where}\n`);
     console.log(
       '| agent | artifact | spawn → `/register` | spawn → first `/v1/secrets` 200 (Lambda) | daemon: spawn → `/v1/ready` 200 | daemon: spawn → first `/v1/secrets` 200 | SHUTDOWN → exit | bare `node -e` start | `/register` ÷ bare |\n|---|---|---:|---:|---:|---:|---:|---:|---:|',
     );
@@ -257,7 +277,10 @@ async function bench(): Promise<void> {
       }
     }
     if (o.json !== undefined)
-      writeFileSync(o.json, `${JSON.stringify({ runs: o.runs, at: new Date().toISOString(), rows, samples: Object.fromEntries(samples) }, null, 2)}\n`);
+      writeFileSync(
+        o.json,
+        `${JSON.stringify({ runs: o.runs, cpus: o.cpus ?? null, at: new Date().toISOString(), rows, samples: Object.fromEntries(samples) }, null, 2)}\n`,
+      );
   } finally {
     await http.close();
     await fx.remove();
