@@ -5,10 +5,9 @@
 //                              CLEF_AGENT_LAMBDA_EXTENSION_NAME to its own file name and execs the agent
 //   clef-agent/clef-agent      the standalone binary (0755) when dist-bin/clef-agent exists (npm run
 //                              build:binary) — the function's runtime then needs no Node at all
-//   — or, without a binary, the Node build: clef-agent/dist/{src,workers}/ (the production bundle),
-//   clef-agent/node_modules/piscina/ (its one external module), clef-agent/package.json ("type":
-//   "module"); the launcher then runs it with the runtime's `node` (Node ≥ 20 on PATH: the nodejs
-//   runtimes).
+//   — or, without a binary, the Node build: clef-agent/dist/{src,workers}/ (the production bundle,
+//   every dependency in it, piscina included), clef-agent/package.json ("type": "module"); the
+//   launcher then runs it with the runtime's `node` (Node ≥ 20 on PATH: the nodejs runtimes).
 //
 // Usage: node scripts/build-lambda-layer.mjs [--node] [--binary PATH] [--out DIR]
 //   --node     the Node build even when a binary exists (what the test suite packs: fast)
@@ -80,13 +79,6 @@ if (useBinary) {
   // The client (clef-agent/client) is for applications that install the package; a function
   // bundles its own copy, and the extension never loads it.
   rmSync(join(agent, 'dist', 'client'), { recursive: true, force: true });
-  // piscina starts workers from its own worker.js, so it ships as files (its optional native addon does not: unused).
-  const piscina = join(root, 'node_modules', 'piscina');
-  mkdirSync(join(agent, 'node_modules', 'piscina'), { recursive: true });
-  for (const f of ['package.json', 'LICENSE', 'dist']) {
-    if (existsSync(join(piscina, f)))
-      cpSync(join(piscina, f), join(agent, 'node_modules', 'piscina', f), { recursive: true, filter: (p) => !p.endsWith('.map') && !p.endsWith('.d.ts') });
-  }
   writeFileSync(join(agent, 'package.json'), `${JSON.stringify({ name: 'clef-agent-lambda-layer', version, private: true, type: 'module' }, null, 2)}\n`);
 }
 
