@@ -85,10 +85,9 @@ export interface AgentDeps {
 }
 
 /**
- * Wire the agent together. Order matters: the key is proven and the rollback state restored before
- * anything listens or loads; the first load then starts while the server starts listening (a
- * worker loads while the main thread binds), and `/v1/ready` answers 503 until it succeeded (SPEC
- * §4.2); polling starts only after the first successful load.
+ * Wire the agent together. Order matters: the key is proven before anything listens; the server
+ * listens before the first load so probes see `/v1/ready` 503 (SPEC §4.2); polling starts only
+ * after the first successful load.
  */
 export async function startAgent(config: Config, deps: AgentDeps): Promise<AgentHandle> {
   const { log } = deps;
@@ -142,19 +141,6 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     throw new StartupError(stateProblem, 2);
   }
 
-  let closing: Promise<void> | undefined;
-  // Set when the start fails after the first load began: no further attempts.
-  let abandoned = false;
-  const attempts = deps.lambda === true ? { count: LAMBDA_LIMITS.startupAttempts, backoffBaseMs: LAMBDA_LIMITS.startupBackoffBaseMs } : DAEMON_ATTEMPTS;
-  const firstLoaded = firstLoad(refresher, config, log, () => abandoned || closing !== undefined, attempts);
-  // The caller decides what a failed first load means (the CLI exits); avoid an unhandled rejection meanwhile.
-  firstLoaded.catch(() => undefined);
-  const abandon = async (): Promise<void> => {
-    abandoned = true;
-    await pool.destroy();
-    metrics?.close();
-  };
-
   const guard = new TokenGuard(config.token, config.scopedTokens ?? []);
   const reloader = new Reloader({ config, guard, pool, refresher, log });
   const onDemand = new OnDemandRefresh(refresher, log, clock);
@@ -175,7 +161,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
       for (const w of running.warnings) log.warn({ event: 'socket.warning' }, w);
       server = running;
     } catch (err) {
-      await abandon();
+      await pool.destroy();
+      metrics?.close();
       if (err instanceof SocketError) throw new StartupError(`cannot listen on the Unix socket (CLEF_AGENT_SOCKET): ${err.message}`);
       const code = (err as NodeJS.ErrnoException).code;
       throw new StartupError(
@@ -204,7 +191,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
       });
     } catch (err) {
       await server.close();
-      await abandon();
+      await pool.destroy();
+      metrics.close();
       const code = (err as NodeJS.ErrnoException).code;
       throw new StartupError(
         `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port} (CLEF_AGENT_OPS_ADDR): ${code ?? 'error'}${code === 'EADDRINUSE' ? ' (the port is in use)' : code === 'EADDRNOTAVAIL' ? ' (no interface has this address)' : ''}`,
@@ -213,6 +201,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     log.info({ event: 'ops.listening', address: host, port: ops.port }, `operations listener (health, ready, metrics) on ${host}:${ops.port}`);
   }
 
+  let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       refresher.stop();
@@ -228,7 +217,8 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
     return closing;
   };
 
-  const loaded = firstLoaded.then(() => {
+  const attempts = deps.lambda === true ? { count: LAMBDA_LIMITS.startupAttempts, backoffBaseMs: LAMBDA_LIMITS.startupBackoffBaseMs } : DAEMON_ATTEMPTS;
+  const loaded = firstLoad(refresher, config, log, () => closing !== undefined, attempts).then(() => {
     if (closing) return;
     const meta = refresher.status.meta;
     events.emit(
