@@ -28,46 +28,44 @@ const work = join(outDir, 'build');
 const output = join(outDir, 'clef-agent');
 const workerDir = join(work, 'worker');
 
-/** The main bundle: CommonJS for Node 26 (the SEA main script), everything inlined (the lazy imports included). */
-const mainOptions = {
+/** What both bundles share: Node 26, minified, every dependency inlined. */
+const base = {
   bundle: true,
   platform: 'node',
-  format: 'cjs',
   target: `node${NODE_VERSION.split('.')[0]}`,
   minify: true,
   // Error class names are part of what the agent logs (never messages): keep them.
   keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
+  // piscina's optional native addon for `niceIncrement`, which the agent never sets.
+  external: ['@napi-rs/nice'],
+};
+
+/** The main bundle: CommonJS (the SEA main script), the lazy imports inlined too. */
+const mainOptions = {
+  ...base,
+  format: 'cjs',
   // ESM code in a CommonJS bundle: `import.meta.url` becomes the bundle's own file URL. The code
   // that uses it (worker path, package.json) takes the src/sea.ts route in the binary.
   define: { 'import.meta.url': '__clef_import_meta_url' },
   banner: { js: "var __clef_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [piscinaWrapperPath()],
-  // piscina's optional native addon for `niceIncrement`, which the agent never sets.
-  external: ['@napi-rs/nice'],
 };
 
 /**
  * The worker side: ES module chunks (`.mjs`, as the temp directory has no package.json saying
- * "module"), every dependency bundled, so that nothing but the chunks is needed at run time.
+ * "module"), so that nothing but the chunks is needed at run time.
  */
 const workerOptions = {
-  bundle: true,
-  platform: 'node',
+  ...base,
   format: 'esm',
-  target: `node${NODE_VERSION.split('.')[0]}`,
   splitting: true,
   chunkNames: '[name]-[hash]',
   outExtension: { '.js': '.mjs' },
-  minify: true,
-  keepNames: true,
-  legalComments: 'none',
-  logLevel: 'warning',
   // CommonJS dependencies (the AWS SDK, piscina's wrapper) call require(); an ES module has none of its own.
   banner: { js: "import { createRequire as __clefCreateRequire } from 'node:module'; const require = __clefCreateRequire(import.meta.url);" },
   plugins: [workerEntry(root)],
-  external: ['@napi-rs/nice'],
 };
 
 async function bundle() {
