@@ -4,7 +4,6 @@
  * are small and bounded by the artifact size cap).
  */
 import type * as Http from 'node:http';
-import type { IncomingHttpHeaders } from 'node:http';
 import { createRequire } from 'node:module';
 import { ClefAgentError } from './errors.js';
 
@@ -18,7 +17,7 @@ export type Endpoint = { readonly kind: 'tcp'; readonly host: string; readonly p
 
 export interface Answer {
   readonly status: number;
-  readonly headers: IncomingHttpHeaders;
+  readonly headers: Http.IncomingHttpHeaders;
   readonly body: Buffer;
 }
 

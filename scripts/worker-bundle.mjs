@@ -7,8 +7,8 @@
 // compiled on the main thread before the first worker can start, and its wrapper the same again in
 // every worker before our handler loads: ~30 ms of a cold start on the 2-core machine
 // (bench/README.md "Lambda cold start"). Bundled, the wrapper is the worker entry file itself
-// (piscina's `resolve(__dirname, 'worker.js')` is rewritten to read it from src/pool.ts), which also exports the
-// handler, so the wrapper's own load of the task file finds the module already loaded.
+// (piscina's `resolve(__dirname, 'worker.js')` is rewritten to read it from src/pool.ts), which
+// also exports the handler, so the wrapper's own load of the task file finds it already loaded.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -38,7 +38,8 @@ export function piscinaWrapperPath() {
   };
 }
 
-const ENTRY = 'clef-agent:worker-entry';
+/** The worker side's entry point for esbuild: `entryPoints: { index: WORKER_ENTRY }`, with `workerEntry(root)` in plugins. */
+export const WORKER_ENTRY = 'clef-agent:worker-entry';
 
 /**
  * The worker entry: piscina's wrapper (it starts listening for piscina's start message when
@@ -49,7 +50,7 @@ export function workerEntry(root) {
   return {
     name: 'worker-entry',
     setup(build) {
-      build.onResolve({ filter: /^clef-agent:worker-entry$/ }, () => ({ path: ENTRY, namespace: 'clef-agent' }));
+      build.onResolve({ filter: /^clef-agent:worker-entry$/ }, () => ({ path: WORKER_ENTRY, namespace: 'clef-agent' }));
       build.onLoad({ filter: /.*/, namespace: 'clef-agent' }, () => ({
         contents: [
           `import ${JSON.stringify(join(root, 'node_modules', 'piscina', 'dist', 'worker.js'))};`,
@@ -61,6 +62,3 @@ export function workerEntry(root) {
     },
   };
 }
-
-/** esbuild options for the worker side: `entryPoints: { index: WORKER_ENTRY }` plus `workerEntry(root)` in plugins. */
-export const WORKER_ENTRY = ENTRY;
