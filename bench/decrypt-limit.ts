@@ -70,13 +70,13 @@ async function measure(pool: WorkerPool, artifact: EncryptedArtifact, concurrenc
 }
 
 /** The artifact as the agent's JIT load keeps it (workers/load.ts `verifyForJit`). */
-function encrypted(packed: PackedArtifact): EncryptedArtifact {
+async function encrypted(packed: PackedArtifact): Promise<EncryptedArtifact> {
   if (packed.envelope !== undefined) {
     const kms = sealKms(packed, { shared: true });
     if ('ok' in kms) throw new Error(kms.message);
     return { ciphertextHash: packed.ciphertextHash, ageFile: new Uint8Array(0), kms };
   }
-  const ageFile = sharedAgeFile(packed);
+  const ageFile = await sharedAgeFile(packed);
   if ('ok' in ageFile) throw new Error(ageFile.message);
   return { ciphertextHash: packed.ciphertextHash, ageFile };
 }
@@ -88,7 +88,7 @@ function isRun(m: unknown): m is DecryptLimitRun {
 async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2] ?? '{}') as DecryptLimitArgs;
   const packed = JSON.parse(await readFile(a.artifactPath, 'utf8')) as PackedArtifact;
-  const artifact = encrypted(packed);
+  const artifact = await encrypted(packed);
   const init = a.ageKeyFile === undefined ? {} : { ageKey: { kind: 'file' as const, path: a.ageKeyFile } };
   const pool = new WorkerPool({ size: a.workers, init, maxQueue: DEFAULT_MAX_QUEUE });
   // One task first, as the agent's first load does: the worker is up and its header cache warm.

@@ -67,7 +67,7 @@ async function benchPayload(keys: number, identity: string, recipient: string): 
   const shared = new Decrypter();
   shared.addIdentity(identity);
   const reused: Op = async () => JSON.parse(await shared.decrypt(file, 'text')) as unknown;
-  const fastDecrypter = new AgeFastDecrypter(shared);
+  const fastDecrypter = new AgeFastDecrypter(identity);
   const fast: Op = async () => {
     const buf = await fastDecrypter.decrypt(hash, file);
     const parsed = JSON.parse(buf.toString('utf8')) as unknown;

@@ -11,7 +11,7 @@ import type { TaskResults, Task, WorkerInit } from '../common/protocol.js';
 import { purgeCache } from './cache/disk.js';
 import { readState, writeState } from './cache/state.js';
 import type { HttpDeps } from './fetch/policy.js';
-import { getDecrypter, parseSpec } from './keys.js';
+import { getIdentities, parseSpec } from './keys.js';
 import { load } from './load.js';
 import { taskFailure } from '../common/task-failure.js';
 import { serve } from './serve.js';
@@ -26,7 +26,7 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
       case 'load':
         return await load(task, workerInit, deps);
       case 'checkKey': {
-        const d = task.ageKey === undefined ? getDecrypter(workerInit) : parseSpec(task.ageKey);
+        const d = task.ageKey === undefined ? getIdentities(workerInit) : parseSpec(task.ageKey);
         return 'ok' in d ? d : { ok: true };
       }
       case 'serve':

@@ -6,9 +6,9 @@
  * Messages name the variable and the problem; they never quote the key text.
  */
 import { readFileSync } from 'node:fs';
-import { Decrypter } from 'age-encryption';
 import type { TaskFailure, WorkerInit } from '../common/protocol.js';
 import { AgeFastDecrypter } from './decrypt/age-fast.js';
+import { AgeIdentities, InvalidIdentity } from './decrypt/age-identity.js';
 import { taskFailure } from '../common/task-failure.js';
 import { errnoCode } from '../common/display.js';
 
@@ -17,31 +17,31 @@ type AgeKeySpec = NonNullable<WorkerInit['ageKey']>;
 const EXPECTED = 'expected AGE-SECRET-KEY-1… (X25519)';
 
 /** One-slot cache: a worker only ever serves one key spec; tests swap specs freely. */
-let cached: { readonly spec: AgeKeySpec; readonly decrypter: Decrypter } | undefined;
+let cached: { readonly spec: AgeKeySpec; readonly identities: AgeIdentities } | undefined;
 
-/** The JIT fast path over the cached `Decrypter` (workers/decrypt/age-fast.ts); one per worker. */
+/** The JIT fast path over the cached identities (workers/decrypt/age-fast.ts); one per worker. */
 let fast: AgeFastDecrypter | undefined;
-let fastFor: Decrypter | undefined;
+let fastFor: AgeIdentities | undefined;
 
 /**
  * Forget the parsed key (SPEC §4.3 "drop every copy" on revocation). The next task re-reads it.
- * The library keeps the scalar inside its own objects, so dropping the reference is all we can do.
+ * OpenSSL keeps the scalar inside its key objects, so dropping the reference is all we can do.
  */
 export function dropKeyCache(): void {
   cached = undefined;
-  // The fast path's payload key is wiped; dropping `fastFor` releases the Decrypter it shares.
+  // The fast path's payload key is wiped; dropping `fastFor` releases the identities it shares.
   fast?.clear();
   fast = undefined;
   fastFor = undefined;
 }
 
 /**
- * Returns the worker's `AgeFastDecrypter`, built on the same parsed key as `getDecrypter`. When the
+ * Returns the worker's `AgeFastDecrypter`, built on the same parsed key as `getIdentities`. When the
  * key spec changes, the old one's cached payload key is wiped.
  */
 export function getFastDecrypter(init: WorkerInit): AgeFastDecrypter | TaskFailure {
-  const d = getDecrypter(init);
-  if (!(d instanceof Decrypter)) return d;
+  const d = getIdentities(init);
+  if (!(d instanceof AgeIdentities)) return d;
   if (fast === undefined || fastFor !== d) {
     fast?.clear();
     fast = new AgeFastDecrypter(d);
@@ -50,20 +50,20 @@ export function getFastDecrypter(init: WorkerInit): AgeFastDecrypter | TaskFailu
   return fast;
 }
 
-/** Returns the worker's `Decrypter`, parsing the configured key on first use. */
-export function getDecrypter(init: WorkerInit): Decrypter | TaskFailure {
+/** Returns the worker's identities, parsing the configured key on first use. */
+export function getIdentities(init: WorkerInit): AgeIdentities | TaskFailure {
   const spec = init.ageKey;
   if (spec === undefined) {
     return taskFailure('no_key', 'no age key configured: set CLEF_AGENT_AGE_KEY or CLEF_AGENT_AGE_KEY_FILE');
   }
-  if (cached !== undefined && cached.spec === spec) return cached.decrypter;
+  if (cached !== undefined && cached.spec === spec) return cached.identities;
   const parsed = parseSpec(spec);
-  if (parsed instanceof Decrypter) cached = { spec, decrypter: parsed };
+  if (parsed instanceof AgeIdentities) cached = { spec, identities: parsed };
   return parsed;
 }
 
 /** Parses a key spec without caching it (the reload's proof, SPEC §10.5). */
-export function parseSpec(spec: AgeKeySpec): Decrypter | TaskFailure {
+export function parseSpec(spec: AgeKeySpec): AgeIdentities | TaskFailure {
   return spec.kind === 'inline' ? fromText(decodeInline(spec.bytes), 'CLEF_AGENT_AGE_KEY is not a valid age secret key') : fromFile(spec.path);
 }
 
@@ -75,7 +75,7 @@ function decodeInline(bytes: Uint8Array): string | null {
   }
 }
 
-function fromFile(path: string): Decrypter | TaskFailure {
+function fromFile(path: string): AgeIdentities | TaskFailure {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -90,29 +90,30 @@ function fromFile(path: string): Decrypter | TaskFailure {
 
 /**
  * Parses identity-file text: `#` comments and blank lines are skipped, every other line must be an
- * X25519 identity. All identities are added, like `age -i` does.
+ * X25519 identity. All identities are kept, like `age -i` does.
  */
-function fromText(text: string | null, prefix: string): Decrypter | TaskFailure {
+function fromText(text: string | null, prefix: string): AgeIdentities | TaskFailure {
   if (text === null) return taskFailure('key_invalid', `${prefix}: not UTF-8 text; ${EXPECTED}`);
-  const d = new Decrypter();
-  let count = 0;
+  const keys: string[] = [];
+  const lineNumbers: number[] = [];
   const lines = text.split(/\r?\n/);
+  const where = (i: number): string => (lines.length > 1 ? ` (line ${i + 1})` : '');
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] ?? '').trim();
     if (line === '' || line.startsWith('#')) continue;
-    const where = lines.length > 1 ? ` (line ${i + 1})` : '';
     if (line.startsWith('AGE-SECRET-KEY-PQ-1')) {
-      return taskFailure('key_invalid', `${prefix}${where}: post-quantum identities are not supported; ${EXPECTED}`);
+      return taskFailure('key_invalid', `${prefix}${where(i)}: post-quantum identities are not supported; ${EXPECTED}`);
     }
-    if (!line.startsWith('AGE-SECRET-KEY-1')) return taskFailure('key_invalid', `${prefix}${where}: ${EXPECTED}`);
-    try {
-      // Validates the bech32 checksum and the 32-byte scalar.
-      d.addIdentity(line);
-    } catch {
-      return taskFailure('key_invalid', `${prefix}${where}: bad encoding or checksum; ${EXPECTED}`);
-    }
-    count++;
+    if (!line.startsWith('AGE-SECRET-KEY-1')) return taskFailure('key_invalid', `${prefix}${where(i)}: ${EXPECTED}`);
+    keys.push(line);
+    lineNumbers.push(i);
   }
-  if (count === 0) return taskFailure('key_invalid', `${prefix}: no key found; ${EXPECTED}`);
-  return d;
+  if (keys.length === 0) return taskFailure('key_invalid', `${prefix}: no key found; ${EXPECTED}`);
+  try {
+    // Validates each bech32 checksum and 32-byte scalar, as age-encryption's addIdentity does.
+    return AgeIdentities.parse(keys);
+  } catch (err) {
+    if (!(err instanceof InvalidIdentity)) throw err;
+    return taskFailure('key_invalid', `${prefix}${where(lineNumbers[err.index] ?? 0)}: bad encoding or checksum; ${EXPECTED}`);
+  }
 }

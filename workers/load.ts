@@ -94,7 +94,7 @@ async function verifyForJit(v: Validated, init: WorkerInit, wantCredentials: boo
     kept = { ciphertextHash: artifact.ciphertextHash, ageFile: new Uint8Array(0), kms };
     plaintext = await openKms(kms);
   } else {
-    const ageFile = sharedAgeFile(artifact);
+    const ageFile = await sharedAgeFile(artifact);
     if ('ok' in ageFile) return ageFile;
     kept = { ciphertextHash: artifact.ciphertextHash, ageFile };
     plaintext = await decryptCiphertextFast(artifact.ciphertextHash, ageFile, init);

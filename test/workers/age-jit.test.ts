@@ -29,7 +29,7 @@ const isFailure = (r: Uint8Array | TaskFailure): r is TaskFailure => !(r instanc
 
 /** JIT mode's path: the age file is decoded once at load, then decrypted per request. */
 async function decryptArtifactFast(a: PackedArtifact, init: WorkerInit): Promise<Uint8Array | TaskFailure> {
-  const file = sharedAgeFile(a);
+  const file = await sharedAgeFile(a);
   return isFailure(file) ? file : decryptCiphertextFast(a.ciphertextHash, file, init);
 }
 
@@ -45,7 +45,7 @@ describe('JIT age decryption (sharedAgeFile + decryptCiphertextFast)', () => {
       assert.ok(!isFailure(fast) && !isFailure(cached));
       assert.equal(Buffer.from(fast).toString('utf8'), PAYLOAD);
       assert.ok(Buffer.from(fast).equals(Buffer.from(cached)));
-      const binary = armored ? dearmor(Buffer.from(a.ciphertext, 'base64')) : Buffer.from(a.ciphertext, 'base64');
+      const binary = armored ? await dearmor(Buffer.from(a.ciphertext, 'base64')) : Buffer.from(a.ciphertext, 'base64');
       assert.ok(Buffer.from(fast).equals(Buffer.from(await library.decrypt(binary))));
     }
   });

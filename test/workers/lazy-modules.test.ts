@@ -3,6 +3,8 @@
  * configurations that use them. A real load task runs in a child process whose module loader
  * records every module resolved; an age artifact from a file must load neither, over HTTP only the
  * HTTP stack, and a KMS artifact the SDK (and not the HTTP stack, which KMS does not use).
+ * Issue 16 (cold start): a binary age file for an X25519 key does not load age-encryption either
+ * (workers/decrypt/age-header.ts unwraps it); ASCII armor does (its decoder is the library's).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -23,6 +25,7 @@ const probe = fileURLToPath(new URL('../helpers/worker-modules-probe.js', import
 const dir = suiteTempDirs('clef-lazy-modules-').make();
 const HTTP_STACK = ['/node_modules/ky/', '/node_modules/undici/'];
 const AWS_SDK = ['/node_modules/@aws-sdk/', '/node_modules/@smithy/'];
+const AGE_LIBRARY = ['/node_modules/age-encryption/'];
 
 let age: AgeKeyPair;
 let seq = 0;
@@ -63,13 +66,22 @@ describe('workers load the HTTP stack and the AWS SDK only when the configuratio
     await kms.close();
   });
 
-  it('an age artifact from a file: neither', async () => {
+  it('an age artifact from a file: neither, nor age-encryption', async () => {
     const path = join(dir, 'age.json');
     writeFileSync(path, JSON.stringify(await buildArtifact({ recipient: age.recipient, payload: samplePayload() })));
     const r = await traced(loadTask({ kind: 'file', path }));
     assert.equal(r.outcome, 'loaded');
-    assert.ok(r.modules.includes('/node_modules/age-encryption/'), 'the trace saw the worker load its modules');
-    assert.deepEqual(loaded(r.modules, [...HTTP_STACK, ...AWS_SDK]), []);
+    // The identity's bech32 decoder: proof the trace saw the worker load its modules.
+    assert.ok(r.modules.includes('/node_modules/@scure/base/'), 'the trace saw the worker load its modules');
+    assert.deepEqual(loaded(r.modules, [...HTTP_STACK, ...AWS_SDK, ...AGE_LIBRARY]), []);
+  });
+
+  it('an ASCII-armored age artifact: age-encryption, for its armor decoder', async () => {
+    const path = join(dir, 'age-armored.json');
+    writeFileSync(path, JSON.stringify(await buildArtifact({ recipient: age.recipient, payload: samplePayload(), armor: true })));
+    const r = await traced(loadTask({ kind: 'file', path }));
+    assert.equal(r.outcome, 'loaded');
+    assert.deepEqual(loaded(r.modules, AGE_LIBRARY), AGE_LIBRARY);
   });
 
   it('an age artifact over HTTP: the HTTP stack, not the AWS SDK', async () => {
@@ -77,7 +89,7 @@ describe('workers load the HTTP stack and the AWS SDK only when the configuratio
     const r = await traced(loadTask({ kind: 'http', url: server.url() }));
     assert.equal(r.outcome, 'loaded');
     assert.deepEqual(loaded(r.modules, HTTP_STACK), HTTP_STACK);
-    assert.deepEqual(loaded(r.modules, AWS_SDK), []);
+    assert.deepEqual(loaded(r.modules, [...AWS_SDK, ...AGE_LIBRARY]), []);
   });
 
   it('a KMS artifact from a file: the KMS client, not the HTTP stack', async () => {

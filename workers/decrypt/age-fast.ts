@@ -4,8 +4,9 @@
  * only the symmetric STREAM decryption (age-stream.ts).
  *
  * Why this keeps the security meaning of decrypting from scratch:
- *  - The header is still verified by age-encryption itself (`Decrypter.decryptHeader`: stanza
- *    parsing, X25519 unwrap, header MAC). Nothing here re-implements it.
+ *  - The header is verified before any key is derived from it: stanza parsing, X25519 unwrap and
+ *    header MAC by age-header.ts on node:crypto, or by age-encryption's `Decrypter.decryptHeader`
+ *    (the reference) for a header outside the subset age-header.ts decides.
  *  - The cached payload key is a deterministic function of (identity, header, nonce). The worker
  *    already holds the identity, so caching the key adds no secret the worker could not recompute.
  *    The plaintext is never cached: every call decrypts and authenticates every chunk again.
@@ -16,7 +17,8 @@
  *  - `clear()` wipes the key (revocation/expiry). Callers that cannot reach every worker replace
  *    the workers instead, which drops the cache with them.
  */
-import { armor, Decrypter } from 'age-encryption';
+import { unwrapHeader } from './age-header.js';
+import { AgeIdentities } from './age-identity.js';
 import { AgeDecryptError, decryptStream, derivePayloadKey, PAYLOAD_NONCE_SIZE, splitHeader, type PlaintextAlloc } from './age-stream.js';
 
 const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
@@ -31,20 +33,15 @@ interface Entry {
 }
 
 export class AgeFastDecrypter {
-  readonly #decrypter: Decrypter;
+  readonly #identities: AgeIdentities;
   #entry: Entry | undefined;
 
   /**
-   * @param identity the worker's configured `Decrypter` (workers/keys.ts), shared, not copied; or an
+   * @param identity the worker's configured identities (workers/keys.ts), shared, not copied; or an
    *   `AGE-SECRET-KEY-1…` string for tests and benchmarks.
    */
-  constructor(identity: Decrypter | string) {
-    if (typeof identity === 'string') {
-      this.#decrypter = new Decrypter();
-      this.#decrypter.addIdentity(identity);
-    } else {
-      this.#decrypter = identity;
-    }
+  constructor(identity: AgeIdentities | string) {
+    this.#identities = typeof identity === 'string' ? AgeIdentities.parse([identity]) : identity;
   }
 
   /**
@@ -52,7 +49,8 @@ export class AgeFastDecrypter {
    * Returns a fresh Buffer (from `alloc`) the caller owns and must `fill(0)`. Throws only `AgeDecryptError`.
    */
   async decrypt(hash: string, ageFile: Uint8Array, alloc?: PlaintextAlloc): Promise<Buffer> {
-    const file = dearmor(ageFile);
+    // Before the lookup: the comment at #unwrap's await holds for everything after it.
+    const file = isArmored(ageFile) ? await dearmor(ageFile) : ageFile;
     let entry = this.#lookup(hash, file);
     if (entry === undefined) {
       // A miss means another artifact (or other bytes) now: the old key goes at once, whatever
@@ -60,7 +58,7 @@ export class AgeFastDecrypter {
       this.clear();
       const { header, payload } = splitHeader(file);
       if (payload.length < PAYLOAD_NONCE_SIZE) throw new AgeDecryptError('malformed');
-      // The only await. Everything after it runs synchronously to the end of the call, so when
+      // The last await. Everything after it runs synchronously to the end of the call, so when
       // several tasks share the worker, no other call can replace (and wipe) `entry` between its
       // creation and its use.
       const fileKey = await this.#unwrap(header);
@@ -87,10 +85,15 @@ export class AgeFastDecrypter {
     return e.prefix.equals(file.subarray(0, e.payloadOffset)) ? e : undefined;
   }
 
-  /** age-encryption parses the header, unwraps the file key with the identity and checks the MAC. */
+  /** age-header.ts verifies the header and unwraps the file key; age-encryption when it defers. */
   async #unwrap(header: Uint8Array): Promise<Uint8Array> {
+    const native = unwrapHeader(header, this.#identities.keys);
+    if (native !== 'reference') {
+      if ('failure' in native) throw new AgeDecryptError(native.failure);
+      return native.fileKey;
+    }
     try {
-      return await this.#decrypter.decryptHeader(header);
+      return await (await this.#identities.reference()).decryptHeader(header);
     } catch (err) {
       // The library's messages carry no secrets, but only this one distinction is worth keeping.
       const noMatch = err instanceof Error && /no identity matched/i.test(err.message);
@@ -116,15 +119,20 @@ export class AgeFastDecrypter {
 }
 
 /**
- * The binary age file: `bytes` itself, or its armor decoded by age-encryption's `armor.decode`.
- * Armor is recognised by its BEGIN line within the first 64 bytes, after any leading whitespace.
- * The one armor check of the agent: workers/decrypt/age.ts uses it too.
+ * Whether `bytes` is ASCII armor: its BEGIN line within the first 64 bytes, after any leading
+ * whitespace. The one armor check of the agent: workers/decrypt/age.ts uses it too.
  */
-export function dearmor(bytes: Uint8Array): Uint8Array {
+export function isArmored(bytes: Uint8Array): boolean {
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 64)).toString('latin1').trimStart();
-  if (!head.startsWith(ARMOR_BEGIN)) return bytes;
+  return head.startsWith(ARMOR_BEGIN);
+}
+
+/** The binary age file: `bytes` itself, or its armor decoded by age-encryption's `armor.decode` (loaded then). */
+export async function dearmor(bytes: Uint8Array): Promise<Uint8Array> {
+  if (!isArmored(bytes)) return bytes;
+  const { decodeArmor } = await import('./age-reference.js');
   try {
-    return armor.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    return decodeArmor(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch {
     throw new AgeDecryptError('armor');
   }

@@ -4,7 +4,7 @@
  */
 import type { PackedArtifact } from '../../common/artifact.js';
 import type { TaskFailure, WorkerInit } from '../../common/protocol.js';
-import { getDecrypter, getFastDecrypter } from '../keys.js';
+import { getIdentities, getFastDecrypter } from '../keys.js';
 import { taskFailure } from '../../common/task-failure.js';
 import { AgeFastDecrypter, dearmor } from './age-fast.js';
 import { AgeDecryptError, type PlaintextAlloc } from './age-stream.js';
@@ -13,8 +13,8 @@ import { AgeDecryptError, type PlaintextAlloc } from './age-stream.js';
  * Cached mode: decrypts a whole artifact. Returns the plaintext; the caller owns it and must
  * `fill(0)` it once it has been copied into the snapshot arena.
  *
- * The same path as JIT requests (age-fast.ts: age-encryption verifies the header and unwraps the
- * file key; the payload's STREAM decryption runs on node:crypto), through a one-shot decrypter whose
+ * The same path as JIT requests (age-fast.ts: age-header.ts verifies the header and unwraps the
+ * file key, the payload's STREAM decryption runs on node:crypto), through a one-shot decrypter whose
  * payload key is wiped before this returns, so cached mode keeps no key between loads. The library's
  * own `decrypt` goes through web streams and `Response` (loading Node's internal fetch stack on the
  * first call): slower at start-up and ~100x slower per byte (bench/decrypt-micro.ts).
@@ -23,9 +23,9 @@ export async function decryptArtifact(artifact: PackedArtifact, init: WorkerInit
   if (artifact.envelope !== undefined) {
     return taskFailure('unsupported_encryption', 'KMS envelope artifacts are not age files (workers/decrypt/kms.ts decrypts them)');
   }
-  const decrypter = getDecrypter(init);
+  const decrypter = getIdentities(init);
   if ('ok' in decrypter) return decrypter;
-  const file = ageFileBytes(artifact.ciphertext);
+  const file = await ageFileBytes(artifact.ciphertext);
   if (file === null) return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
   const once = new AgeFastDecrypter(decrypter);
   try {
@@ -36,9 +36,9 @@ export async function decryptArtifact(artifact: PackedArtifact, init: WorkerInit
 }
 
 /** The binary age file: the base64 decoded, then de-armored when it is PEM-style armor; null when the armor is malformed. */
-function ageFileBytes(ciphertextB64: string): Uint8Array | null {
+async function ageFileBytes(ciphertextB64: string): Promise<Uint8Array | null> {
   try {
-    return dearmor(Buffer.from(ciphertextB64, 'base64'));
+    return await dearmor(Buffer.from(ciphertextB64, 'base64'));
   } catch {
     return null;
   }
@@ -48,8 +48,8 @@ function ageFileBytes(ciphertextB64: string): Uint8Array | null {
  * The age file a JIT artifact is kept as: base64-decoded and de-armored once at load, copied into
  * shared memory so per-request tasks receive a reference, not a copy.
  */
-export function sharedAgeFile(artifact: PackedArtifact): Uint8Array | TaskFailure {
-  const file = ageFileBytes(artifact.ciphertext);
+export async function sharedAgeFile(artifact: PackedArtifact): Promise<Uint8Array | TaskFailure> {
+  const file = await ageFileBytes(artifact.ciphertext);
   if (file === null) return taskFailure('decrypt_failed', 'age decryption failed: the ASCII armor is malformed');
   const shared = new Uint8Array(new SharedArrayBuffer(file.byteLength));
   shared.set(file);
