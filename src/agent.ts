@@ -3,6 +3,7 @@ import type { Config } from './config/types.js';
 import { TokenGuard } from './http/auth.js';
 import { ChangeNotifier } from './http/notify.js';
 import { startServer } from './http/server.js';
+import { prepareListen } from './http/listener.js';
 import { SocketError } from './http/unix-socket.js';
 import type { Logger } from './log.js';
 import { agentPool, type WorkerPool } from './pool.js';
@@ -125,7 +126,10 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   });
 
   if (config.ageKey) {
-    const key = await pool.run({ type: 'checkKey' });
+    const checked = pool.run({ type: 'checkKey' });
+    // The worker may still be starting: the main thread has nothing else to do meanwhile.
+    if (deps.listen !== false) prepareListen();
+    const key = await checked;
     if (!key.ok) {
       await pool.destroy();
       metrics?.close();
