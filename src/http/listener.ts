@@ -5,6 +5,7 @@
  * definition, so the listener that may face the network cannot drift from the API's limits.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import net, { type Socket } from 'node:net';
 import { HTTP_LIMITS as LIMITS } from '../../common/limits.js';
 import { http } from './node-http.js';
@@ -27,14 +28,19 @@ export interface ConnectionCount {
 }
 
 /**
- * Does ahead of time the one slow part of a first `listen(port, host)`: newer Node (measured on 26)
- * passes the looked-up address through `net.isIPv6`, whose large regular expression V8 compiles on
- * the first call and compiles again to machine code on the second: ~12 ms on the 2-core machine.
- * The agent calls this while its workers start (the main thread only waits then), which takes it
- * off a cold start's path (bench/README.md "Lambda cold start"). Node 20 does not call it there.
+ * Does ahead of time what makes a first `listen(port, host)` slow, so the agent can do it while its
+ * workers start (the main thread only waits then), off a cold start's path (bench/README.md
+ * "Lambda cold start"):
+ *  - newer Node (measured on 26) passes the looked-up address through `net.isIPv6`, whose large
+ *    regular expression V8 compiles on the first call and again to machine code on the second:
+ *    ~12 ms on the 2-core machine (Node 20 does not call it there);
+ *  - listen loads node:dns (for the lookup) and node:cluster (to ask whether it is a worker): ~3 ms.
  */
 export function prepareListen(): void {
   for (let i = 0; i < 2; i++) net.isIPv6('127.0.0.1');
+  const require = createRequire(import.meta.url);
+  require('node:dns');
+  require('node:cluster');
 }
 
 /** `onRequest` is called for every request, `Expect: 100-continue` ones included. */
