@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { TaskFailure, WorkerInit } from '../common/protocol.js';
 import { AgeFastDecrypter } from './decrypt/age-fast.js';
-import { AgeIdentities, InvalidIdentity } from './decrypt/age-identity.js';
+import { AgeIdentities, isIdentity } from './decrypt/age-identity.js';
 import { taskFailure } from '../common/task-failure.js';
 import { errnoCode } from '../common/display.js';
 
@@ -95,25 +95,19 @@ function fromFile(path: string): AgeIdentities | TaskFailure {
 function fromText(text: string | null, prefix: string): AgeIdentities | TaskFailure {
   if (text === null) return taskFailure('key_invalid', `${prefix}: not UTF-8 text; ${EXPECTED}`);
   const keys: string[] = [];
-  const lineNumbers: number[] = [];
   const lines = text.split(/\r?\n/);
-  const where = (i: number): string => (lines.length > 1 ? ` (line ${i + 1})` : '');
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] ?? '').trim();
     if (line === '' || line.startsWith('#')) continue;
+    const where = lines.length > 1 ? ` (line ${i + 1})` : '';
     if (line.startsWith('AGE-SECRET-KEY-PQ-1')) {
-      return taskFailure('key_invalid', `${prefix}${where(i)}: post-quantum identities are not supported; ${EXPECTED}`);
+      return taskFailure('key_invalid', `${prefix}${where}: post-quantum identities are not supported; ${EXPECTED}`);
     }
-    if (!line.startsWith('AGE-SECRET-KEY-1')) return taskFailure('key_invalid', `${prefix}${where(i)}: ${EXPECTED}`);
+    if (!line.startsWith('AGE-SECRET-KEY-1')) return taskFailure('key_invalid', `${prefix}${where}: ${EXPECTED}`);
+    // The bech32 checksum and the 32-byte scalar, as age-encryption's addIdentity checks them.
+    if (!isIdentity(line)) return taskFailure('key_invalid', `${prefix}${where}: bad encoding or checksum; ${EXPECTED}`);
     keys.push(line);
-    lineNumbers.push(i);
   }
   if (keys.length === 0) return taskFailure('key_invalid', `${prefix}: no key found; ${EXPECTED}`);
-  try {
-    // Validates each bech32 checksum and 32-byte scalar, as age-encryption's addIdentity does.
-    return AgeIdentities.parse(keys);
-  } catch (err) {
-    if (!(err instanceof InvalidIdentity)) throw err;
-    return taskFailure('key_invalid', `${prefix}${where(lineNumbers[err.index] ?? 0)}: bad encoding or checksum; ${EXPECTED}`);
-  }
+  return AgeIdentities.parse(keys);
 }

@@ -55,6 +55,13 @@ export class InvalidIdentity extends Error {
   }
 }
 
+/** Whether `line` is an X25519 identity `parse` accepts (checked line by line, for the line number in errors). */
+export function isIdentity(line: string): boolean {
+  const scalar = decodeIdentity(line);
+  scalar?.fill(0);
+  return scalar !== undefined;
+}
+
 /** The 32-byte scalar of an X25519 identity line, or undefined (bad prefix, checksum, encoding or length). */
 function decodeIdentity(line: string): Uint8Array | undefined {
   if (!line.startsWith(`${PREFIX}1`)) return undefined;
