@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import type { TaskFailure, WorkerInit } from '../common/protocol.js';
 import { AgeFastDecrypter } from './decrypt/age-fast.js';
-import { AgeIdentities, isIdentity } from './decrypt/age-identity.js';
+import { AgeIdentities, identityKey } from './decrypt/age-identity.js';
+import type { X25519Key } from './decrypt/age-header.js';
 import { taskFailure } from '../common/task-failure.js';
 import { errnoCode } from '../common/display.js';
 
@@ -94,7 +95,8 @@ function fromFile(path: string): AgeIdentities | TaskFailure {
  */
 function fromText(text: string | null, prefix: string): AgeIdentities | TaskFailure {
   if (text === null) return taskFailure('key_invalid', `${prefix}: not UTF-8 text; ${EXPECTED}`);
-  const keys: string[] = [];
+  const keys: X25519Key[] = [];
+  const keyLines: string[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] ?? '').trim();
@@ -105,9 +107,11 @@ function fromText(text: string | null, prefix: string): AgeIdentities | TaskFail
     }
     if (!line.startsWith('AGE-SECRET-KEY-1')) return taskFailure('key_invalid', `${prefix}${where}: ${EXPECTED}`);
     // The bech32 checksum and the 32-byte scalar, as age-encryption's addIdentity checks them.
-    if (!isIdentity(line)) return taskFailure('key_invalid', `${prefix}${where}: bad encoding or checksum; ${EXPECTED}`);
-    keys.push(line);
+    const key = identityKey(line);
+    if (key === undefined) return taskFailure('key_invalid', `${prefix}${where}: bad encoding or checksum; ${EXPECTED}`);
+    keys.push(key);
+    keyLines.push(line);
   }
   if (keys.length === 0) return taskFailure('key_invalid', `${prefix}: no key found; ${EXPECTED}`);
-  return AgeIdentities.parse(keys);
+  return new AgeIdentities(keys, keyLines);
 }

@@ -85,10 +85,8 @@ interface Parsed {
 export function unwrapHeader(header: Uint8Array, keys: readonly X25519Key[]): HeaderResult {
   const parsed = parseHeader(header);
   if (parsed === undefined) return 'reference';
-  const x25519 = parsed.stanzas.filter((s) => s.args[0] === 'X25519');
-  // The reference throws on a malformed X25519 stanza it reaches; which one it reaches depends on
-  // the order of success, so any malformed one is left to it.
-  if (!x25519.every(wellFormed)) return 'reference';
+  const x25519 = x25519Stanzas(parsed.stanzas);
+  if (x25519 === undefined) return 'reference';
   for (const key of keys) {
     for (const s of x25519) {
       const fileKey = unwrapStanza(s, key);
@@ -102,14 +100,30 @@ export function unwrapHeader(header: Uint8Array, keys: readonly X25519Key[]): He
   return { failure: 'no_identity' };
 }
 
-function wellFormed(s: Stanza): boolean {
-  return s.args.length === 2 && s.body.length === FILE_KEY_BYTES + TAG_BYTES && decodeBase64(s.args[1] ?? '')?.length === KEY_BYTES;
+/** An X25519 stanza's share (32 bytes) and body (wrapped file key and tag). */
+interface X25519Stanza {
+  readonly share: Buffer;
+  readonly body: Buffer;
+}
+
+/**
+ * The X25519 stanzas in header order, or undefined when one is malformed: the reference throws on
+ * a malformed X25519 stanza it reaches, and which one it reaches depends on the order of success,
+ * so any malformed one is left to it.
+ */
+function x25519Stanzas(stanzas: readonly Stanza[]): X25519Stanza[] | undefined {
+  const out: X25519Stanza[] = [];
+  for (const s of stanzas) {
+    if (s.args[0] !== 'X25519') continue;
+    const share = s.args.length === 2 ? decodeBase64(s.args[1] ?? '') : undefined;
+    if (share?.length !== KEY_BYTES || s.body.length !== FILE_KEY_BYTES + TAG_BYTES) return undefined;
+    out.push({ share, body: s.body });
+  }
+  return out;
 }
 
 /** The file key, undefined when this key does not open the stanza, or 'reference' for a share OpenSSL refuses. */
-function unwrapStanza(s: Stanza, key: X25519Key): Buffer | undefined | 'reference' {
-  // wellFormed() checked the share decodes to 32 bytes.
-  const share = decodeBase64(s.args[1] ?? '') ?? Buffer.alloc(0);
+function unwrapStanza({ share, body }: X25519Stanza, key: X25519Key): Buffer | undefined | 'reference' {
   let secret: Buffer;
   try {
     const peer = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, share]), format: 'der', type: 'spki' });
@@ -124,8 +138,8 @@ function unwrapStanza(s: Stanza, key: X25519Key): Buffer | undefined | 'referenc
   secret.fill(0);
   try {
     const d = createDecipheriv('chacha20-poly1305', wrapKey, ZERO_NONCE, { authTagLength: TAG_BYTES });
-    d.setAuthTag(s.body.subarray(FILE_KEY_BYTES));
-    const fileKey = d.update(s.body.subarray(0, FILE_KEY_BYTES));
+    d.setAuthTag(body.subarray(FILE_KEY_BYTES));
+    const fileKey = d.update(body.subarray(0, FILE_KEY_BYTES));
     try {
       d.final();
     } catch {

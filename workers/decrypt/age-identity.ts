@@ -18,22 +18,19 @@ export class AgeIdentities {
   readonly #lines: readonly string[];
   #reference: Promise<Decrypter> | undefined;
 
-  private constructor(keys: readonly X25519Key[], lines: readonly string[]) {
+  /** `keys[i]` is `identityKey(lines[i])`. */
+  constructor(keys: readonly X25519Key[], lines: readonly string[]) {
     this.keys = keys;
     this.#lines = lines;
   }
 
-  /** Parses `AGE-SECRET-KEY-1…` lines; throws `InvalidIdentity` on the first bad one (its index). */
+  /** Parses `AGE-SECRET-KEY-1…` lines; throws on the first bad one. */
   static parse(lines: readonly string[]): AgeIdentities {
     return new AgeIdentities(
-      lines.map((line, index) => {
-        const scalar = decodeIdentity(line);
-        if (scalar === undefined) throw new InvalidIdentity(index);
-        try {
-          return x25519Key(scalar);
-        } finally {
-          scalar.fill(0);
-        }
+      lines.map((line) => {
+        const key = identityKey(line);
+        if (key === undefined) throw new Error('invalid age identity');
+        return key;
       }),
       lines,
     );
@@ -46,24 +43,8 @@ export class AgeIdentities {
   }
 }
 
-export class InvalidIdentity extends Error {
-  readonly index: number;
-  constructor(index: number) {
-    super('invalid age identity');
-    this.name = 'InvalidIdentity';
-    this.index = index;
-  }
-}
-
-/** Whether `line` is an X25519 identity `parse` accepts (checked line by line, for the line number in errors). */
-export function isIdentity(line: string): boolean {
-  const scalar = decodeIdentity(line);
-  scalar?.fill(0);
-  return scalar !== undefined;
-}
-
-/** The 32-byte scalar of an X25519 identity line, or undefined (bad prefix, checksum, encoding or length). */
-function decodeIdentity(line: string): Uint8Array | undefined {
+/** The key of an X25519 identity line, or undefined (bad prefix, checksum, encoding or length). */
+export function identityKey(line: string): X25519Key | undefined {
   if (!line.startsWith(`${PREFIX}1`)) return undefined;
   let decoded: { prefix: string; bytes: Uint8Array };
   try {
@@ -71,7 +52,9 @@ function decodeIdentity(line: string): Uint8Array | undefined {
   } catch {
     return undefined;
   }
-  if (decoded.prefix.toUpperCase() === PREFIX && decoded.bytes.length === 32) return decoded.bytes;
-  decoded.bytes.fill(0);
-  return undefined;
+  try {
+    return decoded.prefix.toUpperCase() === PREFIX && decoded.bytes.length === 32 ? x25519Key(decoded.bytes) : undefined;
+  } finally {
+    decoded.bytes.fill(0);
+  }
 }
