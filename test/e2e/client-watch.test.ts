@@ -85,6 +85,9 @@ describe('clef-agent/client watch()', { timeout: 120_000 }, () => {
   });
 
   it('survives an agent restart: errors are retried, the same artifact is not reported again, the next rotation is', async () => {
+    // The earlier test's watcher stops first: it would reconnect to the new agent too (its own
+    // backoff), and the waiter gauge below must count this one alone.
+    await Promise.all(watchers.splice(0).map((w) => w.stop()));
     const seen = new Seen();
     watchers.push(client().watch(seen.callback, { waitSeconds: 120, onError: seen.onError, maxBackoffMs: 500 }));
     assert.deepEqual(await seen.nth(1), SECOND);
