@@ -27,17 +27,21 @@ export interface ConnectionCount {
   open: number;
 }
 
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+
 /**
  * Does ahead of time what makes a first `listen(port, host)` slow, so the agent can do it while its
  * workers start (the main thread only waits then), off a cold start's path (bench/README.md
  * "Lambda cold start"):
  *  - newer Node (measured on 26) passes the looked-up address through `net.isIPv6`, whose large
  *    regular expression V8 compiles on the first call and again to machine code on the second:
- *    ~12 ms on the 2-core machine (Node 20 does not call it there);
+ *    ~12 ms on the 2-core machine. Node 20 does not call it there, so it is not done on Node 20,
+ *    where it cost those 12 ms for nothing: on one core, or once the workers start before the
+ *    configuration loads, the main thread's own work is the cold start's path;
  *  - listen loads node:dns (for the lookup) and node:cluster (to ask whether it is a worker): ~3 ms.
  */
 export function prepareListen(): void {
-  for (let i = 0; i < 2; i++) net.isIPv6('127.0.0.1');
+  if (NODE_MAJOR > 20) for (let i = 0; i < 2; i++) net.isIPv6('127.0.0.1');
   const require = createRequire(import.meta.url);
   require('node:dns');
   require('node:cluster');
