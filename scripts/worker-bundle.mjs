@@ -47,9 +47,11 @@ export const WORKER_ENTRY = 'clef-agent:worker-entry';
  * not list worker.js.
  */
 export function workerEntry(root) {
+  const piscinaDist = join(root, 'node_modules', 'piscina', 'dist');
   return {
     name: 'worker-entry',
     setup(build) {
+      build.onLoad({ filter: /[\\/]workers[\\/]movable\.ts$/ }, () => ({ contents: movableShim(piscinaDist), resolveDir: root, loader: 'js' }));
       build.onResolve({ filter: /^clef-agent:worker-entry$/ }, () => ({ path: WORKER_ENTRY, namespace: 'clef-agent' }));
       build.onLoad({ filter: /.*/, namespace: 'clef-agent' }, () => ({
         contents: [
@@ -61,4 +63,33 @@ export function workerEntry(root) {
       }));
     },
   };
+}
+
+/**
+ * workers/movable.ts for the bundles: piscina's movable wrapper built from the symbols and marker of
+ * its worker side (dist/symbols.js, dist/common.js, which its worker wrapper in the same bundle
+ * imports too, so both see one kMovable symbol), instead of `Piscina.move` from its index, which
+ * would load piscina's whole pool into every worker (~35 KB; ~6 ms of a worker's start). The build
+ * fails if piscina no longer exports them there.
+ */
+function movableShim(piscinaDist) {
+  const symbols = join(piscinaDist, 'symbols.js');
+  const common = join(piscinaDist, 'common.js');
+  const need = [
+    [symbols, 'exports.kTransferable = Symbol.for('],
+    [symbols, 'exports.kValue = Symbol.for('],
+    [common, 'exports.markMovable = markMovable;'],
+  ];
+  for (const [file, text] of need) {
+    if (!readFileSync(file, 'utf8').includes(text)) throw new Error(`piscina changed: "${text}" is not in ${file}; revisit scripts/worker-bundle.mjs`);
+  }
+  return [
+    `import { kTransferable, kValue } from ${JSON.stringify(symbols)};`,
+    `import { markMovable } from ${JSON.stringify(common)};`,
+    'export function movable(value, buffers) {',
+    '  const wrapper = { [kTransferable]: buffers, [kValue]: value };',
+    '  markMovable(wrapper);',
+    '  return wrapper;',
+    '}',
+  ].join('\n');
 }

@@ -6,13 +6,13 @@
  * `new Worker`, so `node:worker_threads` sees it), read once when the module loads.
  */
 import { workerData } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import type { TaskResults, Task, WorkerInit } from '../common/protocol.js';
 import { purgeCache } from './cache/disk.js';
 import { readState, writeState } from './cache/state.js';
 import type { HttpDeps } from './fetch/policy.js';
 import { getIdentities, parseSpec } from './keys.js';
 import { load } from './load.js';
+import { movable } from './movable.js';
 import { taskFailure } from '../common/task-failure.js';
 import { serve } from './serve.js';
 import { batchBuffers, serveBatch } from './serve-batch.js';
@@ -58,16 +58,7 @@ export async function runTask(task: Task, workerInit: WorkerInit, deps?: HttpDep
 export default async function handler(task: Task): Promise<unknown> {
   const result = await runTask(task, init);
   const buffers = transfers(task, result);
-  if (buffers.length > 0) {
-    const movable = {
-      [Piscina.transferableSymbol]: buffers,
-      [Piscina.valueSymbol]: result,
-    };
-    // Piscina types its symbols as plain `symbol`, so TS cannot see this satisfies its
-    // Transferable interface; at runtime it is exactly what `isTransferable` checks.
-    return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]);
-  }
-  return result;
+  return buffers.length > 0 ? movable(result, buffers) : result;
 }
 
 /** The ArrayBuffers `result` hands over: each body's or the arena's own. Exported for tests. */

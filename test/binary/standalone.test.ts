@@ -103,6 +103,10 @@ describe('§9 standalone binary', { timeout: 120_000 }, () => {
         assert.match(c, /^[\w-][\w.-]*\.mjs$/);
         assert.equal(statSync(join(tmp, made[0] ?? '', c)).mode & 0o777, 0o400, c);
       }
+      // piscina's worker wrapper is in the worker code, its pool is not (workers/movable.ts).
+      const workerCode = chunks.map((c) => readFileSync(join(tmp, made[0] ?? '', c), 'utf8')).join('\n');
+      assert.ok(workerCode.includes('Piscina.kMovable'), "piscina's worker side is bundled");
+      assert.ok(!/"(Piscina|ThreadPool|ArrayTaskQueue)"/.test(workerCode), "piscina's pool is not loaded by the workers");
     } finally {
       const code = await agent.stop({ signal: 'SIGTERM' });
       assert.equal(code, 0, agent.output);
