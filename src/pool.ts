@@ -63,15 +63,49 @@ export class WorkerPool {
   private queue = new RequestCountingQueue();
   /** JIT requests admitted (`admit`) and not yet handed to piscina: they wait for a worker too. */
   private admitted = 0;
-  readonly size: number;
   private options: PoolOptions;
   /** Tasks handed to piscina and not settled yet (queued ones included). */
   private inFlight = 0;
+  /**
+   * A guessed pool's inline key copy (`guessed`), which its piscina hands to every worker it
+   * starts: wiped once that piscina has ended.
+   */
+  private guessedKey: { readonly piscina: Piscina; readonly bytes: Uint8Array } | undefined;
 
   constructor(options: PoolOptions) {
     this.options = options;
-    this.size = options.size;
     this.piscina = this.create();
+  }
+
+  /**
+   * A pool started from options guessed from the raw environment (src/pool-guess.ts), before the
+   * configuration is validated: its workers start while the configuration loads. No task may run
+   * before `adopt` hands it the validated options. It owns the guess's inline key copy.
+   */
+  static guessed(options: PoolOptions): WorkerPool {
+    const pool = new WorkerPool(options);
+    const key = options.init.ageKey;
+    if (key?.kind === 'inline') pool.guessedKey = { piscina: pool.piscina, bytes: key.bytes };
+    return pool;
+  }
+
+  /**
+   * The validated options, for a pool started from a guess. Its workers are kept when they are the
+   * ones these options start (count, idle rule, worker data); otherwise they are replaced now.
+   * From here on every new piscina takes these options' worker data.
+   */
+  adopt(options: PoolOptions): void {
+    const guessed = this.options;
+    this.options = { ...options, metrics: options.metrics ?? guessed.metrics };
+    if (sameWorkers(guessed, options)) return;
+    const old = this.piscina;
+    this.piscina = this.create();
+    this.retire(old, old.destroy());
+  }
+
+  /** Worker threads the pool keeps (CLEF_AGENT_WORKERS). */
+  get size(): number {
+    return this.options.size;
   }
 
   /**
@@ -231,7 +265,7 @@ export class WorkerPool {
     const timer = setTimeout(() => {
       if (done || piscina !== this.piscina) return;
       this.piscina = this.create();
-      void piscina.destroy().catch(() => undefined);
+      this.retire(piscina, piscina.destroy());
     }, graceMs);
     timer.unref();
   }
@@ -243,7 +277,7 @@ export class WorkerPool {
   recycle(): void {
     const old = this.piscina;
     this.piscina = this.create();
-    void old.close().catch(() => undefined);
+    this.retire(old, old.close());
   }
 
   /**
@@ -261,7 +295,24 @@ export class WorkerPool {
   }
 
   async destroy(): Promise<void> {
-    await this.piscina.destroy();
+    const piscina = this.piscina;
+    try {
+      await piscina.destroy();
+    } finally {
+      this.ended(piscina);
+    }
+  }
+
+  /** A replaced piscina ends (`ending`: its close or destroy) and then lets go of what it held. */
+  private retire(piscina: Piscina, ending: Promise<void>): void {
+    void ending.catch(() => undefined).finally(() => this.ended(piscina));
+  }
+
+  /** `piscina` can start no more workers: a guessed key copy only it handed out is wiped. */
+  private ended(piscina: Piscina): void {
+    if (this.guessedKey?.piscina !== piscina) return;
+    this.guessedKey.bytes.fill(0);
+    this.guessedKey = undefined;
   }
 
   private create(): Piscina {
@@ -297,13 +348,30 @@ export class WorkerPool {
  * for one to start); elsewhere idle ones may exit (`idleWorkersExit`).
  */
 export function agentPool(config: Config, opts: { readonly lambda?: boolean | undefined } = {}): WorkerPool {
+  return new WorkerPool(poolOptions(config, opts));
+}
+
+/** The pool's options from the validated configuration (`agentPool`; `WorkerPool.adopt` for a guessed pool). */
+export function poolOptions(config: Config, opts: { readonly lambda?: boolean | undefined } = {}): PoolOptions {
   const ageKey = config.ageKey?.kind === 'inline' ? { kind: 'inline' as const, bytes: config.ageKey.sealed.unseal() } : config.ageKey;
-  return new WorkerPool({
+  return {
     size: config.workers,
     init: { ageKey, maxKeys: config.maxKeys },
     maxQueue: config.maxQueue,
     idleExitMs: opts.lambda !== true && idleWorkersExit(config) ? IDLE_WORKER_EXIT_MS : undefined,
-  });
+  };
+}
+
+/** Whether two options start the same workers: count, idle rule and worker data (the key compared by value). */
+export function sameWorkers(a: PoolOptions, b: PoolOptions): boolean {
+  const [x, y] = [a.init.ageKey, b.init.ageKey];
+  const sameKey =
+    x === undefined || y === undefined
+      ? x === y
+      : x.kind === 'file'
+        ? y.kind === 'file' && x.path === y.path
+        : y.kind === 'inline' && Buffer.from(x.bytes.buffer, x.bytes.byteOffset, x.bytes.byteLength).equals(y.bytes);
+  return a.size === b.size && a.idleExitMs === b.idleExitMs && a.init.maxKeys === b.init.maxKeys && sameKey;
 }
 
 /**

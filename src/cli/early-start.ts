@@ -1,20 +1,29 @@
 /**
  * The first part of `serve` and `exec`, loaded before the rest of the agent: refuse the inspector,
- * read and validate the configuration (exit 2 on a bad value, also reported to Lambda's
- * `/init/error` in a Lambda sandbox), remove the raw secrets from the environment, and start the
- * worker pool. Its workers then start (a thread, the worker bundle, the age key) while the main
- * thread loads the logger, the HTTP server and the serving modes (src/cli/serve.ts imports those
+ * remove the raw secrets from the environment, start the worker pool, and read and validate the
+ * configuration (exit 2 on a bad value, also reported to Lambda's `/init/error` in a Lambda
+ * sandbox). The workers then start (a thread, the worker bundle) while the main thread loads the
+ * configuration, the logger, the HTTP server and the serving modes (src/cli/serve.ts imports those
  * only after this), instead of after them: on two cores that is most of a worker's start-up off a
  * cold start's path (bench/README.md "Lambda cold start").
  *
- * So this module imports only the configuration and the pool up front (the Extensions API client
- * once the pool started); a test (test/cli/check.test.ts) keeps it that way.
+ * Where workers start at once (Lambda, JIT mode), the pool starts from options guessed from the raw
+ * environment (src/pool-guess.ts) before the configuration modules load, and takes the validated
+ * options after (`WorkerPool.adopt`). So this module imports only the pool up front; a test
+ * (test/cli/check.test.ts) keeps it that way.
  */
 import inspector from 'node:inspector';
-import { ConfigError, loadConfig } from '../config/index.js';
+import type { ConfigError } from '../config/errors.js';
 import type { Config } from '../config/types.js';
 import type { ExtensionsApi } from '../lifecycle/extensions-api.js';
-import { agentPool, type WorkerPool } from '../pool.js';
+import { poolOptions, WorkerPool } from '../pool.js';
+import { guessPoolOptions } from '../pool-guess.js';
+
+/**
+ * Variables whose values are secrets: read from a copy of the environment and removed from
+ * process.env before any worker starts (a worker copies process.env) or child process runs.
+ */
+const RAW_SECRETS = ['CLEF_AGENT_AGE_KEY', 'CLEF_AGENT_TOKEN', 'CLEF_AGENT_VCS_TOKEN'] as const;
 
 export interface Early {
   readonly config: Config;
@@ -34,22 +43,29 @@ export async function earlyStart(command: 'serve' | 'exec'): Promise<Early | num
   }
   // Lambda extension mode (SPEC §6): Lambda sets AWS_LAMBDA_RUNTIME_API in the sandbox.
   const runtimeApi = command === 'serve' ? process.env['AWS_LAMBDA_RUNTIME_API'] : undefined;
+  const lambda = runtimeApi !== undefined;
+  // What the configuration is read from. No worker, child process or later reader of process.env
+  // needs the raw secrets (loadConfig also deletes CLEF_AGENT_AGE_KEY from `env`, its copy).
+  const env = { ...process.env };
+  for (const name of RAW_SECRETS) delete process.env[name];
+  const guess = guessPoolOptions(env, process.cwd(), { lambda });
+  const guessed = guess === undefined ? undefined : WorkerPool.guessed(guess);
+  const { ConfigError: InvalidConfig, loadConfig } = await import('../config/index.js');
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(env);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
+    await guessed?.destroy();
+    if (!(err instanceof InvalidConfig)) throw err;
     process.stderr.write(`clef-agent: invalid configuration:\n${err.message}\n`);
     const api = runtimeApi === undefined ? undefined : await extensionsApi(runtimeApi);
     if (typeof api === 'string') process.stderr.write(`clef-agent: ${api}\n`);
     else if (api !== undefined) await reportConfigError(api, err);
     return 2;
   }
-  // Parsed now: no child process or later reader of the environment needs the raw secrets.
-  // (CLEF_AGENT_AGE_KEY was already removed by loadConfig.)
-  delete process.env['CLEF_AGENT_TOKEN'];
-  delete process.env['CLEF_AGENT_VCS_TOKEN'];
-  const pool = agentPool(config, { lambda: runtimeApi !== undefined });
+  const options = poolOptions(config, { lambda });
+  guessed?.adopt(options);
+  const pool = guessed ?? new WorkerPool(options);
   if (runtimeApi === undefined) return { config, pool };
   // The Extensions API client (and node:http) loads while the workers start.
   const api = await extensionsApi(runtimeApi);

@@ -220,14 +220,17 @@ describe("the commands' import graphs stay small", () => {
     assert.deepEqual(imports('cli/usage.js'), { loaded: [], onDemand: [] });
   });
 
-  it('serve and exec start the worker pool before loading the rest of the agent: early-start.js loads only the configuration and the pool first', () => {
-    // What a cold start (Lambda init) overlaps: the workers start while serve-agent.js loads.
+  it('serve and exec start the worker pool before loading the rest of the agent: early-start.js loads only the pool and its guess first', () => {
+    // What a cold start (Lambda init) overlaps: the workers start while the configuration and serve-agent.js load.
     assert.deepEqual(imports('cli/serve.js'), { loaded: ['./early-start.js'], onDemand: ['./serve-agent.js'] });
     assert.deepEqual(imports('cli/early-start.js'), {
-      loaded: ['node:inspector', '../config/index.js', '../pool.js'],
-      // The Lambda client once the pool started; the logger and lifecycle only to report an invalid configuration.
-      onDemand: ['../lifecycle/extensions-api.js', '../log.js', '../lifecycle/lambda.js'],
+      loaded: ['node:inspector', '../pool.js', '../pool-guess.js'],
+      // The configuration once the guessed pool started, the Lambda client after it; the logger and
+      // lifecycle only to report an invalid configuration.
+      onDemand: ['../config/index.js', '../lifecycle/extensions-api.js', '../log.js', '../lifecycle/lambda.js'],
     });
+    // The guess reads the raw values without the configuration's modules (their builtins are what it saves).
+    assert.deepEqual(imports('pool-guess.js').loaded, ['node:path', '../common/limits.js', './config/cpus.js']);
     const exec = imports('cli/exec.js');
     assert.deepEqual(exec.loaded, ['../exec/args.js', './early-start.js', './usage.js']);
     assert.deepEqual(exec.onDemand.sort(), ['../exec/command.js', './prepare.js']);
