@@ -342,10 +342,11 @@ export class WorkerPool {
 
 /**
  * The agent's pool, from its configuration: `workers` threads, the age key (an inline key unsealed
- * into the worker data, a key file by path) and the key-count limit. Started as soon as the
- * configuration is valid (src/cli/early-start.ts), so the workers' start-up overlaps loading the
- * rest of the main thread. In Lambda the workers stay between invocations (a refresh never waits
- * for one to start); elsewhere idle ones may exit (`idleWorkersExit`).
+ * into the worker data, a key file by path) and the key-count limit. src/cli/early-start.ts starts
+ * it before the rest of the main thread loads (where workers start at once, from a guess even
+ * before the configuration loads: `WorkerPool.guessed`), so the workers' start-up overlaps that
+ * loading. In Lambda the workers stay between invocations (a refresh never waits for one to
+ * start); elsewhere idle ones may exit (`idleWorkersExit`).
  */
 export function agentPool(config: Config, opts: { readonly lambda?: boolean | undefined } = {}): WorkerPool {
   return new WorkerPool(poolOptions(config, opts));
