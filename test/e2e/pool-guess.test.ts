@@ -6,20 +6,15 @@
  * A preloaded probe records each worker the process starts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { ArtifactServer } from '../../emulators/artifact-server.js';
 import { defaultWorkerCount } from '../../src/config/cpus.js';
-import { AgentProcess, TempDirs } from '../kit/index.js';
-import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
+import { TempDirs } from '../kit/index.js';
 import { opsPort, scrape, value } from '../helpers/ops.js';
 import { agentEnv } from '../helpers/scenario.js';
+import { probedAgent, servedArtifact } from '../helpers/worker-probe.js';
 
 const dirs = new TempDirs('clef-pool-guess-');
 after(() => dirs.removeAll());
-const PROBE = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'helpers', 'worker-env-probe.js');
 
 describe('a pool started from a guess', { timeout: 60_000 }, () => {
   for (const [what, workers, started] of [
@@ -27,22 +22,14 @@ describe('a pool started from a guess', { timeout: 60_000 }, () => {
     ['they differ: the workers are replaced, and the validated count serves', '02', defaultWorkerCount() + 2],
   ] as const) {
     it(what, async (t) => {
-      const key = await ageKeyPair();
-      const server = await new ArtifactServer().start();
-      t.after(() => server.close());
-      server.body = await artifactJson({ recipient: key.recipient, payload: { app: { K: 'guess' } } });
-      const file = join(dirs.make(), 'workers.jsonl');
-      writeFileSync(file, '');
-      const agent = new AgentProcess({
-        ...agentEnv(key.identity, {
-          CLEF_AGENT_SOURCE: server.url(),
-          CLEF_AGENT_CACHE_TTL: '0',
-          CLEF_AGENT_WORKERS: workers,
-          CLEF_AGENT_OPS_ADDR: '127.0.0.1:0',
-        }),
-        NODE_OPTIONS: `--import=${PROBE}`,
-        CLEF_TEST_WORKER_ENV: file,
+      const { key, server } = await servedArtifact(t, { app: { K: 'guess' } });
+      const env = agentEnv(key.identity, {
+        CLEF_AGENT_SOURCE: server.url(),
+        CLEF_AGENT_CACHE_TTL: '0',
+        CLEF_AGENT_WORKERS: workers,
+        CLEF_AGENT_OPS_ADDR: '127.0.0.1:0',
       });
+      const { agent, workerEnvs } = probedAgent(env, dirs.make());
       t.after(() => agent.stop());
       await agent.ready();
       const answers = await Promise.all(Array.from({ length: 8 }, () => agent.request('/v1/secrets')));
@@ -51,7 +38,7 @@ describe('a pool started from a guess', { timeout: 60_000 }, () => {
         Array(8).fill(200),
       );
       assert.deepEqual(JSON.parse(answers[0]?.body ?? '{}'), { app: { K: 'guess' } });
-      assert.equal(readFileSync(file, 'utf8').split('\n').filter(Boolean).length, started, 'workers started by the process');
+      assert.equal(workerEnvs().length, started, 'workers started by the process');
       assert.equal(value(await scrape(await opsPort(agent)), 'clef_agent_pool_workers'), 2, 'the pool runs the validated count');
     });
   }

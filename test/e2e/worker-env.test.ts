@@ -6,30 +6,14 @@
  * starts later. Real agent processes; a preloaded probe records each worker's environment.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { ArtifactServer } from '../../emulators/artifact-server.js';
-import { AgentProcess, TempDirs } from '../kit/index.js';
-import { ageKeyPair, artifactJson } from '../helpers/artifacts.js';
+import { TempDirs } from '../kit/index.js';
+import { ageKeyPair } from '../helpers/artifacts.js';
 import { agentEnv } from '../helpers/scenario.js';
+import { probedAgent, servedArtifact } from '../helpers/worker-probe.js';
 
 const dirs = new TempDirs('clef-worker-env-');
 after(() => dirs.removeAll());
-const PROBE = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'helpers', 'worker-env-probe.js');
-
-/** The environments the agent's workers started with. */
-function workerEnvs(file: string): Record<string, string>[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { env: Record<string, string> | 'shared' }).env)
-    .map((env) => {
-      assert.notEqual(env, 'shared', 'workers never share the live process.env');
-      return env as Record<string, string>;
-    });
-}
 
 describe('no worker starts with the raw secrets in its environment', { timeout: 60_000 }, () => {
   for (const [mode, extra] of [
@@ -37,18 +21,13 @@ describe('no worker starts with the raw secrets in its environment', { timeout: 
     ['cached mode', {}],
   ] as const) {
     it(mode, async (t) => {
-      const key = await ageKeyPair();
-      const server = await new ArtifactServer().start();
-      t.after(() => server.close());
-      server.body = await artifactJson({ recipient: key.recipient, payload: { app: { K: 'worker-env' } } });
-      const file = join(dirs.make(), 'workers.jsonl');
-      writeFileSync(file, '');
+      const { key, server } = await servedArtifact(t, { app: { K: 'worker-env' } });
       const env = agentEnv(key.identity, { CLEF_AGENT_SOURCE: server.url(), ...extra });
-      const agent = new AgentProcess({ ...env, NODE_OPTIONS: `--import=${PROBE}`, CLEF_TEST_WORKER_ENV: file });
+      const { agent, workerEnvs } = probedAgent(env, dirs.make());
       t.after(() => agent.stop());
       await agent.ready();
       assert.equal((await agent.request('/v1/secrets')).status, 200);
-      const envs = workerEnvs(file);
+      const envs = workerEnvs();
       assert.ok(envs.length >= 1, 'the probe saw the workers start');
       for (const w of envs) {
         assert.equal(w['CLEF_AGENT_AGE_KEY'], undefined);
@@ -62,17 +41,12 @@ describe('no worker starts with the raw secrets in its environment', { timeout: 
   }
 
   it('a configuration refused after the pool started early: exit 2 with the reason, the started worker does not keep the process alive', async () => {
-    const file = join(dirs.make(), 'workers.jsonl');
-    writeFileSync(file, '');
     const key = await ageKeyPair();
-    const agent = new AgentProcess({
-      ...agentEnv(key.identity, { CLEF_AGENT_SOURCE: 'https://artifacts.example.com/a.json', CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_MAX_QUEUE: 'lots' }),
-      NODE_OPTIONS: `--import=${PROBE}`,
-      CLEF_TEST_WORKER_ENV: file,
-    });
+    const env = agentEnv(key.identity, { CLEF_AGENT_SOURCE: 'https://artifacts.example.com/a.json', CLEF_AGENT_CACHE_TTL: '0', CLEF_AGENT_MAX_QUEUE: 'lots' });
+    const { agent, workerEnvs } = probedAgent(env, dirs.make());
     assert.equal(await agent.exited(), 2);
     assert.match(agent.stderr, /invalid configuration:\n.*CLEF_AGENT_MAX_QUEUE/);
-    assert.equal(workerEnvs(file).length, 1, 'the guessed pool had started its worker');
+    assert.equal(workerEnvs().length, 1, 'the guessed pool had started its worker');
     assert.ok(!agent.output.includes(key.identity));
   });
 });
