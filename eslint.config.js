@@ -31,7 +31,7 @@ const WHY = {
 /** Folders that ship without runtime dependencies: only relative imports and node: built-ins. */
 const NO_PACKAGES = new Set(['client']);
 const boundaryRules = Object.entries(BOUNDARIES).map(([folder, forbidden]) => ({
-  files: [`${folder}/**/*.ts`],
+  files: [`${folder}/**/*.{ts,cts}`],
   rules: {
     'no-restricted-imports': [
       'error',

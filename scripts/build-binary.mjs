@@ -48,7 +48,8 @@ const mainOptions = {
   format: 'cjs',
   // ESM code in a CommonJS bundle: `import.meta.url` becomes the bundle's own file URL. The code
   // that uses it (worker path, package.json) takes the src/sea.ts route in the binary.
-  define: { 'import.meta.url': '__clef_import_meta_url' },
+  // src/pool.ts: the worker entry is piscina's wrapper and the task file in one (worker-bundle.mjs).
+  define: { 'import.meta.url': '__clef_import_meta_url', __BUNDLED_WORKER_ENTRY__: 'true' },
   banner: { js: "var __clef_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [piscinaWrapperPath()],
 };

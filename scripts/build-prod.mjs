@@ -41,7 +41,8 @@ const common = {
   // CommonJS dependencies (the AWS SDK, pino) call require(); an ES module has none of its own.
   banner: { js: "import { createRequire as __clefCreateRequire } from 'node:module'; const require = __clefCreateRequire(import.meta.url);" },
   // src/cli/version.ts: the bundle's chunks do not sit where package.json's relative path expects.
-  define: { __BUNDLED_PACKAGE_VERSION__: JSON.stringify(version) },
+  // src/pool.ts: the worker bundle is piscina's wrapper and the task file in one (worker-bundle.mjs).
+  define: { __BUNDLED_PACKAGE_VERSION__: JSON.stringify(version), __BUNDLED_WORKER_ENTRY__: 'true' },
 };
 
 rmSync(dist, { recursive: true, force: true });

@@ -14,6 +14,15 @@ import { seaWorkerEnv, seaWorkerFile } from './sea.js';
 const WORKER_FILE = new URL('../workers/index.js', import.meta.url);
 
 /**
+ * What the tsc build's workers load as their task file: a CommonJS file that import()s WORKER_FILE
+ * (workers/task.cts says why: Node 20 aborts the process when a worker is terminated while require()
+ * instantiates an ES module). The bundles define __BUNDLED_WORKER_ENTRY__: their workers start on
+ * the entry itself, which the ES loader loads, and name it as the task file too.
+ */
+declare const __BUNDLED_WORKER_ENTRY__: boolean | undefined;
+const TASK_FILE = typeof __BUNDLED_WORKER_ENTRY__ === 'boolean' && __BUNDLED_WORKER_ENTRY__ ? WORKER_FILE : new URL('../workers/task.cjs', import.meta.url);
+
+/**
  * Where a bundled piscina (the npm package, the image, the binary: scripts/worker-bundle.mjs) starts
  * its workers: the worker entry itself, which there is piscina's worker wrapper and our handler in
  * one file. piscina loaded from node_modules (the tsc build) never reads it and uses its own wrapper.
@@ -317,11 +326,11 @@ export class WorkerPool {
 
   private create(): Piscina {
     this.queue = new RequestCountingQueue();
-    const file = seaWorkerFile() ?? WORKER_FILE;
-    (globalThis as Record<symbol, unknown>)[PISCINA_WRAPPER_FILE] = fileURLToPath(file);
+    const sea = seaWorkerFile();
+    (globalThis as Record<symbol, unknown>)[PISCINA_WRAPPER_FILE] = fileURLToPath(sea ?? WORKER_FILE);
     return new Piscina({
       taskQueue: this.queue,
-      filename: file.href,
+      filename: (sea ?? TASK_FILE).href,
       minThreads: this.options.idleExitMs === undefined ? this.options.size : 0,
       maxThreads: this.options.size,
       ...(this.options.idleExitMs === undefined ? {} : { idleTimeout: this.options.idleExitMs }),

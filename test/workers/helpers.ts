@@ -67,3 +67,9 @@ export function spanText(arena: Uint8Array, s: Span): string {
 
 /** fast-check run count: quick by default, thorough with SLOW=1. */
 export const RUNS = process.env['SLOW'] === '1' ? 2000 : 200;
+
+/**
+ * The task file a real pool's workers load, as src/pool.ts names it in the tsc build: the CommonJS
+ * file that import()s dist/workers/index.js (workers/task.cts says why not the entry itself).
+ */
+export const POOL_TASK_FILE = new URL('../../workers/task.cjs', import.meta.url).href;

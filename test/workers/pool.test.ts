@@ -6,9 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { suiteTempDirs } from '../kit/index.js';
 import { Piscina } from 'piscina';
 import type { CheckKeyResult, LoadResult, LoadTask } from '../../common/protocol.js';
-import { ageCliEncrypt, ageKeygen, makeArtifact, NOW_MS, signingKey, spanText, inlineKey } from './helpers.js';
+import { ageCliEncrypt, ageKeygen, makeArtifact, NOW_MS, signingKey, spanText, inlineKey, POOL_TASK_FILE } from './helpers.js';
 
-const entry = new URL('../../workers/index.js', import.meta.url).href;
 const dir = suiteTempDirs('clef-workers-pool-').make();
 let pool: Piscina;
 let recipient: string;
@@ -17,7 +16,7 @@ before(() => {
   const pair = ageKeygen();
   recipient = pair.recipient;
   const workerData = inlineKey(pair.identity);
-  pool = new Piscina({ filename: entry, workerData, minThreads: 1, maxThreads: 2 });
+  pool = new Piscina({ filename: POOL_TASK_FILE, workerData, minThreads: 1, maxThreads: 2 });
 });
 
 after(() => pool.destroy());
@@ -32,7 +31,7 @@ function loadTask(path: string, verifyKey?: string): LoadTask {
   };
 }
 
-describe('piscina pool (dist/workers/index.js)', () => {
+describe('piscina pool (dist/workers/task.cjs, as src/pool.ts names it)', () => {
   test('checkKey proves the workerData key parses', async () => {
     const r = (await pool.run({ type: 'checkKey' })) as CheckKeyResult;
     assert.deepEqual(r, { ok: true });

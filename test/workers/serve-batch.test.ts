@@ -10,7 +10,7 @@ import type { EncryptedArtifact, ServeBatchResult, ServeRequest, ServeResult, Wo
 import { AgeFastDecrypter } from '../../workers/decrypt/age-fast.js';
 import { runTask, transfers } from '../../workers/index.js';
 import { dropKeyCache } from '../../workers/keys.js';
-import { ageKeygen, ageLibEncrypt, inlineKey, sha256Hex, type AgeKeyPair } from './helpers.js';
+import { ageKeygen, ageLibEncrypt, inlineKey, POOL_TASK_FILE, sha256Hex, type AgeKeyPair } from './helpers.js';
 
 const PAYLOAD = { app: { A: '1', B: 'two' }, db: { A: 'dup' } };
 const REQUESTS: ServeRequest[] = [
@@ -132,7 +132,7 @@ describe('serveBatch (in-process)', () => {
 describe('serveBatch through a real piscina pool', () => {
   let pool: Piscina;
   before(() => {
-    pool = new Piscina({ filename: new URL('../../workers/index.js', import.meta.url).href, workerData: init, minThreads: 1, maxThreads: 1 });
+    pool = new Piscina({ filename: POOL_TASK_FILE, workerData: init, minThreads: 1, maxThreads: 1 });
   });
   after(() => pool.destroy());
 

@@ -14,7 +14,7 @@ import { SpareBodies } from '../../src/serving/spare-bodies.js';
 import { runTask } from '../../workers/index.js';
 import { dropKeyCache } from '../../workers/keys.js';
 import { spareCount } from '../../workers/spares.js';
-import { ageKeygen, ageLibEncrypt, inlineKey, sha256Hex } from './helpers.js';
+import { ageKeygen, ageLibEncrypt, inlineKey, POOL_TASK_FILE, sha256Hex } from './helpers.js';
 
 /** ~20 KB of JSON: above SPARE_BODY_MIN_BYTES, so its bodies are kept. */
 const PAYLOAD: Record<string, Record<string, string>> = { app: {} };
@@ -118,7 +118,7 @@ describe('main side: SpareBodies', () => {
 describe('through a real piscina pool', () => {
   let pool: Piscina;
   before(() => {
-    pool = new Piscina({ filename: new URL('../../workers/index.js', import.meta.url).href, workerData: init, minThreads: 1, maxThreads: 1 });
+    pool = new Piscina({ filename: POOL_TASK_FILE, workerData: init, minThreads: 1, maxThreads: 1 });
   });
   after(() => pool.destroy());
 

@@ -1,0 +1,21 @@
+/**
+ * Run as a child process: starts the agent's real pool (src/pool.ts) CYCLES times and destroys it
+ * after a random delay spread over the workers' start, so some terminations land while a worker is
+ * still loading its task module. Exits 0 after the last cycle; a process that aborts (a fatal V8
+ * error in Node's module loader) never gets there.
+ *
+ * argv: <cycles> <max delay ms> <age key file>
+ */
+import { WorkerPool } from '../../src/pool.js';
+
+const [cycles, maxDelay, keyFile] = process.argv.slice(2);
+const rounds = Number(cycles);
+const spread = Number(maxDelay);
+let terminatedStarting = 0;
+for (let i = 0; i < rounds; i++) {
+  const pool = new WorkerPool({ size: 2, init: { ageKey: { kind: 'file', path: keyFile ?? '' } }, maxQueue: 1 });
+  await new Promise((r) => setTimeout(r, Math.random() * spread));
+  terminatedStarting += pool.threads.length;
+  await pool.destroy();
+}
+process.stdout.write(`${JSON.stringify({ cycles: rounds, threads: terminatedStarting })}\n`);
