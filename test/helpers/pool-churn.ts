@@ -4,17 +4,18 @@
  * still loading its task module. Exits 0 after the last cycle; a process that aborts (a fatal V8
  * error in Node's module loader) never gets there.
  *
- * argv: <cycles> <max delay ms> <age key file>
+ * argv: <cycles> <min delay ms> <max delay ms> <age key file>
  */
 import { WorkerPool } from '../../src/pool.js';
 
-const [cycles, maxDelay, keyFile] = process.argv.slice(2);
+const [cycles, minDelay, maxDelay, keyFile] = process.argv.slice(2);
 const rounds = Number(cycles);
-const spread = Number(maxDelay);
+const least = Number(minDelay);
+const spread = Number(maxDelay) - least;
 let terminatedStarting = 0;
 for (let i = 0; i < rounds; i++) {
   const pool = new WorkerPool({ size: 2, init: { ageKey: { kind: 'file', path: keyFile ?? '' } }, maxQueue: 1 });
-  await new Promise((r) => setTimeout(r, Math.random() * spread));
+  await new Promise((r) => setTimeout(r, least + Math.random() * spread));
   terminatedStarting += pool.threads.length;
   await pool.destroy();
 }
