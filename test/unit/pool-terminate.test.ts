@@ -6,7 +6,7 @@
  * build names a CommonJS task file that import()s the worker entry (workers/task.cts).
  *
  * The abort needs a termination inside instantiation, a window too short in our module graph to
- * hit on demand (once in >1000 churn cycles here; the CI run that found it was one of them). So
+ * hit on demand (not once in 1,200 churn cycles here; a loaded CI machine hit it once). So
  * the load path is asserted directly (Node's own module-loader trace, NODE_DEBUG=module, in every
  * worker of a real pool), and the churn itself runs as a regression scenario in a child process.
  */
@@ -32,15 +32,22 @@ function keyFile(): string {
   return path;
 }
 
-function churn(cycles: number, [minDelayMs, maxDelayMs]: readonly [number, number], env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [CHURN, String(cycles), String(minDelayMs), String(maxDelayMs), keyFile()], { env, encoding: 'utf8', timeout: 60_000 });
+function churn(
+  cycles: number,
+  [minDelayMs, maxDelayMs]: readonly [number, number],
+  { env = process.env, settle = false }: { env?: NodeJS.ProcessEnv; settle?: boolean } = {},
+): SpawnSyncReturns<string> {
+  const args = [CHURN, String(cycles), String(minDelayMs), String(maxDelayMs), keyFile(), ...(settle ? ['settle'] : [])];
+  return spawnSync(process.execPath, args, { env, encoding: 'utf8', timeout: 60_000 });
 }
 
 describe('a pool destroyed while its workers start', { timeout: 120_000 }, () => {
   test('no worker loads an ES module through require(): piscina’s require() asks only for the .cjs task file from workers/', () => {
-    // One cycle that waits long enough (1.5 s; ~0.1 s is usual) for the workers to load, with Node's loader trace on.
-    const run = churn(1, [1500, 1500], { ...process.env, NODE_DEBUG: 'module' });
+    // One cycle whose key check runs in a worker (so one has loaded its task file), then 0.5 s for
+    // the other, with Node's loader trace on.
+    const run = churn(1, [500, 500], { env: { ...process.env, NODE_DEBUG: 'module' }, settle: true });
     assert.equal(run.status, 0, run.stderr.slice(-2000));
+    assert.equal((JSON.parse(run.stdout) as { keyChecks: number }).keyChecks, 1, 'the key check ran in a worker');
     // What each require() asks the CommonJS loader for (the line Node 20 and 26 both print).
     const loaded = [...run.stderr.matchAll(/^MODULE \d+: Module\._load REQUEST (\S+) parent/gm)].map((m) => m[1] ?? '');
     const ours = loaded.filter((f) => f.startsWith(WORKERS_DIR));
@@ -52,6 +59,6 @@ describe('a pool destroyed while its workers start', { timeout: 120_000 }, () =>
     const run = churn(60, [0, 80]);
     assert.equal(run.signal, null, `the process was killed by ${String(run.signal)}: ${run.stderr.slice(-2000)}`);
     assert.equal(run.status, 0, run.stderr.slice(-2000));
-    assert.deepEqual(JSON.parse(run.stdout), { cycles: 60, threads: 120 });
+    assert.deepEqual(JSON.parse(run.stdout), { cycles: 60, threads: 120, keyChecks: 0 });
   });
 });
