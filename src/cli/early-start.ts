@@ -16,6 +16,7 @@ import inspector from 'node:inspector';
 import type { ConfigError } from '../config/errors.js';
 import type { Config } from '../config/types.js';
 import type { ExtensionsApi } from '../lifecycle/extensions-api.js';
+import { holdSignals } from '../lifecycle/start-signals.js';
 import { poolOptions, WorkerPool } from '../pool.js';
 import { guessPoolOptions } from '../pool-guess.js';
 
@@ -35,15 +36,19 @@ export interface Early {
 
 /** The configuration and the started pool, or the exit code when the start is refused. */
 export async function earlyStart(command: 'serve' | 'exec'): Promise<Early | number> {
+  // Lambda extension mode (SPEC §6): Lambda sets AWS_LAMBDA_RUNTIME_API in the sandbox.
+  const runtimeApi = command === 'serve' ? process.env['AWS_LAMBDA_RUNTIME_API'] : undefined;
+  const lambda = runtimeApi !== undefined;
+  // Before the inspector check, so no SIGUSR1 opens an inspector after it; and the daemon's SIGHUP
+  // (a reload) must not end a starting agent (src/lifecycle/start-signals.ts). exec forwards
+  // SIGHUP to its command and Lambda keeps Node's default (README "Reload").
+  holdSignals(command === 'serve' && !lambda ? ['SIGUSR1', 'SIGHUP'] : ['SIGUSR1']);
   // A debugger on a process that holds secrets is a way in: refuse --inspect and NODE_OPTIONS=--inspect.
   if (inspector.url() !== undefined || process.execArgv.some((a) => a.startsWith('--inspect'))) {
     inspector.close();
     process.stderr.write('clef-agent: refusing to run with the inspector enabled (--inspect); remove it from the command line and NODE_OPTIONS\n');
     return 2;
   }
-  // Lambda extension mode (SPEC §6): Lambda sets AWS_LAMBDA_RUNTIME_API in the sandbox.
-  const runtimeApi = command === 'serve' ? process.env['AWS_LAMBDA_RUNTIME_API'] : undefined;
-  const lambda = runtimeApi !== undefined;
   // What the configuration is read from. No worker, child process or later reader of process.env
   // needs the raw secrets (loadConfig also deletes CLEF_AGENT_AGE_KEY from `env`, its copy).
   const env = { ...process.env };

@@ -3,6 +3,7 @@ import type { AgentHandle } from '../agent.js';
 import type { Logger } from '../log.js';
 import { Events } from '../telemetry/events.js';
 import type { Telemetry } from '../telemetry/index.js';
+import { takeSignal } from './start-signals.js';
 
 /** Left for the log flush and exit after the telemetry flush. */
 const EXIT_MARGIN_MS = 1000;
@@ -44,18 +45,31 @@ export function runAsDaemon(agent: AgentHandle, log: Logger, events: Events = ne
   process.on('SIGINT', stop);
   // SPEC §10.5: reload instead of Node's default for SIGHUP, which is to exit. Failures are logged
   // by the reload itself and never stop the agent.
-  process.on('SIGHUP', () => {
+  const reload = (): void => {
     if (stopping) return;
     agent.reload().catch((err: unknown) => {
       log.error({ event: 'reload.failed' }, `reload failed: ${err instanceof Error ? err.name : typeof err}`);
     });
-  });
+  };
+  // Held since start-up (start-signals.ts): the files may have changed after the configuration read
+  // them, so SIGHUPs that came meanwhile are one reload now.
+  const early = takeSignal('SIGHUP');
+  process.on('SIGHUP', reload);
+  if (early > 0) {
+    log.info({ event: 'reload.deferred', signals: early }, 'SIGHUP received during start-up: reloading now');
+    reload();
+  }
 }
 
 /**
  * SIGUSR1 would make Node open an inspector port (a debugger attached to a process holding
- * secrets). Handling the signal replaces that default (SPEC §5.1).
+ * secrets). Handling the signal replaces that default (SPEC §5.1); until the logger exists,
+ * start-signals.ts holds it.
  */
 export function refuseInspectorSignal(log: Logger): void {
-  process.on('SIGUSR1', () => log.warn({ event: 'inspector.refused' }, 'SIGUSR1 received: the inspector is disabled in clef-agent'));
+  const refused = (): void => log.warn({ event: 'inspector.refused' }, 'SIGUSR1 received: the inspector is disabled in clef-agent');
+  // Held since start-up (start-signals.ts), before the logger existed.
+  const early = takeSignal('SIGUSR1');
+  process.on('SIGUSR1', refused);
+  if (early > 0) refused();
 }

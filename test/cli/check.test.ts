@@ -224,7 +224,7 @@ describe("the commands' import graphs stay small", () => {
     // What a cold start (Lambda init) overlaps: the workers start while the configuration and serve-agent.js load.
     assert.deepEqual(imports('cli/serve.js'), { loaded: ['./early-start.js'], onDemand: ['./serve-agent.js'] });
     assert.deepEqual(imports('cli/early-start.js'), {
-      loaded: ['node:inspector', '../pool.js', '../pool-guess.js'],
+      loaded: ['node:inspector', '../lifecycle/start-signals.js', '../pool.js', '../pool-guess.js'],
       // The configuration once the guessed pool started, the Lambda client after it; the logger and
       // lifecycle only to report an invalid configuration.
       onDemand: ['../config/index.js', '../lifecycle/extensions-api.js', '../log.js', '../lifecycle/lambda.js'],
