@@ -99,6 +99,10 @@ describe('systemd unit', () => {
     assert.ok(Number(one('TimeoutStopSec')) > 15, "longer than the agent's own 15 s stop bound");
   });
 
+  it('systemctl reload sends the agent SIGHUP, its reload signal (README "Reload")', () => {
+    assert.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID');
+  });
+
   it('Type= matches how the agent signals readiness (exec: it does not speak sd_notify)', () => {
     assert.equal(one('Type'), sourceMentions('NOTIFY_SOCKET') ? 'notify' : 'exec');
   });
