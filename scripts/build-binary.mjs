@@ -104,8 +104,10 @@ function buildSea(node) {
     disableExperimentalSEAWarning: true,
     useCodeCache: true,
     useSnapshot: false,
-    // A process holding secrets takes no Node options from its environment (NODE_OPTIONS=--require …).
-    execArgv: [],
+    // A process holding secrets takes no Node options from its environment (NODE_OPTIONS=--require …),
+    // and no signal opens an inspector: without --disable-sigusr1, a SIGUSR1 that came before the
+    // agent's own handler (src/lifecycle/start-signals.ts), or to a subcommand that has none, would.
+    execArgv: ['--disable-sigusr1'],
     execArgvExtension: 'none',
     assets: {
       [ASSETS.workerFiles]: join(work, ASSETS.workerFiles),

@@ -8,11 +8,12 @@
  * CLEF_AGENT_TEST_BINARY is set (`npm run test:binary` sets it); the normal leg has no binary.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { AgentProcess, BINARY, listeningSockets, suiteTempDirs } from '../kit/index.js';
+import { AgentProcess, BINARY, listeningSockets, sleep, suiteTempDirs, tryConnect } from '../kit/index.js';
 import { ageKeyPair, samplePayload, type AgeKeyPair } from '../helpers/artifacts.js';
 
 const PACKAGE = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -40,6 +41,32 @@ describe('§9 standalone binary', { timeout: 120_000 }, () => {
       if (dirname(d) === d) break;
     }
     keys = await ageKeyPair();
+  });
+
+  it('no SIGUSR1 opens an inspector, even in a subcommand with no handler of its own (SEA execArgv --disable-sigusr1)', async () => {
+    // `check` against a server that accepts and never answers: it waits its 1 s timeout, time for the signal.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      const child = spawn(exe, ['check', '--port', String(port)], {
+        cwd: dir,
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await sleep(400);
+      child.kill('SIGUSR1');
+      // The signal changes nothing: the probe times out as it would have (exit 1).
+      assert.equal(await exited, 1, stderr);
+      assert.match(stderr, /no answer within 1000 ms/);
+      assert.ok(!stderr.includes('Debugger listening') && !stderr.includes('Starting inspector'), stderr);
+      assert.notEqual(await tryConnect('127.0.0.1', 9229), 'connected', 'no inspector on the default port');
+    } finally {
+      silent.close();
+    }
   });
 
   it('--version prints the package version and exits 0', () => {
