@@ -68,7 +68,8 @@ Loads and verifies the artifact like the agent (the same CLEF_AGENT_* variables)
 <command> (no shell; PATH is searched) with the inherited environment, minus every CLEF_AGENT_*
 variable, plus one variable per secret: <namespace>__<KEY>, with characters outside [A-Za-z0-9_]
 mapped to "_". The refresh loop keeps running. Signals SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR2
-are forwarded to the command; exec exits with its status (128+n when signal n killed it).
+are forwarded to the command (in a terminal's foreground, not SIGINT and SIGQUIT: the terminal sent
+them to the command already); exec exits with its status (128+n when signal n killed it).
 Logs go to stderr. No HTTP API unless --serve.
 
 Naming:

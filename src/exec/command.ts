@@ -23,9 +23,12 @@ import type { ExecOptions } from './args.js';
 import { childEnvironment, ExecEnvError, inheritedEnvironment, type EnvNaming } from './env.js';
 import { RestartLimiter } from './restart-limit.js';
 import { ChildSupervisor, SpawnError, type ChildExit } from './supervisor.js';
+import { inTerminalForeground } from './terminal.js';
 
 /** Forwarded to the child as they arrive (SIGUSR1 is not: it stays refused, see daemon.ts). */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+/** What a terminal sends its foreground process group (Ctrl-C, Ctrl-\): the child has them already there (terminal.ts). */
+const TERMINAL_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGQUIT']);
 /** After one of these, the child's end is exec's end: it is not restarted. */
 const TERMINATING: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM', 'SIGQUIT']);
 
@@ -76,6 +79,10 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
   const onSignal = (signal: NodeJS.Signals): void => {
     if (TERMINATING.has(signal)) terminating ??= signal;
     if (supervisor.running()) {
+      if (TERMINAL_SIGNALS.has(signal) && inTerminalForeground()) {
+        log.debug({ event: 'exec.signal_not_forwarded', signal, pid: supervisor.pid }, `${signal} came from the terminal, which sent it to the child too`);
+        return;
+      }
       log.debug({ event: 'exec.signal_forwarded', signal, pid: supervisor.pid }, `forwarding ${signal} to the child`);
       supervisor.send(signal);
       return;
