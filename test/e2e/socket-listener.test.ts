@@ -6,13 +6,16 @@
  * finds at the path (a symlink, a file, a live socket, a dead one).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, linkSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ageKeyPair, artifactJson, samplePayload } from '../helpers/artifacts.js';
 import { ROUTES, SECRET_ROUTES, TOKEN, startFileAgent, type FileAgent } from '../helpers/http-fixtures.js';
 import { AgentProcess, KeepAliveConnection, MAIN, listeningSockets, runNode, socketRequest, suiteTempDirs, type RunResult } from '../kit/index.js';
+
+/** A uid that is neither root nor the agent's (the agent runs as root here). */
+const OTHER_UID = 12345;
 
 const PAYLOAD = samplePayload('SOCK');
 
@@ -297,6 +300,19 @@ describe('§10.4 what is already at the socket path', { timeout: 90_000 }, () =>
       assert.equal(lstatSync(sock).mode & 0o7777, 0o660);
       assert.equal(await agent.stop(), 0);
     }
+  });
+
+  it('§10.4 a directory owned by another user refuses the start: its owner could swap the socket (nothing is created in it)', async () => {
+    assert.equal(process.getuid?.(), 0, 'needs root to give the directory to another uid (CI runs as root)');
+    const dir = dirs.make();
+    chownSync(dir, OTHER_UID, OTHER_UID);
+    assert.match(
+      await refused(join(dir, 'agent.sock')),
+      new RegExp(
+        `the directory of .* is owned by uid ${OTHER_UID}, not by root: its owner could replace the socket with their own and collect the tokens clients send`,
+      ),
+    );
+    assert.deepEqual(readdirSync(dir), [], 'no socket, no temporary directory');
   });
 
   it('§10.4 a missing directory refuses the start', async () => {
