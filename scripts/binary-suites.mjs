@@ -10,7 +10,7 @@ export const BINARY_SUITES = [
   'e2e/source-s3', // a remote source, SigV4
   'e2e/source-vcs',
   'e2e/validation-signature', // signature verification in the workers
-  'e2e/http-process', // SIGUSR1 refused, SIGTERM/SIGINT while serving
+  'e2e/http-process', // SIGUSR1 opens no inspector (never reaches the binary: --disable-sigusr1), SIGTERM/SIGINT while serving
   'e2e/lifecycle-daemon', // daemon lifecycle
   'e2e/telemetry-metrics', // the OpenTelemetry SDK and prom-client (lazily imported, bundled): logs and metrics over OTLP
   'e2e/lambda-', // the Lambda extension lifecycle, and the layer packed with this binary (no node on PATH)
