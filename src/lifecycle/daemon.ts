@@ -53,8 +53,7 @@ export function runAsDaemon(agent: AgentHandle, log: Logger, events: Events = ne
   };
   // Held since start-up (start-signals.ts): the files may have changed after the configuration read
   // them, so SIGHUPs that came meanwhile are one reload now.
-  const early = takeSignal('SIGHUP');
-  process.on('SIGHUP', reload);
+  const early = takeSignal('SIGHUP', reload);
   if (early > 0) {
     log.info({ event: 'reload.deferred', signals: early }, 'SIGHUP received during start-up: reloading now');
     reload();
@@ -69,7 +68,5 @@ export function runAsDaemon(agent: AgentHandle, log: Logger, events: Events = ne
 export function refuseInspectorSignal(log: Logger): void {
   const refused = (): void => log.warn({ event: 'inspector.refused' }, 'SIGUSR1 received: the inspector is disabled in clef-agent');
   // Held since start-up (start-signals.ts), before the logger existed.
-  const early = takeSignal('SIGUSR1');
-  process.on('SIGUSR1', refused);
-  if (early > 0) refused();
+  if (takeSignal('SIGUSR1', refused) > 0) refused();
 }

@@ -29,11 +29,13 @@ export function holdSignals(signals: readonly NodeJS.Signals[]): void {
 }
 
 /**
- * Stops holding `signal` (the caller installs its own listener, in the same synchronous step, so
- * no signal falls between the two) and answers how many arrived while it was held (0 when it was
- * never held).
+ * Hands `signal` to `listener` from now on and answers how many arrived while it was held (0 when
+ * it was never held). The listener is added before the hold is removed: were the hold removed
+ * first, Node would restore the signal's default for that instant, and a SIGHUP then would still
+ * end the process.
  */
-export function takeSignal(signal: NodeJS.Signals): number {
+export function takeSignal(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): number {
+  process.on(signal, listener);
   const entry = held.get(signal);
   if (entry === undefined) return 0;
   held.delete(signal);
