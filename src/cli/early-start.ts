@@ -16,7 +16,7 @@ import inspector from 'node:inspector';
 import type { ConfigError } from '../config/errors.js';
 import type { Config } from '../config/types.js';
 import type { ExtensionsApi } from '../lifecycle/extensions-api.js';
-import { holdSignals } from '../lifecycle/start-signals.js';
+import { holdSignals, type HoldPolicy } from '../lifecycle/start-signals.js';
 import { poolOptions, WorkerPool } from '../pool.js';
 import { guessPoolOptions } from '../pool-guess.js';
 
@@ -39,10 +39,12 @@ export async function earlyStart(command: 'serve' | 'exec'): Promise<Early | num
   // Lambda extension mode (SPEC §6): Lambda sets AWS_LAMBDA_RUNTIME_API in the sandbox.
   const runtimeApi = command === 'serve' ? process.env['AWS_LAMBDA_RUNTIME_API'] : undefined;
   const lambda = runtimeApi !== undefined;
-  // Before the inspector check, so no SIGUSR1 opens an inspector after it; and the daemon's SIGHUP
-  // (a reload) must not end a starting agent (src/lifecycle/start-signals.ts). exec forwards
-  // SIGHUP to its command and Lambda keeps Node's default (README "Reload").
-  holdSignals(command === 'serve' && !lambda ? ['SIGUSR1', 'SIGHUP'] : ['SIGUSR1']);
+  // Before the inspector check, so no SIGUSR1 opens an inspector after it; the daemon's SIGHUP (a
+  // reload) must not end a starting agent (exec forwards SIGHUP to its command and Lambda keeps
+  // Node's default: README "Reload"); SIGTERM and SIGINT stop the start with the exit handlers run,
+  // as the daemon's stop (0) or exec's (128+n) would (src/lifecycle/start-signals.ts).
+  const stop = (n: number): HoldPolicy => ({ exit: command === 'exec' ? 128 + n : 0 });
+  holdSignals({ SIGUSR1: 'count', ...(command === 'serve' && !lambda ? { SIGHUP: 'count' } : {}), SIGTERM: stop(15), SIGINT: stop(2) });
   // A debugger on a process that holds secrets is a way in: refuse --inspect and NODE_OPTIONS=--inspect.
   if (inspector.url() !== undefined || process.execArgv.some((a) => a.startsWith('--inspect'))) {
     inspector.close();

@@ -15,6 +15,7 @@ import { STOP_DEADLINE_MS } from '../../common/limits.js';
 import { startAgent, type AgentHandle } from '../agent.js';
 import type { Prepared } from '../cli/prepare.js';
 import { ApiError } from '../errors.js';
+import { takeSignal } from '../lifecycle/start-signals.js';
 import { StartupError } from '../startup.js';
 import type { EventName, EventFields } from '../telemetry/events.js';
 import { flushFailedStart } from '../telemetry/index.js';
@@ -94,7 +95,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
     if (loading) void agent?.close();
     else if (childStarted) end(lastStatus ?? signalStatus(signal));
   };
-  for (const s of FORWARDED_SIGNALS) process.on(s, onSignal);
+  for (const s of FORWARDED_SIGNALS) takeSignal(s, onSignal);
 
   try {
     agent = await startAgent(config, { log, events, listen: options.serve, pool: prepared.pool });

@@ -41,8 +41,8 @@ export function runAsDaemon(agent: AgentHandle, log: Logger, events: Events = ne
       },
     );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  takeSignal('SIGTERM', stop);
+  takeSignal('SIGINT', stop);
   // SPEC §10.5: reload instead of Node's default for SIGHUP, which is to exit. Failures are logged
   // by the reload itself and never stop the agent.
   const reload = (): void => {

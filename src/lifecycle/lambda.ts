@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { Events } from '../telemetry/events.js';
 import type { Telemetry } from '../telemetry/index.js';
 import { ExtensionsApiError, type ExtensionsApi, type ReportedError } from './extensions-api.js';
+import { takeSignal } from './start-signals.js';
 
 /** The extension's name when CLEF_AGENT_LAMBDA_EXTENSION_NAME is unset: the executable's file name. */
 export function defaultExtensionName(): string {
@@ -64,8 +65,8 @@ export async function runAsLambdaExtension(agent: AgentHandle, deps: LambdaDeps)
   const onSignal = (signal: NodeJS.Signals): void => {
     void shutdown(Date.now() + SIGNAL_SHUTDOWN_MS, signal);
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  takeSignal('SIGTERM', onSignal);
+  takeSignal('SIGINT', onSignal);
 
   try {
     const id = await api.register(deps.name);

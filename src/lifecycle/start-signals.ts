@@ -1,26 +1,34 @@
 /**
  * Signals that arrive while the agent starts, before its lifecycle handles them. Until a process
- * has a listener, Node applies the default: SIGHUP ends the process, and SIGUSR1 opens an
- * inspector port. The daemon's SIGHUP handler (daemon.ts) is installed once the agent listens, and
- * the inspector refusal (`refuseInspectorSignal`) once the logger exists, so without this a
- * `systemctl reload` sent right after `systemctl start` killed the agent, and a SIGUSR1 after the
- * start-up inspector check opened a debugger on a process that already held the age key.
+ * has a listener, Node applies the default: SIGHUP and SIGTERM end the process on the spot (no
+ * `exit` handler runs, so the binary's private directory of worker code stayed in /tmp), and
+ * SIGUSR1 opens an inspector port. The lifecycles install their handlers late (the daemon's once
+ * the agent listens, the inspector refusal once the logger exists, exec's once its agent is
+ * configured), so without this a `systemctl reload` sent right after `systemctl start` killed the
+ * agent, and a SIGUSR1 after the start-up inspector check opened a debugger on a process that
+ * already held the age key.
  *
- * src/cli/early-start.ts holds the signals first thing; each lifecycle then takes its signal over
- * (`takeSignal`) and learns how many arrived meanwhile, so a SIGHUP during start-up becomes one
- * reload once the agent runs. No imports: this loads before the worker pool starts.
+ * src/cli/early-start.ts holds the signals first thing, each with what to do meanwhile: `count`
+ * (SIGUSR1, and the daemon's SIGHUP, which becomes one reload once the agent runs) or `exit` (stop
+ * now, through process.exit so the exit handlers run, with the status the command would give after
+ * start-up). Each lifecycle then takes its signals over (`takeSignal`). No imports: this loads
+ * before the worker pool starts.
  */
+
+/** While held: count the signal for the lifecycle, or exit with this status. */
+export type HoldPolicy = 'count' | { readonly exit: number };
 
 const held = new Map<NodeJS.Signals, { count: number; readonly listener: () => void }>();
 
-/** Counts each of `signals` from now on instead of Node's default, until `takeSignal`. */
-export function holdSignals(signals: readonly NodeJS.Signals[]): void {
-  for (const signal of signals) {
+/** Applies `policies` to their signals from now on instead of Node's defaults, until `takeSignal`. */
+export function holdSignals(policies: Readonly<Partial<Record<NodeJS.Signals, HoldPolicy>>>): void {
+  for (const [signal, policy] of Object.entries(policies) as [NodeJS.Signals, HoldPolicy][]) {
     if (held.has(signal)) continue;
     const entry = {
       count: 0,
       listener: () => {
         entry.count++;
+        if (policy !== 'count') process.exit(policy.exit);
       },
     };
     held.set(signal, entry);

@@ -24,14 +24,15 @@ interface Run {
   readonly child: ChildProcess;
   readonly logs: () => Record<string, unknown>[];
   readonly stderr: () => string;
-  readonly exited: Promise<number | null>;
+  /** The exit code, or the signal that ended the process. */
+  readonly exited: Promise<number | NodeJS.Signals | null>;
 }
 
-async function startHelper(signal: 'SIGHUP' | 'SIGUSR1'): Promise<Run> {
+async function startHelper(signal: 'SIGHUP' | 'SIGUSR1' | 'SIGTERM' | 'SIGINT', command: 'serve' | 'exec' = 'serve'): Promise<Run> {
   const key = await ageKeyPair();
   const artifact = join(dirs.make(), 'artifact.json');
   writeFileSync(artifact, await artifactJson({ recipient: key.recipient, payload: samplePayload('EARLY') }));
-  const child = spawn(process.execPath, [HELPER, signal], {
+  const child = spawn(process.execPath, [HELPER, signal, command], {
     env: {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
       CLEF_AGENT_SOURCE: artifact,
@@ -46,7 +47,7 @@ async function startHelper(signal: 'SIGHUP' | 'SIGUSR1'): Promise<Run> {
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig)));
   const logs = (): Record<string, unknown>[] =>
     out
       .split('\n')
@@ -65,12 +66,25 @@ async function logged(run: Run, event: string): Promise<Record<string, unknown>>
   );
 }
 
-async function stop(run: Run): Promise<number | null> {
+async function stop(run: Run): Promise<number | NodeJS.Signals | null> {
   if (run.child.exitCode === null) run.child.kill('SIGTERM');
   return run.exited;
 }
 
 describe('signals while the agent starts', { timeout: 60_000 }, () => {
+  for (const [signal, command, status] of [
+    ['SIGTERM', 'serve', 0],
+    ['SIGINT', 'serve', 0],
+    ['SIGTERM', 'exec', 143],
+  ] as const) {
+    it(`a ${signal} during ${command}'s start-up stops it with the exit handlers run (the binary's temp directory goes), status ${status}`, async () => {
+      const run = await startHelper(signal, command);
+      assert.equal(await run.exited, status, run.stderr());
+      assert.match(run.stderr(), new RegExp(`^EXIT-HANDLER ${status}$`, 'm'));
+      assert.doesNotMatch(run.stderr(), /^REPORT/m, 'it stopped at the signal');
+    });
+  }
+
   it('a SIGHUP during start-up does not end the agent: it starts, then reloads once (reload.deferred, reload.done) and serves', async () => {
     const run = await startHelper('SIGHUP');
     try {
