@@ -167,6 +167,12 @@ export class Refresher {
     };
     this.status.lastAttemptAt = this.clock();
     const result = await this.pool.run(task, { deadlineMs: this.limits.loadDeadlineMs });
+    // A stop destroys the pool under a load in flight (a SIGTERM during the first load): that
+    // failure says nothing about the artifact, and an `artifact.invalid` error would page someone.
+    if (this.stopped && !result.ok) {
+      this.log.debug({ event: 'refresh.abandoned', trigger, code: result.code }, 'refresh ended by the stop');
+      return result;
+    }
     this.apply(result, trigger);
     return result;
   }

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { BINARY, listeningSockets, parseRawResponse, sleep, tryConnect } from '../kit/index.js';
+import { ArtifactServer } from '../../emulators/artifact-server.js';
+import { AgentProcess, BINARY, listeningSockets, parseRawResponse, sleep, tryConnect, waitUntil } from '../kit/index.js';
 import { type FileAgent, ROUTES, startFileAgent, TOKEN } from '../helpers/http-fixtures.js';
-import { samplePayload } from '../helpers/artifacts.js';
+import { ageKeyPair, samplePayload } from '../helpers/artifacts.js';
 
 describe('§5.1 inspector cannot be opened', { timeout: 60_000 }, () => {
   let fa: FileAgent;
@@ -59,6 +60,30 @@ describe('§6 daemon lifecycle: SIGTERM / SIGINT', { timeout: 90_000 }, () => {
       }
     });
   }
+
+  it('§6 SIGTERM while the first load is in flight (the source does not answer) → exit 0, agent.stopped, no artifact.invalid or fetch.failed', async () => {
+    const key = await ageKeyPair();
+    const server = await new ArtifactServer().start();
+    server.behaviour = { kind: 'hang' };
+    const agent = new AgentProcess({
+      CLEF_AGENT_SOURCE: server.url(),
+      CLEF_AGENT_AGE_KEY: key.identity,
+      CLEF_AGENT_TOKEN: TOKEN,
+      CLEF_AGENT_WORKERS: '1',
+      CLEF_AGENT_LOG_LEVEL: 'debug',
+    });
+    try {
+      await agent.listening();
+      await waitUntil(() => server.requests.length > 0 || undefined, 10_000, 'the load asked the source');
+      assert.equal(await agent.stop({ signal: 'SIGTERM' }), 0, agent.output);
+      const events = agent.logs().map((l) => l.event);
+      assert.ok(events.includes('agent.stopped'), agent.output);
+      assert.ok(!events.includes('artifact.invalid') && !events.includes('fetch.failed'), agent.output);
+    } finally {
+      await agent.stop();
+      await server.close();
+    }
+  });
 
   it('§6 SIGTERM during a burst of requests → every answer complete and correct, exit 0', async () => {
     const payload = samplePayload('BURST');
