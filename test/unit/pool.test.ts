@@ -270,7 +270,9 @@ describe('WorkerPool: JIT batches', { timeout: 60_000 }, () => {
     await p.run({ type: 'checkKey' });
     const before = threadIds(p);
     const seen = source.seen;
-    const stuck = p.run(hangingLoad(), { deadlineMs: 500 });
+    // Long enough for the worker to take its share and the batch to queue behind it before the
+    // deadline replaces the worker, also on a loaded machine (CI once took longer than 500 ms).
+    const stuck = p.run(hangingLoad(), { deadlineMs: 2_000 });
     const others = Array.from({ length: TASKS_PER_WORKER - 1 }, () => p.run(hangingLoad()));
     await until(() => source.seen === seen + TASKS_PER_WORKER, 20_000, 'the worker holding its share of tasks');
     const batch = p.runBatch({ type: 'serveBatch', artifact, requests: ANSWERS.map(([r]) => r) }, { deadlineMs: 60_000, arrivedAt: admitted(p, 3) });
