@@ -2,8 +2,10 @@
  * Signals that arrive while the agent starts (src/lifecycle/start-signals.ts), before the daemon
  * lifecycle and the logger exist: a SIGHUP (`systemctl reload` right after `start`) must not end the
  * starting agent and becomes one reload once it runs; a SIGUSR1 must not open an inspector on a
- * process that already holds the age key (SPEC §5.1). A helper runs serve's real first step, sends
- * itself the signal inside that window, then runs the agent (test/helpers/start-signals.ts).
+ * process that already holds the age key (SPEC §5.1); a SIGTERM or SIGINT stops the start through
+ * process.exit, so exit handlers run (the binary's temp directory of worker code goes). A helper runs
+ * serve's (or exec's) real first step, sends itself the signal inside that window, then runs the
+ * agent (test/helpers/start-signals.ts).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
