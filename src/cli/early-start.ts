@@ -43,8 +43,8 @@ export async function earlyStart(command: 'serve' | 'exec'): Promise<Early | num
   // reload) must not end a starting agent (exec forwards SIGHUP to its command and Lambda keeps
   // Node's default: README "Reload"); SIGTERM and SIGINT stop the start with the exit handlers run,
   // as the daemon's stop (0) or exec's (128+n) would (src/lifecycle/start-signals.ts).
-  const stop = (n: number): HoldPolicy => ({ exit: command === 'exec' ? 128 + n : 0 });
-  holdSignals({ SIGUSR1: 'count', ...(command === 'serve' && !lambda ? { SIGHUP: 'count' } : {}), SIGTERM: stop(15), SIGINT: stop(2) });
+  const stop: HoldPolicy = { exit: command === 'exec' ? 'signal' : 'clean' };
+  holdSignals({ SIGUSR1: 'count', ...(command === 'serve' && !lambda ? { SIGHUP: 'count' } : {}), SIGTERM: stop, SIGINT: stop });
   // A debugger on a process that holds secrets is a way in: refuse --inspect and NODE_OPTIONS=--inspect.
   if (inspector.url() !== undefined || process.execArgv.some((a) => a.startsWith('--inspect'))) {
     inspector.close();

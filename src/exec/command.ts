@@ -10,7 +10,6 @@
  * decryption per start or change, whose buffer is zeroed once the environment is built.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:os';
 import { STOP_DEADLINE_MS } from '../../common/limits.js';
 import { startAgent, type AgentHandle } from '../agent.js';
 import type { Prepared } from '../cli/prepare.js';
@@ -23,7 +22,7 @@ import { authHeaders } from '../telemetry/secret-headers.js';
 import type { ExecOptions } from './args.js';
 import { childEnvironment, ExecEnvError, inheritedEnvironment, type EnvNaming } from './env.js';
 import { RestartLimiter } from './restart-limit.js';
-import { ChildSupervisor, SpawnError, type ChildExit } from './supervisor.js';
+import { ChildSupervisor, exitStatus, SpawnError, type ChildExit } from './supervisor.js';
 import { inTerminalForeground } from './terminal.js';
 
 /** Forwarded to the child as they arrive (SIGUSR1 is not: it stays refused, see daemon.ts). */
@@ -93,7 +92,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
     // under way: it forwards the signal once the child runs. Held after a revocation, or between a
     // stop and a start: exec ends now.
     if (loading) void agent?.close();
-    else if (childStarted) end(lastStatus ?? signalStatus(signal));
+    else if (childStarted) end(lastStatus ?? exitStatus(null, signal));
   };
   for (const s of FORWARDED_SIGNALS) takeSignal(s, onSignal);
 
@@ -125,7 +124,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
   };
   if (terminating !== undefined) {
     await stopAll();
-    return signalStatus(terminating);
+    return exitStatus(null, terminating);
   }
   const meta = handle.meta();
   telemetry?.start(meta?.identity, meta?.environment, authHeaders(handle.takeTelemetryCredentials(), log), handle.metrics).catch(() => {
@@ -258,7 +257,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
         }
         const exit = await stopChild('restart');
         if (terminating !== undefined) {
-          end(exit?.status ?? signalStatus(terminating));
+          end(exit?.status ?? exitStatus(null, terminating));
           return;
         }
         await startChild('change', env);
@@ -278,7 +277,7 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
       `the artifact is ${why}: stopping the command (it holds secrets that must no longer be used); it starts again when a valid artifact is published`,
     );
     const exit = await stopChild(why);
-    if (terminating !== undefined) end(exit?.status ?? signalStatus(terminating));
+    if (terminating !== undefined) end(exit?.status ?? exitStatus(null, terminating));
   };
 
   // The first start heads the queue: a rotation observed while it reads the payload (a JIT
@@ -323,8 +322,4 @@ export async function runExec(options: ExecOptions, prepared: Prepared): Promise
   await stopAll();
   log.info({ event: 'exec.exited', status }, `exiting with the command's status ${status}`);
   return status;
-}
-
-function signalStatus(signal: NodeJS.Signals): number {
-  return 128 + ((constants.signals as Record<string, number | undefined>)[signal] ?? 0);
 }

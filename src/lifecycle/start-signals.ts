@@ -11,12 +11,16 @@
  * src/cli/early-start.ts holds the signals first thing, each with what to do meanwhile: `count`
  * (SIGUSR1, and the daemon's SIGHUP, which becomes one reload once the agent runs) or `exit` (stop
  * now, through process.exit so the exit handlers run, with the status the command would give after
- * start-up). Each lifecycle then takes its signals over (`takeSignal`). No imports: this loads
- * before the worker pool starts.
+ * start-up). Each lifecycle then takes its signals over (`takeSignal`). Only node:os (loaded
+ * anyway) is imported: this loads before the worker pool starts.
  */
+import { constants } from 'node:os';
 
-/** While held: count the signal for the lifecycle, or exit with this status. */
-export type HoldPolicy = 'count' | { readonly exit: number };
+/**
+ * While held: count the signal for the lifecycle, or exit, with status 0 (`clean`, as the daemon's
+ * stop) or the shell's status for a death by that signal (`signal`: 128+n, as exec's).
+ */
+export type HoldPolicy = 'count' | { readonly exit: 'clean' | 'signal' };
 
 const held = new Map<NodeJS.Signals, { count: number; readonly listener: () => void }>();
 
@@ -28,7 +32,7 @@ export function holdSignals(policies: Readonly<Partial<Record<NodeJS.Signals, Ho
       count: 0,
       listener: () => {
         entry.count++;
-        if (policy !== 'count') process.exit(policy.exit);
+        if (policy !== 'count') process.exit(policy.exit === 'clean' ? 0 : 128 + (constants.signals[signal] ?? 0));
       },
     };
     held.set(signal, entry);
