@@ -69,6 +69,9 @@ describe('JIT faults: a worker killed mid-flight (in-process agent, WORKERS=2, 3
       // of 3 MB each, queued behind a replacement worker's boot on a loaded 2-core machine, can
       // outlast the default 5 s, so the deadline is out of the way here (the next suite tests it).
       CLEF_AGENT_DECRYPT_TIMEOUT_MS: '60000',
+      // Above the largest burst killDuringBurst may send (10 × 40): with the default 256, a burst
+      // that had to grow past it got 503 overloaded answers (CI, Node 26: a burst of 320).
+      CLEF_AGENT_MAX_QUEUE: '1000',
     });
   });
   after(async () => {
