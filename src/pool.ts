@@ -216,17 +216,19 @@ export class WorkerPool {
   ): Promise<R | TaskFailure> {
     let timer: NodeJS.Timeout | undefined;
     let timeout: TaskFailure | undefined;
+    const remaining = startedAt + deadlineMs - performance.now();
     const passed = new Promise<TaskFailure>((resolve) => {
-      timer = setTimeout(
-        () => {
-          timeout = taskFailure('task_timeout', `the worker task exceeded its ${deadlineMs} ms deadline`);
-          resolve(timeout);
-          if (state.overdue) return;
-          state.overdue = true;
-          this.watchOverdue(this.piscina, task, deadlineMs);
-        },
-        Math.max(0, startedAt + deadlineMs - performance.now()),
-      );
+      const expire = (): void => {
+        timeout = taskFailure('task_timeout', `the worker task exceeded its ${deadlineMs} ms deadline`);
+        resolve(timeout);
+        if (state.overdue) return;
+        state.overdue = true;
+        this.watchOverdue(this.piscina, task, deadlineMs);
+      };
+      // Already past it (a request that waited to be batched): now, not on a 0 ms timer a fast
+      // worker's answer could beat.
+      if (remaining <= 0) expire();
+      else timer = setTimeout(expire, remaining);
     });
     const r = await Promise.race([result, passed]);
     clearTimeout(timer);
