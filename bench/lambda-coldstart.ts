@@ -6,8 +6,9 @@
  * `/v1/secrets` asked right after it (what the function's init sees); beside them the same agent
  * started as a plain daemon (spawn → `/v1/ready` 200, → first `/v1/secrets` 200), and a bare
  * `node -e` start with the same Node (spawn → its first HTTP request to a local server), alone and
- * after starting one worker thread (the design's floor: `bareNodeRun`). The
- * median of several runs, candidates taking turns so machine noise hits them alike. Target:
+ * after starting one worker thread, and after starting one that loads node:crypto (the design's
+ * floors: `bareNodeRun`). The median of several runs, candidates taking turns so machine noise hits
+ * them alike. Target:
  * spawn → `/register` ≤ 2 × the bare start for an age artifact from a file or HTTP.
  *
  *   npm run build && node scripts/build-prod.mjs --out dist/bundle   (npm run bench does both)
@@ -167,7 +168,7 @@ async function daemonRun(c: Candidate, env: Record<string, string>, token: strin
  * (~40 ms here; Node 26 reads them when first needed), and an agent started without it beside a
  * bare start with it would look ~40 ms better than it is.
  */
-async function bareNodeRun(node: string, env: Record<string, string>, withWorker = false): Promise<number> {
+async function bareNodeRun(node: string, env: Record<string, string>, worker: 'none' | 'bare' | 'crypto' = 'none'): Promise<number> {
   let hit: number | undefined;
   const server = createHttpServer((_req, res) => {
     hit ??= Date.now();
@@ -180,10 +181,17 @@ async function bareNodeRun(node: string, env: Record<string, string>, withWorker
   const request = `require('node:http').request('http://127.0.0.1:${port}/register', { method: 'POST' }, (r) => r.resume()).end()`;
   // The design's floor: the agent registers only after a worker thread has loaded the artifact, so
   // no agent can beat a bare start that first waits for one worker thread (the cheapest: CommonJS,
-  // eval'd, answering as soon as it runs).
-  const script = withWorker
-    ? `const { Worker } = require('node:worker_threads'); new Worker("require('node:worker_threads').parentPort.postMessage(1)", { eval: true }).once('message', function () { ${request}; this.terminate(); })`
-    : request;
+  // eval'd, answering as soon as it runs). `crypto`: that worker first loads node:crypto, which any
+  // worker that verifies and decrypts needs (every primitive the agent uses is there), so no agent
+  // of this design can beat that one either.
+  const body =
+    worker === 'crypto'
+      ? "require('node:crypto'); require('node:worker_threads').parentPort.postMessage(1)"
+      : "require('node:worker_threads').parentPort.postMessage(1)";
+  const script =
+    worker === 'none'
+      ? request
+      : `const { Worker } = require('node:worker_threads'); new Worker(${JSON.stringify(body)}, { eval: true }).once('message', function () { ${request}; this.terminate(); })`;
   const child = launch(node, ['-e', script], {
     env,
     stdio: 'ignore',
@@ -250,7 +258,8 @@ async function bench(): Promise<void> {
       for (const c of candidates) {
         if (c.node !== undefined) {
           add(`${c.label}|bare`, await bareNodeRun(c.node, baseEnv));
-          add(`${c.label}|floor`, await bareNodeRun(c.node, baseEnv, true));
+          add(`${c.label}|floor`, await bareNodeRun(c.node, baseEnv, 'bare'));
+          add(`${c.label}|crypto-floor`, await bareNodeRun(c.node, baseEnv, 'crypto'));
         }
         for (const s of SCENARIOS) {
           const l = await lambdaRun(c, envFor(s), fx.token);
@@ -272,12 +281,14 @@ async function bench(): Promise<void> {
     const where = o.cpus === undefined ? 'every CPU' : `pinned to CPU ${o.cpus} (taskset)`;
     console.log(`Lambda extension cold start, median of ${o.runs} runs (ms); ${process.platform} ${process.arch}, ${where}\n`);
     console.log(
-      '| agent | artifact | spawn → `/register` | spawn → first `/v1/secrets` 200 (Lambda) | daemon: spawn → `/v1/ready` 200 | daemon: spawn → first `/v1/secrets` 200 | SHUTDOWN → exit | bare `node -e` start | bare start + one worker thread | `/register` ÷ bare | `/register` ÷ bare with a worker |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| agent | artifact | spawn → `/register` | spawn → first `/v1/secrets` 200 (Lambda) | daemon: spawn → `/v1/ready` 200 | daemon: spawn → first `/v1/secrets` 200 | SHUTDOWN → exit | bare `node -e` start | bare start + one worker thread | bare start + one worker loading node:crypto | `/register` ÷ bare | `/register` ÷ bare with a worker | bare with a crypto worker ÷ bare |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     const rows: Record<string, unknown>[] = [];
     for (const c of candidates) {
       const bare = m(`${c.label}|bare`);
       const floor = m(`${c.label}|floor`);
+      const cryptoFloor = m(`${c.label}|crypto-floor`);
+      const cryptoFloorOverBare = cryptoFloor !== undefined && bare !== undefined && bare > 0 ? cryptoFloor / bare : undefined;
       for (const s of SCENARIOS) {
         const register = m(`${c.label}|${s.label}|register`);
         const over = (base: number | undefined): number | undefined => (register !== undefined && base !== undefined && base > 0 ? register / base : undefined);
@@ -293,12 +304,14 @@ async function bench(): Promise<void> {
           shutdownMs: m(`${c.label}|${s.label}|shutdown`),
           bareNodeMs: bare,
           bareWithWorkerMs: floor,
+          bareWithCryptoWorkerMs: cryptoFloor,
           registerOverBare: ratio,
           registerOverBareWithWorker: overFloor,
+          bareWithCryptoWorkerOverBare: cryptoFloorOverBare,
         };
         rows.push(row);
         console.log(
-          `| ${c.label} | ${s.label} | ${fmt(row.registerMs)} | ${fmt(row.lambdaSecretsMs)} | ${fmt(row.daemonReadyMs)} | ${fmt(row.daemonSecretsMs)} | ${fmt(row.shutdownMs)} | ${fmt(bare)} | ${fmt(floor)} | ${times(ratio)} | ${times(overFloor)} |`,
+          `| ${c.label} | ${s.label} | ${fmt(row.registerMs)} | ${fmt(row.lambdaSecretsMs)} | ${fmt(row.daemonReadyMs)} | ${fmt(row.daemonSecretsMs)} | ${fmt(row.shutdownMs)} | ${fmt(bare)} | ${fmt(floor)} | ${fmt(cryptoFloor)} | ${times(ratio)} | ${times(overFloor)} | ${times(cryptoFloorOverBare)} |`,
         );
       }
     }
