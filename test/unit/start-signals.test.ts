@@ -100,6 +100,10 @@ describe('signals while the agent starts', { timeout: 60_000 }, () => {
       const deferred = await logged(run, 'reload.deferred');
       assert.equal(deferred['signals'], 1);
       await logged(run, 'reload.done');
+      // reload.done comes before the reload's refresh, which may still be the first load (CI once
+      // asked in between and got 503 not_loaded): serve once both are over.
+      await logged(run, 'reload.refreshed');
+      await logged(run, 'agent.started');
       const port = (await logged(run, 'listening'))['port'] as number;
       const res = await request(port, '/v1/secrets', { token: TOKEN });
       assert.equal(res.status, 200);
