@@ -30,6 +30,18 @@ export const HTTP_LIMITS = {
 } as const;
 
 /**
+ * How many long polls (SPEC §10.2) may be parked at once: CLEF_AGENT_MAX_WAITERS, but never more
+ * than CLEF_AGENT_MAX_CONNECTIONS less 1/16 of it (at least one). A parked long poll holds its
+ * connection, and the connection cap answers 429 before anything else, probes included: with both
+ * settings at their default 1024, long polls alone could otherwise take every connection and leave
+ * `/v1/health`, `/v1/ready` and `clef-agent check` answering 429. 1024 connections leave 960 to
+ * long polls; a cap of 1 leaves none (every `?wait` that would park gets 503 `overloaded`).
+ */
+export function longPollLimit(maxWaiters: number, maxConnections: number): number {
+  return Math.max(0, Math.min(maxWaiters, maxConnections - Math.max(1, Math.ceil(maxConnections / 16))));
+}
+
+/**
  * Connections the operations listener (CLEF_AGENT_OPS_ADDR) serves at once: probes and scrapes
  * need a handful, and it may face the pod network, so a flood there is cut off far sooner.
  */

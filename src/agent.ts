@@ -8,7 +8,7 @@ import { SocketError } from './http/unix-socket.js';
 import type { Logger } from './log.js';
 import { agentPool, type WorkerPool } from './pool.js';
 import { DAEMON_REFRESH_LIMITS, Refresher } from './refresh/refresher.js';
-import { LAMBDA_LIMITS, OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS, STARTUP_BACKOFF_BASE_MS } from '../common/limits.js';
+import { LAMBDA_LIMITS, longPollLimit, OPS_MAX_CONNECTIONS, STARTUP_ATTEMPTS, STARTUP_BACKOFF_BASE_MS } from '../common/limits.js';
 import type { OpsServer } from './http/ops-server.js';
 import { realTimers, type Clock } from './refresh/timers.js';
 import type { AgentMetrics } from './telemetry/metrics.js';
@@ -109,7 +109,7 @@ export async function startAgent(config: Config, deps: AgentDeps): Promise<Agent
   mode.attach(refresher);
   // Long-poll waiters (SPEC §10.2) are woken by what changes an answer: a new artifact, a revocation,
   // an expiry, the cache TTL running out. Each re-checks the state before it is answered.
-  const notify = new ChangeNotifier({ mode, maxWaiters: config.maxWaiters, clock, timers: realTimers });
+  const notify = new ChangeNotifier({ mode, maxWaiters: longPollLimit(config.maxWaiters, config.maxConnections), clock, timers: realTimers });
   events.observe((name) => {
     if (WAKE_EVENTS.has(name)) notify.changed();
   });

@@ -14,6 +14,7 @@ import { Issues } from './errors.js';
 import { resolveAgeKey } from './age-key.js';
 import { finishCacheDir } from './cache-dir.js';
 import type { CpuProbe } from './cpus.js';
+import { longPollLimit } from '../../common/limits.js';
 import { isPlainRemoteHttp } from '../../common/net.js';
 import { read, type Env } from './parse.js';
 import { maskUrl, quote } from '../../common/display.js';
@@ -133,6 +134,15 @@ export function loadConfig(env: Env, deps: LoadConfigDeps = {}): Config {
     issues.add(V.opsAddr.name, `port ${opsAddr.port} is the secrets API port (${V.port.name})`, 'a port other than the API port');
   }
   if (scoped !== undefined && tokenPlan?.kind === 'ready') issues.run(() => checkDistinct(tokenPlan.token, scoped.tokens));
+  // Said only when the operator set the waiter cap: the defaults (1024 and 1024) are capped quietly.
+  if (maxWaiters !== undefined && maxConnections !== undefined && read(env, V.maxWaiters.name) !== undefined) {
+    const limit = longPollLimit(maxWaiters, maxConnections);
+    if (limit < maxWaiters) {
+      warnings.push(
+        `${V.maxWaiters.name} ${maxWaiters}: at most ${limit} long polls park at once, keeping ${maxConnections - limit} of the ${maxConnections} connections (${V.maxConnections.name}) free for probes and other requests; raise ${V.maxConnections.name} to park more`,
+      );
+    }
+  }
   issues.throwIfAny();
 
   const cachePath = cachePlan === undefined ? undefined : finishCacheDir(cachePlan);

@@ -212,6 +212,18 @@ describe('CLEF_AGENT_MAX_WAITERS', () => {
     void refuseWith(env({ CLEF_AGENT_MAX_WAITERS: '65536' }), [`CLEF_AGENT_MAX_WAITERS: 65536 is above the maximum; ${expected}`]));
   test('CLEF_AGENT_MAX_WAITERS: rejects a non-integer', () =>
     void refuseWith(env({ CLEF_AGENT_MAX_WAITERS: 'many' }), [`CLEF_AGENT_MAX_WAITERS: "many" is not an integer; ${expected}`]));
+  test('CLEF_AGENT_MAX_WAITERS set at or above the connection cap: kept as set, and a warning says how many long polls park (the rest stay for probes)', () => {
+    const c = load(env({ CLEF_AGENT_MAX_WAITERS: '64', CLEF_AGENT_MAX_CONNECTIONS: '64' }));
+    assert.equal(c.maxWaiters, 64);
+    assert.deepEqual(c.warnings, [
+      'CLEF_AGENT_MAX_WAITERS 64: at most 60 long polls park at once, keeping 4 of the 64 connections (CLEF_AGENT_MAX_CONNECTIONS) free for probes and other requests; raise CLEF_AGENT_MAX_CONNECTIONS to park more',
+    ]);
+  });
+  test('CLEF_AGENT_MAX_WAITERS: no warning when it leaves connections free, nor for the defaults (both 1024, capped quietly)', () => {
+    assert.deepEqual(load(env({ CLEF_AGENT_MAX_WAITERS: '60', CLEF_AGENT_MAX_CONNECTIONS: '64' })).warnings, []);
+    assert.deepEqual(load(env({ CLEF_AGENT_MAX_CONNECTIONS: '64' })).warnings, []);
+    assert.deepEqual(load(env()).warnings, []);
+  });
 });
 
 describe('CLEF_AGENT_WORKERS', () => {

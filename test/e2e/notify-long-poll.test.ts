@@ -4,7 +4,8 @@
  * (200 with the new tag — also when only the ciphertext changed, values equal) or the wait ends
  * (304); at most CLEF_AGENT_MAX_WAITERS (2 here) are parked, beyond that 503 overloaded; a client
  * that goes away frees its place; a revocation answers waiters with the state's error, never
- * secrets or a 304; a stop (SIGTERM) answers every waiter before the process exits by itself.
+ * secrets or a 304; a stop (SIGTERM) answers every waiter before the process exits by itself; long
+ * polls never take the connections that probes and other requests need (MAX_CONNECTIONS=8: 7 park).
  * Whether a request is parked is read from the `clef_agent_long_poll_waiters` gauge, not guessed
  * from time.
  */
@@ -135,6 +136,50 @@ describe('§10.2 long polls', { concurrency: true }, () => {
       });
     });
   }
+
+  describe('§10.2 long polls leave connections for probes (MAX_CONNECTIONS=8, MAX_WAITERS=8)', { timeout: 60_000 }, () => {
+    let p: Polled;
+    let ops: number;
+    before(async () => {
+      p = await startPolled({
+        payload: PAYLOAD,
+        env: { CLEF_AGENT_MAX_CONNECTIONS: '8', CLEF_AGENT_MAX_WAITERS: '8', CLEF_AGENT_OPS_ADDR: '127.0.0.1:0' },
+      });
+      ops = await opsPort(p.agent);
+    });
+    after(() => p?.close());
+
+    it('§10.2 7 long polls park, the 8th is 503 overloaded, and /v1/health and /v1/secrets still get 200 (not 429); a warning at start says so', async () => {
+      const warning = await p.agent.waitForLog((l) => l.event === 'config.warning' && String(l['msg']).startsWith('CLEF_AGENT_MAX_WAITERS'));
+      assert.match(String(warning['msg']), /at most 7 long polls park at once, keeping 1 of the 8 connections/);
+      const tag = String((await p.get('/v1/keys')).headers.etag);
+      const held = Array.from({ length: 7 }, () => abortable(p.agent.port, '/v1/keys?wait=300', tag, p.agent.token));
+      try {
+        await waitUntil(async () => (value(await scrape(ops), 'clef_agent_long_poll_waiters') === 7 ? true : undefined), 10_000, '7 parked long polls');
+        // Before the fix this one parked too, and took the last connection.
+        const eighth = await p.agent.request('/v1/keys?wait=300', { headers: { 'if-none-match': tag }, timeoutMs: 10_000 });
+        assertErrorBody(eighth, 503, 'overloaded');
+        // Each request is a new connection; the refused one may still be closing on the agent's side
+        // (its close is counted a moment later), so a 429 is retried until that has happened.
+        const ok = (path: string): Promise<HttpAnswer> =>
+          waitUntil(
+            async () => {
+              const r = await p.agent.request(path);
+              return r.status === 429 ? undefined : r;
+            },
+            5_000,
+            `${path} past the connection cap`,
+          );
+        assert.equal((await ok('/v1/health')).status, 200);
+        const secrets = await ok('/v1/secrets');
+        assert.equal(secrets.status, 200);
+        assert.deepEqual(secrets.json(), PAYLOAD);
+        assert.equal(value(await scrape(ops), 'clef_agent_long_poll_waiters'), 7);
+      } finally {
+        for (const h of held) h.abort();
+      }
+    });
+  });
 });
 
 /** A long poll the test can abandon: the client closes its connection while the agent holds the request. */

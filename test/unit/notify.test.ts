@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { LONG_POLL_BUCKET_MS } from '../../common/limits.js';
+import { LONG_POLL_BUCKET_MS, longPollLimit } from '../../common/limits.js';
 import { TokenGuard } from '../../src/http/auth.js';
 import { ChangeNotifier, INVALID_WAIT, waitSeconds } from '../../src/http/notify.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
@@ -266,5 +266,23 @@ describe('ChangeNotifier over a stub mode: a matching condition never asks the m
     for (let i = 0; i < 100 && released < bodies; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(released, bodies, 'and it is released once, after both responses');
     assert.equal(notify.waiters.size, 0);
+  });
+});
+
+describe('§10.2 long polls never take every connection (longPollLimit)', () => {
+  test('1/16 of CLEF_AGENT_MAX_CONNECTIONS (at least one) stays free of long polls; a lower MAX_WAITERS wins', () => {
+    assert.equal(longPollLimit(1024, 1024), 960);
+    assert.equal(longPollLimit(65535, 1024), 960);
+    assert.equal(longPollLimit(100, 1024), 100);
+    assert.equal(longPollLimit(1024, 100), 93);
+    assert.equal(longPollLimit(8, 8), 7);
+    assert.equal(longPollLimit(1024, 2), 1);
+    assert.equal(longPollLimit(1024, 1), 0);
+  });
+  test('for every cap, a connection is left beside the parked long polls', () => {
+    for (let connections = 1; connections <= 4096; connections++) {
+      const parked = longPollLimit(65535, connections);
+      assert.ok(parked >= 0 && parked < connections, `${connections} connections: ${parked} parked`);
+    }
   });
 });
