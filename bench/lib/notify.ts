@@ -51,7 +51,7 @@ export async function runNotify(profile: Profile, ctx: RunContext): Promise<numb
   let result: NotifyResult;
   try {
     // Room for the parked polls beside the load's connections and the health probe.
-    const env = { ...f.env, CLEF_AGENT_OPS_ADDR: '127.0.0.1:0', CLEF_AGENT_MAX_CONNECTIONS: '4096', CLEF_AGENT_MAX_WAITERS: '4096' };
+    const env = { ...f.env, CLEF_AGENT_OPS_ADDR: '127.0.0.1:0', CLEF_AGENT_MAX_CONNECTIONS: '4096', CLEF_AGENT_MAX_WAITERS: '2048' };
     const cached = await startBenchAgent({ ...env, CLEF_AGENT_CACHE_TTL: '300' }, pinning.agentCpus);
     agents.push(cached);
     const jit = await startBenchAgent({ ...env, CLEF_AGENT_CACHE_TTL: '0' }, pinning.agentCpus);
