@@ -240,7 +240,7 @@ export const VARIABLES = {
   maxWaiters: scalar({
     name: 'CLEF_AGENT_MAX_WAITERS',
     default: String(DEFAULT_MAX_WAITERS),
-    doc: 'long-poll requests (?wait=) parked at once; beyond it they get 503 overloaded',
+    doc: 'long-poll requests (?wait=) parked at once, at most CLEF_AGENT_MAX_CONNECTIONS less 1/16; beyond it they get 503 overloaded',
     parse: bounded(1, MAX_MAX_WAITERS, 'parked long-poll requests'),
     fallback: () => DEFAULT_MAX_WAITERS,
   }),
