@@ -4,7 +4,7 @@
  * a time; when to start, stop or signal it is decided by the exec command (command.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:os';
+import { signalExitStatus } from '../lifecycle/start-signals.js';
 
 /** How the child ended, and the status a shell would report: the code, or 128+n for signal n. */
 export interface ChildExit {
@@ -29,8 +29,7 @@ export class SpawnError extends Error {
 
 export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
-  const n = signal === null ? undefined : (constants.signals as Record<string, number | undefined>)[signal];
-  return 128 + (n ?? 0);
+  return signal === null ? 128 : signalExitStatus(signal);
 }
 
 export class ChildSupervisor {

@@ -22,6 +22,11 @@ import { constants } from 'node:os';
  */
 export type HoldPolicy = 'count' | { readonly exit: 'clean' | 'signal' };
 
+/** The shell's status for a process ended by `signal`: 128 + the signal's number. */
+export function signalExitStatus(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
 const held = new Map<NodeJS.Signals, { count: number; readonly listener: () => void }>();
 
 /** Applies `policies` to their signals from now on instead of Node's defaults, until `takeSignal`. */
@@ -32,7 +37,7 @@ export function holdSignals(policies: Readonly<Partial<Record<NodeJS.Signals, Ho
       count: 0,
       listener: () => {
         entry.count++;
-        if (policy !== 'count') process.exit(policy.exit === 'clean' ? 0 : 128 + (constants.signals[signal] ?? 0));
+        if (policy !== 'count') process.exit(policy.exit === 'clean' ? 0 : signalExitStatus(signal));
       },
     };
     held.set(signal, entry);
